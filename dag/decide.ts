@@ -1,0 +1,212 @@
+// decide(plan, state, now) → decisions: what to do next, as data. Pure; time comes in as `now`
+// (ms since epoch, context.df.currentUtcDateTime in an orchestration). Decisions are ordered
+// deterministically: skips and structural nodes in topological order, then dispatches, then
+// timeouts. It looks only at what can act now: the agenda, due retries, the fan-outs' windows and
+// expired deadline groups, so its cost does not grow with the number of finished children.
+import type { Plan } from './compilePlan';
+import { childKey, getChild, isTerminalJob, parseKey, taskIdOf, type Decision, type JobEvent, type JobState } from './jobState';
+import type { FanOutNode, TaskNode } from './workflowModel';
+
+export function decide(plan: Plan, state: JobState, now: number): Decision[] {
+  if (isTerminalJob(state.status)) return [];
+  if (state.status === 'pending') return [{ kind: 'start_job' }];
+  if (state.cancelRequested) return [{ kind: 'finish', status: 'cancelled', inFlight: inFlightKeys(state) }];
+
+  const out: Decision[] = [];
+  for (const d of state.doomed) out.push({ kind: 'skip', node: d.node, reason: d.reason });
+
+  for (const id of state.agenda) {
+    const def = plan.workflow.nodes[id];
+    const run = state.nodes[id];
+    if (!def || run?.status !== 'ready') continue;
+    switch (def.type) {
+      case 'start':
+      case 'end':
+        out.push({ kind: 'complete', node: id, output: null });
+        break;
+      case 'task':
+        out.push(dispatch(state, id, undefined, run.attempts, def.timeout_seconds, now));
+        break;
+      case 'fan_in': {
+        const source = plan.fanInSource[id];
+        const fan = source ? state.fanOuts[source] : undefined;
+        if (fan && fan.failed > 0) out.push({ kind: 'fail', node: id, error: fanInFailure(source!, fan) });
+        else out.push({ kind: 'evaluate', node: id, nodeType: 'fan_in' });
+        break;
+      }
+      case 'conditional':
+      case 'fan_out':
+        out.push({ kind: 'evaluate', node: id, nodeType: def.type });
+        break;
+    }
+  }
+
+  // Capacity per fan-out: max_parallel minus what is in flight; due retries of children count too.
+  const capacity = new Map<string, number>();
+  const capacityOf = (fanId: string): number => {
+    let c = capacity.get(fanId);
+    if (c === undefined) {
+      const def = plan.workflow.nodes[fanId] as FanOutNode | undefined;
+      const fan = state.fanOuts[fanId];
+      c = def?.max_parallel === undefined ? Infinity : Math.max(0, def.max_parallel - (fan?.inFlight ?? 0));
+      capacity.set(fanId, c);
+    }
+    return c;
+  };
+
+  for (const w of state.waits) {
+    if (w.at > now) break;
+    const { node, index } = parseKey(w.key);
+    if (index === undefined) {
+      const def = plan.workflow.nodes[node] as TaskNode | undefined;
+      const run = state.nodes[node];
+      if (def && run) out.push(dispatch(state, node, undefined, run.attempts, def.timeout_seconds, now));
+    } else {
+      const fan = state.fanOuts[node];
+      const def = plan.workflow.nodes[node] as FanOutNode | undefined;
+      if (!fan || !def || capacityOf(node) <= 0) continue;
+      capacity.set(node, capacityOf(node) - 1);
+      out.push(dispatch(state, node, index, getChild(fan, index).n, def.task.timeout_seconds, now));
+    }
+  }
+
+  for (const id of plan.order) {
+    const fan = state.fanOuts[id];
+    if (!fan || state.nodes[id]?.status !== 'running') continue;
+    if (!fan.todo.length && fan.nextIndex >= fan.count) continue;
+    const def = plan.workflow.nodes[id] as FanOutNode;
+    let room = capacityOf(id);
+    for (const index of fan.todo) {
+      if (room <= 0) break;
+      out.push(dispatch(state, id, index, getChild(fan, index).n, def.task.timeout_seconds, now));
+      room--;
+    }
+    for (let index = fan.nextIndex; index < fan.count && room > 0; index++) {
+      if (getChild(fan, index).s !== 'pending') continue;
+      out.push(dispatch(state, id, index, getChild(fan, index).n, def.task.timeout_seconds, now));
+      room--;
+    }
+    capacity.set(id, room);
+  }
+
+  for (const g of state.deadlines) {
+    if (g.at > now) break;
+    for (const [key, attempt] of g.items) {
+      if (!isInFlight(state, key, attempt, g.id)) continue;
+      out.push({ kind: 'timeout', key, attempt, timeoutSeconds: timeoutOf(plan, key) });
+    }
+  }
+
+  if (out.length) return out;
+  if (state.open === 0 && state.inFlight === 0) {
+    return state.failedNode === undefined
+      ? [{ kind: 'finish', status: 'completed', inFlight: [] }]
+      : [{ kind: 'finish', status: 'failed', error: state.error, inFlight: [] }];
+  }
+  // Due retries blocked by max_parallel wake up with the next finished child, not with a timer.
+  const nextWait = state.waits.find((w) => w.at > now)?.at ?? Infinity;
+  const nextDeadline = state.deadlines.find((g) => g.at > now)?.at ?? Infinity;
+  const wake = Math.min(nextWait, nextDeadline);
+  return wake === Infinity ? [] : [{ kind: 'wake', at: wake }];
+}
+
+function dispatch(
+  state: JobState,
+  node: string,
+  index: number | undefined,
+  attempt: number,
+  timeoutSeconds: number,
+  now: number,
+): Decision {
+  const key = index === undefined ? node : childKey(node, index);
+  return {
+    kind: 'dispatch',
+    key,
+    node,
+    ...(index === undefined ? {} : { index }),
+    attempt,
+    taskId: taskIdOf(state.jobId, key, attempt),
+    deadline: now + timeoutSeconds * 1000,
+    timeoutSeconds,
+  };
+}
+
+function timeoutOf(plan: Plan, key: string): number {
+  const { node } = parseKey(key);
+  const def = plan.workflow.nodes[node];
+  if (def?.type === 'task') return def.timeout_seconds;
+  if (def?.type === 'fan_out') return def.task.timeout_seconds;
+  return 0;
+}
+
+function isInFlight(state: JobState, key: string, attempt: number, group: number): boolean {
+  const { node, index } = parseKey(key);
+  if (index === undefined) {
+    const run = state.nodes[node];
+    return !!run && (run.status === 'dispatched' || run.status === 'running') && run.attempts - 1 === attempt && run.group === group;
+  }
+  const fan = state.fanOuts[node];
+  if (!fan) return false;
+  const c = getChild(fan, index);
+  return (c.s === 'dispatched' || c.s === 'running') && c.n - 1 === attempt && c.g === group;
+}
+
+/** Keys of every attempt in flight (told to stop when the job is cancelled). */
+export function inFlightKeys(state: JobState): string[] {
+  const keys: string[] = [];
+  for (const g of state.deadlines) {
+    for (const [key, attempt] of g.items) if (isInFlight(state, key, attempt, g.id)) keys.push(key);
+  }
+  return keys.sort();
+}
+
+export function fanInFailure(fanOut: string, fan: { failed: number; count: number; failedSample: number[] }): string {
+  const names = fan.failedSample.map((i) => childKey(fanOut, i)).join(', ');
+  const more = fan.failed > fan.failedSample.length ? ` and ${fan.failed - fan.failedSample.length} more` : '';
+  return `Fan-out children failed: ${names}${more} (${fan.failed} of ${fan.count} children failed)`;
+}
+
+/** The events that record decisions the caller has acted on (everything but `evaluate` results and `wake`). */
+export function decisionEvents(decisions: readonly Decision[], at: number): JobEvent[] {
+  const events: JobEvent[] = [];
+  const dispatched: Array<{ key: string; attempt: number; deadline: number }> = [];
+  for (const d of decisions) {
+    switch (d.kind) {
+      case 'start_job':
+        events.push({ type: 'job_started', at });
+        break;
+      case 'complete':
+        events.push({ type: 'node_completed', node: d.node, output: d.output, at });
+        break;
+      case 'skip':
+        events.push({ type: 'node_skipped', node: d.node, reason: d.reason, at });
+        break;
+      case 'evaluate':
+        events.push({ type: 'node_evaluating', node: d.node, at });
+        break;
+      case 'fail':
+        events.push({ type: 'node_failed', node: d.node, error: d.error, at });
+        break;
+      case 'dispatch':
+        dispatched.push({ key: d.key, attempt: d.attempt, deadline: d.deadline });
+        break;
+      case 'timeout':
+        events.push({
+          type: 'attempt_failed',
+          key: d.key,
+          attempt: d.attempt,
+          error: `Task timed out after ${d.timeoutSeconds}s`,
+          retryable: true,
+          at,
+        });
+        break;
+      case 'finish':
+        events.push({ type: 'job_finished', status: d.status, ...(d.error === undefined ? {} : { error: d.error }), at });
+        break;
+      case 'wake':
+        break;
+    }
+  }
+  if (dispatched.length) events.push({ type: 'dispatched', items: dispatched, at });
+  return events;
+}

@@ -1,0 +1,33 @@
+// YAML text → a validated workflow and its plan, or every problem with its file:line:col.
+import { compilePlan, type Plan } from './compilePlan';
+import { parseWorkflow } from './parseWorkflow';
+import { validateWorkflow, type ValidateOptions } from './validateWorkflow';
+import type { WorkflowIssue } from './workflowIssue';
+import type { Workflow } from './workflowModel';
+
+export interface LoadedWorkflow {
+  file?: string;
+  /** Present when the file parsed (even if semantic checks found problems). */
+  workflow?: Workflow;
+  /** Present only when there are no issues: the workflow can run. */
+  plan?: Plan;
+  issues: WorkflowIssue[];
+}
+
+export function loadWorkflow(text: string, file: string | undefined, options: ValidateOptions = {}): LoadedWorkflow {
+  const parsed = parseWorkflow(text, file);
+  if (!parsed.workflow) return { file, issues: sortIssues(parsed.issues) };
+  const semantic = validateWorkflow(parsed.workflow, options).map((i) => ({
+    ...i,
+    file,
+    ...parsed.locate(i.path, i.code === 'unknown_key'),
+  }));
+  const issues = sortIssues([...parsed.issues, ...semantic]);
+  return issues.length
+    ? { file, workflow: parsed.workflow, issues }
+    : { file, workflow: parsed.workflow, plan: compilePlan(parsed.workflow), issues };
+}
+
+function sortIssues(issues: WorkflowIssue[]): WorkflowIssue[] {
+  return [...issues].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+}

@@ -1,0 +1,299 @@
+// YAML text → typed Workflow, keeping source positions so that every problem is reported as
+// `file:line:col`. Parsing collects every schema problem at once; semantic checks (edges, cycles,
+// handlers, templates) are done by validateWorkflow on the parsed result.
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { z } from 'zod';
+import { didYouMean } from './suggest';
+import { type IssuePath, type WorkflowIssue } from './workflowIssue';
+import {
+  NODE_SCHEMAS,
+  NODE_TYPES,
+  NodeIdSchema,
+  WorkflowHeaderSchema,
+  type NodeDefinition,
+  type Workflow,
+} from './workflowModel';
+
+/** Refuse documents that cannot be a sensible workflow before handing them to the parser. */
+export const MAX_WORKFLOW_BYTES = 4 * 1024 * 1024;
+const MAX_ALIAS_EXPANSION = 100;
+const MAX_SYNTAX_ERRORS = 20;
+
+export interface ParsedWorkflow {
+  workflow?: Workflow;
+  issues: WorkflowIssue[];
+  /** Maps a YAML path to its 1-based position (the nearest existing ancestor when absent). */
+  locate(path: IssuePath, atKey?: boolean): { line: number; col: number };
+}
+
+export function parseWorkflow(text: string, file?: string): ParsedWorkflow {
+  const issues: WorkflowIssue[] = [];
+  const lineCounter = new LineCounter();
+  let doc: ReturnType<typeof parseDocument> | undefined;
+  const locate = (path: IssuePath, atKey = false) => locatePath(doc, lineCounter, path, atKey);
+  const add = (issue: Omit<WorkflowIssue, 'file' | 'line' | 'col'>, atKey = false) => {
+    issues.push({ ...issue, file, ...locate(issue.path, atKey) });
+  };
+
+  if (text.length > MAX_WORKFLOW_BYTES) {
+    add({
+      code: 'too_large',
+      path: [],
+      message: `the file is ${text.length} bytes; workflows are limited to ${MAX_WORKFLOW_BYTES} bytes`,
+      hint: 'split the workflow or move data into inputs',
+    });
+    return { issues, locate };
+  }
+  if (text.includes('\u0000')) {
+    add({ code: 'binary', path: [], message: 'the file contains NUL bytes: it is not a YAML text file' });
+    return { issues, locate };
+  }
+
+  let raw: unknown;
+  try {
+    doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+    if (doc.errors.some((e) => /call stack/i.test(e.message))) {
+      add({ code: 'too_deep', path: [], message: 'the YAML is nested too deeply to be a workflow' });
+      return { issues, locate };
+    }
+    // Past a few dozen syntax errors the rest are echoes of the first ones.
+    for (const e of doc.errors.slice(0, MAX_SYNTAX_ERRORS)) {
+      const pos = lineCounter.linePos(e.pos[0]);
+      issues.push({
+        code: 'yaml_syntax',
+        path: [],
+        message: `YAML syntax error: ${firstLine(e.message)}`,
+        hint: 'fix the YAML syntax (indentation, quotes, colons)',
+        file,
+        line: pos.line,
+        col: pos.col,
+      });
+    }
+    if (issues.length) return { issues, locate };
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSION });
+  } catch (err) {
+    if (err instanceof RangeError) {
+      add({ code: 'too_deep', path: [], message: 'the YAML is nested too deeply to be a workflow' });
+      return { issues, locate };
+    }
+    // The yaml library throws for alias bombs and exhausts the stack on absurd nesting.
+    add({
+      code: 'yaml_syntax',
+      path: [],
+      message: `the YAML could not be read: ${firstLine(err instanceof Error ? err.message : String(err))}`,
+      hint: 'check aliases and nesting depth',
+    });
+    return { issues, locate };
+  }
+
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    add({
+      code: 'not_a_mapping',
+      path: [],
+      message: `a workflow is a YAML mapping with workflow_id, name and nodes; got ${describe(raw)}`,
+    });
+    return { issues, locate };
+  }
+
+  const header = WorkflowHeaderSchema.safeParse(raw);
+  if (!header.success) {
+    for (const i of zodIssues(header.error.issues, [], WorkflowHeaderSchema, raw)) add(i, i.code === 'unknown_key');
+  }
+
+  const nodes: Record<string, NodeDefinition> = {};
+  const rawNodes = (raw as Record<string, unknown>).nodes;
+  if (rawNodes && typeof rawNodes === 'object' && !Array.isArray(rawNodes)) {
+    for (const [id, rawNode] of Object.entries(rawNodes as Record<string, unknown>)) {
+      const path = ['nodes', id];
+      const idCheck = NodeIdSchema.safeParse(id);
+      if (!idCheck.success) {
+        add({ code: 'bad_node_id', path, message: `invalid node id "${id}": ${idCheck.error.issues[0]?.message}` }, true);
+      }
+      if (rawNode === null || typeof rawNode !== 'object' || Array.isArray(rawNode)) {
+        add({ code: 'schema', path, message: `a node is a mapping with a type; got ${describe(rawNode)}` });
+        continue;
+      }
+      const type = (rawNode as Record<string, unknown>).type ?? 'task';
+      if (typeof type !== 'string' || !(type in NODE_SCHEMAS)) {
+        add({
+          code: 'unknown_node_type',
+          path: [...path, 'type'],
+          message: `unknown node type ${JSON.stringify(type)}; expected one of ${NODE_TYPES.join(', ')}`,
+          hint: typeof type === 'string' ? didYouMean(type, NODE_TYPES) : undefined,
+        });
+        continue;
+      }
+      const schema = NODE_SCHEMAS[type as keyof typeof NODE_SCHEMAS];
+      const parsed = schema.safeParse(rawNode);
+      if (parsed.success) nodes[id] = parsed.data as NodeDefinition;
+      else for (const i of zodIssues(parsed.error.issues, path, schema, rawNode)) add(i, i.code === 'unknown_key');
+    }
+  }
+
+  if (issues.length || !header.success) return { issues, locate };
+  return { workflow: { ...header.data, nodes }, issues, locate };
+}
+
+/** Converts zod issues to workflow issues with readable messages and "did you mean" hints. */
+function zodIssues(
+  zi: ReadonlyArray<z.core.$ZodIssue>,
+  prefix: IssuePath,
+  schema: z.ZodType,
+  value: unknown,
+): Array<Omit<WorkflowIssue, 'file' | 'line' | 'col'>> {
+  const out: Array<Omit<WorkflowIssue, 'file' | 'line' | 'col'>> = [];
+  for (const issue of zi) {
+    const rel = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+    const path = [...prefix, ...rel];
+    if (issue.code === 'unrecognized_keys') {
+      const known = keysAt(schema, rel);
+      for (const key of issue.keys) {
+        out.push({
+          code: 'unknown_key',
+          path: [...path, key],
+          message: `unknown key "${key}"`,
+          hint: didYouMean(key, known) ?? (known.length ? `allowed keys: ${known.join(', ')}` : undefined),
+        });
+      }
+    } else if (issue.code === 'invalid_union') {
+      // Report the alternative that got furthest: its issues are the ones the author meant to fix.
+      const alternatives = issue.errors.filter((e) => e.length > 0);
+      const best = alternatives.sort((a, b) => depth(b) - depth(a) || a.length - b.length)[0];
+      if (best && depth(best) > 0) out.push(...zodIssues(best, path, schema, value).map((i) => ({ ...i })));
+      else
+        out.push({
+          code: 'schema',
+          path,
+          message: `wrong shape: got ${describe(valueAt(value, rel))}`,
+          hint: unionHint(path),
+        });
+    } else if (issue.code === 'invalid_type' && valueAt(value, rel) === undefined) {
+      out.push({ code: 'missing_key', path, message: `"${String(path[path.length - 1])}" is required` });
+    } else if (issue.code === 'invalid_type') {
+      out.push({ code: 'schema', path, message: `expected ${article(issue.expected)}, got ${describe(valueAt(value, rel))}` });
+    } else {
+      out.push({ code: 'schema', path, message: issue.message });
+    }
+  }
+  return out;
+}
+
+function depth(issues: ReadonlyArray<z.core.$ZodIssue>): number {
+  return Math.max(0, ...issues.map((i) => i.path.length));
+}
+
+function unionHint(path: IssuePath): string | undefined {
+  const last = path[path.length - 1];
+  if (last === 'branches') return 'use a map {true: node_a, false: node_b} or a list of {condition, next}';
+  if (last === 'next') return 'use a node id or a list of node ids';
+  if (last === 'depends_on') return 'use a list of node ids or {all_of: [...], any_of: [...]}';
+  return undefined;
+}
+
+function keysAt(schema: z.ZodType, path: ReadonlyArray<string | number>): string[] {
+  let s: z.ZodType | undefined = schema;
+  for (const seg of path) {
+    s = step(unwrap(s), seg);
+    if (!s) return [];
+  }
+  const u = unwrap(s);
+  if (u instanceof z.ZodObject) return Object.keys(u.shape);
+  if (u instanceof z.ZodUnion) {
+    for (const o of u.options as z.ZodType[]) {
+      const uo = unwrap(o);
+      if (uo instanceof z.ZodObject) return Object.keys(uo.shape);
+    }
+  }
+  return [];
+}
+
+function unwrap(s: z.ZodType | undefined): z.ZodType | undefined {
+  let cur = s;
+  for (let i = 0; i < 10 && cur; i++) {
+    if (cur instanceof z.ZodOptional || cur instanceof z.ZodNullable || cur instanceof z.ZodDefault) {
+      cur = cur.unwrap() as z.ZodType;
+    } else break;
+  }
+  return cur;
+}
+
+function step(s: z.ZodType | undefined, seg: string | number): z.ZodType | undefined {
+  if (!s) return undefined;
+  if (s instanceof z.ZodObject) return s.shape[seg as string] as z.ZodType | undefined;
+  if (s instanceof z.ZodRecord) return s.valueType as z.ZodType;
+  if (s instanceof z.ZodArray) return s.element as z.ZodType;
+  if (s instanceof z.ZodUnion) {
+    for (const o of s.options as z.ZodType[]) {
+      const r = step(unwrap(o), seg);
+      if (r) return r;
+    }
+  }
+  return undefined;
+}
+
+function valueAt(value: unknown, path: ReadonlyArray<string | number>): unknown {
+  let cur = value;
+  for (const seg of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[seg];
+  }
+  return cur;
+}
+
+export function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
+  return `${typeof v} ${String(v)}`;
+}
+
+function article(expected: string): string {
+  const names: Record<string, string> = {
+    int: 'an integer',
+    number: 'a number',
+    string: 'a string',
+    boolean: 'a boolean (true or false)',
+    object: 'a mapping',
+    array: 'a list',
+    record: 'a mapping',
+  };
+  return names[expected] ?? expected;
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
+}
+
+function locatePath(
+  doc: ReturnType<typeof parseDocument> | undefined,
+  lc: LineCounter,
+  path: IssuePath,
+  atKey: boolean,
+): { line: number; col: number } {
+  if (!doc) return { line: 1, col: 1 };
+  let node: unknown = doc.contents;
+  let offset = (node as YamlNode | null)?.range?.[0] ?? 0;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i]!;
+    const last = i === path.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      if (!pair) break;
+      const key = pair.key as YamlNode;
+      if (last && atKey) {
+        offset = key.range?.[0] ?? offset;
+        break;
+      }
+      node = pair.value;
+      offset = (pair.value as YamlNode | null)?.range?.[0] ?? key.range?.[0] ?? offset;
+    } else if (isSeq(node) && typeof seg === 'number') {
+      const item = node.items[seg];
+      if (!item) break;
+      node = item;
+      offset = (item as YamlNode).range?.[0] ?? offset;
+    } else break;
+  }
+  const pos = lc.linePos(offset);
+  return { line: pos.line, col: pos.col };
+}

@@ -1,0 +1,143 @@
+// Rendering workflow templates (SPEC §3).
+//
+// * A string that is exactly one `{{ expr }}` (whitespace around allowed) yields the expression's native
+//   value: number, boolean, null, list, object, string. Anything else renders to a string, where strings
+//   are written as they are, numbers/booleans in JSON form, null/undefined as "" and lists/objects as
+//   compact JSON (`[1,2]`).
+// * A missing key of an existing object is null (single expression) or "" (text); reading THROUGH a
+//   missing or null value (`nodes.zz.output.a` when zz is not in the context) is a TEMPLATE_UNDEFINED error.
+// * Strings without `{{`/`{%` are data: returned unchanged, never parsed. Rendered results are never
+//   rendered again, so submitted inputs can never act as templates.
+// * Expected failures are returned as `{ ok: false, error }`; nothing is thrown.
+// * Native values read from the context are returned by reference (not copied): treat results as
+//   immutable, like the context.
+import {
+  State,
+  compileTemplate,
+  copyError,
+  evaluate,
+  isTemplateString,
+  toTemplateError,
+} from './templateCompiler';
+import { TemplateFailure, isPlainObject } from './templateEnvironment';
+import { type TemplateContext, type TemplateError, type TemplateResult } from './templateTypes';
+
+/** Renders one template string: native value for a single `{{ expr }}`, else a string. */
+export function renderString(template: string, ctx: TemplateContext): TemplateResult<unknown> {
+  if (!isTemplateString(template)) return { ok: true, value: template };
+  const c = compileTemplate(template);
+  const first = c.errors[0];
+  if (first !== undefined) return { ok: false, error: copyError(first) };
+  try {
+    return { ok: true, value: evaluate(c, new State(ctx as unknown as Record<string, unknown>)) };
+  } catch (e) {
+    return { ok: false, error: toTemplateError(e, template) };
+  }
+}
+
+/**
+ * Deep-walks arrays and plain objects and renders every template string in them; other values are left
+ * as they are. Unchanged subtrees are returned as the same objects (no copy). The first error wins and
+ * carries the JSON path of its string (`path` is the prefix, e.g. "params" → "params.validation").
+ */
+export function renderValue(value: unknown, ctx: TemplateContext, path?: string): TemplateResult<unknown> {
+  const state = new State(ctx as unknown as Record<string, unknown>);
+  try {
+    return { ok: true, value: walk(value, state) };
+  } catch (e) {
+    const template = e instanceof TemplateFailure && e.template !== undefined ? e.template : '';
+    const error: TemplateError = toTemplateError(e, template);
+    const p = joinPath(path, e instanceof TemplateFailure ? e.segments : []);
+    if (p !== undefined) error.path = p;
+    return { ok: false, error };
+  }
+}
+
+function renderOne(s: string, state: State): unknown {
+  if (!isTemplateString(s)) return s;
+  const c = compileTemplate(s);
+  const first = c.errors[0];
+  if (first !== undefined) {
+    const f = new TemplateFailure(first.code, first.message, first.line, first.column);
+    f.template = s;
+    throw f;
+  }
+  try {
+    return evaluate(c, state);
+  } catch (e) {
+    if (e instanceof TemplateFailure) {
+      e.template = s;
+      throw e;
+    }
+    const err = toTemplateError(e, s);
+    const f = new TemplateFailure(err.code, err.message);
+    f.template = s;
+    throw f;
+  }
+}
+
+function withSegment(e: unknown, seg: string | number): unknown {
+  if (e instanceof TemplateFailure) e.segments.unshift(seg);
+  return e;
+}
+
+function walk(v: unknown, state: State): unknown {
+  if (typeof v === 'string') return renderOne(v, state);
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) {
+    let out: unknown[] | null = null;
+    for (let i = 0; i < v.length; i++) {
+      const el: unknown = v[i];
+      let r: unknown;
+      try {
+        r = walk(el, state);
+      } catch (e) {
+        throw withSegment(e, i);
+      }
+      if (out !== null) out.push(r);
+      else if (r !== el) {
+        out = v.slice(0, i);
+        out.push(r);
+      }
+    }
+    return out ?? v;
+  }
+  if (!isPlainObject(v)) return v;
+  const keys = Object.keys(v);
+  let out: Record<string, unknown> | null = null;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    const el = v[k];
+    let r: unknown;
+    try {
+      r = walk(el, state);
+    } catch (e) {
+      throw withSegment(e, k);
+    }
+    if (out === null && r !== el) {
+      out = {};
+      for (let j = 0; j < i; j++) {
+        const kj = keys[j] as string;
+        setKey(out, kj, v[kj]);
+      }
+    }
+    if (out !== null) setKey(out, k, r);
+  }
+  return out ?? v;
+}
+
+function setKey(o: Record<string, unknown>, k: string, value: unknown): void {
+  if (k === '__proto__') Object.defineProperty(o, k, { value, enumerable: true, writable: true, configurable: true });
+  else o[k] = value;
+}
+
+/** `params` + ['a', 0, 'b.c'] → `params.a[0]["b.c"]`; undefined when there is nothing to show. */
+export function joinPath(base: string | undefined, segments: ReadonlyArray<string | number>): string | undefined {
+  let p = base ?? '';
+  for (const s of segments) {
+    if (typeof s === 'number') p += `[${s}]`;
+    else if (/^[^.[\]"]+$/.test(s)) p += p === '' ? s : `.${s}`;
+    else p += `[${JSON.stringify(s)}]`;
+  }
+  return p === '' ? undefined : p;
+}

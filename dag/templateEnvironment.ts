@@ -1,0 +1,555 @@
+// The template sandbox (SPEC §3): parsing with nunjucks, and the value semantics every template operation
+// goes through.
+//
+// How the sandbox works. nunjucks 3.2.4 only PARSES templates here (its lexer and parser produce the AST:
+// Jinja syntax, whitespace control, raw blocks, positions in errors). We never use nunjucks' compiler or
+// runtime: nunjucks compiles templates to JavaScript source run with `new Function`, and its runtime
+// `memberLookup` walks the prototype chain and binds methods (`x.constructor.constructor("return process")()`
+// is the classic escape). Instead templateCompiler.ts turns the AST into closures that can only:
+//   * read OWN data properties of plain objects and arrays (plus `length` and indices of arrays/strings)
+//     through `memberLookup` below, which never returns a function and always refuses `constructor`,
+//     `__proto__`, `prototype` and the legacy accessor names, whatever the key was computed from;
+//   * call the few functions this file defines (`range`, `joiner`; the condition helpers) — wrapped in
+//     SafeFunction, an opaque value whose members are all undefined;
+//   * apply the filters and tests of templateFilters.ts (re-implemented, no `random`).
+// No loader exists: include/import/extends/from/macro/call are rejected when compiling. The variables a
+// template sees are exactly its context (inputs, nodes, item, index — or value, output in conditions), the
+// constants True/False/None and the functions above: there is no way to name `process`, `require`, `global`.
+// Work is bounded (loop iterations, string and list sizes) so a template cannot hang a render.
+import nunjucks from 'nunjucks';
+import { type TemplateErrorCode } from './templateTypes';
+
+// ---------------------------------------------------------------------------------------------------------
+// Limits
+
+/** Loop iterations (all loops together) allowed in one template evaluation. */
+export const MAX_LOOP_ITERATIONS = 1_000_000;
+/** Longest string a template may build (characters). */
+export const MAX_STRING_LENGTH = 10_000_000;
+/** Longest list a template may build (range(), list concatenation, filters). */
+export const MAX_LIST_LENGTH = 1_000_000;
+
+// ---------------------------------------------------------------------------------------------------------
+// Names
+
+/** Property names that reach the JS runtime: refused at load time and undefined at render time. */
+export const FORBIDDEN_PROPERTIES: ReadonlySet<string> = new Set([
+  'constructor',
+  '__proto__',
+  'prototype',
+  '__defineGetter__',
+  '__defineSetter__',
+  '__lookupGetter__',
+  '__lookupSetter__',
+]);
+
+/** Top-level names people try in order to reach the runtime; refused at load time with a clear message. */
+export const FORBIDDEN_NAMES: ReadonlySet<string> = new Set([
+  'process',
+  'require',
+  'module',
+  'exports',
+  'global',
+  'globalThis',
+  'window',
+  'self',
+  'this',
+  'Function',
+  'eval',
+  'import',
+  '__dirname',
+  '__filename',
+  'constructor',
+  '__proto__',
+  'prototype',
+]);
+
+/** Python spellings accepted as constants (Jinja accepts both; `true/false/none/null` are literals). */
+export const CONSTANTS: ReadonlyMap<string, unknown> = new Map<string, unknown>([
+  ['True', true],
+  ['False', false],
+  ['None', null],
+]);
+
+// ---------------------------------------------------------------------------------------------------------
+// Internal failure (thrown inside an evaluation, converted to a TemplateResult at the API boundary)
+
+export class TemplateFailure extends Error {
+  readonly code: TemplateErrorCode;
+  /** Path segments (keys/indices) from the renderValue root to the failing string, filled while unwinding. */
+  readonly segments: Array<string | number> = [];
+  /** The template being evaluated, filled in by the renderer. */
+  template?: string;
+  line?: number;
+  column?: number;
+
+  constructor(code: TemplateErrorCode, message: string, line?: number, column?: number) {
+    super(message);
+    this.code = code;
+    if (line !== undefined) this.line = line;
+    if (column !== undefined) this.column = column;
+  }
+}
+
+export function fail(code: TemplateErrorCode, message: string): TemplateFailure {
+  return new TemplateFailure(code, message);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Functions callable from templates
+
+type NativeFn = (args: unknown[]) => unknown;
+
+/**
+ * A function a template may call. Opaque on purpose: it has no readable members (memberLookup returns
+ * undefined), cannot be output, compared, passed to a filter or serialised into a result.
+ */
+export class SafeFunction {
+  readonly #name: string;
+  readonly #params: readonly string[];
+  readonly #fn: NativeFn;
+
+  constructor(name: string, params: readonly string[], fn: NativeFn) {
+    this.#name = name;
+    this.#params = params;
+    this.#fn = fn;
+  }
+
+  get fnName(): string {
+    return this.#name;
+  }
+
+  call(positional: unknown[], kwargs: ReadonlyMap<string, unknown> | null): unknown {
+    const params = this.#params;
+    if (positional.length > params.length) {
+      throw fail(
+        'TEMPLATE_RUNTIME',
+        `${this.#name}() takes at most ${params.length} argument(s), got ${positional.length}.`,
+      );
+    }
+    const args = positional.slice();
+    if (kwargs !== null) {
+      for (const [k, v] of kwargs) {
+        const i = params.indexOf(k);
+        if (i < 0) throw fail('TEMPLATE_RUNTIME', `${this.#name}() has no argument named "${k}".`);
+        args[i] = v;
+      }
+    }
+    return this.#fn(args);
+  }
+}
+
+function toInteger(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) {
+    throw fail('TEMPLATE_RUNTIME', `${what} must be an integer, got ${describeValue(v)}.`);
+  }
+  return v;
+}
+
+/** `range(stop)`, `range(start, stop[, step])` as in Jinja, capped at MAX_LIST_LENGTH elements. */
+export const rangeFunction = new SafeFunction('range', ['start', 'stop', 'step'], (args) => {
+  let start: number;
+  let stop: number;
+  if (args[1] === undefined) {
+    start = 0;
+    stop = toInteger(args[0], 'range() stop');
+  } else {
+    start = toInteger(args[0], 'range() start');
+    stop = toInteger(args[1], 'range() stop');
+  }
+  const step = args[2] === undefined ? 1 : toInteger(args[2], 'range() step');
+  if (step === 0) throw fail('TEMPLATE_RUNTIME', 'range() step must not be zero.');
+  const count = Math.max(0, Math.ceil((stop - start) / step));
+  if (count > MAX_LIST_LENGTH) {
+    throw fail('TEMPLATE_RUNTIME', `range() would build ${count} numbers; at most ${MAX_LIST_LENGTH} are allowed.`);
+  }
+  const out = new Array<number>(count);
+  for (let i = 0; i < count; i++) out[i] = start + i * step;
+  return out;
+});
+
+/** `joiner(sep=",")`: a function returning "" the first time and `sep` afterwards. */
+export const joinerFunction = new SafeFunction('joiner', ['sep'], (args) => {
+  const sep = args[0] === undefined ? ',' : toText(args[0], 'joiner() separator');
+  let first = true;
+  return new SafeFunction('joiner', [], () => {
+    if (first) {
+      first = false;
+      return '';
+    }
+    return sep;
+  });
+});
+
+export const TEMPLATE_FUNCTIONS: ReadonlyMap<string, SafeFunction> = new Map([
+  ['range', rangeFunction],
+  ['joiner', joinerFunction],
+]);
+
+// ---------------------------------------------------------------------------------------------------------
+// Value semantics
+
+const hasOwn = Object.prototype.hasOwnProperty;
+const objectProto = Object.prototype;
+
+/** A JSON-like object: created by `{}`/JSON.parse/YAML or with a null prototype. Arrays are not plain. */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === objectProto || proto === null;
+}
+
+function indexInto(length: number, key: number): number {
+  if (!Number.isInteger(key)) return -1;
+  const i = key < 0 ? length + key : key;
+  return i >= 0 && i < length ? i : -1;
+}
+
+/**
+ * `obj.key` / `obj[key]` inside a template. Only own data of plain objects and arrays (and `length` and
+ * indices of arrays and strings; negative indices count from the end as in Jinja) — never a method, never
+ * anything from a prototype, never a function, never one of FORBIDDEN_PROPERTIES. Anything else is undefined.
+ */
+export function memberLookup(obj: unknown, key: unknown): unknown {
+  if (typeof key === 'number') {
+    if (Array.isArray(obj)) {
+      const i = indexInto(obj.length, key);
+      return i < 0 ? undefined : (obj[i] as unknown);
+    }
+    if (typeof obj === 'string') {
+      const i = indexInto(obj.length, key);
+      return i < 0 ? undefined : obj.charAt(i);
+    }
+    key = String(key);
+  }
+  if (typeof key !== 'string' || FORBIDDEN_PROPERTIES.has(key)) return undefined;
+  if (Array.isArray(obj)) {
+    if (key === 'length') return obj.length;
+    return /^-?\d+$/.test(key) ? memberLookup(obj, Number(key)) : undefined;
+  }
+  if (typeof obj === 'string') {
+    if (key === 'length') return obj.length;
+    return /^-?\d+$/.test(key) ? memberLookup(obj, Number(key)) : undefined;
+  }
+  if (isPlainObject(obj) && hasOwn.call(obj, key)) {
+    const v = obj[key];
+    return typeof v === 'function' ? undefined : v;
+  }
+  return undefined;
+}
+
+/** Own enumerable keys of a plain object (for loops, filters). */
+export function ownKeys(obj: Record<string, unknown>): string[] {
+  return Object.keys(obj);
+}
+
+/** Python/Jinja truthiness: null, undefined, false, 0, NaN, "", [] and {} are false. */
+export function truthy(v: unknown): boolean {
+  if (v === null || v === undefined) return false;
+  switch (typeof v) {
+    case 'boolean':
+      return v;
+    case 'number':
+      return v !== 0 && v === v;
+    case 'string':
+      return v.length > 0;
+    case 'object':
+      if (Array.isArray(v)) return v.length > 0;
+      if (isPlainObject(v)) {
+        for (const k in v) if (hasOwn.call(v, k)) return true;
+        return false;
+      }
+      return true;
+    default:
+      return true;
+  }
+}
+
+/** Deep equality over JSON values; null and undefined are equal (both "none"); no type coercion. */
+export function valuesEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || a === undefined) return b === null || b === undefined;
+  if (b === null || b === undefined) return false;
+  if (typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!valuesEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b) || !isPlainObject(a) || !isPlainObject(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (!hasOwn.call(b, k) || !valuesEqual(a[k], b[k])) return false;
+  return true;
+}
+
+export type OrderOp = '<' | '>' | '<=' | '>=';
+
+/**
+ * `<`, `>`, `<=`, `>=`: numbers with numbers, strings with strings (code-unit order). Anything else (a
+ * string with a number, null, lists...) is an error, not a silent false.
+ */
+export function compareOrder(op: OrderOp, a: unknown, b: unknown, where: string): boolean {
+  if ((typeof a === 'number' && typeof b === 'number') || (typeof a === 'string' && typeof b === 'string')) {
+    switch (op) {
+      case '<':
+        return a < b;
+      case '>':
+        return a > b;
+      case '<=':
+        return a <= b;
+      case '>=':
+        return a >= b;
+    }
+  }
+  let hint = 'both sides must be numbers, or both strings.';
+  if (
+    (typeof a === 'string' && typeof b === 'number' && a.trim() !== '' && Number.isFinite(Number(a))) ||
+    (typeof b === 'string' && typeof a === 'number' && b.trim() !== '' && Number.isFinite(Number(b)))
+  ) {
+    hint = 'both sides must be numbers, or both strings; convert text with the | float or | int filter.';
+  } else if (a === null || a === undefined || b === null || b === undefined) {
+    hint = 'the value is missing; test it first, e.g. "value != null and ...".';
+  }
+  throw fail('TEMPLATE_RUNTIME', `Cannot compare ${describeValue(a)} with ${describeValue(b)} using "${op}" in ${where}: ${hint}`);
+}
+
+/** Jinja's `in`: element of a list (deep equality), substring of a string, own key of an object. */
+export function inOperator(needle: unknown, haystack: unknown, where: string): boolean {
+  if (Array.isArray(haystack)) {
+    for (const el of haystack) if (valuesEqual(el, needle)) return true;
+    return false;
+  }
+  if (typeof haystack === 'string') {
+    if (typeof needle !== 'string') {
+      throw fail('TEMPLATE_RUNTIME', `Cannot test whether ${describeValue(needle)} is in the string ${describeValue(haystack)} (${where}): only text can be found in text.`);
+    }
+    return haystack.includes(needle);
+  }
+  if (isPlainObject(haystack)) {
+    return typeof needle === 'string' && !FORBIDDEN_PROPERTIES.has(needle) && hasOwn.call(haystack, needle);
+  }
+  throw fail('TEMPLATE_RUNTIME', `Cannot use "in" on ${describeValue(haystack)} (${where}): the right side must be a list, a string or an object.`);
+}
+
+/** The type names used in messages. */
+export function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'list';
+  if (v instanceof SafeFunction) return 'function';
+  if (typeof v === 'object') return 'object';
+  return typeof v;
+}
+
+/** A short description of a value for error messages: `number 5`, `string "abc"`, `null`, `list`... */
+export function describeValue(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  if (v === null) return 'null';
+  if (typeof v === 'string') {
+    const s = v.length > 40 ? `${v.slice(0, 40)}…` : v;
+    return `string ${JSON.stringify(s)}`;
+  }
+  if (typeof v === 'number' || typeof v === 'boolean') return `${typeof v} ${String(v)}`;
+  if (v instanceof SafeFunction) return `function ${v.fnName}()`;
+  if (Array.isArray(v)) return `list (length ${v.length})`;
+  return typeName(v);
+}
+
+/**
+ * How a value is written into text (mixed templates, `~`, the `string` filter): strings as they are,
+ * numbers and booleans in JSON form (`5`, `2.5`, `true`), null and undefined as "" (nothing), lists and
+ * objects as compact JSON (`[1,2]`, `{"a":1}`). Functions and non-finite numbers are errors.
+ */
+export function toText(v: unknown, where: string): string {
+  switch (typeof v) {
+    case 'string':
+      return v;
+    case 'number':
+      if (!Number.isFinite(v)) throw nonFinite(where);
+      return String(v);
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'undefined':
+      return '';
+    case 'object':
+      if (v === null) return '';
+      if (v instanceof SafeFunction) throw functionValue(v, where);
+      return JSON.stringify(v);
+    default:
+      throw fail('TEMPLATE_RUNTIME', `${where} produced a ${typeof v}, which cannot be written as text.`);
+  }
+}
+
+export function nonFinite(where: string): TemplateFailure {
+  return fail('TEMPLATE_RUNTIME', `${where} produced a number that is not finite (NaN or Infinity); check the arithmetic.`);
+}
+
+export function functionValue(f: SafeFunction, where: string): TemplateFailure {
+  return fail('TEMPLATE_RUNTIME', `${where} is the function ${f.fnName}(), not a value; call it, e.g. ${f.fnName}(...).`);
+}
+
+export function checkStringLength(s: string, where: string): string {
+  if (s.length > MAX_STRING_LENGTH) {
+    throw fail('TEMPLATE_RUNTIME', `${where} built a string of ${s.length} characters; at most ${MAX_STRING_LENGTH} are allowed.`);
+  }
+  return s;
+}
+
+export function checkListLength<T>(a: T[], where: string): T[] {
+  if (a.length > MAX_LIST_LENGTH) {
+    throw fail('TEMPLATE_RUNTIME', `${where} built a list of ${a.length} elements; at most ${MAX_LIST_LENGTH} are allowed.`);
+  }
+  return a;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Parsing (nunjucks lexer + parser)
+
+/** The subset of the nunjucks AST node shape we read (see node_modules/nunjucks/src/nodes.js). */
+export interface NjNode {
+  typename: string;
+  lineno: number;
+  colno: number;
+  value?: unknown;
+  children?: NjNode[];
+  target?: NjNode;
+  val?: NjNode;
+  left?: NjNode;
+  right?: NjNode;
+  cond?: NjNode;
+  body?: NjNode;
+  else_?: NjNode | null;
+  arr?: NjNode;
+  name?: NjNode;
+  args?: NjNode;
+  key?: NjNode;
+  expr?: NjNode;
+  ops?: NjNode[];
+  type?: string;
+  targets?: NjNode[];
+  cases?: NjNode[];
+  default?: NjNode | null;
+}
+
+interface NunjucksParserModule {
+  parse(src: string, extensions?: unknown[], opts?: Record<string, unknown>): NjNode;
+}
+
+// The parser is exported by nunjucks' index.js but not declared by @types/nunjucks.
+const parser = (nunjucks as unknown as { parser: NunjucksParserModule }).parser;
+
+export type ParseResult =
+  | { ok: true; root: NjNode }
+  | { ok: false; code: TemplateErrorCode; message: string; line?: number; column?: number };
+
+const TOKEN_NAMES: Record<string, string> = {
+  'variable-end': '"}}"',
+  'variable-start': '"{{"',
+  'block-end': '"%}"',
+  'block-start': '"{%"',
+  'left-paren': '"("',
+  'right-paren': '")"',
+  'left-bracket': '"["',
+  'right-bracket': '"]"',
+  'left-curly': '"{"',
+  'right-curly': '"}"',
+  comma: '","',
+  colon: '":"',
+  pipe: '"|"',
+  tilde: '"~"',
+  operator: 'an operator',
+  string: 'a string',
+  int: 'a number',
+  float: 'a number',
+  boolean: 'true/false',
+  none: 'none',
+  symbol: 'a name',
+  data: 'text',
+};
+
+function tokenName(t: string): string {
+  return TOKEN_NAMES[t] ?? `"${t}"`;
+}
+
+/** Turns nunjucks' parser messages into ones a workflow author can act on. */
+function friendlySyntaxMessage(raw: string, src: string, line?: number, column?: number): string {
+  let m = raw.replace(/^parse\w*: /, '');
+  let r: RegExpMatchArray | null;
+  if ((r = /^expected (\S+), got (\S+)$/.exec(m))) {
+    const before = line !== undefined && column !== undefined ? textBefore(src, line, column) : '';
+    if (r[1] === 'symbol' && /\|\s*$/.test(before)) m = `expected a filter name after "|", got ${tokenName(r[2] ?? '')}`;
+    else m = `expected ${tokenName(r[1] ?? '')}, got ${tokenName(r[2] ?? '')}`;
+  } else if (m === 'expected variable end') {
+    m = 'expected "}}" to end the expression (is an operator, a quote or a bracket missing?)';
+  } else if ((r = /^unexpected token: (.*)$/.exec(m))) {
+    m = `unexpected "${r[1] ?? ''}" (is an operand missing?)`;
+  } else if ((r = /^unknown block tag: (.*)$/.exec(m))) {
+    m = `unknown tag {% ${r[1] ?? ''} %}`;
+  } else if (m === 'expected comma after expression') {
+    m = 'expected "," or a closing bracket';
+  } else if (/^expected elif, else, or endif, got end of file$/.test(m)) {
+    m = '{% if %} is not closed by {% endif %}';
+  } else if (m === 'expected end of comment, got end of file') {
+    m = 'comment "{#" is not closed by "#}"';
+  } else if (/^Invalid regular expression/.test(raw)) {
+    m = raw;
+  }
+  return m;
+}
+
+function textBefore(src: string, line: number, column: number): string {
+  const lines = src.split('\n');
+  return (lines[line - 1] ?? '').slice(0, column - 1);
+}
+
+export function quoteTemplate(src: string): string {
+  const s = src.length > 120 ? `${src.slice(0, 120)}…` : src;
+  return JSON.stringify(s);
+}
+
+export function position(src: string, line: number | undefined, column: number | undefined): string {
+  if (line === undefined) return '';
+  const multiline = src.includes('\n');
+  if (column === undefined) return ` at line ${line}`;
+  return multiline ? ` at line ${line}, column ${column}` : ` at column ${column}`;
+}
+
+/**
+ * Parses a template with nunjucks. Never throws. `display` is the text errors quote (a condition is parsed
+ * wrapped in `{{ }}` but reported as written) and `columnShift` corrects first-line columns for it.
+ */
+export function parseTemplate(src: string, display: string = src, columnShift = 0): ParseResult {
+  try {
+    return { ok: true, root: parser.parse(src) };
+  } catch (e) {
+    const err = e as { message?: unknown; lineno?: unknown; colno?: unknown };
+    const raw = typeof err.message === 'string' ? err.message : String(e);
+    const line = typeof err.lineno === 'number' ? err.lineno : undefined;
+    let column = typeof err.colno === 'number' ? err.colno : undefined;
+    const noun = display === src ? 'Template' : 'Condition';
+    if (e instanceof RangeError) {
+      return {
+        ok: false,
+        code: 'TEMPLATE_SYNTAX',
+        message: `${noun} ${quoteTemplate(display)} is nested too deeply to be parsed. Simplify the expression.`,
+      };
+    }
+    if (/^Invalid regular expression/.test(raw) || /^Invalid flags supplied to RegExp/.test(raw)) {
+      return {
+        ok: false,
+        code: 'TEMPLATE_FORBIDDEN',
+        message: `${noun} ${quoteTemplate(display)} uses a regular expression literal (r/.../), which is not allowed in workflow templates. Use the replace filter with plain text.`,
+      };
+    }
+    const msg = friendlySyntaxMessage(raw, src, line, column);
+    if (column !== undefined && line === 1) column = Math.max(1, column + columnShift);
+    const out: ParseResult = {
+      ok: false,
+      code: 'TEMPLATE_SYNTAX',
+      message: `${noun} syntax error in ${quoteTemplate(display)}${position(display, line, column)}: ${msg}. Check the Jinja syntax.`,
+    };
+    if (line !== undefined) out.line = line;
+    if (column !== undefined) out.column = column;
+    return out;
+  }
+}

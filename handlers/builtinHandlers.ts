@@ -1,0 +1,89 @@
+// Built-in handlers with the names of the original system (SPEC §4). They run on both runners.
+import { z } from 'zod';
+import { abortableSleep } from './abortableSleep';
+import type { HandlerDefinition } from './handlerTypes';
+import { intLike, numberLike } from './numberLike';
+
+const anyParams = z.record(z.string(), z.unknown());
+
+export const echo: HandlerDefinition<Record<string, unknown>> = {
+  name: 'echo',
+  description: 'Returns its params; with steps > 1 runs that many checkpointed steps (step_delay s each).',
+  runners: ['activity', 'container'],
+  defaultRunner: 'activity',
+  params: anyParams,
+  async run(params, ctx) {
+    const steps = params.steps === undefined ? 1 : intLike.parse(params.steps);
+    const delay = params.step_delay === undefined ? 0 : numberLike.parse(params.step_delay);
+    const base = { echoed_params: params, handler: 'echo', task_id: ctx.taskId };
+    if (steps <= 1) return base;
+    // Resume after the last finished step of an earlier attempt (SPEC §2 "Checkpoints").
+    const saved = ctx.checkpoint?.state as { next_step?: number } | undefined;
+    const first = typeof saved?.next_step === 'number' ? saved.next_step : 1;
+    for (let step = first; step <= steps; step++) {
+      if (delay > 0) await abortableSleep(delay * 1000, ctx.signal);
+      await ctx.saveCheckpoint(`step_${step}`, { next_step: step + 1, steps });
+      await ctx.progress(step, steps, `step ${step} of ${steps}`);
+    }
+    return { ...base, steps_completed: steps, resumed_from_step: first };
+  },
+};
+
+export const helloWorld: HandlerDefinition<{ message?: string; name?: string }> = {
+  name: 'hello_world',
+  description: 'Returns {message}: the message param, or "Hello, <name>!".',
+  runners: ['activity', 'container'],
+  defaultRunner: 'activity',
+  params: z.looseObject({ message: z.string().nullish(), name: z.string().nullish() }).transform((p) => ({
+    message: p.message ?? undefined,
+    name: p.name ?? undefined,
+  })),
+  async run(params) {
+    return { message: params.message ?? `Hello, ${params.name ?? 'World'}!` };
+  },
+};
+
+export const sleep: HandlerDefinition<{ duration_seconds: number }> = {
+  name: 'sleep',
+  description: 'Sleeps duration_seconds (default 1) and returns {slept_for}.',
+  runners: ['activity', 'container'],
+  defaultRunner: 'activity',
+  params: z.looseObject({ duration_seconds: numberLike.pipe(z.number().min(0).max(86400)).default(1) }),
+  async run(params, ctx) {
+    await abortableSleep(params.duration_seconds * 1000, ctx.signal);
+    return { slept_for: params.duration_seconds };
+  },
+};
+
+export const fail: HandlerDefinition<{ error_message?: string }> = {
+  name: 'fail',
+  description: 'Always fails with error_message.',
+  runners: ['activity', 'container'],
+  defaultRunner: 'activity',
+  params: z.looseObject({ error_message: z.string().optional() }),
+  async run(params) {
+    throw new Error(params.error_message ?? 'Intentional failure (fail handler)');
+  },
+};
+
+export const flakyEcho: HandlerDefinition<Record<string, unknown> & { failure_rate: number }> = {
+  name: 'flaky_echo',
+  description: 'Fails with probability failure_rate (default 0.2), else echoes its params plus attempt.',
+  runners: ['activity', 'container'],
+  defaultRunner: 'activity',
+  params: z.looseObject({ failure_rate: numberLike.pipe(z.number().min(0).max(1)).default(0.2) }),
+  async run(params, ctx) {
+    if (Math.random() < params.failure_rate) {
+      throw new Error(`Random failure (rate=${params.failure_rate}, attempt=${ctx.attempt})`);
+    }
+    return { echoed_params: params, handler: 'flaky_echo', task_id: ctx.taskId, attempt: ctx.attempt };
+  },
+};
+
+export const BUILTIN_HANDLERS: ReadonlyArray<HandlerDefinition<never>> = [
+  echo,
+  helloWorld,
+  sleep,
+  fail,
+  flakyEcho,
+] as unknown as ReadonlyArray<HandlerDefinition<never>>;

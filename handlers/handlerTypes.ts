@@ -1,0 +1,49 @@
+// The handler contract shared by the activity runner (Function App) and the container worker.
+import type { z } from 'zod';
+import type { Runner } from '../dag/runners';
+
+export interface Checkpoint {
+  phase: string;
+  state: unknown;
+}
+
+export interface HandlerLogger {
+  info(message: string, data?: Record<string, unknown>): void;
+  warn(message: string, data?: Record<string, unknown>): void;
+  error(message: string, data?: Record<string, unknown>): void;
+}
+
+export interface HandlerContext {
+  jobId: string;
+  nodeId: string;
+  taskId: string;
+  /** 0-based attempt index. */
+  attempt: number;
+  /** The latest valid checkpoint of an earlier attempt of this node, if any. */
+  checkpoint?: Checkpoint;
+  saveCheckpoint(phase: string, state: unknown): Promise<void>;
+  progress(current: number, total?: number, message?: string): Promise<void>;
+  /** Fires on cancel, timeout or shutdown: stop work, kill child processes. */
+  signal: AbortSignal;
+  log: HandlerLogger;
+}
+
+export interface HandlerDefinition<P = unknown> {
+  name: string;
+  description: string;
+  runners: readonly Runner[];
+  defaultRunner: Runner;
+  /** Container queue when the node names none (container handlers). */
+  defaultQueue?: string;
+  params: z.ZodType<P>;
+  run(params: P, ctx: HandlerContext): Promise<unknown>;
+}
+
+/** A handler failure that retrying cannot fix (bad params, invalid input data). */
+export class NonRetryableError extends Error {
+  readonly retryable = false;
+  constructor(message: string) {
+    super(message);
+    this.name = 'NonRetryableError';
+  }
+}
