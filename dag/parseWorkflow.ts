@@ -18,6 +18,8 @@ import {
 export const MAX_WORKFLOW_BYTES = 4 * 1024 * 1024;
 const MAX_ALIAS_EXPANSION = 100;
 const MAX_SYNTAX_ERRORS = 20;
+/** Deeper documents are refused before parsing: the parser recurses and would exhaust the stack slowly. */
+const MAX_NESTING = 128;
 
 export interface ParsedWorkflow {
   workflow?: Workflow;
@@ -46,6 +48,11 @@ export function parseWorkflow(text: string, file?: string): ParsedWorkflow {
   }
   if (text.includes('\u0000')) {
     add({ code: 'binary', path: [], message: 'the file contains NUL bytes: it is not a YAML text file' });
+    return { issues, locate };
+  }
+
+  if (nestingDepth(text) > MAX_NESTING) {
+    add({ code: 'too_deep', path: [], message: `the YAML is nested more than ${MAX_NESTING} levels deep` });
     return { issues, locate };
   }
 
@@ -246,6 +253,39 @@ export function describe(v: unknown): string {
   if (typeof v === 'object') return 'a mapping';
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
   return `${typeof v} ${String(v)}`;
+}
+
+/**
+ * A cheap upper estimate of the nesting depth: flow brackets outside quotes, plus compact block
+ * sequences ("- - - x") and indentation levels. Exact enough to refuse absurd inputs early.
+ */
+function nestingDepth(text: string): number {
+  let flow = 0;
+  let max = 0;
+  let quote: string | undefined;
+  let lineStart = true;
+  let dashes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\n') {
+      quote = undefined;
+      lineStart = true;
+      dashes = 0;
+      continue;
+    }
+    if (quote) {
+      if (c === quote) quote = undefined;
+      continue;
+    }
+    if (c === '"' || c === "'") quote = c;
+    else if (c === '#' && (i === 0 || text[i - 1] === ' ')) {
+      while (i + 1 < text.length && text[i + 1] !== '\n') i++;
+    } else if (c === '[' || c === '{') max = Math.max(max, ++flow);
+    else if (c === ']' || c === '}') flow = Math.max(0, flow - 1);
+    else if (lineStart && c === '-' && (text[i + 1] === ' ' || text[i + 1] === '\n')) max = Math.max(max, ++dashes);
+    else if (c !== ' ' && c !== '-') lineStart = false;
+  }
+  return max;
 }
 
 function article(expected: string): string {
