@@ -1,7 +1,10 @@
 // Fan-in aggregations (SPEC §1). Outputs arrive in child index order, completed children only.
 import type { Aggregation } from './workflowModel';
 
-export function aggregateFanIn(aggregation: Aggregation, outputs: readonly unknown[]): Record<string, unknown> {
+export function aggregateFanIn(
+  aggregation: Aggregation,
+  outputs: readonly unknown[],
+): Record<string, unknown> {
   switch (aggregation) {
     case 'collect':
       return { results: [...outputs], count: outputs.length };

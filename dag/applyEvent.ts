@@ -219,7 +219,8 @@ class Draft {
     }
     this.s.deadlines = deadlines;
     this.s.agenda = this.s.agenda.filter((x) => !keys.has(x));
-    if (this.s.waits.some((w) => keys.has(w.key))) this.s.waits = this.s.waits.filter((w) => !keys.has(w.key));
+    if (this.s.waits.some((w) => keys.has(w.key)))
+      this.s.waits = this.s.waits.filter((w) => !keys.has(w.key));
 
     const fans = new Map<string, FanOutRun>();
     for (const it of accepted) {
@@ -232,7 +233,12 @@ class Draft {
       } else {
         let fan = fans.get(node) ?? this.s.fanOuts[node]!;
         const c = getChild(fan, index);
-        fan = setChild(fan, index, { s: 'dispatched', n: c.n + 1, g, ...(c.e === undefined ? {} : { e: c.e }) });
+        fan = setChild(fan, index, {
+          s: 'dispatched',
+          n: c.n + 1,
+          g,
+          ...(c.e === undefined ? {} : { e: c.e }),
+        });
         fan = { ...fan, inFlight: fan.inFlight + 1 };
         if (index >= fan.nextIndex) fan = { ...fan, nextIndex: index + 1 };
         if (fan.todo.length && fan.todo[0] === index) fan = { ...fan, todo: fan.todo.slice(1) };
@@ -268,7 +274,11 @@ class Draft {
 
     if (index === undefined) {
       const run = this.s.nodes[node];
-      if (!run || (run.status !== 'dispatched' && run.status !== 'running') || event.attempt !== run.attempts - 1)
+      if (
+        !run ||
+        (run.status !== 'dispatched' && run.status !== 'running') ||
+        event.attempt !== run.attempts - 1
+      )
         return false;
       this.closeGroup(run.group);
       this.s.inFlight -= 1;
@@ -348,4 +358,3 @@ function insertByRank(agenda: readonly string[], id: string, rank: Record<string
   if (agenda.includes(id)) return agenda.slice();
   return insertSorted(agenda, id, (a, b) => (rank[a] ?? 0) - (rank[b] ?? 0));
 }
-

@@ -4,7 +4,16 @@
 // timeouts. It looks only at what can act now: the agenda, due retries, the fan-outs' windows and
 // expired deadline groups, so its cost does not grow with the number of finished children.
 import type { Plan } from './compilePlan';
-import { childKey, getChild, isTerminalJob, parseKey, taskIdOf, type Decision, type JobEvent, type JobState } from './jobState';
+import {
+  childKey,
+  getChild,
+  isTerminalJob,
+  parseKey,
+  taskIdOf,
+  type Decision,
+  type JobEvent,
+  type JobState,
+} from './jobState';
 import type { FanOutNode, TaskNode } from './workflowModel';
 
 export function decide(plan: Plan, state: JobState, now: number): Decision[] {
@@ -143,7 +152,12 @@ function isInFlight(state: JobState, key: string, attempt: number, group: number
   const { node, index } = parseKey(key);
   if (index === undefined) {
     const run = state.nodes[node];
-    return !!run && (run.status === 'dispatched' || run.status === 'running') && run.attempts - 1 === attempt && run.group === group;
+    return (
+      !!run &&
+      (run.status === 'dispatched' || run.status === 'running') &&
+      run.attempts - 1 === attempt &&
+      run.group === group
+    );
   }
   const fan = state.fanOuts[node];
   if (!fan) return false;
@@ -160,9 +174,13 @@ export function inFlightKeys(state: JobState): string[] {
   return keys.sort();
 }
 
-export function fanInFailure(fanOut: string, fan: { failed: number; count: number; failedSample: number[] }): string {
+export function fanInFailure(
+  fanOut: string,
+  fan: { failed: number; count: number; failedSample: number[] },
+): string {
   const names = fan.failedSample.map((i) => childKey(fanOut, i)).join(', ');
-  const more = fan.failed > fan.failedSample.length ? ` and ${fan.failed - fan.failedSample.length} more` : '';
+  const more =
+    fan.failed > fan.failedSample.length ? ` and ${fan.failed - fan.failedSample.length} more` : '';
   return `Fan-out children failed: ${names}${more} (${fan.failed} of ${fan.count} children failed)`;
 }
 
@@ -201,7 +219,12 @@ export function decisionEvents(decisions: readonly Decision[], at: number): JobE
         });
         break;
       case 'finish':
-        events.push({ type: 'job_finished', status: d.status, ...(d.error === undefined ? {} : { error: d.error }), at });
+        events.push({
+          type: 'job_finished',
+          status: d.status,
+          ...(d.error === undefined ? {} : { error: d.error }),
+          at,
+        });
         break;
       case 'wake':
         break;

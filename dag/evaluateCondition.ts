@@ -53,17 +53,7 @@ const CONDITION_DIALECT: Dialect = {
 };
 
 type LeadingOp =
-  | '=='
-  | '!='
-  | '<'
-  | '>'
-  | '<='
-  | '>='
-  | 'in'
-  | 'not in'
-  | 'contains'
-  | 'starts_with'
-  | 'ends_with';
+  '==' | '!=' | '<' | '>' | '<=' | '>=' | 'in' | 'not in' | 'contains' | 'starts_with' | 'ends_with';
 
 const W = '(?![A-Za-z0-9_])';
 const LEADING_OP = new RegExp(
@@ -88,7 +78,13 @@ const cache = new BoundedCache<CompiledCondition>(5_000);
 
 function syntaxError(condition: string, message: string): CompiledCondition {
   return {
-    errors: [{ code: 'TEMPLATE_SYNTAX', message: `Condition ${quoteTemplate(condition)}: ${message}`, template: condition }],
+    errors: [
+      {
+        code: 'TEMPLATE_SYNTAX',
+        message: `Condition ${quoteTemplate(condition)}: ${message}`,
+        template: condition,
+      },
+    ],
     op: null,
     compiled: null,
   };
@@ -97,7 +93,8 @@ function syntaxError(condition: string, message: string): CompiledCondition {
 const EXAMPLES = `write e.g. "> 100", "== 'rgb'", "in ['a', 'b']" or "value > 10 and value < 20"`;
 
 function compileCondition(condition: string): CompiledCondition {
-  if (typeof condition !== 'string') return syntaxError(String(condition), `a condition must be text; ${EXAMPLES}.`);
+  if (typeof condition !== 'string')
+    return syntaxError(String(condition), `a condition must be text; ${EXAMPLES}.`);
   const trimmed = condition.trim();
   const lead = condition.length - condition.trimStart().length;
   if (trimmed === '') return syntaxError(condition, `the condition is empty; ${EXAMPLES}.`);
@@ -161,7 +158,10 @@ function applyOp(op: LeadingOp, left: unknown, right: unknown, where: string): b
     case 'starts_with':
     case 'ends_with':
       if (typeof left !== 'string' || typeof right !== 'string') {
-        throw fail('TEMPLATE_RUNTIME', `${op} needs text on both sides in ${where}, got ${describeValue(left)} and ${describeValue(right)}.`);
+        throw fail(
+          'TEMPLATE_RUNTIME',
+          `${op} needs text on both sides in ${where}, got ${describeValue(left)} and ${describeValue(right)}.`,
+        );
       }
       return op === 'starts_with' ? left.startsWith(right) : left.endsWith(right);
   }
@@ -171,11 +171,20 @@ function applyOp(op: LeadingOp, left: unknown, right: unknown, where: string): b
  * Evaluates a branch condition against the condition_field `value` (and the upstream `output`).
  * `{ ok: true, value: boolean }`, or `{ ok: false }` when the condition is invalid or cannot be evaluated.
  */
-export function evaluateCondition(condition: string, value: unknown, output?: unknown): TemplateResult<boolean> {
+export function evaluateCondition(
+  condition: string,
+  value: unknown,
+  output?: unknown,
+): TemplateResult<boolean> {
   const c = getCondition(condition);
   const first = c.errors[0];
   if (first !== undefined || c.compiled === null) {
-    return { ok: false, error: first ? copyError(first) : { code: 'TEMPLATE_SYNTAX', message: 'Invalid condition.', template: String(condition) } };
+    return {
+      ok: false,
+      error: first
+        ? copyError(first)
+        : { code: 'TEMPLATE_SYNTAX', message: 'Invalid condition.', template: String(condition) },
+    };
   }
   const v = value === undefined ? null : value;
   const state = new State({ value: v, output });
@@ -186,7 +195,8 @@ export function evaluateCondition(condition: string, value: unknown, output?: un
   } catch (e) {
     const err = toTemplateError(e, condition);
     err.template = condition;
-    if (!err.message.includes(quoteTemplate(condition))) err.message = `Condition ${quoteTemplate(condition)}: ${err.message}`;
+    if (!err.message.includes(quoteTemplate(condition)))
+      err.message = `Condition ${quoteTemplate(condition)}: ${err.message}`;
     return { ok: false, error: err };
   }
 }

@@ -58,7 +58,8 @@ export function evaluateConditional(
   for (const [i, b] of node.branches.entries()) {
     if (b.default || b.condition === undefined) continue;
     const r = evaluateCondition(b.condition, value, output);
-    if (!r.ok) return { ok: false, error: `Conditional "${nodeId}" branch ${b.name ?? i}: ${r.error.message}` };
+    if (!r.ok)
+      return { ok: false, error: `Conditional "${nodeId}" branch ${b.name ?? i}: ${r.error.message}` };
     if (r.value) return pick(b.next, value, b.name ?? String(i));
   }
   const fallback = node.branches.find((b) => b.default);
@@ -92,7 +93,10 @@ function conditionFieldValue(
     return { ok: true, value: { value: r.value ?? null, output } };
   }
   if (upstream.length !== 1) {
-    return { ok: false, error: `Conditional "${nodeId}": condition_field "${field}" needs exactly one upstream node` };
+    return {
+      ok: false,
+      error: `Conditional "${nodeId}": condition_field "${field}" needs exactly one upstream node`,
+    };
   }
   const path = field.replace(/^output\./, '').split('.');
   let cur: unknown = output;
@@ -103,12 +107,19 @@ function conditionFieldValue(
         error: `Conditional "${nodeId}": cannot read "${seg}" of condition_field "${field}": the value before it is ${cur === null ? 'null' : 'missing'} in the output of "${upstream[0]}"`,
       };
     }
-    cur = typeof cur === 'object' && Object.prototype.hasOwnProperty.call(cur, seg) ? (cur as Record<string, unknown>)[seg] : undefined;
+    cur =
+      typeof cur === 'object' && Object.prototype.hasOwnProperty.call(cur, seg)
+        ? (cur as Record<string, unknown>)[seg]
+        : undefined;
   }
   return { ok: true, value: { value: cur === undefined ? null : cur, output } };
 }
 
-export function evaluateFanOutSource(plan: Plan, nodeId: string, ctx: TemplateContext): Evaluation<unknown[]> {
+export function evaluateFanOutSource(
+  plan: Plan,
+  nodeId: string,
+  ctx: TemplateContext,
+): Evaluation<unknown[]> {
   const node = plan.workflow.nodes[nodeId] as FanOutNode;
   const r = renderString(node.source, ctx);
   if (!r.ok) return { ok: false, error: `Fan-out "${nodeId}": ${r.error.message}` };
@@ -140,7 +151,11 @@ export function renderTaskParams(plan: Plan, nodeId: string, ctx: TemplateContex
   const node = plan.workflow.nodes[nodeId];
   if (node?.type !== 'task') return { ok: false, error: `"${nodeId}" is not a task node` };
   const r = renderValue(node.params, ctx, 'params');
-  if (!r.ok) return { ok: false, error: `Template error in node "${nodeId}" ${r.error.path ?? 'params'}: ${r.error.message}` };
+  if (!r.ok)
+    return {
+      ok: false,
+      error: `Template error in node "${nodeId}" ${r.error.path ?? 'params'}: ${r.error.message}`,
+    };
   return { ok: true, value: r.value };
 }
 

@@ -3,7 +3,15 @@
 // are kept).
 import type { Plan } from './compilePlan';
 import { fanOutOutput } from './applyEvent';
-import { newChildren, setChild, type FanOutRun, type JobState, type NodeRun, type NodeStatus, type SkipReason } from './jobState';
+import {
+  newChildren,
+  setChild,
+  type FanOutRun,
+  type JobState,
+  type NodeRun,
+  type NodeStatus,
+  type SkipReason,
+} from './jobState';
 
 export function initJobState(plan: Plan, jobId: string): JobState {
   const nodes: Record<string, NodeRun> = {};
@@ -30,7 +38,14 @@ export function initJobState(plan: Plan, jobId: string): JobState {
 export interface PreviousRun {
   nodes: Record<
     string,
-    { status: NodeStatus; output?: unknown; attempts?: number; skipReason?: SkipReason; taken?: string[]; error?: string }
+    {
+      status: NodeStatus;
+      output?: unknown;
+      attempts?: number;
+      skipReason?: SkipReason;
+      taken?: string[];
+      error?: string;
+    }
   >;
   /** Fan-outs that were expanded: child count, the failed children, and optionally the outputs. */
   fanOuts: Record<string, { count: number; failed: number[]; outputs?: unknown[] }>;

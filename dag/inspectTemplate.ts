@@ -15,7 +15,10 @@ export function isTemplateString(s: string): boolean {
  * Problems and references of one template. A string that is not a template has neither. References are
  * de-duplicated, in order of appearance; names bound by {% for %} / {% set %} are not references.
  */
-export function inspectTemplate(template: string): { errors: TemplateError[]; references: TemplateReference[] } {
+export function inspectTemplate(template: string): {
+  errors: TemplateError[];
+  references: TemplateReference[];
+} {
   if (!isTemplate(template)) return { errors: [], references: [] };
   const c = compileTemplate(template);
   return {

@@ -14,7 +14,11 @@ export interface LoadedWorkflow {
   issues: WorkflowIssue[];
 }
 
-export function loadWorkflow(text: string, file: string | undefined, options: ValidateOptions = {}): LoadedWorkflow {
+export function loadWorkflow(
+  text: string,
+  file: string | undefined,
+  options: ValidateOptions = {},
+): LoadedWorkflow {
   const parsed = parseWorkflow(text, file);
   if (!parsed.workflow) return { file, issues: sortIssues(parsed.issues) };
   const semantic = validateWorkflow(parsed.workflow, options).map((i) => ({

@@ -1,6 +1,7 @@
 // YAML text → typed Workflow, keeping source positions so that every problem is reported as
 // `file:line:col`. Parsing collects every schema problem at once; semantic checks (edges, cycles,
 // handlers, templates) are done by validateWorkflow on the parsed result.
+import jsYaml from 'js-yaml';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
 import { didYouMean } from './suggest';
@@ -31,66 +32,85 @@ export interface ParsedWorkflow {
 export function parseWorkflow(text: string, file?: string): ParsedWorkflow {
   const issues: WorkflowIssue[] = [];
   const lineCounter = new LineCounter();
+  // The positional document is built only when a problem has to be located: the `yaml` library
+  // keeps positions but parses ~10x slower than js-yaml, which reads the happy path.
   let doc: ReturnType<typeof parseDocument> | undefined;
-  const locate = (path: IssuePath, atKey = false) => locatePath(doc, lineCounter, path, atKey);
+  const positional = () =>
+    (doc ??= parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true }));
+  const locate = (path: IssuePath, atKey = false) => {
+    try {
+      return locatePath(positional(), lineCounter, path, atKey);
+    } catch {
+      return { line: 1, col: 1 };
+    }
+  };
   const add = (issue: Omit<WorkflowIssue, 'file' | 'line' | 'col'>, atKey = false) => {
     issues.push({ ...issue, file, ...locate(issue.path, atKey) });
   };
 
   if (text.length > MAX_WORKFLOW_BYTES) {
-    add({
-      code: 'too_large',
-      path: [],
-      message: `the file is ${text.length} bytes; workflows are limited to ${MAX_WORKFLOW_BYTES} bytes`,
-      hint: 'split the workflow or move data into inputs',
-    });
-    return { issues, locate };
+    return {
+      issues: [
+        {
+          code: 'too_large',
+          path: [],
+          file,
+          line: 1,
+          col: 1,
+          message: `the file is ${text.length} bytes; workflows are limited to ${MAX_WORKFLOW_BYTES} bytes`,
+          hint: 'split the workflow or move data into inputs',
+        },
+      ],
+      locate: () => ({ line: 1, col: 1 }),
+    };
   }
-  if (text.includes('\u0000')) {
-    add({ code: 'binary', path: [], message: 'the file contains NUL bytes: it is not a YAML text file' });
-    return { issues, locate };
-  }
+  // Refused before parsing: locating them would mean parsing them.
+  const refuse = (code: string, message: string): ParsedWorkflow => ({
+    issues: [{ code, path: [], message, file, line: 1, col: 1 }],
+    locate: () => ({ line: 1, col: 1 }),
+  });
+  if (text.includes('\u0000'))
+    return refuse('binary', 'the file contains NUL bytes: it is not a YAML text file');
+  if (nestingDepth(text) > MAX_NESTING)
+    return refuse('too_deep', `the YAML is nested more than ${MAX_NESTING} levels deep`);
 
-  if (nestingDepth(text) > MAX_NESTING) {
-    add({ code: 'too_deep', path: [], message: `the YAML is nested more than ${MAX_NESTING} levels deep` });
-    return { issues, locate };
-  }
-
-  let raw: unknown;
-  try {
-    doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
-    if (doc.errors.some((e) => /call stack/i.test(e.message))) {
-      add({ code: 'too_deep', path: [], message: 'the YAML is nested too deeply to be a workflow' });
-      return { issues, locate };
-    }
-    // Past a few dozen syntax errors the rest are echoes of the first ones.
-    for (const e of doc.errors.slice(0, MAX_SYNTAX_ERRORS)) {
-      const pos = lineCounter.linePos(e.pos[0]);
-      issues.push({
+  let raw: unknown = fastParse(text);
+  if (raw === FAST_PARSE_FAILED) {
+    try {
+      const d = positional();
+      if (d.errors.some((e) => /call stack/i.test(e.message))) {
+        add({ code: 'too_deep', path: [], message: 'the YAML is nested too deeply to be a workflow' });
+        return { issues, locate };
+      }
+      // Past a few dozen syntax errors the rest are echoes of the first ones.
+      for (const e of d.errors.slice(0, MAX_SYNTAX_ERRORS)) {
+        const pos = lineCounter.linePos(e.pos[0]);
+        issues.push({
+          code: 'yaml_syntax',
+          path: [],
+          message: `YAML syntax error: ${firstLine(e.message)}`,
+          hint: 'fix the YAML syntax (indentation, quotes, colons)',
+          file,
+          line: pos.line,
+          col: pos.col,
+        });
+      }
+      if (issues.length) return { issues, locate };
+      raw = d.toJS({ maxAliasCount: MAX_ALIAS_EXPANSION });
+    } catch (err) {
+      if (err instanceof RangeError) {
+        add({ code: 'too_deep', path: [], message: 'the YAML is nested too deeply to be a workflow' });
+        return { issues, locate };
+      }
+      // The yaml library throws for alias bombs.
+      add({
         code: 'yaml_syntax',
         path: [],
-        message: `YAML syntax error: ${firstLine(e.message)}`,
-        hint: 'fix the YAML syntax (indentation, quotes, colons)',
-        file,
-        line: pos.line,
-        col: pos.col,
+        message: `the YAML could not be read: ${firstLine(err instanceof Error ? err.message : String(err))}`,
+        hint: 'check aliases and nesting depth',
       });
-    }
-    if (issues.length) return { issues, locate };
-    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSION });
-  } catch (err) {
-    if (err instanceof RangeError) {
-      add({ code: 'too_deep', path: [], message: 'the YAML is nested too deeply to be a workflow' });
       return { issues, locate };
     }
-    // The yaml library throws for alias bombs and exhausts the stack on absurd nesting.
-    add({
-      code: 'yaml_syntax',
-      path: [],
-      message: `the YAML could not be read: ${firstLine(err instanceof Error ? err.message : String(err))}`,
-      hint: 'check aliases and nesting depth',
-    });
-    return { issues, locate };
   }
 
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -104,7 +124,8 @@ export function parseWorkflow(text: string, file?: string): ParsedWorkflow {
 
   const header = WorkflowHeaderSchema.safeParse(raw);
   if (!header.success) {
-    for (const i of zodIssues(header.error.issues, [], WorkflowHeaderSchema, raw)) add(i, i.code === 'unknown_key');
+    for (const i of zodIssues(header.error.issues, [], WorkflowHeaderSchema, raw))
+      add(i, i.code === 'unknown_key');
   }
 
   const nodes: Record<string, NodeDefinition> = {};
@@ -114,7 +135,14 @@ export function parseWorkflow(text: string, file?: string): ParsedWorkflow {
       const path = ['nodes', id];
       const idCheck = NodeIdSchema.safeParse(id);
       if (!idCheck.success) {
-        add({ code: 'bad_node_id', path, message: `invalid node id "${id}": ${idCheck.error.issues[0]?.message}` }, true);
+        add(
+          {
+            code: 'bad_node_id',
+            path,
+            message: `invalid node id "${id}": ${idCheck.error.issues[0]?.message}`,
+          },
+          true,
+        );
       }
       if (rawNode === null || typeof rawNode !== 'object' || Array.isArray(rawNode)) {
         add({ code: 'schema', path, message: `a node is a mapping with a type; got ${describe(rawNode)}` });
@@ -133,7 +161,9 @@ export function parseWorkflow(text: string, file?: string): ParsedWorkflow {
       const schema = NODE_SCHEMAS[type as keyof typeof NODE_SCHEMAS];
       const parsed = schema.safeParse(rawNode);
       if (parsed.success) nodes[id] = parsed.data as NodeDefinition;
-      else for (const i of zodIssues(parsed.error.issues, path, schema, rawNode)) add(i, i.code === 'unknown_key');
+      else
+        for (const i of zodIssues(parsed.error.issues, path, schema, rawNode))
+          add(i, i.code === 'unknown_key');
     }
   }
 
@@ -177,7 +207,11 @@ function zodIssues(
     } else if (issue.code === 'invalid_type' && valueAt(value, rel) === undefined) {
       out.push({ code: 'missing_key', path, message: `"${String(path[path.length - 1])}" is required` });
     } else if (issue.code === 'invalid_type') {
-      out.push({ code: 'schema', path, message: `expected ${article(issue.expected)}, got ${describe(valueAt(value, rel))}` });
+      out.push({
+        code: 'schema',
+        path,
+        message: `expected ${article(issue.expected)}, got ${describe(valueAt(value, rel))}`,
+      });
     } else {
       out.push({ code: 'schema', path, message: issue.message });
     }
@@ -259,6 +293,21 @@ export function describe(v: unknown): string {
  * A cheap upper estimate of the nesting depth: flow brackets outside quotes, plus compact block
  * sequences ("- - - x") and indentation levels. Exact enough to refuse absurd inputs early.
  */
+const FAST_PARSE_FAILED = Symbol('fast parse failed');
+
+/**
+ * js-yaml with the YAML 1.2 core schema (the `yaml` library's default too). Documents with aliases
+ * or tags take the `yaml` path, which bounds alias expansion and reports positions.
+ */
+function fastParse(text: string): unknown {
+  if (/(^|[\s[{,:-])[*!]/m.test(text)) return FAST_PARSE_FAILED;
+  try {
+    return jsYaml.load(text, { schema: jsYaml.CORE_SCHEMA, json: false });
+  } catch {
+    return FAST_PARSE_FAILED;
+  }
+}
+
 function nestingDepth(text: string): number {
   let flow = 0;
   let max = 0;
@@ -282,7 +331,8 @@ function nestingDepth(text: string): number {
       while (i + 1 < text.length && text[i + 1] !== '\n') i++;
     } else if (c === '[' || c === '{') max = Math.max(max, ++flow);
     else if (c === ']' || c === '}') flow = Math.max(0, flow - 1);
-    else if (lineStart && c === '-' && (text[i + 1] === ' ' || text[i + 1] === '\n')) max = Math.max(max, ++dashes);
+    else if (lineStart && c === '-' && (text[i + 1] === ' ' || text[i + 1] === '\n'))
+      max = Math.max(max, ++dashes);
     else if (c !== ' ' && c !== '-') lineStart = false;
   }
   return max;
@@ -306,19 +356,20 @@ function firstLine(s: string): string {
 }
 
 function locatePath(
-  doc: ReturnType<typeof parseDocument> | undefined,
+  doc: ReturnType<typeof parseDocument>,
   lc: LineCounter,
   path: IssuePath,
   atKey: boolean,
 ): { line: number; col: number } {
-  if (!doc) return { line: 1, col: 1 };
   let node: unknown = doc.contents;
   let offset = (node as YamlNode | null)?.range?.[0] ?? 0;
   for (let i = 0; i < path.length; i++) {
     const seg = path[i]!;
     const last = i === path.length - 1;
     if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      const pair = node.items.find(
+        (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg),
+      );
       if (!pair) break;
       const key = pair.key as YamlNode;
       if (last && atKey) {

@@ -22,7 +22,8 @@ export function edgeState(plan: Plan, state: JobState, pred: string, node: strin
   if (!run) return 'open';
   switch (run.status) {
     case 'completed':
-      if (run.taken && plan.branchTargets[pred]?.includes(node)) return run.taken.includes(node) ? 'completed' : 'skipped';
+      if (run.taken && plan.branchTargets[pred]?.includes(node))
+        return run.taken.includes(node) ? 'completed' : 'skipped';
       return 'completed';
     case 'skipped':
       return run.skipReason === 'upstream_failed' ? 'upstream_failed' : 'skipped';
@@ -46,7 +47,10 @@ export function readiness(plan: Plan, state: JobState, node: string): Verdict {
     if (gates.every(resolved) && !gates.includes('completed')) {
       const others = deps.nextPreds.filter((p) => !deps.gates.includes(p)).map(edge);
       if (others.every((e) => resolved(e) && e !== 'completed')) {
-        return { kind: 'dead', reason: [...gates, ...others].some(bad) ? 'upstream_failed' : 'branch_not_taken' };
+        return {
+          kind: 'dead',
+          reason: [...gates, ...others].some(bad) ? 'upstream_failed' : 'branch_not_taken',
+        };
       }
     }
   }
@@ -59,6 +63,7 @@ export function readiness(plan: Plan, state: JobState, node: string): Verdict {
   }
   if (all.some((e) => e === 'open')) return { kind: 'wait' };
   if (any.length && !any.includes('completed')) return { kind: 'wait' };
-  if (all.length && !any.length && !all.includes('completed')) return { kind: 'dead', reason: 'branch_not_taken' };
+  if (all.length && !any.length && !all.includes('completed'))
+    return { kind: 'dead', reason: 'branch_not_taken' };
   return { kind: 'ready' };
 }

@@ -76,9 +76,18 @@ function renderOne(s: string, state: State): unknown {
   }
 }
 
-function withSegment(e: unknown, seg: string | number): unknown {
-  if (e instanceof TemplateFailure) e.segments.unshift(seg);
-  return e;
+function withSegment(e: unknown, seg: string | number): TemplateFailure {
+  const f =
+    e instanceof TemplateFailure
+      ? e
+      : new TemplateFailure(
+          'TEMPLATE_RUNTIME',
+          e instanceof RangeError
+            ? 'The params are nested too deeply to render.'
+            : `Rendering failed: ${String(e)}`,
+        );
+  f.segments.unshift(seg);
+  return f;
 }
 
 function walk(v: unknown, state: State): unknown {
@@ -127,12 +136,16 @@ function walk(v: unknown, state: State): unknown {
 }
 
 function setKey(o: Record<string, unknown>, k: string, value: unknown): void {
-  if (k === '__proto__') Object.defineProperty(o, k, { value, enumerable: true, writable: true, configurable: true });
+  if (k === '__proto__')
+    Object.defineProperty(o, k, { value, enumerable: true, writable: true, configurable: true });
   else o[k] = value;
 }
 
 /** `params` + ['a', 0, 'b.c'] → `params.a[0]["b.c"]`; undefined when there is nothing to show. */
-export function joinPath(base: string | undefined, segments: ReadonlyArray<string | number>): string | undefined {
+export function joinPath(
+  base: string | undefined,
+  segments: ReadonlyArray<string | number>,
+): string | undefined {
   let p = base ?? '';
   for (const s of segments) {
     if (typeof s === 'number') p += `[${s}]`;

@@ -45,6 +45,7 @@ export function placeTask(
   if (runner === 'activity') return { runner };
   return {
     runner,
-    queue: handler?.defaultQueue ?? config.defaultContainerQueue ?? DEFAULT_QUEUE_CONFIG.defaultContainerQueue,
+    queue:
+      handler?.defaultQueue ?? config.defaultContainerQueue ?? DEFAULT_QUEUE_CONFIG.defaultContainerQueue,
   };
 }

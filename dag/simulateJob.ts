@@ -163,7 +163,14 @@ export function simulateJob(plan: Plan, options: SimOptions): SimResult {
       const r = renderTaskParams(plan, d.node, ctx);
       handler = def.type === 'task' ? def.handler : '';
       if (!r.ok) {
-        schedule(now, { type: 'attempt_failed', key: d.key, attempt: d.attempt, error: r.error, retryable: false, at: now });
+        schedule(now, {
+          type: 'attempt_failed',
+          key: d.key,
+          attempt: d.attempt,
+          error: r.error,
+          retryable: false,
+          at: now,
+        });
         return;
       }
       params = r.value;
@@ -172,7 +179,14 @@ export function simulateJob(plan: Plan, options: SimOptions): SimResult {
       const items = childParams.get(d.node) ?? [];
       const r = renderChildParams(plan, d.node, ctx, items[d.index], d.index);
       if (!r.ok) {
-        schedule(now, { type: 'attempt_failed', key: d.key, attempt: d.attempt, error: r.error, retryable: false, at: now });
+        schedule(now, {
+          type: 'attempt_failed',
+          key: d.key,
+          attempt: d.attempt,
+          error: r.error,
+          retryable: false,
+          at: now,
+        });
         return;
       }
       params = r.value;

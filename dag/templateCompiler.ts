@@ -6,7 +6,7 @@ import {
   FORBIDDEN_NAMES,
   FORBIDDEN_PROPERTIES,
   MAX_LIST_LENGTH,
-  MAX_LOOP_ITERATIONS,
+  MAX_STEPS,
   MAX_STRING_LENGTH,
   type NjNode,
   SafeFunction,
@@ -71,6 +71,17 @@ export class State {
   steps = 0;
   frame: Frame | null = null;
   constructor(public roots: Readonly<Record<string, unknown>>) {}
+
+  /** Counts work against MAX_STEPS (see templateEnvironment.ts). */
+  spend(n: number): void {
+    this.steps += n;
+    if (this.steps > MAX_STEPS) {
+      throw fail(
+        'TEMPLATE_RUNTIME',
+        `The template does too much work (more than ${MAX_STEPS} steps of loops, ranges and list filters); simplify it.`,
+      );
+    }
+  }
 
   reset(): void {
     this.buf = '';
@@ -236,7 +247,10 @@ function arithmetic(op: string, l: unknown, r: unknown, where: string): number {
       op === '+' && (typeof l === 'string' || typeof r === 'string')
         ? ' use ~ to join text (e.g. "a" ~ 1), or | int / | float to turn text into a number.'
         : ' both sides must be numbers (use | int or | float to convert text).';
-    throw fail('TEMPLATE_RUNTIME', `Cannot apply "${op}" to ${describeValue(l)} and ${describeValue(r)} in ${where}:${hint}`);
+    throw fail(
+      'TEMPLATE_RUNTIME',
+      `Cannot apply "${op}" to ${describeValue(l)} and ${describeValue(r)} in ${where}:${hint}`,
+    );
   }
   let v: number;
   switch (op) {
@@ -271,7 +285,8 @@ function arithmetic(op: string, l: unknown, r: unknown, where: string): number {
 function add(l: unknown, r: unknown, where: string): unknown {
   if (typeof l === 'string' && typeof r === 'string') return checkStringLength(l + r, where);
   if (Array.isArray(l) && Array.isArray(r)) {
-    if (l.length + r.length > MAX_LIST_LENGTH) checkListLength(new Array<unknown>(l.length + r.length), where);
+    if (l.length + r.length > MAX_LIST_LENGTH)
+      checkListLength(new Array<unknown>(l.length + r.length), where);
     return l.concat(r);
   }
   return arithmetic('+', l, r, where);
@@ -291,7 +306,8 @@ function finalizeNative(v: unknown, where: string): unknown {
 
 function wrapForeign(e: unknown, where: string): TemplateFailure {
   if (e instanceof TemplateFailure) return e;
-  if (e instanceof RangeError) return fail('TEMPLATE_RUNTIME', `${where} failed: the data is nested too deeply or is too large.`);
+  if (e instanceof RangeError)
+    return fail('TEMPLATE_RUNTIME', `${where} failed: the data is nested too deeply or is too large.`);
   const msg = e instanceof Error ? e.message : String(e);
   return fail('TEMPLATE_RUNTIME', `${where} failed: ${msg}`);
 }
@@ -495,9 +511,7 @@ class Compiler {
       try {
         let len = 0;
         const step = (i: number): void => {
-          if (++s.steps > MAX_LOOP_ITERATIONS) {
-            throw fail('TEMPLATE_RUNTIME', `The template loops more than ${MAX_LOOP_ITERATIONS} times in total (${where}).`);
-          }
+          s.spend(1);
           frame.bind('loop', {
             index: i + 1,
             index0: i,
@@ -528,7 +542,10 @@ class Compiler {
             step(i);
           }
         } else if (seq !== null && seq !== undefined) {
-          throw fail('TEMPLATE_RUNTIME', `Cannot loop over ${describeValue(seq)} in ${where}: expected a list, an object or text.`);
+          throw fail(
+            'TEMPLATE_RUNTIME',
+            `Cannot loop over ${describeValue(seq)} in ${where}: expected a list, an object or text.`,
+          );
         }
         if (len === 0 && otherwise) otherwise(s);
       } finally {
@@ -635,7 +652,12 @@ class Compiler {
         const l = this.expr(n.left);
         const r = this.expr(n.right);
         const where = exprText(n);
-        return (s) => inOperator(l(s), r(s), where);
+        return (s) => {
+          const needle = l(s);
+          const hay = r(s);
+          if (Array.isArray(hay)) s.spend(hay.length);
+          return inOperator(needle, hay, where);
+        };
       }
       case 'Is':
         return this.isTest(n);
@@ -671,7 +693,10 @@ class Compiler {
         return (s) => {
           const v = t(s);
           if (typeof v !== 'number') {
-            throw fail('TEMPLATE_RUNTIME', `Cannot apply unary "${neg ? '-' : '+'}" to ${describeValue(v)} in ${where}.`);
+            throw fail(
+              'TEMPLATE_RUNTIME',
+              `Cannot apply unary "${neg ? '-' : '+'}" to ${describeValue(v)} in ${where}.`,
+            );
           }
           return neg ? -v : v;
         };
@@ -686,7 +711,8 @@ class Compiler {
         return this.capture(n);
       default: {
         const forbidden = STATEMENT_NAMES[n.typename];
-        if (forbidden) this.report('TEMPLATE_FORBIDDEN', `${forbidden} is not allowed in workflow templates.`, n);
+        if (forbidden)
+          this.report('TEMPLATE_FORBIDDEN', `${forbidden} is not allowed in workflow templates.`, n);
         else this.report('TEMPLATE_SYNTAX', `unsupported expression "${n.typename}".`, n);
         return undef;
       }
@@ -696,7 +722,11 @@ class Compiler {
   private literal(n: NjNode): Ev {
     const v = n.value;
     if (v instanceof RegExp) {
-      this.report('TEMPLATE_FORBIDDEN', 'regular expression literals (r/.../) are not allowed; use the replace filter with plain text.', n);
+      this.report(
+        'TEMPLATE_FORBIDDEN',
+        'regular expression literals (r/.../) are not allowed; use the replace filter with plain text.',
+        n,
+      );
       return undef;
     }
     return () => v;
@@ -706,7 +736,11 @@ class Compiler {
   private symbol(n: NjNode, withRef: boolean): Ev {
     const name = String(n.value);
     if (FORBIDDEN_NAMES.has(name)) {
-      this.report('TEMPLATE_FORBIDDEN', `"${name}" is not available: templates cannot reach the JavaScript runtime. ${this.dialect.knownNames}`, n);
+      this.report(
+        'TEMPLATE_FORBIDDEN',
+        `"${name}" is not available: templates cannot reach the JavaScript runtime. ${this.dialect.knownNames}`,
+        n,
+      );
       return undef;
     }
     const isLocal = this.declared(name);
@@ -748,9 +782,17 @@ class Compiler {
         this.report('TEMPLATE_SYNTAX', 'an index is missing inside "[]".', root);
         return undef;
       }
+      if (!root.target) {
+        // nunjucks accepts e.g. "{{ ,.x }}" and builds a lookup without a target.
+        this.report(
+          'TEMPLATE_SYNTAX',
+          `"${exprText(root.val)}" is read from nothing: a value is missing before it.`,
+          root,
+        );
+        return undef;
+      }
       segs.push(root.val);
-      root = root.target ?? root;
-      if (!root) break;
+      root = root.target;
     }
     segs.reverse();
 
@@ -765,6 +807,21 @@ class Compiler {
       rootEv = this.expr(root);
     }
 
+    if (rootName !== null) {
+      // Recorded before the computed keys are compiled, so references come in order of appearance.
+      const prefix: string[] = [];
+      let dynamic = false;
+      for (const seg of segs) {
+        if (seg.typename === 'Literal' && (typeof seg.value === 'string' || typeof seg.value === 'number')) {
+          prefix.push(String(seg.value));
+        } else {
+          dynamic = true;
+          break;
+        }
+      }
+      this.addRef(rootName, prefix, dynamic);
+    }
+
     const count = segs.length;
     const statics: unknown[] = new Array<unknown>(count);
     const dyn: Array<Ev | null> = new Array<Ev | null>(count);
@@ -774,18 +831,25 @@ class Compiler {
     let allStatic = true;
     for (let i = 0; i < count; i++) {
       const seg = segs[i] as NjNode;
-      const isStatic = seg.typename === 'Literal' && (typeof seg.value === 'string' || typeof seg.value === 'number');
+      const isStatic =
+        seg.typename === 'Literal' && (typeof seg.value === 'string' || typeof seg.value === 'number');
       if (isStatic) {
         const key = seg.value as string | number;
         if (typeof key === 'string' && FORBIDDEN_PROPERTIES.has(key)) {
-          this.report('TEMPLATE_FORBIDDEN', `"${key}" cannot be read in a template (it would reach the JavaScript runtime).`, seg);
+          this.report(
+            'TEMPLATE_FORBIDDEN',
+            `"${key}" cannot be read in a template (it would reach the JavaScript runtime).`,
+            seg,
+          );
         }
         statics[i] = key;
         dyn[i] = null;
         if (allStatic) staticPath.push(String(key));
         keyTexts.push(typeof key === 'string' ? `"${key}"` : `[${key}]`);
         const prev = texts[i] ?? '';
-        texts.push(typeof key === 'string' && IDENT.test(key) ? `${prev}.${key}` : `${prev}[${literalText(key)}]`);
+        texts.push(
+          typeof key === 'string' && IDENT.test(key) ? `${prev}.${key}` : `${prev}[${literalText(key)}]`,
+        );
       } else {
         allStatic = false;
         dyn[i] = this.expr(seg);
@@ -793,7 +857,6 @@ class Compiler {
         texts.push(`${texts[i] ?? ''}[${exprText(seg)}]`);
       }
     }
-    if (rootName !== null) this.addRef(rootName, staticPath, !allStatic);
 
     const hint = (i: number, isNull: boolean): string => {
       const p = staticPath;
@@ -805,7 +868,8 @@ class Compiler {
       if (rootName === 'inputs' && staticUpTo && i === 1) {
         return isNull ? ` (input "${p[0]}" was not given)` : ` (no input "${p[0]}" is declared)`;
       }
-      if ((rootName === 'item' || rootName === 'index') && i === 0) return ' (item and index exist only in the params of fan-out tasks)';
+      if ((rootName === 'item' || rootName === 'index') && i === 0)
+        return ' (item and index exist only in the params of fan-out tasks)';
       if (rootName === 'output' && i === 0) return ' (the upstream node has no output)';
       if (rootName === 'value' && i === 0) return ' (the condition field has no value)';
       if (i >= 1 && !isNull && staticUpTo) return ` (key "${p[i - 1]}" does not exist in ${texts[i - 1]})`;
@@ -854,7 +918,8 @@ class Compiler {
     for (const p of n.children ?? []) {
       const k = p.key;
       let key: string | null = null;
-      if (k?.typename === 'Symbol' || (k?.typename === 'Literal' && typeof k.value === 'string')) key = String(k.value);
+      if (k?.typename === 'Symbol' || (k?.typename === 'Literal' && typeof k.value === 'string'))
+        key = String(k.value);
       else this.report('TEMPLATE_SYNTAX', 'object keys must be names or quoted strings.', k ?? p);
       if (key !== null && FORBIDDEN_PROPERTIES.has(key)) {
         this.report('TEMPLATE_FORBIDDEN', `"${key}" cannot be used as an object key in a template.`, k);
@@ -917,7 +982,11 @@ class Compiler {
             continue;
           }
           if (p.key?.typename !== 'Symbol') {
-            this.report('TEMPLATE_SYNTAX', `keyword arguments of ${what} must be written name=value.`, p.key ?? p);
+            this.report(
+              'TEMPLATE_SYNTAX',
+              `keyword arguments of ${what} must be written name=value.`,
+              p.key ?? p,
+            );
             continue;
           }
           kw.push([String(p.key.value), this.expr(value)]);
@@ -935,16 +1004,59 @@ class Compiler {
     const spec: FilterSpec | undefined = FILTERS.get(name);
     if (!spec) {
       const why = FORBIDDEN_FILTERS.get(name);
-      if (why) this.report('TEMPLATE_FORBIDDEN', `the "${name}" filter is not available: ${why}.`, n.name ?? n);
-      else this.report('TEMPLATE_SYNTAX', `unknown filter "${name}".${didYouMean(name, FILTERS.keys())}`, n.name ?? n);
+      if (why)
+        this.report('TEMPLATE_FORBIDDEN', `the "${name}" filter is not available: ${why}.`, n.name ?? n);
+      else
+        this.report(
+          'TEMPLATE_SYNTAX',
+          `unknown filter "${name}".${didYouMean(name, FILTERS.keys())}`,
+          n.name ?? n,
+        );
       return undef;
     }
     const valueEv = valueNode?.typename === 'Capture' ? this.capture(valueNode) : this.expr(valueNode);
     const what = `the ${name} filter`;
+    // Literal arguments are checked at load time: a test name must exist, and an attribute path naming a
+    // runtime property (`| sum('constructor')`) is refused (at render time the sandboxed attribute lookup
+    // would give undefined anyway).
+    const literalArg = (param: string): NjNode | undefined => {
+      const idx = spec.params.indexOf(param);
+      if (idx < 0) return undefined;
+      const kwNode = rest
+        .filter((a) => a.typename === 'KeywordArgs')
+        .flatMap((a) => a.children ?? [])
+        .find((p) => p.key?.value === param)?.value as NjNode | undefined;
+      const node = kwNode ?? rest.filter((a) => a.typename !== 'KeywordArgs')[idx];
+      return node?.typename === 'Literal' && typeof node.value === 'string' ? node : undefined;
+    };
+    const testNode = literalArg('test');
+    const testName = String(testNode?.value ?? '');
+    if (testNode && !TESTS.has(testName)) {
+      this.report(
+        'TEMPLATE_SYNTAX',
+        `unknown test "${testName}".${didYouMean(testName, TESTS.keys())}`,
+        testNode,
+      );
+    }
+    const attrNode = literalArg('attribute');
+    const badAttr = String(attrNode?.value ?? '')
+      .split('.')
+      .find((seg) => FORBIDDEN_PROPERTIES.has(seg));
+    if (attrNode && badAttr !== undefined) {
+      this.report(
+        'TEMPLATE_FORBIDDEN',
+        `"${badAttr}" cannot be read in a template (it would reach the JavaScript runtime).`,
+        attrNode,
+      );
+    }
     const { pos, kw } = this.callArgs(rest, what);
     const nParams = spec.params.length;
     if (pos.length > nParams) {
-      this.report('TEMPLATE_SYNTAX', `${what} takes at most ${nParams} argument(s), got ${pos.length}.`, n.name ?? n);
+      this.report(
+        'TEMPLATE_SYNTAX',
+        `${what} takes at most ${nParams} argument(s), got ${pos.length}.`,
+        n.name ?? n,
+      );
     }
     const kwIdx: Array<[number, Ev]> = [];
     for (const [k, e] of kw) {
@@ -960,11 +1072,15 @@ class Compiler {
     const where = `The ${name} filter`;
     return (s) => {
       const v = valueEv(s);
-      if (v instanceof SafeFunction) throw fail('TEMPLATE_RUNTIME', `A function cannot be passed to the ${name} filter.`);
+      if (v instanceof SafeFunction)
+        throw fail('TEMPLATE_RUNTIME', `A function cannot be passed to the ${name} filter.`);
       const args = new Array<unknown>(nParams);
       for (let i = 0; i < pos.length && i < nParams; i++) args[i] = (pos[i] as Ev)(s);
       for (const [i, e] of kwIdx) args[i] = e(s);
       for (const a of args) notAFunction(a, `An argument of the ${name} filter`);
+      s.spend(
+        1 + (Array.isArray(v) ? v.length : isPlainObject(v) ? 8 : typeof v === 'string' ? v.length >> 6 : 0),
+      );
       let r: unknown;
       try {
         r = spec.apply(v, args);
@@ -990,7 +1106,11 @@ class Compiler {
     }
     const left = this.expr(n.left);
     if (name === null) {
-      this.report('TEMPLATE_SYNTAX', `"is" must be followed by a test name (e.g. "is defined", "is none").`, right ?? n);
+      this.report(
+        'TEMPLATE_SYNTAX',
+        `"is" must be followed by a test name (e.g. "is defined", "is none").`,
+        right ?? n,
+      );
       return undef;
     }
     const spec = TESTS.get(name);
@@ -1026,20 +1146,28 @@ class Compiler {
   private call(n: NjNode): Ev {
     const callee = n.name;
     const argNodes = n.args?.children ?? [];
+    const isCallBlock = argNodes.some(
+      (a) =>
+        a.typename === 'KeywordArgs' &&
+        (a.children ?? []).some((p) => (p.value as NjNode | undefined)?.typename === 'Caller'),
+    );
+    if (!callee) {
+      this.report('TEMPLATE_SYNTAX', 'a function name is missing before "(".', n);
+      return undef;
+    }
+    if (isCallBlock) {
+      this.report('TEMPLATE_FORBIDDEN', '{% call %} is not allowed in workflow templates (no macros).', n);
+      return undef;
+    }
     if (callee?.typename !== 'Symbol') {
       // Method calls (x.upper(), x.items(), range.constructor(...)()) do not exist: data has no methods.
       // Compile the callee anyway so that its own problems (e.g. "constructor") are reported first.
       this.expr(callee);
-      const caller = argNodes.some((a) => a.typename === 'KeywordArgs' && (a.children ?? []).some((p) => (p.value as NjNode | undefined)?.typename === 'Caller'));
-      if (caller) {
-        this.report('TEMPLATE_FORBIDDEN', '{% call %} is not allowed in workflow templates.', n);
-      } else {
-        this.report(
-          'TEMPLATE_FORBIDDEN',
-          `"${exprText(n)}" calls a method, and templates can only call ${[...this.dialect.functions.keys()].map((f) => `${f}()`).join(', ')}: data has no methods. Use a filter instead, e.g. {{ x | upper }}.`,
-          n,
-        );
-      }
+      this.report(
+        'TEMPLATE_FORBIDDEN',
+        `"${exprText(n)}" calls a method, and templates can only call ${[...this.dialect.functions.keys()].map((f) => `${f}()`).join(', ')}: data has no methods. Use a filter instead, e.g. {{ x | upper }}.`,
+        n,
+      );
       // Still walk the arguments so their own problems are reported.
       this.callArgs(argNodes, 'the call');
       return undef;
@@ -1051,7 +1179,10 @@ class Compiler {
     return (s) => {
       const f = fn(s);
       if (!(f instanceof SafeFunction)) {
-        throw fail('TEMPLATE_RUNTIME', `"${name}" is not a function (it is ${describeValue(f)}), so ${exprText(n)} cannot be called.`);
+        throw fail(
+          'TEMPLATE_RUNTIME',
+          `"${name}" is not a function (it is ${describeValue(f)}), so ${exprText(n)} cannot be called.`,
+        );
       }
       const args = pos.map((e) => e(s));
       let kwargs: Map<string, unknown> | null = null;
@@ -1059,17 +1190,24 @@ class Compiler {
         kwargs = new Map();
         for (const [k, e] of kw) kwargs.set(k, e(s));
       }
+      s.spend(1);
+      let r: unknown;
       try {
-        return f.call(args, kwargs);
+        r = f.call(args, kwargs);
       } catch (e) {
         throw wrapForeign(e, where);
       }
+      if (Array.isArray(r)) s.spend(r.length);
+      return r;
     };
   }
 }
 
+/** An element of a list/object built by the template: undefined becomes null; functions cannot be stored. */
 function nullify(v: unknown): unknown {
-  return v === undefined ? null : v;
+  if (v === undefined) return null;
+  if (v instanceof SafeFunction) throw functionValue(v, 'A list or object element');
+  return v;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1091,10 +1229,17 @@ export function compileSource(src: string, dialect: Dialect, options: CompileOpt
     return { source: display, errors: c.errors, references: c.references(), native, body };
   } catch (e) {
     // Only a pathological AST (e.g. nesting deep enough to exhaust the stack) gets here.
-    const msg = e instanceof RangeError ? 'it is nested too deeply' : e instanceof Error ? e.message : String(e);
+    const msg =
+      e instanceof RangeError ? 'it is nested too deeply' : e instanceof Error ? e.message : String(e);
     return {
       source: display,
-      errors: [{ code: 'TEMPLATE_SYNTAX', message: `Template ${quoteTemplate(display)} cannot be compiled: ${msg}.`, template: display }],
+      errors: [
+        {
+          code: 'TEMPLATE_SYNTAX',
+          message: `Template ${quoteTemplate(display)} cannot be compiled: ${msg}.`,
+          template: display,
+        },
+      ],
       references: [],
       native: null,
       body: null,
@@ -1124,7 +1269,8 @@ export const TEMPLATE_DIALECT: Dialect = {
   kind: 'template',
   roots: new Set(['inputs', 'nodes', 'item', 'index']),
   functions: TEMPLATE_FUNCTIONS,
-  knownNames: 'Templates can use inputs, nodes.<id>.output, nodes.<id>.status, and item/index in fan-out task params.',
+  knownNames:
+    'Templates can use inputs, nodes.<id>.output, nodes.<id>.status, and item/index in fan-out task params.',
 };
 
 /** True when a string holds template syntax (`{{` or `{%`); other strings are plain data. */
@@ -1157,8 +1303,17 @@ export function toTemplateError(e: unknown, template: string): TemplateError {
     if (e.column !== undefined) err.column = e.column;
     return err;
   }
-  const msg = e instanceof RangeError ? 'the data is nested too deeply or is too large' : e instanceof Error ? e.message : String(e);
-  return { code: 'TEMPLATE_RUNTIME', message: `Template ${quoteTemplate(template)} failed: ${msg}.`, template };
+  const msg =
+    e instanceof RangeError
+      ? 'the data is nested too deeply or is too large'
+      : e instanceof Error
+        ? e.message
+        : String(e);
+  return {
+    code: 'TEMPLATE_RUNTIME',
+    message: `Template ${quoteTemplate(template)} failed: ${msg}.`,
+    template,
+  };
 }
 
 /** Runs a compiled template against a state. Throws TemplateFailure (callers convert it). */

@@ -22,8 +22,12 @@ import { type TemplateErrorCode } from './templateTypes';
 // ---------------------------------------------------------------------------------------------------------
 // Limits
 
-/** Loop iterations (all loops together) allowed in one template evaluation. */
-export const MAX_LOOP_ITERATIONS = 1_000_000;
+/**
+ * Work allowed in one template evaluation, in steps: one per loop iteration and per filter/function call,
+ * plus one per element of every list a filter, range() or `in` goes through. Keeps a render well under a
+ * second whatever the template does.
+ */
+export const MAX_STEPS = 10_000_000;
 /** Longest string a template may build (characters). */
 export const MAX_STRING_LENGTH = 10_000_000;
 /** Longest list a template may build (range(), list concatenation, filters). */
@@ -161,7 +165,10 @@ export const rangeFunction = new SafeFunction('range', ['start', 'stop', 'step']
   if (step === 0) throw fail('TEMPLATE_RUNTIME', 'range() step must not be zero.');
   const count = Math.max(0, Math.ceil((stop - start) / step));
   if (count > MAX_LIST_LENGTH) {
-    throw fail('TEMPLATE_RUNTIME', `range() would build ${count} numbers; at most ${MAX_LIST_LENGTH} are allowed.`);
+    throw fail(
+      'TEMPLATE_RUNTIME',
+      `range() would build ${count} numbers; at most ${MAX_LIST_LENGTH} are allowed.`,
+    );
   }
   const out = new Array<number>(count);
   for (let i = 0; i < count; i++) out[i] = start + i * step;
@@ -238,11 +245,6 @@ export function memberLookup(obj: unknown, key: unknown): unknown {
   return undefined;
 }
 
-/** Own enumerable keys of a plain object (for loops, filters). */
-export function ownKeys(obj: Record<string, unknown>): string[] {
-  return Object.keys(obj);
-}
-
 /** Python/Jinja truthiness: null, undefined, false, 0, NaN, "", [] and {} are false. */
 export function truthy(v: unknown): boolean {
   if (v === null || v === undefined) return false;
@@ -311,7 +313,10 @@ export function compareOrder(op: OrderOp, a: unknown, b: unknown, where: string)
   } else if (a === null || a === undefined || b === null || b === undefined) {
     hint = 'the value is missing; test it first, e.g. "value != null and ...".';
   }
-  throw fail('TEMPLATE_RUNTIME', `Cannot compare ${describeValue(a)} with ${describeValue(b)} using "${op}" in ${where}: ${hint}`);
+  throw fail(
+    'TEMPLATE_RUNTIME',
+    `Cannot compare ${describeValue(a)} with ${describeValue(b)} using "${op}" in ${where}: ${hint}`,
+  );
 }
 
 /** Jinja's `in`: element of a list (deep equality), substring of a string, own key of an object. */
@@ -322,14 +327,20 @@ export function inOperator(needle: unknown, haystack: unknown, where: string): b
   }
   if (typeof haystack === 'string') {
     if (typeof needle !== 'string') {
-      throw fail('TEMPLATE_RUNTIME', `Cannot test whether ${describeValue(needle)} is in the string ${describeValue(haystack)} (${where}): only text can be found in text.`);
+      throw fail(
+        'TEMPLATE_RUNTIME',
+        `Cannot test whether ${describeValue(needle)} is in the string ${describeValue(haystack)} (${where}): only text can be found in text.`,
+      );
     }
     return haystack.includes(needle);
   }
   if (isPlainObject(haystack)) {
     return typeof needle === 'string' && !FORBIDDEN_PROPERTIES.has(needle) && hasOwn.call(haystack, needle);
   }
-  throw fail('TEMPLATE_RUNTIME', `Cannot use "in" on ${describeValue(haystack)} (${where}): the right side must be a list, a string or an object.`);
+  throw fail(
+    'TEMPLATE_RUNTIME',
+    `Cannot use "in" on ${describeValue(haystack)} (${where}): the right side must be a list, a string or an object.`,
+  );
 }
 
 /** The type names used in messages. */
@@ -381,23 +392,35 @@ export function toText(v: unknown, where: string): string {
 }
 
 export function nonFinite(where: string): TemplateFailure {
-  return fail('TEMPLATE_RUNTIME', `${where} produced a number that is not finite (NaN or Infinity); check the arithmetic.`);
+  return fail(
+    'TEMPLATE_RUNTIME',
+    `${where} produced a number that is not finite (NaN or Infinity); check the arithmetic.`,
+  );
 }
 
 export function functionValue(f: SafeFunction, where: string): TemplateFailure {
-  return fail('TEMPLATE_RUNTIME', `${where} is the function ${f.fnName}(), not a value; call it, e.g. ${f.fnName}(...).`);
+  return fail(
+    'TEMPLATE_RUNTIME',
+    `${where} is the function ${f.fnName}(), not a value; call it, e.g. ${f.fnName}(...).`,
+  );
 }
 
 export function checkStringLength(s: string, where: string): string {
   if (s.length > MAX_STRING_LENGTH) {
-    throw fail('TEMPLATE_RUNTIME', `${where} built a string of ${s.length} characters; at most ${MAX_STRING_LENGTH} are allowed.`);
+    throw fail(
+      'TEMPLATE_RUNTIME',
+      `${where} built a string of ${s.length} characters; at most ${MAX_STRING_LENGTH} are allowed.`,
+    );
   }
   return s;
 }
 
 export function checkListLength<T>(a: T[], where: string): T[] {
   if (a.length > MAX_LIST_LENGTH) {
-    throw fail('TEMPLATE_RUNTIME', `${where} built a list of ${a.length} elements; at most ${MAX_LIST_LENGTH} are allowed.`);
+    throw fail(
+      'TEMPLATE_RUNTIME',
+      `${where} built a list of ${a.length} elements; at most ${MAX_LIST_LENGTH} are allowed.`,
+    );
   }
   return a;
 }
@@ -477,7 +500,8 @@ function friendlySyntaxMessage(raw: string, src: string, line?: number, column?:
   let r: RegExpMatchArray | null;
   if ((r = /^expected (\S+), got (\S+)$/.exec(m))) {
     const before = line !== undefined && column !== undefined ? textBefore(src, line, column) : '';
-    if (r[1] === 'symbol' && /\|\s*$/.test(before)) m = `expected a filter name after "|", got ${tokenName(r[2] ?? '')}`;
+    if (r[1] === 'symbol' && /\|\s*$/.test(before))
+      m = `expected a filter name after "|", got ${tokenName(r[2] ?? '')}`;
     else m = `expected ${tokenName(r[1] ?? '')}, got ${tokenName(r[2] ?? '')}`;
   } else if (m === 'expected variable end') {
     m = 'expected "}}" to end the expression (is an operator, a quote or a bracket missing?)';

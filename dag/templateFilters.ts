@@ -60,7 +60,10 @@ function num(v: unknown, filter: string): number {
 function intArg(v: unknown, dflt: number, min: number, max: number, what: string): number {
   if (v === undefined || v === null) return dflt;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw fail('TEMPLATE_RUNTIME', `${what} must be an integer from ${min} to ${max}, got ${describeValue(v)}.`);
+    throw fail(
+      'TEMPLATE_RUNTIME',
+      `${what} must be an integer from ${min} to ${max}, got ${describeValue(v)}.`,
+    );
   }
   return v;
 }
@@ -69,7 +72,10 @@ function intArg(v: unknown, dflt: number, min: number, max: number, what: string
 function attrGetter(attr: unknown, filter: string): (v: unknown) => unknown {
   if (typeof attr === 'number') return (v) => memberLookup(v, attr);
   if (typeof attr !== 'string' || attr === '') {
-    throw fail('TEMPLATE_RUNTIME', `The ${filter} filter needs an attribute name, got ${describeValue(attr)}.`);
+    throw fail(
+      'TEMPLATE_RUNTIME',
+      `The ${filter} filter needs an attribute name, got ${describeValue(attr)}.`,
+    );
   }
   const parts = attr.split('.').map((p) => (/^-?\d+$/.test(p) ? Number(p) : p));
   return (v) => {
@@ -95,7 +101,17 @@ function defineKey(obj: Record<string, unknown>, key: string, value: unknown): v
 
 function escapeHtml(s: string): string {
   return s.replace(/[&"'<>\\]/g, (c) =>
-    c === '&' ? '&amp;' : c === '"' ? '&quot;' : c === "'" ? '&#39;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : '&#92;',
+    c === '&'
+      ? '&amp;'
+      : c === '"'
+        ? '&quot;'
+        : c === "'"
+          ? '&#39;'
+          : c === '<'
+            ? '&lt;'
+            : c === '>'
+              ? '&gt;'
+              : '&#92;',
   );
 }
 
@@ -121,7 +137,9 @@ function parseIntStrict(s: string, base: number): number | undefined {
     return undefined;
   }
   const digits = '0123456789abcdefghijklmnopqrstuvwxyz'.slice(0, base);
-  const body = t.replace(/^[-+]/, '').replace(base === 16 ? /^0x/i : base === 8 ? /^0o/i : base === 2 ? /^0b/i : /^$/, '');
+  const body = t
+    .replace(/^[-+]/, '')
+    .replace(base === 16 ? /^0x/i : base === 8 ? /^0o/i : base === 2 ? /^0b/i : /^$/, '');
   if (body === '' || [...body.toLowerCase()].some((c) => !digits.includes(c))) return undefined;
   return parseInt(t.replace(/^([-+]?)0[xob]/i, '$1'), base);
 }
@@ -160,7 +178,10 @@ const testEntries: Array<[string, TestSpec]> = [
     'divisibleby',
     test(['num'], (v, [n]) => {
       if (!isNumber(v) || !isNumber(n) || n === 0) {
-        throw fail('TEMPLATE_RUNTIME', `divisibleby needs two numbers (not zero), got ${describeValue(v)} and ${describeValue(n)}.`);
+        throw fail(
+          'TEMPLATE_RUNTIME',
+          `divisibleby needs two numbers (not zero), got ${describeValue(v)} and ${describeValue(n)}.`,
+        );
       }
       return v % n === 0;
     }),
@@ -206,7 +227,10 @@ const lengthFilter = filter([], (v) => {
   if (v === null || v === undefined) return 0;
   if (typeof v === 'string' || Array.isArray(v)) return v.length;
   if (isPlainObject(v)) return Object.keys(v).length;
-  throw fail('TEMPLATE_RUNTIME', `The length filter expects text, a list or an object, got ${describeValue(v)}.`);
+  throw fail(
+    'TEMPLATE_RUNTIME',
+    `The length filter expects text, a list or an object, got ${describeValue(v)}.`,
+  );
 });
 
 function selectFilter(keep: boolean, name: string): FilterSpec {
@@ -255,23 +279,35 @@ const filterEntries: Array<[string, FilterSpec]> = [
   [
     'dictsort',
     filter(['case_sensitive', 'by'], (v, [cs, by]) => {
-      if (!isPlainObject(v)) throw fail('TEMPLATE_RUNTIME', `The dictsort filter expects an object, got ${describeValue(v)}.`);
+      if (!isPlainObject(v))
+        throw fail('TEMPLATE_RUNTIME', `The dictsort filter expects an object, got ${describeValue(v)}.`);
       if (by !== undefined && by !== 'key' && by !== 'value') {
         throw fail('TEMPLATE_RUNTIME', 'dictsort() can only sort by "key" or "value".');
       }
       const si = by === 'value' ? 1 : 0;
       const pairs: Array<[string, unknown]> = Object.keys(v).map((k) => [k, v[k]]);
-      return pairs.sort((a, b) => orderOf(sortKey(a[si], truthy(cs)), sortKey(b[si], truthy(cs)), 'dictsort'));
+      return pairs.sort((a, b) =>
+        orderOf(sortKey(a[si], truthy(cs)), sortKey(b[si], truthy(cs)), 'dictsort'),
+      );
     }),
   ],
   [
     'dump',
     filter(['indent'], (v, [indent]) => {
       noFunctions(v, 'dump');
-      if (indent !== undefined && indent !== null && typeof indent !== 'number' && typeof indent !== 'string') {
+      if (
+        indent !== undefined &&
+        indent !== null &&
+        typeof indent !== 'number' &&
+        typeof indent !== 'string'
+      ) {
         throw fail('TEMPLATE_RUNTIME', 'dump() indent must be a number or a string.');
       }
-      return JSON.stringify(v === undefined ? null : v, null, (indent ?? undefined) as number | string | undefined);
+      return JSON.stringify(
+        v === undefined ? null : v,
+        null,
+        (indent ?? undefined) as number | string | undefined,
+      );
     }),
   ],
   ['escape', escapeFilter],
@@ -363,7 +399,10 @@ const filterEntries: Array<[string, FilterSpec]> = [
       if (typeof v === 'string') return [...v];
       if (Array.isArray(v)) return v.slice();
       if (isPlainObject(v)) return Object.keys(v).map((key) => ({ key, value: v[key] }));
-      throw fail('TEMPLATE_RUNTIME', `The list filter expects text, a list or an object, got ${describeValue(v)}.`);
+      throw fail(
+        'TEMPLATE_RUNTIME',
+        `The list filter expects text, a list or an object, got ${describeValue(v)}.`,
+      );
     }),
   ],
   ['lower', filter([], (v) => text(v, 'lower').toLowerCase())],
@@ -376,7 +415,10 @@ const filterEntries: Array<[string, FilterSpec]> = [
       const s = text(v, 'replace');
       const old = text(oldArg, 'replace');
       const rep = text(newArg, 'replace');
-      const max = countArg === undefined || countArg === null ? -1 : intArg(countArg, -1, -1, MAX_LIST_LENGTH, 'replace() count');
+      const max =
+        countArg === undefined || countArg === null
+          ? -1
+          : intArg(countArg, -1, -1, MAX_LIST_LENGTH, 'replace() count');
       if (max === 0) return s;
       if (old === '') {
         const chars = [...s];
@@ -414,7 +456,8 @@ const filterEntries: Array<[string, FilterSpec]> = [
       const f = 10 ** precision;
       if (method === 'ceil') return Math.ceil(x * f) / f;
       if (method === 'floor') return Math.floor(x * f) / f;
-      if (method !== 'common') throw fail('TEMPLATE_RUNTIME', 'round() method must be "common", "ceil" or "floor".');
+      if (method !== 'common')
+        throw fail('TEMPLATE_RUNTIME', 'round() method must be "common", "ceil" or "floor".');
       return (Math.sign(x) * Math.round(Math.abs(x) * f)) / f;
     }),
   ],
@@ -447,14 +490,18 @@ const filterEntries: Array<[string, FilterSpec]> = [
       const get = attr === undefined || attr === null ? (x: unknown) => x : attrGetter(attr, 'sort');
       const sign = truthy(rev) ? -1 : 1;
       const caseSensitive = truthy(cs);
-      return arr.sort((a, b) => sign * orderOf(sortKey(get(a), caseSensitive), sortKey(get(b), caseSensitive), 'sort'));
+      return arr.sort(
+        (a, b) => sign * orderOf(sortKey(get(a), caseSensitive), sortKey(get(b), caseSensitive), 'sort'),
+      );
     }),
   ],
   ['string', filter([], (v) => toText(v, 'The string filter'))],
   [
     'striptags',
     filter(['preserve_linebreaks'], (v, [keep]) => {
-      const s = text(v, 'striptags').replace(/<\/?([a-z][a-z0-9]*)\b[^>]*>|<!--[\s\S]*?-->/gi, '').trim();
+      const s = text(v, 'striptags')
+        .replace(/<\/?([a-z][a-z0-9]*)\b[^>]*>|<!--[\s\S]*?-->/gi, '')
+        .trim();
       if (!truthy(keep)) return s.replace(/\s+/g, ' ');
       return s
         .replace(/^ +| +$/gm, '')
@@ -499,10 +546,15 @@ const filterEntries: Array<[string, FilterSpec]> = [
       let pairs: unknown[];
       if (isPlainObject(v)) pairs = Object.keys(v).map((k) => [k, v[k]]);
       else if (Array.isArray(v)) pairs = v;
-      else throw fail('TEMPLATE_RUNTIME', `The urlencode filter expects text, an object or a list of pairs, got ${describeValue(v)}.`);
+      else
+        throw fail(
+          'TEMPLATE_RUNTIME',
+          `The urlencode filter expects text, an object or a list of pairs, got ${describeValue(v)}.`,
+        );
       return pairs
         .map((p) => {
-          if (!Array.isArray(p) || p.length !== 2) throw fail('TEMPLATE_RUNTIME', 'urlencode() expects [key, value] pairs.');
+          if (!Array.isArray(p) || p.length !== 2)
+            throw fail('TEMPLATE_RUNTIME', 'urlencode() expects [key, value] pairs.');
           return `${encodeURIComponent(toText(p[0], 'urlencode'))}=${encodeURIComponent(toText(p[1], 'urlencode'))}`;
         })
         .join('&');
@@ -511,7 +563,10 @@ const filterEntries: Array<[string, FilterSpec]> = [
   [
     'urlize',
     filter(['trim_url_limit', 'nofollow'], (v, [limit, nofollow]) => {
-      const max = limit === undefined || limit === null ? Infinity : intArg(limit, 0, 0, Number.MAX_SAFE_INTEGER, 'urlize() limit');
+      const max =
+        limit === undefined || limit === null
+          ? Infinity
+          : intArg(limit, 0, 0, Number.MAX_SAFE_INTEGER, 'urlize() limit');
       const rel = nofollow === true ? ' rel="nofollow"' : '';
       return text(v, 'urlize')
         .split(/(\s+)/)
@@ -522,7 +577,8 @@ const filterEntries: Array<[string, FilterSpec]> = [
           const short = url.slice(0, max);
           if (/^https?:\/\/.*$/.test(url)) return `<a href="${url}"${rel}>${short}</a>`;
           if (/^www\./.test(url)) return `<a href="http://${url}"${rel}>${short}</a>`;
-          if (/^[\w.!#$%&'*+\-/=?^`{|}~]+@[a-z\d-]+(\.[a-z\d-]+)+$/i.test(url)) return `<a href="mailto:${url}">${url}</a>`;
+          if (/^[\w.!#$%&'*+\-/=?^`{|}~]+@[a-z\d-]+(\.[a-z\d-]+)+$/i.test(url))
+            return `<a href="mailto:${url}">${url}</a>`;
           if (/\.(?:org|net|com)(?::|\/|$)/.test(url)) return `<a href="http://${url}"${rel}>${short}</a>`;
           return word;
         })
@@ -538,4 +594,3 @@ export const FILTERS: ReadonlyMap<string, FilterSpec> = new Map(filterEntries);
 export const FORBIDDEN_FILTERS: ReadonlyMap<string, string> = new Map([
   ['random', 'it is not deterministic (a node must render the same params on every retry and replay)'],
 ]);
-

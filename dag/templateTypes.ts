@@ -13,7 +13,8 @@ export interface TemplateContext {
   index?: number;
 }
 
-export type TemplateErrorCode = 'TEMPLATE_SYNTAX' | 'TEMPLATE_UNDEFINED' | 'TEMPLATE_FORBIDDEN' | 'TEMPLATE_RUNTIME';
+export type TemplateErrorCode =
+  'TEMPLATE_SYNTAX' | 'TEMPLATE_UNDEFINED' | 'TEMPLATE_FORBIDDEN' | 'TEMPLATE_RUNTIME';
 
 export interface TemplateError {
   code: TemplateErrorCode;

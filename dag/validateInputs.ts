@@ -11,15 +11,19 @@ export interface InputProblem {
 }
 
 export type InputValidation =
-  | { ok: true; value: Record<string, unknown> }
-  | { ok: false; problems: InputProblem[] };
+  { ok: true; value: Record<string, unknown> } | { ok: false; problems: InputProblem[] };
 
 export function validateInputs(workflow: Workflow, inputs: unknown): InputValidation {
   if (inputs === undefined || inputs === null) inputs = {};
   if (typeof inputs !== 'object' || Array.isArray(inputs)) {
     return {
       ok: false,
-      problems: [{ input: '(inputs)', message: `inputs must be a JSON object, got ${Array.isArray(inputs) ? 'an array' : typeof inputs}` }],
+      problems: [
+        {
+          input: '(inputs)',
+          message: `inputs must be a JSON object, got ${Array.isArray(inputs) ? 'an array' : typeof inputs}`,
+        },
+      ],
     };
   }
   const given = inputs as Record<string, unknown>;
@@ -39,12 +43,16 @@ export function validateInputs(workflow: Workflow, inputs: unknown): InputValida
     const v = given[name];
     if (v === undefined || v === null) {
       if (def.default !== undefined) value[name] = structuredCloneJson(def.default);
-      else if (def.required) problems.push({ input: name, message: `required input "${name}" (${def.type}) is missing` });
+      else if (def.required)
+        problems.push({ input: name, message: `required input "${name}" (${def.type}) is missing` });
       else value[name] = null;
       continue;
     }
     if (!matchesType(v, def.type)) {
-      problems.push({ input: name, message: `input "${name}" must be ${typeName(def.type)}, got ${describeValue(v)}` });
+      problems.push({
+        input: name,
+        message: `input "${name}" must be ${typeName(def.type)}, got ${describeValue(v)}`,
+      });
       continue;
     }
     value[name] = v;
@@ -58,8 +66,14 @@ function structuredCloneJson(v: unknown): unknown {
 
 function typeName(t: string): string {
   return (
-    { string: 'a string', integer: 'an integer', number: 'a number', boolean: 'a boolean', array: 'an array', object: 'an object' }[t] ??
-    t
+    {
+      string: 'a string',
+      integer: 'an integer',
+      number: 'a number',
+      boolean: 'a boolean',
+      array: 'an array',
+      object: 'an object',
+    }[t] ?? t
   );
 }
 

@@ -29,7 +29,12 @@ export function validateWorkflow(workflow: Workflow, options: ValidateOptions = 
   const starts = ids.filter((id) => workflow.nodes[id]!.type === 'start');
   const ends = ids.filter((id) => workflow.nodes[id]!.type === 'end');
   if (starts.length === 0)
-    add({ code: 'no_start', path: ['nodes'], message: 'the workflow has no start node', hint: 'add a node with type: start' });
+    add({
+      code: 'no_start',
+      path: ['nodes'],
+      message: 'the workflow has no start node',
+      hint: 'add a node with type: start',
+    });
   for (const extra of starts.slice(1))
     add({
       code: 'multiple_starts',
@@ -38,7 +43,12 @@ export function validateWorkflow(workflow: Workflow, options: ValidateOptions = 
       hint: 'keep exactly one start node',
     });
   if (ends.length === 0)
-    add({ code: 'no_end', path: ['nodes'], message: 'the workflow has no end node', hint: 'add a node with type: end' });
+    add({
+      code: 'no_end',
+      path: ['nodes'],
+      message: 'the workflow has no end node',
+      hint: 'add a node with type: end',
+    });
 
   // Edge targets.
   const checkTarget = (from: string, target: string, path: IssuePath, what: string) => {
@@ -58,15 +68,22 @@ export function validateWorkflow(workflow: Workflow, options: ValidateOptions = 
     const base = ['nodes', id];
     if ('next' in node && node.next !== undefined) {
       const list = asList(node.next);
-      list.forEach((t, i) => checkTarget(id, t, Array.isArray(node.next) ? [...base, 'next', i] : [...base, 'next'], 'next'));
+      list.forEach((t, i) =>
+        checkTarget(id, t, Array.isArray(node.next) ? [...base, 'next', i] : [...base, 'next'], 'next'),
+      );
     }
     const d = node.depends_on;
     if (d !== undefined) {
       if (node.type === 'start') {
-        add({ code: 'start_depends', path: [...base, 'depends_on'], message: 'the start node cannot have depends_on' });
+        add({
+          code: 'start_depends',
+          path: [...base, 'depends_on'],
+          message: 'the start node cannot have depends_on',
+        });
       }
       if (typeof d === 'string') checkTarget(id, d, [...base, 'depends_on'], 'depends_on');
-      else if (Array.isArray(d)) d.forEach((t, i) => checkTarget(id, t, [...base, 'depends_on', i], 'depends_on'));
+      else if (Array.isArray(d))
+        d.forEach((t, i) => checkTarget(id, t, [...base, 'depends_on', i], 'depends_on'));
       else {
         for (const key of ['all_of', 'any_of'] as const) {
           const v = d[key];
@@ -157,10 +174,18 @@ function validateConditionalShape(
         });
       if (b.condition !== undefined)
         for (const e of checkCondition(b.condition))
-          add({ code: e.code.toLowerCase(), path: [...base, 'branches', i, 'condition'], message: e.message });
+          add({
+            code: e.code.toLowerCase(),
+            path: [...base, 'branches', i, 'condition'],
+            message: e.message,
+          });
     });
     if (defaults > 1)
-      add({ code: 'conditional_form', path: [...base, 'branches'], message: 'more than one branch has default: true' });
+      add({
+        code: 'conditional_form',
+        path: [...base, 'branches'],
+        message: 'more than one branch has default: true',
+      });
   } else {
     if (node.condition === undefined)
       add({
@@ -214,7 +239,13 @@ function reportCycles(plan: Plan, ids: string[], add: (i: Issue) => void): boole
   return found;
 }
 
-function reportReachability(plan: Plan, ids: string[], start: string, ends: string[], add: (i: Issue) => void) {
+function reportReachability(
+  plan: Plan,
+  ids: string[],
+  start: string,
+  ends: string[],
+  add: (i: Issue) => void,
+) {
   const reach = new Set([start]);
   const stack = [start];
   while (stack.length) {
@@ -256,7 +287,12 @@ function reportReachability(plan: Plan, ids: string[], start: string, ends: stri
   }
 }
 
-function validateHandlers(workflow: Workflow, ids: string[], options: ValidateOptions, add: (i: Issue) => void) {
+function validateHandlers(
+  workflow: Workflow,
+  ids: string[],
+  options: ValidateOptions,
+  add: (i: Issue) => void,
+) {
   const catalog = options.handlers;
   if (!catalog) return;
   const names = [...catalog.keys()];
@@ -383,7 +419,9 @@ function validateTemplates(workflow: Workflow, plan: Plan, ids: string[], add: (
 export function directUpstream(plan: Plan, id: string): string[] {
   const d = plan.deps[id];
   if (!d) return [];
-  return [...new Set([...d.allOf, ...d.anyOf])].filter((p) => plan.workflow.nodes[p]?.type !== 'start').sort();
+  return [...new Set([...d.allOf, ...d.anyOf])]
+    .filter((p) => plan.workflow.nodes[p]?.type !== 'start')
+    .sort();
 }
 
 /** A bare expression (`inputs.x > 3`) is accepted where a template is expected. */
@@ -440,7 +478,9 @@ function checkTemplate(
           code: 'unknown_input',
           path,
           message: `${where}: template references inputs.${name}, which is not declared in inputs`,
-          hint: didYouMean(name, declared) ?? `declare it under inputs: (declared: ${declared.join(', ') || 'none'})`,
+          hint:
+            didYouMean(name, declared) ??
+            `declare it under inputs: (declared: ${declared.join(', ') || 'none'})`,
         });
     } else if (ref.root === 'nodes') {
       const target = ref.path[0];
@@ -494,4 +534,3 @@ function checkTemplate(
     }
   }
 }
-

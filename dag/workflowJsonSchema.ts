@@ -4,7 +4,10 @@ import { z } from 'zod';
 import { WorkflowSchema } from './workflowModel';
 
 export function workflowJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(WorkflowSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  const schema = z.toJSONSchema(WorkflowSchema, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
   return {
     ...schema,
     $id: 'https://rmhdagmaster.dev/schemas/workflow.schema.json',

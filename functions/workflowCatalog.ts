@@ -32,7 +32,16 @@ export function loadWorkflowFiles(files: readonly string[], options: ValidateOpt
     } catch (err) {
       loaded.push({
         file,
-        issues: [{ code: 'unreadable', path: [], file, line: 1, col: 1, message: `cannot read the file: ${(err as Error).message}` }],
+        issues: [
+          {
+            code: 'unreadable',
+            path: [],
+            file,
+            line: 1,
+            col: 1,
+            message: `cannot read the file: ${(err as Error).message}`,
+          },
+        ],
       });
       continue;
     }
@@ -66,7 +75,16 @@ export function loadWorkflowDirectory(dir: string, options: ValidateOptions): Wo
       files: [
         {
           file: dir,
-          issues: [{ code: 'unreadable', path: [], file: dir, line: 1, col: 1, message: `cannot read the workflows directory: ${(err as Error).message}` }],
+          issues: [
+            {
+              code: 'unreadable',
+              path: [],
+              file: dir,
+              line: 1,
+              col: 1,
+              message: `cannot read the workflows directory: ${(err as Error).message}`,
+            },
+          ],
         },
       ],
     };

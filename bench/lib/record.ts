@@ -32,7 +32,9 @@ export function record(r: BenchRecord): string {
   const file = path.join(dir, `${r.name}.json`);
   const body = { ...r, date: new Date().toISOString(), machine: machine() };
   writeFileSync(file, JSON.stringify(body, null, 2) + '\n');
-  console.log(`${r.name}: ${JSON.stringify(r.results)}${r.pass === undefined ? '' : r.pass ? ' PASS' : ' FAIL'}`);
+  console.log(
+    `${r.name}: ${JSON.stringify(r.results)}${r.pass === undefined ? '' : r.pass ? ' PASS' : ' FAIL'}`,
+  );
   return file;
 }
 

@@ -8,7 +8,9 @@ import { defaultRegistry } from '../../handlers/handlerRegistry';
 export const catalog = defaultRegistry().catalog();
 
 export function load(def: Record<string, unknown>, file = 'test.yaml') {
-  return loadWorkflow(JSON.stringify({ workflow_id: 'test', name: 'test', ...def }, null, 2), file, { handlers: catalog });
+  return loadWorkflow(JSON.stringify({ workflow_id: 'test', name: 'test', ...def }, null, 2), file, {
+    handlers: catalog,
+  });
 }
 
 export function planOf(def: Record<string, unknown>): Plan {

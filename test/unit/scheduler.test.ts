@@ -31,7 +31,12 @@ describe('readiness and completion', () => {
     expect(r.state.status).toBe('completed');
     expect(r.dispatches.map((d) => d.key)).toEqual(['a', 'b']);
     expect(r.state.nodes.b!.output).toEqual({ echoed: { prev: 'hi' } });
-    const data = resultData(plan, r.state, { workflow_id: 'test', workflow_version: 1, job_id: 'job', completed_at: 'T' });
+    const data = resultData(plan, r.state, {
+      workflow_id: 'test',
+      workflow_version: 1,
+      job_id: 'job',
+      completed_at: 'T',
+    });
     expect(data).toEqual({
       a: { echoed: { m: 'hi' } },
       b: { echoed: { prev: 'hi' } },
@@ -172,7 +177,10 @@ describe('conditionals', () => {
         end: { type: 'end' },
       },
     });
-    expect(statuses(simulateJob(p, { inputs: { kind: 'dem' }, handler: echo }).state)).toMatchObject({ a: 'skipped:branch_not_taken', b: 'completed' });
+    expect(statuses(simulateJob(p, { inputs: { kind: 'dem' }, handler: echo }).state)).toMatchObject({
+      a: 'skipped:branch_not_taken',
+      b: 'completed',
+    });
     const r = simulateJob(p, { inputs: { kind: 'lidar' }, handler: echo });
     expect(r.state.status).toBe('failed');
     expect(r.state.error).toContain('"lidar"');
@@ -261,7 +269,10 @@ describe('conditionals', () => {
       },
     });
     const s = simulateJob(q, { handler: echo });
-    expect(statuses(s.state)).toMatchObject({ a: 'skipped:branch_not_taken', only_a: 'skipped:branch_not_taken' });
+    expect(statuses(s.state)).toMatchObject({
+      a: 'skipped:branch_not_taken',
+      only_a: 'skipped:branch_not_taken',
+    });
   });
 
   it('any_of is not released by a skipped branch (regression)', () => {
@@ -298,7 +309,10 @@ describe('conditionals', () => {
       },
     });
     const r = simulateJob(p, { handler: () => ({ ok: false, error: 'x' }) });
-    expect(statuses(r.state)).toMatchObject({ merge: 'skipped:upstream_failed', end: 'skipped:upstream_failed' });
+    expect(statuses(r.state)).toMatchObject({
+      merge: 'skipped:upstream_failed',
+      end: 'skipped:upstream_failed',
+    });
     expect(r.state.status).toBe('failed');
   });
 
@@ -314,7 +328,11 @@ describe('conditionals', () => {
       },
     });
     const r = simulateJob(p, { handler: echo });
-    expect(statuses(r.state)).toMatchObject({ tile: 'skipped:branch_not_taken', single: 'completed', end: 'completed' });
+    expect(statuses(r.state)).toMatchObject({
+      tile: 'skipped:branch_not_taken',
+      single: 'completed',
+      end: 'completed',
+    });
   });
 });
 
@@ -327,7 +345,11 @@ describe('fan-out and fan-in', () => {
         split: {
           type: 'fan_out',
           source: '{{ inputs.xs }}',
-          task: { handler: 'echo', params: { item: '{{ item }}', index: '{{ index }}', key: '{{ item.k }}' }, ...extra },
+          task: {
+            handler: 'echo',
+            params: { item: '{{ item }}', index: '{{ index }}', key: '{{ item.k }}' },
+            ...extra,
+          },
           next: 'join',
         },
         join: { type: 'fan_in', aggregation, next: 'end' },
@@ -403,7 +425,13 @@ describe('fan-out and fan-in', () => {
       inputs: { xs: { type: 'array' } },
       nodes: {
         start: { type: 'start', next: 'split' },
-        split: { type: 'fan_out', source: '{{ inputs.xs }}', max_parallel: 3, task: { handler: 'echo' }, next: 'join' },
+        split: {
+          type: 'fan_out',
+          source: '{{ inputs.xs }}',
+          max_parallel: 3,
+          task: { handler: 'echo' },
+          next: 'join',
+        },
         join: { type: 'fan_in', next: 'end' },
         end: { type: 'end' },
       },
@@ -430,7 +458,8 @@ describe('fan-out and fan-in', () => {
   it('a failed child makes the fan_in fail, naming up to 5 failed children', () => {
     const r = simulateJob(fanPlan({ retry: { max_attempts: 0 } }), {
       inputs: { xs: Array.from({ length: 10 }, (_, i) => i) },
-      handler: (c) => (c.index! % 3 === 0 || c.index === 8 || c.index === 7 ? { ok: false, error: `bad ${c.index}` } : ok()),
+      handler: (c) =>
+        c.index! % 3 === 0 || c.index === 8 || c.index === 7 ? { ok: false, error: `bad ${c.index}` } : ok(),
     });
     expect(r.state.status).toBe('failed');
     expect(r.state.nodes.join!.error).toBe(
@@ -458,11 +487,19 @@ describe('fan-out and fan-in', () => {
 describe('retries, backoff and timeouts', () => {
   const retryPlan = (retry: Record<string, unknown>, timeout = 60) =>
     planOf({
-      nodes: { start: { type: 'start', next: 'a' }, a: task('end', { retry, timeout_seconds: timeout }), end: { type: 'end' } },
+      nodes: {
+        start: { type: 'start', next: 'a' },
+        a: task('end', { retry, timeout_seconds: timeout }),
+        end: { type: 'end' },
+      },
     });
 
   it.each([
-    ['exponential', { max_attempts: 4, backoff: 'exponential', initial_delay_seconds: 2, max_delay_seconds: 10 }, [0, 2, 4, 8, 10]],
+    [
+      'exponential',
+      { max_attempts: 4, backoff: 'exponential', initial_delay_seconds: 2, max_delay_seconds: 10 },
+      [0, 2, 4, 8, 10],
+    ],
     ['linear', { max_attempts: 3, backoff: 'linear', initial_delay_seconds: 1 }, [0, 1, 2, 3]],
     ['fixed', { max_attempts: 2, backoff: 'fixed', initial_delay_seconds: 5 }, [0, 5, 5]],
   ])('%s backoff between attempts (regression: no backoff)', (_n, retry, gaps) => {
@@ -493,7 +530,10 @@ describe('retries, backoff and timeouts', () => {
     });
     expect(r.state.status).toBe('completed');
     expect(r.state.nodes.a!.output).toBe('on time');
-    expect(r.events.find((e) => e.type === 'attempt_failed')).toMatchObject({ error: 'Task timed out after 5s', at: 5000 });
+    expect(r.events.find((e) => e.type === 'attempt_failed')).toMatchObject({
+      error: 'Task timed out after 5s',
+      at: 5000,
+    });
   });
 
   it('a late result of an older attempt is ignored', () => {
@@ -502,7 +542,8 @@ describe('retries, backoff and timeouts', () => {
     const step = (now: number) => {
       for (const d of decide(plan, s, now)) {
         if (d.kind === 'start_job') s = apply(plan, s, { type: 'job_started', at: now });
-        if (d.kind === 'complete') s = apply(plan, s, { type: 'node_completed', node: d.node, output: null, at: now });
+        if (d.kind === 'complete')
+          s = apply(plan, s, { type: 'node_completed', node: d.node, output: null, at: now });
         if (d.kind === 'dispatch') s = apply(plan, s, { type: 'dispatched', items: [d], at: now });
       }
     };
@@ -528,7 +569,13 @@ describe('cancel and rerun', () => {
     inputs: { xs: { type: 'array' } },
     nodes: {
       start: { type: 'start', next: 'split' },
-      split: { type: 'fan_out', source: '{{ inputs.xs }}', max_parallel: 2, task: { handler: 'echo', retry: { max_attempts: 0 } }, next: 'join' },
+      split: {
+        type: 'fan_out',
+        source: '{{ inputs.xs }}',
+        max_parallel: 2,
+        task: { handler: 'echo', retry: { max_attempts: 0 } },
+        next: 'join',
+      },
       join: { type: 'fan_in', next: 'after' },
       after: task('end'),
       end: { type: 'end' },

@@ -24,14 +24,25 @@ interface Shape {
 
 const shapeArb = fc.integer({ min: 1, max: 9 }).chain((n) =>
   fc.record({
-    kinds: fc.array(fc.constantFrom('task', 'task', 'conditional', 'fan_out', 'depends') as fc.Arbitrary<Shape['kinds'][number]>, {
+    kinds: fc.array(
+      fc.constantFrom('task', 'task', 'conditional', 'fan_out', 'depends') as fc.Arbitrary<
+        Shape['kinds'][number]
+      >,
+      {
+        minLength: n,
+        maxLength: n,
+      },
+    ),
+    links: fc.array(fc.array(fc.nat({ max: 20 }), { minLength: 1, maxLength: 3 }), {
       minLength: n,
       maxLength: n,
     }),
-    links: fc.array(fc.array(fc.nat({ max: 20 }), { minLength: 1, maxLength: 3 }), { minLength: n, maxLength: n }),
     flags: fc.array(fc.boolean(), { minLength: n, maxLength: n }),
     retries: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: n, maxLength: n }),
-    maxParallel: fc.array(fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }), { minLength: n, maxLength: n }),
+    maxParallel: fc.array(fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }), {
+      minLength: n,
+      maxLength: n,
+    }),
     anyOf: fc.array(fc.boolean(), { minLength: n, maxLength: n }),
   }),
 );
@@ -40,7 +51,10 @@ const shapeArb = fc.integer({ min: 1, max: 9 }).chain((n) =>
 function buildWorkflow(shape: Shape): Record<string, unknown> {
   const n = shape.kinds.length;
   const ids = shape.kinds.map((_, i) => `n${i}`);
-  const nodes: Record<string, Record<string, unknown>> = { start: { type: 'start', next: [] as string[] }, end: { type: 'end' } };
+  const nodes: Record<string, Record<string, unknown>> = {
+    start: { type: 'start', next: [] as string[] },
+    end: { type: 'end' },
+  };
   const hasPred = new Set<string>();
   const succ: Record<string, string[]> = { start: [] };
   const fanIns = new Set<string>();
@@ -48,7 +62,8 @@ function buildWorkflow(shape: Shape): Record<string, unknown> {
     const id = ids[i]!;
     const kind = shape.kinds[i]!;
     const retry = { max_attempts: shape.retries[i]!, backoff: 'fixed', initial_delay_seconds: 0.5 };
-    if (kind === 'conditional') nodes[id] = { type: 'conditional', condition: `{{ ${shape.flags[i]} }}`, branches: {} };
+    if (kind === 'conditional')
+      nodes[id] = { type: 'conditional', condition: `{{ ${shape.flags[i]} }}`, branches: {} };
     else if (kind === 'fan_out') {
       nodes[id] = {
         type: 'fan_out',
@@ -91,7 +106,10 @@ function buildWorkflow(shape: Shape): Record<string, unknown> {
   }
   for (let i = 1; i < n; i++) {
     if (shape.kinds[i] !== 'depends') continue;
-    const preds = ids.slice(0, i).filter((p, j) => shape.kinds[j] !== 'conditional').map((p) => (nodes[`${p}_in`] ? `${p}_in` : p));
+    const preds = ids
+      .slice(0, i)
+      .filter((p, j) => shape.kinds[j] !== 'conditional')
+      .map((p) => (nodes[`${p}_in`] ? `${p}_in` : p));
     if (preds.length < 2) continue;
     const chosen = preds.slice(-2);
     // Keep the graph connected: the chosen predecessors must lead here through next too.
@@ -122,7 +140,8 @@ function depsAllow(plan: Plan, state: JobState, node: string): boolean {
   const deps = plan.deps[node]!;
   const st = (p: string) => {
     const r = state.nodes[p]!;
-    if (r.status === 'completed' && r.taken && plan.branchTargets[p]?.includes(node)) return r.taken.includes(node) ? 'completed' : 'skipped';
+    if (r.status === 'completed' && r.taken && plan.branchTargets[p]?.includes(node))
+      return r.taken.includes(node) ? 'completed' : 'skipped';
     // Skipped because something upstream failed is a failure for what depends on it.
     if (r.status === 'skipped' && r.skipReason === 'upstream_failed') return 'failed';
     return r.status;
@@ -156,18 +175,28 @@ describe('scheduler properties over random workflows', () => {
           const handler = (c: { key: string; attempt: number }): SimOutcome => {
             const r = hash(`${c.key}#${c.attempt}`, seed);
             const durationMs = 1 + Math.floor(hash(`${c.key}@${c.attempt}`, seed) * 1500);
-            return r < failRate ? { ok: false, error: `fail ${c.key}`, durationMs } : { ok: true, output: { k: c.key }, durationMs };
+            return r < failRate
+              ? { ok: false, error: `fail ${c.key}`, durationMs }
+              : { ok: true, output: { k: c.key }, durationMs };
           };
-          const run = simulateJob(plan, { inputs: { xs }, handler, ...(cancelAt === undefined ? {} : { cancelAt }), maxSteps: 100_000 });
+          const run = simulateJob(plan, {
+            inputs: { xs },
+            handler,
+            ...(cancelAt === undefined ? {} : { cancelAt }),
+            maxSteps: 100_000,
+          });
 
           // Every job terminates.
           expect(run.stuck).toBe(false);
           if (run.state.status !== 'cancelled') {
-            for (const [id, n] of Object.entries(run.state.nodes)) expect(TERMINAL_NODE, id).toContain(n.status);
+            for (const [id, n] of Object.entries(run.state.nodes))
+              expect(TERMINAL_NODE, id).toContain(n.status);
             expect(run.state.status).toBe(run.state.failedNode === undefined ? 'completed' : 'failed');
             // A node is skipped exactly when its dependencies, as they ended, do not allow it to run.
             for (const id of plan.order) {
-              expect(run.state.nodes[id]!.status === 'skipped', `${id} skipped?`).toBe(!depsAllow(plan, run.state, id));
+              expect(run.state.nodes[id]!.status === 'skipped', `${id} skipped?`).toBe(
+                !depsAllow(plan, run.state, id),
+              );
             }
           }
 
@@ -187,19 +216,25 @@ describe('scheduler properties over random workflows', () => {
               for (const it of e.items) {
                 const { node, index } = parseKey(it.key);
                 const def = plan.workflow.nodes[node]!;
-                const policy = def.type === 'fan_out' ? def.task.retry : def.type === 'task' ? def.retry : undefined;
+                const policy =
+                  def.type === 'fan_out' ? def.task.retry : def.type === 'task' ? def.retry : undefined;
                 // Backoff: attempt k starts no earlier than the failure of attempt k-1 plus the delay.
-                if (it.attempt > 0) expect(e.at).toBeGreaterThanOrEqual(lastFailure.get(it.key)! + retryDelaySeconds(policy, it.attempt - 1) * 1000);
+                if (it.attempt > 0)
+                  expect(e.at).toBeGreaterThanOrEqual(
+                    lastFailure.get(it.key)! + retryDelaySeconds(policy, it.attempt - 1) * 1000,
+                  );
                 if (index === undefined || def.type !== 'fan_out') continue;
                 const n = (inFlight.get(node) ?? 0) + 1;
                 inFlight.set(node, n);
-                if (def.max_parallel) expect(n, `max_parallel of ${node}`).toBeLessThanOrEqual(def.max_parallel);
+                if (def.max_parallel)
+                  expect(n, `max_parallel of ${node}`).toBeLessThanOrEqual(def.max_parallel);
               }
             }
             if ((e.type === 'attempt_succeeded' || e.type === 'attempt_failed') && e.key.includes('__')) {
               const before = s;
               const after = apply(plan, before, e);
-              if (after !== before) inFlight.set(parseKey(e.key).node, inFlight.get(parseKey(e.key).node)! - 1);
+              if (after !== before)
+                inFlight.set(parseKey(e.key).node, inFlight.get(parseKey(e.key).node)! - 1);
             }
             if (e.type === 'attempt_failed') lastFailure.set(e.key, e.at);
             const starting: string[] =
@@ -209,24 +244,33 @@ describe('scheduler properties over random workflows', () => {
                   ? [e.node]
                   : [];
             for (const node of starting) {
-              if (s.nodes[node]!.attempts === 0) expect(depsAllow(plan, s, node), `${node} started early`).toBe(true);
+              if (s.nodes[node]!.attempts === 0)
+                expect(depsAllow(plan, s, node), `${node} started early`).toBe(true);
             }
             if (e.type === 'node_skipped') {
               // Skipped only once every dependency it waits on has resolved.
               const d = plan.deps[e.node]!;
-              const open = [...d.allOf, ...d.anyOf].filter((p) => !TERMINAL_NODE.includes(s.nodes[p]!.status));
+              const open = [...d.allOf, ...d.anyOf].filter(
+                (p) => !TERMINAL_NODE.includes(s.nodes[p]!.status),
+              );
               if (!open.length) expect(depsAllow(plan, s, e.node), `${e.node} skipped wrongly`).toBe(false);
             }
             s = apply(plan, s, e);
           }
           // Folding the same log again gives the same state and the same decisions.
-          const fold = (events: JobEvent[]) => events.reduce((st, e) => apply(plan, st, e), initJobState(plan, 'job'));
+          const fold = (events: JobEvent[]) =>
+            events.reduce((st, e) => apply(plan, st, e), initJobState(plan, 'job'));
           const again = fold(run.events);
           expect(again).toEqual(run.state);
           expect(fold(run.events)).toEqual(again);
           expect(decide(plan, again, run.now)).toEqual(decide(plan, run.state, run.now));
           // And the whole run is deterministic.
-          const rerun = simulateJob(plan, { inputs: { xs }, handler, ...(cancelAt === undefined ? {} : { cancelAt }), maxSteps: 100_000 });
+          const rerun = simulateJob(plan, {
+            inputs: { xs },
+            handler,
+            ...(cancelAt === undefined ? {} : { cancelAt }),
+            maxSteps: 100_000,
+          });
           expect(rerun.events).toEqual(run.events);
           expect(rerun.decisions).toEqual(run.decisions);
         },

@@ -29,18 +29,60 @@ function check(text: string): void {
   }
 }
 
-const TOKENS = [':', '-', '[', ']', '{', '}', '&a', '*a', '!!binary', '|', '>', '"', "'", '#', '\t', '\n', '  ', '{{', '}}', '%', '@', '`', 'null', 'true', '~', '\u0000', '\uFFFF', '😀', 'next', 'type', 'nodes', 'depends_on', 'branches', '<<'];
+const TOKENS = [
+  ':',
+  '-',
+  '[',
+  ']',
+  '{',
+  '}',
+  '&a',
+  '*a',
+  '!!binary',
+  '|',
+  '>',
+  '"',
+  "'",
+  '#',
+  '\t',
+  '\n',
+  '  ',
+  '{{',
+  '}}',
+  '%',
+  '@',
+  '`',
+  'null',
+  'true',
+  '~',
+  '\u0000',
+  '\uFFFF',
+  '😀',
+  'next',
+  'type',
+  'nodes',
+  'depends_on',
+  'branches',
+  '<<',
+];
 
 const mutation = fc.oneof(
   fc.record({ kind: fc.constant('delete-line' as const), at: fc.nat() }),
   fc.record({ kind: fc.constant('duplicate-line' as const), at: fc.nat() }),
   fc.record({ kind: fc.constant('indent' as const), at: fc.nat(), by: fc.integer({ min: -4, max: 4 }) }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), text: fc.oneof(fc.constantFrom(...TOKENS), fc.string({ maxLength: 8 })) }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    text: fc.oneof(fc.constantFrom(...TOKENS), fc.string({ maxLength: 8 })),
+  }),
   fc.record({ kind: fc.constant('swap-lines' as const), at: fc.nat(), with: fc.nat() }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
 );
 
-function mutate(text: string, ms: Array<fc.Arbitrary<unknown> extends never ? never : ReturnType<typeof mutation.generate>['value']>): string {
+function mutate(
+  text: string,
+  ms: Array<fc.Arbitrary<unknown> extends never ? never : ReturnType<typeof mutation.generate>['value']>,
+): string {
   let lines = text.split('\n');
   for (const m of ms) {
     const i = lines.length ? m.at % lines.length : 0;
@@ -76,24 +118,46 @@ function mutate(text: string, ms: Array<fc.Arbitrary<unknown> extends never ? ne
 describe('loader fuzzing', () => {
   it('mutated seed workflows (5,000 documents)', () => {
     fc.assert(
-      fc.property(fc.nat({ max: seeds.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 6 }), (s, ms) => {
-        check(mutate(seeds[s]!, ms));
-      }),
+      fc.property(
+        fc.nat({ max: seeds.length - 1 }),
+        fc.array(mutation, { minLength: 1, maxLength: 6 }),
+        (s, ms) => {
+          check(mutate(seeds[s]!, ms));
+        },
+      ),
       { numRuns: 5000 },
     );
   });
 
   it('random structures serialized as YAML (3,000 documents)', () => {
     const nodeish = fc.dictionary(
-      fc.constantFrom('type', 'handler', 'next', 'depends_on', 'branches', 'params', 'retry', 'source', 'task', 'condition', 'x'),
-      fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constantFrom('start', 'end', 'task', 'echo', 'a', '{{ inputs.x }}', '{{ nodes.a.output }}')),
+      fc.constantFrom(
+        'type',
+        'handler',
+        'next',
+        'depends_on',
+        'branches',
+        'params',
+        'retry',
+        'source',
+        'task',
+        'condition',
+        'x',
+      ),
+      fc.oneof(
+        fc.jsonValue({ maxDepth: 3 }),
+        fc.constantFrom('start', 'end', 'task', 'echo', 'a', '{{ inputs.x }}', '{{ nodes.a.output }}'),
+      ),
     );
     fc.assert(
       fc.property(
         fc.record({
           workflow_id: fc.oneof(fc.constant('fz'), fc.string(), fc.integer()),
           name: fc.oneof(fc.constant('fz'), fc.jsonValue({ maxDepth: 1 })),
-          nodes: fc.oneof(fc.dictionary(fc.constantFrom('start', 'a', 'b', 'end', 'c__d', ''), nodeish), fc.jsonValue({ maxDepth: 2 })),
+          nodes: fc.oneof(
+            fc.dictionary(fc.constantFrom('start', 'a', 'b', 'end', 'c__d', ''), nodeish),
+            fc.jsonValue({ maxDepth: 2 }),
+          ),
           inputs: fc.option(fc.jsonValue({ maxDepth: 3 }), { nil: undefined }),
         }),
         (doc) => check(stringify(doc)),

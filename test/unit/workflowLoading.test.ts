@@ -9,10 +9,17 @@ const SEEDS = path.join(__dirname, '..', '..', '..', 'shared', 'fixtures', 'seed
 const SHIPPED = path.join(__dirname, '..', '..', 'workflows');
 
 describe('seed workflows of the original system', () => {
-  const seeds = readdirSync(SHIPPED).filter((f) => ['echo_test.yaml', 'fan_out_test.yaml', 'hello_world.yaml', 'raster_ingest.yaml'].includes(f));
+  const seeds = readdirSync(SHIPPED).filter((f) =>
+    ['echo_test.yaml', 'fan_out_test.yaml', 'hello_world.yaml', 'raster_ingest.yaml'].includes(f),
+  );
 
   it('ships the four seed workflows unchanged', () => {
-    expect(seeds.sort()).toEqual(['echo_test.yaml', 'fan_out_test.yaml', 'hello_world.yaml', 'raster_ingest.yaml']);
+    expect(seeds.sort()).toEqual([
+      'echo_test.yaml',
+      'fan_out_test.yaml',
+      'hello_world.yaml',
+      'raster_ingest.yaml',
+    ]);
     for (const f of seeds) {
       let original: string;
       try {
@@ -42,7 +49,11 @@ describe('schema rules (SPEC §1)', () => {
   const base = { nodes: { start: { type: 'start', next: 'a' }, a: task('end'), end: { type: 'end' } } };
 
   it('reports unknown keys with a did-you-mean hint instead of dropping them (regression)', () => {
-    const r = load({ ...base, inputz: {}, nodes: { ...base.nodes, a: { ...task('end'), retry: { max_attemps: 2 } } } });
+    const r = load({
+      ...base,
+      inputz: {},
+      nodes: { ...base.nodes, a: { ...task('end'), retry: { max_attemps: 2 } } },
+    });
     const unknown = r.issues.filter((i) => i.code === 'unknown_key');
     expect(unknown.map((i) => [i.path.join('.'), i.hint])).toEqual(
       expect.arrayContaining([
@@ -74,7 +85,9 @@ nodes:
 
   it('requires workflow_id, name and nodes, and checks id patterns', () => {
     const r = loadWorkflow('description: x\n', 'x.yaml');
-    expect(r.issues.map((i) => i.path.join('.'))).toEqual(expect.arrayContaining(['workflow_id', 'name', 'nodes']));
+    expect(r.issues.map((i) => i.path.join('.'))).toEqual(
+      expect.arrayContaining(['workflow_id', 'name', 'nodes']),
+    );
     expect(codes({ workflow_id: 'Bad Id', ...base })).toContain('schema');
     expect(codes({ workflow_id: 'x'.repeat(65), ...base })).toContain('schema');
     expect(codes({ nodes: { ...base.nodes, 'bad-id': task('end') } })).toContain('bad_node_id');
@@ -82,7 +95,8 @@ nodes:
   });
 
   it('checks types and ranges of task fields', () => {
-    const bad = (extra: Record<string, unknown>) => codes({ nodes: { ...base.nodes, a: { ...task('end'), ...extra } } });
+    const bad = (extra: Record<string, unknown>) =>
+      codes({ nodes: { ...base.nodes, a: { ...task('end'), ...extra } } });
     expect(bad({ timeout_seconds: 0 })).toContain('schema');
     expect(bad({ timeout_seconds: 86401 })).toContain('schema');
     expect(bad({ retry: { max_attempts: 11 } })).toContain('schema');
@@ -92,7 +106,13 @@ nodes:
   });
 
   it('defaults: type task, timeout 3600, retry 3 attempts exponential 5s capped at 300s', () => {
-    const r = load({ nodes: { start: { type: 'start', next: 'a' }, a: { handler: 'echo', next: 'end', retry: {} }, end: { type: 'end' } } });
+    const r = load({
+      nodes: {
+        start: { type: 'start', next: 'a' },
+        a: { handler: 'echo', next: 'end', retry: {} },
+        end: { type: 'end' },
+      },
+    });
     expect(r.workflow!.nodes.a).toMatchObject({
       type: 'task',
       timeout_seconds: 3600,
@@ -138,7 +158,18 @@ nodes:
 
 describe('positions', () => {
   it('reports file:line:col of the offending value', () => {
-    const yaml = ['workflow_id: w', 'name: w', 'nodes:', '  start: {type: start, next: a}', '  a:', '    type: task', '    handler: ech0', '    next: end', '  end: {type: end}', ''].join('\n');
+    const yaml = [
+      'workflow_id: w',
+      'name: w',
+      'nodes:',
+      '  start: {type: start, next: a}',
+      '  a:',
+      '    type: task',
+      '    handler: ech0',
+      '    next: end',
+      '  end: {type: end}',
+      '',
+    ].join('\n');
     const r = loadWorkflow(yaml, 'wf.yaml', { handlers: catalog });
     expect(r.issues.map(formatIssue)).toEqual([
       'wf.yaml:7:14: nodes.a.handler: unknown handler "ech0" (did you mean "echo"?)',
@@ -157,7 +188,13 @@ describe('semantic validation reports every problem at once', () => {
     expect(codes({ nodes: { a: task('end'), end: { type: 'end' } } })).toContain('no_start');
     expect(codes({ nodes: { start: { type: 'start', next: 'a' }, a: task() } })).toContain('no_end');
     expect(
-      codes({ nodes: { s1: { type: 'start', next: 'end' }, s2: { type: 'start', next: 'end' }, end: { type: 'end' } } }),
+      codes({
+        nodes: {
+          s1: { type: 'start', next: 'end' },
+          s2: { type: 'start', next: 'end' },
+          end: { type: 'end' },
+        },
+      }),
     ).toContain('multiple_starts');
   });
 
@@ -180,7 +217,13 @@ describe('semantic validation reports every problem at once', () => {
 
   it('cycles, with the cycle as a path (regression: not reported at load)', () => {
     const r = load({
-      nodes: { start: { type: 'start', next: 'a' }, a: task('b'), b: task(['c', 'end']), c: task('a'), end: { type: 'end' } },
+      nodes: {
+        start: { type: 'start', next: 'a' },
+        a: task('b'),
+        b: task(['c', 'end']),
+        c: task('a'),
+        end: { type: 'end' },
+      },
     });
     const cycle = r.issues.find((i) => i.code === 'cycle');
     expect(cycle?.message).toBe('cycle: a -> b -> c -> a');
@@ -188,13 +231,25 @@ describe('semantic validation reports every problem at once', () => {
 
   it('unreachable nodes and nodes that cannot reach an end', () => {
     const c = codes({
-      nodes: { start: { type: 'start', next: ['a', 'b'] }, a: task('end'), b: task(), island: task('end'), end: { type: 'end' } },
+      nodes: {
+        start: { type: 'start', next: ['a', 'b'] },
+        a: task('end'),
+        b: task(),
+        island: task('end'),
+        end: { type: 'end' },
+      },
     });
     expect(c).toEqual(expect.arrayContaining(['unreachable', 'dead_end']));
   });
 
   it('unknown handlers (regression: not reported at load)', () => {
-    const r = load({ nodes: { start: { type: 'start', next: 'a' }, a: { handler: 'hello_wrld', next: 'end' }, end: { type: 'end' } } });
+    const r = load({
+      nodes: {
+        start: { type: 'start', next: 'a' },
+        a: { handler: 'hello_wrld', next: 'end' },
+        end: { type: 'end' },
+      },
+    });
     expect(r.issues[0]).toMatchObject({ code: 'unknown_handler', hint: 'did you mean "hello_world"?' });
   });
 
@@ -222,7 +277,10 @@ describe('semantic validation reports every problem at once', () => {
       inputs: { name: { type: 'string' } },
       nodes: {
         start: { type: 'start', next: ['a', 'b'] },
-        a: { ...task('end'), params: { x: '{{ inputs.nmae }}', y: '{{ nodes.b.output.v }}', z: '{{ nodes.nope.output }}' } },
+        a: {
+          ...task('end'),
+          params: { x: '{{ inputs.nmae }}', y: '{{ nodes.b.output.v }}', z: '{{ nodes.nope.output }}' },
+        },
         b: task('end'),
         end: { type: 'end' },
       },
@@ -236,15 +294,25 @@ describe('semantic validation reports every problem at once', () => {
 
   it('template syntax errors and item/index outside fan-out children', () => {
     const c = codes({
-      nodes: { start: { type: 'start', next: 'a' }, a: { ...task('end'), params: { x: '{{ inputs. }}', y: '{{ item }}' } }, end: { type: 'end' } },
+      nodes: {
+        start: { type: 'start', next: 'a' },
+        a: { ...task('end'), params: { x: '{{ inputs. }}', y: '{{ item }}' } },
+        end: { type: 'end' },
+      },
     });
     expect(c).toEqual(expect.arrayContaining(['template_syntax', 'child_variable']));
   });
 
   it('fan_in without an upstream fan_out', () => {
-    expect(codes({ nodes: { start: { type: 'start', next: 'g' }, g: { type: 'fan_in', next: 'end' }, end: { type: 'end' } } })).toContain(
-      'fan_in_without_fan_out',
-    );
+    expect(
+      codes({
+        nodes: {
+          start: { type: 'start', next: 'g' },
+          g: { type: 'fan_in', next: 'end' },
+          end: { type: 'end' },
+        },
+      }),
+    ).toContain('fan_in_without_fan_out');
   });
 
   it('conditional forms are checked', () => {
@@ -252,7 +320,11 @@ describe('semantic validation reports every problem at once', () => {
       nodes: {
         start: { type: 'start', next: ['c1', 'c2'] },
         c1: { type: 'conditional', branches: { true: 'end' } },
-        c2: { type: 'conditional', condition_field: 'x', branches: [{ next: 'end' }, { default: true, next: 'end' }, { default: true, next: 'end' }] },
+        c2: {
+          type: 'conditional',
+          condition_field: 'x',
+          branches: [{ next: 'end' }, { default: true, next: 'end' }, { default: true, next: 'end' }],
+        },
         end: { type: 'end' },
       },
     });
@@ -260,9 +332,12 @@ describe('semantic validation reports every problem at once', () => {
   });
 
   it('input defaults must match their type', () => {
-    expect(codes({ inputs: { n: { type: 'integer', default: 'five' } }, nodes: { start: { type: 'start', next: 'end' }, end: { type: 'end' } } })).toEqual([
-      'bad_default',
-    ]);
+    expect(
+      codes({
+        inputs: { n: { type: 'integer', default: 'five' } },
+        nodes: { start: { type: 'start', next: 'end' }, end: { type: 'end' } },
+      }),
+    ).toEqual(['bad_default']);
   });
 
   it('collects problems of several kinds in one run', () => {
@@ -285,7 +360,10 @@ describe('bad input never crashes or hangs the loader', () => {
     ['list', '- a\n- b'],
     ['tabs', 'workflow_id:\tx\n\tname: y'],
     ['binary', '\u0000\u0001\u0002'],
-    ['alias bomb', 'a: &a [1,2]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]'],
+    [
+      'alias bomb',
+      'a: &a [1,2]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]',
+    ],
     ['deep nesting', '['.repeat(50_000)],
     ['huge', 'a: ' + 'x'.repeat(5 * 1024 * 1024)],
     ['duplicate keys', 'workflow_id: a\nworkflow_id: b\n'],
