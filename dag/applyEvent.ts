@@ -5,6 +5,7 @@ import type { Plan } from './compilePlan';
 import {
   getChild,
   isTerminalJob,
+  localIndex,
   newChildren,
   parseKey,
   setChild,
@@ -57,6 +58,32 @@ export function apply(plan: Plan, state: JobState, event: JobEvent): JobState {
     case 'dispatched':
       d.dispatched(event.items);
       break;
+    case 'fan_out_started': {
+      const fan = state.fanOuts[event.node];
+      if (!fan?.delegated || fan.delegated.started || state.nodes[event.node]?.status !== 'running')
+        return state;
+      d.setFanOut(event.node, { ...fan, delegated: { started: true } });
+      d.s.inFlight += 1;
+      break;
+    }
+    case 'fan_out_finished': {
+      const fan = state.fanOuts[event.node];
+      const run = state.nodes[event.node];
+      if (!fan?.delegated?.started || run?.status !== 'running') return state;
+      const done: FanOutRun = {
+        ...fan,
+        done: fan.count,
+        failed: fan.failed + event.failed,
+        failedSample: [...fan.failedSample, ...event.failedSample].sort((a, b) => a - b).slice(0, 5),
+        delegated: { started: false },
+      };
+      d.setFanOut(event.node, done);
+      d.s.inFlight -= 1;
+      if (event.firstError) d.recordFailure(event.firstError.key, event.firstError.error);
+      d.setNode(event.node, { ...run, status: 'completed', output: fanOutOutput(done) });
+      d.resolved(event.node);
+      break;
+    }
     case 'attempt_succeeded':
     case 'attempt_failed':
       return d.attemptFinished(event) ? d.s : state;
@@ -101,15 +128,19 @@ function applyNodeEvent(
       d.recordFailure(event.node, event.error);
       break;
     case 'fan_out_expanded': {
+      const delegated = !!d.s.delegateFanOuts;
       const fan: FanOutRun = {
         count: event.count,
+        offset: 0,
         nextIndex: 0,
         todo: [],
         inFlight: 0,
         done: 0,
         failed: 0,
         failedSample: [],
-        chunks: newChildren(event.count),
+        // Delegated children are tracked where they run; here only the summary.
+        chunks: delegated ? [] : newChildren(event.count),
+        ...(delegated ? { delegated: { started: false } } : {}),
       };
       d.setFanOut(event.node, fan);
       if (event.count > 0) return true;
@@ -157,6 +188,7 @@ class Draft {
   recordFailure(key: string, error: string): void {
     if (this.s.failedNode === undefined) {
       this.s.failedNode = key;
+      this.s.failedError = error;
       this.s.error = `Node "${key}" failed: ${error}`;
     }
   }
@@ -198,8 +230,9 @@ class Draft {
         if (!run || (run.status !== 'ready' && !retrying) || it.attempt !== run.attempts) continue;
       } else {
         const fan = this.s.fanOuts[node];
-        if (!fan || index >= fan.count) continue;
-        const c = getChild(fan, index);
+        const local = fan && localIndex(fan, index);
+        if (!fan || local === undefined) continue;
+        const c = getChild(fan, local);
         if (c.s !== 'pending' || it.attempt !== c.n) continue;
       }
       accepted.push(it);
@@ -232,17 +265,18 @@ class Draft {
         this.setNode(node, { ...rest, status: 'dispatched', attempts: run.attempts + 1, group: g });
       } else {
         let fan = fans.get(node) ?? this.s.fanOuts[node]!;
-        const c = getChild(fan, index);
-        fan = setChild(fan, index, {
+        const local = localIndex(fan, index)!;
+        const c = getChild(fan, local);
+        fan = setChild(fan, local, {
           s: 'dispatched',
           n: c.n + 1,
           g,
           ...(c.e === undefined ? {} : { e: c.e }),
         });
         fan = { ...fan, inFlight: fan.inFlight + 1 };
-        if (index >= fan.nextIndex) fan = { ...fan, nextIndex: index + 1 };
-        if (fan.todo.length && fan.todo[0] === index) fan = { ...fan, todo: fan.todo.slice(1) };
-        else if (fan.todo.includes(index)) fan = { ...fan, todo: fan.todo.filter((x) => x !== index) };
+        if (local >= fan.nextIndex) fan = { ...fan, nextIndex: local + 1 };
+        if (fan.todo.length && fan.todo[0] === local) fan = { ...fan, todo: fan.todo.slice(1) };
+        else if (fan.todo.includes(local)) fan = { ...fan, todo: fan.todo.filter((x) => x !== local) };
         fans.set(node, fan);
       }
       this.s.inFlight += 1;
@@ -298,8 +332,9 @@ class Draft {
     }
 
     let fan = this.s.fanOuts[node];
-    if (!fan || index >= fan.count) return false;
-    const c = getChild(fan, index);
+    const local = fan && localIndex(fan, index);
+    if (!fan || local === undefined) return false;
+    const c = getChild(fan, local);
     if ((c.s !== 'dispatched' && c.s !== 'running') || event.attempt !== c.n - 1) return false;
     this.closeGroup(c.g);
     this.s.inFlight -= 1;
@@ -314,7 +349,7 @@ class Draft {
       child = { s: 'failed', n: c.n, e: event.error };
       this.recordFailure(event.key, event.error);
     }
-    fan = setChild(fan, index, child);
+    fan = setChild(fan, local, child);
     fan = { ...fan, inFlight: fan.inFlight - 1 };
     if (terminal) {
       fan = { ...fan, done: fan.done + 1 };

@@ -8,6 +8,7 @@ import {
   childKey,
   getChild,
   isTerminalJob,
+  localIndex,
   parseKey,
   taskIdOf,
   type Decision,
@@ -57,7 +58,8 @@ export function decide(plan: Plan, state: JobState, now: number): Decision[] {
     if (c === undefined) {
       const def = plan.workflow.nodes[fanId] as FanOutNode | undefined;
       const fan = state.fanOuts[fanId];
-      c = def?.max_parallel === undefined ? Infinity : Math.max(0, def.max_parallel - (fan?.inFlight ?? 0));
+      const limit = fan?.window ?? def?.max_parallel;
+      c = limit === undefined ? Infinity : Math.max(0, limit - (fan?.inFlight ?? 0));
       capacity.set(fanId, c);
     }
     return c;
@@ -73,26 +75,42 @@ export function decide(plan: Plan, state: JobState, now: number): Decision[] {
     } else {
       const fan = state.fanOuts[node];
       const def = plan.workflow.nodes[node] as FanOutNode | undefined;
-      if (!fan || !def || capacityOf(node) <= 0) continue;
+      const local = fan && localIndex(fan, index);
+      if (!fan || !def || local === undefined || capacityOf(node) <= 0) continue;
       capacity.set(node, capacityOf(node) - 1);
-      out.push(dispatch(state, node, index, getChild(fan, index).n, def.task.timeout_seconds, now));
+      out.push(dispatch(state, node, index, getChild(fan, local).n, def.task.timeout_seconds, now));
     }
   }
 
   for (const id of plan.order) {
     const fan = state.fanOuts[id];
     if (!fan || state.nodes[id]?.status !== 'running') continue;
+    if (fan.delegated) {
+      if (!fan.delegated.started) {
+        out.push({
+          kind: 'run_fan_out',
+          node: id,
+          count: fan.count,
+          ...(fan.todo.length ? { indices: fan.todo.map((i) => i + fan.offset) } : {}),
+        });
+      }
+      continue;
+    }
     if (!fan.todo.length && fan.nextIndex >= fan.count) continue;
     const def = plan.workflow.nodes[id] as FanOutNode;
     let room = capacityOf(id);
-    for (const index of fan.todo) {
+    for (const local of fan.todo) {
       if (room <= 0) break;
-      out.push(dispatch(state, id, index, getChild(fan, index).n, def.task.timeout_seconds, now));
+      out.push(
+        dispatch(state, id, local + fan.offset, getChild(fan, local).n, def.task.timeout_seconds, now),
+      );
       room--;
     }
-    for (let index = fan.nextIndex; index < fan.count && room > 0; index++) {
-      if (getChild(fan, index).s !== 'pending') continue;
-      out.push(dispatch(state, id, index, getChild(fan, index).n, def.task.timeout_seconds, now));
+    for (let local = fan.nextIndex; local < fan.count && room > 0; local++) {
+      if (getChild(fan, local).s !== 'pending') continue;
+      out.push(
+        dispatch(state, id, local + fan.offset, getChild(fan, local).n, def.task.timeout_seconds, now),
+      );
       room--;
     }
     capacity.set(id, room);
@@ -160,8 +178,9 @@ function isInFlight(state: JobState, key: string, attempt: number, group: number
     );
   }
   const fan = state.fanOuts[node];
-  if (!fan) return false;
-  const c = getChild(fan, index);
+  const local = fan && localIndex(fan, index);
+  if (!fan || local === undefined) return false;
+  const c = getChild(fan, local);
   return (c.s === 'dispatched' || c.s === 'running') && c.n - 1 === attempt && c.g === group;
 }
 
@@ -171,6 +190,7 @@ export function inFlightKeys(state: JobState): string[] {
   for (const g of state.deadlines) {
     for (const [key, attempt] of g.items) if (isInFlight(state, key, attempt, g.id)) keys.push(key);
   }
+  for (const [id, fan] of Object.entries(state.fanOuts)) if (fan.delegated?.started) keys.push(id);
   return keys.sort();
 }
 
@@ -217,6 +237,9 @@ export function decisionEvents(decisions: readonly Decision[], at: number): JobE
           retryable: true,
           at,
         });
+        break;
+      case 'run_fan_out':
+        events.push({ type: 'fan_out_started', node: d.node, at });
         break;
       case 'finish':
         events.push({

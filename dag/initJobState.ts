@@ -1,6 +1,6 @@
-// The initial scheduler state of a job, and the state a rerun starts from (SPEC §2 "Rerun": failed
-// and skipped-by-failure nodes, and only the failed fan-out children, run again; completed outputs
-// are kept).
+// The initial scheduler state of a job, the state a rerun starts from (SPEC §2 "Rerun": failed and
+// skipped-by-failure nodes, and only the failed fan-out children, run again; completed outputs are
+// kept), and the state of one fan-out chunk run in its own sub-orchestration.
 import type { Plan } from './compilePlan';
 import { fanOutOutput } from './applyEvent';
 import {
@@ -13,7 +13,12 @@ import {
   type SkipReason,
 } from './jobState';
 
-export function initJobState(plan: Plan, jobId: string): JobState {
+export interface InitOptions {
+  /** Run fan-out children elsewhere (sub-orchestrations): the state keeps only their summary. */
+  delegateFanOuts?: boolean;
+}
+
+export function initJobState(plan: Plan, jobId: string, options: InitOptions = {}): JobState {
   const nodes: Record<string, NodeRun> = {};
   for (const id of plan.order) nodes[id] = { status: 'pending', attempts: 0 };
   for (const id of Object.keys(plan.workflow.nodes)) nodes[id] ??= { status: 'pending', attempts: 0 };
@@ -31,6 +36,7 @@ export function initJobState(plan: Plan, jobId: string): JobState {
     deadlines: [],
     nextGroup: 0,
     inFlight: 0,
+    ...(options.delegateFanOuts ? { delegateFanOuts: true } : {}),
   };
 }
 
@@ -56,27 +62,37 @@ export interface PreviousRun {
  * branch_not_taken skips stay, everything that failed or was skipped because of a failure is
  * pending again (attempt counters restart: a rerun gets the full retry budget).
  */
-export function rerunJobState(plan: Plan, jobId: string, prev: PreviousRun): JobState {
-  const s = initJobState(plan, jobId);
+export function rerunJobState(
+  plan: Plan,
+  jobId: string,
+  prev: PreviousRun,
+  options: InitOptions = {},
+): JobState {
+  const s = initJobState(plan, jobId, options);
   let open = 0;
   const fanOuts: Record<string, FanOutRun> = {};
   for (const id of Object.keys(s.nodes)) {
     const p = prev.nodes[id];
     const fanPrev = prev.fanOuts[id];
     if (fanPrev && p && (p.status === 'completed' || p.status === 'running' || p.status === 'failed')) {
+      const todo = [...new Set(fanPrev.failed)].sort((a, b) => a - b);
       let fan: FanOutRun = {
         count: fanPrev.count,
+        offset: 0,
         nextIndex: fanPrev.count,
-        todo: [...fanPrev.failed].sort((a, b) => a - b),
+        todo,
         inFlight: 0,
-        done: fanPrev.count - fanPrev.failed.length,
+        done: fanPrev.count - todo.length,
         failed: 0,
         failedSample: [],
-        chunks: newChildren(fanPrev.count),
+        chunks: options.delegateFanOuts ? [] : newChildren(fanPrev.count),
+        ...(options.delegateFanOuts ? { delegated: { started: false } } : {}),
       };
-      const failed = new Set(fanPrev.failed);
-      for (let i = 0; i < fanPrev.count; i++) {
-        if (!failed.has(i)) fan = setChild(fan, i, { s: 'completed', n: 1, o: fanPrev.outputs?.[i] });
+      if (!options.delegateFanOuts) {
+        const failed = new Set(todo);
+        for (let i = 0; i < fanPrev.count; i++) {
+          if (!failed.has(i)) fan = setChild(fan, i, { s: 'completed', n: 1, o: fanPrev.outputs?.[i] });
+        }
       }
       fanOuts[id] = fan;
       if (fan.done === fan.count) {
@@ -102,4 +118,50 @@ export function rerunJobState(plan: Plan, jobId: string, prev: PreviousRun): Job
     }
   }
   return { ...s, fanOuts, open };
+}
+
+export interface ChunkSpec {
+  /** Children [from, to) of the fan-out. */
+  from: number;
+  to: number;
+  /** Run only these global indices (a rerun); the others of the range count as done. */
+  indices?: number[];
+  /** At most this many children of the chunk in flight (its share of max_parallel). */
+  window?: number;
+}
+
+/**
+ * The state of one chunk of a fan-out, run by its own sub-orchestration: the fan-out node is
+ * running and its children [from, to) are pending; the state finishes when they all finished.
+ */
+export function initChunkState(plan: Plan, jobId: string, fanOut: string, spec: ChunkSpec): JobState {
+  const count = Math.max(0, spec.to - spec.from);
+  const todo = spec.indices
+    ? [...new Set(spec.indices)].map((g) => g - spec.from).filter((l) => l >= 0 && l < count)
+    : [];
+  let fan: FanOutRun = {
+    count,
+    offset: spec.from,
+    ...(spec.window === undefined ? {} : { window: spec.window }),
+    nextIndex: spec.indices ? count : 0,
+    todo: todo.sort((a, b) => a - b),
+    inFlight: 0,
+    done: spec.indices ? count - todo.length : 0,
+    failed: 0,
+    failedSample: [],
+    chunks: newChildren(count),
+  };
+  if (spec.indices) {
+    const run = new Set(todo);
+    for (let i = 0; i < count; i++) if (!run.has(i)) fan = setChild(fan, i, { s: 'completed', n: 0 });
+  }
+  const base = initJobState(plan, jobId);
+  const done = fan.done === count;
+  return {
+    ...base,
+    status: 'running',
+    nodes: { [fanOut]: { status: done ? 'completed' : 'running', attempts: 0 } },
+    fanOuts: { [fanOut]: fan },
+    open: done ? 0 : 1,
+  };
 }

@@ -50,15 +50,21 @@ export const CHILD_CHUNK = 1024;
 
 export interface FanOutRun {
   count: number;
+  /** Global index of local child 0 (a fan-out chunk runs children [offset, offset + count)). */
+  offset: number;
+  /** Overrides the node's max_parallel (a chunk's share of it). */
+  window?: number;
+  /** The children run elsewhere (sub-orchestrations); only the summary comes back. */
+  delegated?: { started: boolean };
   /** Lowest child index never dispatched (children below it have been dispatched at least once). */
   nextIndex: number;
-  /** Children to dispatch before the sweep continues (a rerun's failed children), in order. */
+  /** Local indices to dispatch before the sweep continues (a rerun's failed children), in order. */
   todo: number[];
   inFlight: number;
   /** Terminal children. */
   done: number;
   failed: number;
-  /** Up to 5 smallest failed child indices, for the fan_in's error message. */
+  /** Up to 5 smallest failed child indices (global), for the fan_in's error message. */
   failedSample: number[];
   /** Children in chunks of CHILD_CHUNK (copy-on-write per chunk). */
   chunks: ChildRun[][];
@@ -86,6 +92,8 @@ export interface JobState {
   /** The first failure of the job, as the job's error message. */
   error?: string;
   failedNode?: string;
+  /** The first failure's own message (without the node prefix of `error`). */
+  failedError?: string;
   cancelRequested: boolean;
   nodes: Record<string, NodeRun>;
   fanOuts: Record<string, FanOutRun>;
@@ -104,6 +112,8 @@ export interface JobState {
   inFlight: number;
   startedAt?: number;
   endedAt?: number;
+  /** Fan-out children run in sub-orchestrations (fan_out_started / fan_out_finished events). */
+  delegateFanOuts?: boolean;
 }
 
 export type JobEvent =
@@ -113,6 +123,15 @@ export type JobEvent =
   | { type: 'node_evaluating'; node: string; at: number }
   | { type: 'conditional_resolved'; node: string; taken: string[]; output: unknown; at: number }
   | { type: 'fan_out_expanded'; node: string; count: number; at: number }
+  | { type: 'fan_out_started'; node: string; at: number }
+  | {
+      type: 'fan_out_finished';
+      node: string;
+      failed: number;
+      failedSample: number[];
+      firstError?: { key: string; error: string };
+      at: number;
+    }
   | { type: 'fan_in_aggregated'; node: string; output: unknown; at: number }
   | { type: 'node_failed'; node: string; error: string; at: number }
   | { type: 'dispatched'; items: DispatchItem[]; at: number }
@@ -147,6 +166,8 @@ export type Decision =
       timeoutSeconds: number;
     }
   | { kind: 'timeout'; key: string; attempt: number; timeoutSeconds: number }
+  /** Delegated fan-outs: run the children (all, or only `indices` on a rerun) elsewhere. */
+  | { kind: 'run_fan_out'; node: string; count: number; indices?: number[] }
   /** Nothing to do before this time (a retry wait or an attempt deadline); set a timer. */
   | { kind: 'wake'; at: number }
   | { kind: 'finish'; status: 'completed' | 'failed' | 'cancelled'; error?: string; inFlight: string[] };
@@ -167,8 +188,15 @@ export function taskIdOf(jobId: string, key: string, attempt: number): string {
   return `${jobId}_${key}_${attempt}`;
 }
 
+/** A child by its local index (0-based within this run's range). */
 export function getChild(run: FanOutRun, index: number): ChildRun {
   return run.chunks[Math.floor(index / CHILD_CHUNK)]![index % CHILD_CHUNK]!;
+}
+
+/** The local index of a global child index, or undefined when it is outside this run's range. */
+export function localIndex(run: FanOutRun, global: number): number | undefined {
+  const local = global - run.offset;
+  return Number.isInteger(local) && local >= 0 && local < run.count && !run.delegated ? local : undefined;
 }
 
 /** Copy-on-write update of one child: copies the chunk index and one chunk. */

@@ -12,7 +12,8 @@ import {
   renderTaskParams,
   templateContext,
 } from './evaluateNode';
-import { initJobState } from './initJobState';
+import { chunkSummary, planChunks } from './fanOutChunks';
+import { initChunkState, initJobState } from './initJobState';
 import { getChild, isTerminalJob, type Decision, type JobEvent, type JobState } from './jobState';
 
 export type SimOutcome =
@@ -41,6 +42,10 @@ export interface SimOptions {
   /** Start from this state (a rerun) instead of a fresh job. */
   state?: JobState;
   maxSteps?: number;
+  /** Run fan-out children in chunks of this size, as the orchestration's sub-orchestrations do. */
+  delegateFanOuts?: { chunkSize: number };
+  /** Fan-out items of a parent simulation (chunk simulations). */
+  fanOutItems?: Map<string, unknown[]>;
 }
 
 export interface SimResult {
@@ -59,14 +64,17 @@ export interface SimResult {
 export function simulateJob(plan: Plan, options: SimOptions): SimResult {
   const jobId = options.jobId ?? 'job';
   const inputs = options.inputs ?? {};
-  let state = options.state ?? initJobState(plan, jobId);
+  let state =
+    options.state ?? initJobState(plan, jobId, options.delegateFanOuts ? { delegateFanOuts: true } : {});
   let now = options.start ?? 0;
   const events: JobEvent[] = [];
   const dispatches: SimResult['dispatches'] = [];
   const decisionsLog: Decision[][] = [];
   const queue: Array<{ at: number; seq: number; event: JobEvent }> = [];
   let seq = 0;
-  const childParams = new Map<string, unknown[]>();
+  const childParams = options.fanOutItems ?? new Map<string, unknown[]>();
+  /** Outputs of delegated children, as the orchestration reads them back from Postgres. */
+  const delegatedOutputs = new Map<string, Map<number, unknown>>();
   const upstream = new Map<string, Set<string>>();
   const upstreamOf = (id: string) => {
     let u = upstream.get(id);
@@ -98,7 +106,7 @@ export function simulateJob(plan: Plan, options: SimOptions): SimResult {
         else if (d.kind === 'dispatch') {
           dispatches.push(d);
           run(d);
-        }
+        } else if (d.kind === 'run_fan_out') runChunks(d);
       }
       continue;
     }
@@ -142,7 +150,10 @@ export function simulateJob(plan: Plan, options: SimOptions): SimResult {
     const source = plan.fanInSource[node];
     const fan = source ? state.fanOuts[source] : undefined;
     const outputs: unknown[] = [];
-    if (fan) {
+    if (fan?.delegated) {
+      const byIndex = delegatedOutputs.get(source!) ?? new Map<number, unknown>();
+      for (let i = 0; i < fan.count; i++) if (byIndex.has(i)) outputs.push(byIndex.get(i) ?? null);
+    } else if (fan) {
       for (let i = 0; i < fan.count; i++) {
         const c = getChild(fan, i);
         if (c.s === 'completed') outputs.push(c.o ?? null);
@@ -152,6 +163,56 @@ export function simulateJob(plan: Plan, options: SimOptions): SimResult {
     return r.ok
       ? { type: 'fan_in_aggregated', node, output: r.value, at: now }
       : { type: 'node_failed', node, error: r.error, at: now };
+  }
+
+  /** Runs a delegated fan-out as chunk simulations, `concurrency` at a time, like the coordinator. */
+  function runChunks(d: Extract<Decision, { kind: 'run_fan_out' }>) {
+    const def = plan.workflow.nodes[d.node] as { max_parallel?: number };
+    const { chunks, concurrency } = planChunks(
+      d.count,
+      options.delegateFanOuts!.chunkSize,
+      def.max_parallel,
+      d.indices,
+    );
+    const running: number[] = [];
+    let failed = 0;
+    let failedSample: number[] = [];
+    let firstError: { key: string; error: string } | undefined;
+    let end = now;
+    for (const spec of chunks) {
+      running.sort((a, b) => a - b);
+      const start = running.length < concurrency ? now : running.shift()!;
+      const chunk = simulateJob(plan, {
+        jobId,
+        inputs,
+        handler: options.handler,
+        start,
+        state: initChunkState(plan, jobId, d.node, spec),
+        fanOutItems: childParams,
+      });
+      dispatches.push(...chunk.dispatches);
+      const outs = delegatedOutputs.get(d.node) ?? new Map<number, unknown>();
+      delegatedOutputs.set(d.node, outs);
+      const fan = chunk.state.fanOuts[d.node]!;
+      for (let i = 0; i < fan.count; i++) {
+        const c = getChild(fan, i);
+        if (c.s === 'completed' && c.n > 0) outs.set(fan.offset + i, c.o);
+      }
+      running.push(chunk.now);
+      end = Math.max(end, chunk.now);
+      const sum = chunkSummary(chunk.state, d.node);
+      failed += sum.failed;
+      failedSample = [...failedSample, ...sum.failedSample].sort((a, b) => a - b).slice(0, 5);
+      firstError ??= sum.firstError;
+    }
+    schedule(end, {
+      type: 'fan_out_finished',
+      node: d.node,
+      failed,
+      failedSample,
+      ...(firstError ? { firstError } : {}),
+      at: end,
+    });
   }
 
   function run(d: Extract<Decision, { kind: 'dispatch' }>) {

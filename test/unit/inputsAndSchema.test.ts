@@ -55,7 +55,7 @@ describe('submit-time input validation (SPEC §1)', () => {
 
   it('defaults are copies: a job cannot change the workflow default', () => {
     const r = validateInputs(wf, { name: 'x' });
-    (r as { value: { opts: { a: number } } }).value.opts.a = 99;
+    (r as unknown as { value: { opts: { a: number } } }).value.opts.a = 99;
     expect(validateInputs(wf, { name: 'x' })).toMatchObject({ value: { opts: { a: 1 } } });
   });
 });

@@ -279,3 +279,44 @@ describe('scheduler properties over random workflows', () => {
     );
   });
 });
+
+describe('partitioned fan-outs (sub-orchestration chunks)', () => {
+  it('give the same outcome as running the children inline', () => {
+    fc.assert(
+      fc.property(
+        shapeArb,
+        fc.integer({ min: 0, max: 2 ** 30 }),
+        fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 7 }),
+        fc.double({ min: 0, max: 0.5, noNaN: true }),
+        fc.integer({ min: 1, max: 3 }),
+        (shape, seed, xs, failRate, chunkSize) => {
+          const plan = load(buildWorkflow(shape)).plan!;
+          // Durations stay under the 1 s timeout: outcomes then depend on (key, attempt) only.
+          const handler = (c: { key: string; attempt: number }): SimOutcome =>
+            hash(`${c.key}#${c.attempt}`, seed) < failRate
+              ? { ok: false, error: `fail ${c.key}`, durationMs: 5 }
+              : { ok: true, output: { k: c.key }, durationMs: 1 + Math.floor(hash(c.key, seed) * 50) };
+          const inline = simulateJob(plan, { inputs: { xs }, handler });
+          const chunked = simulateJob(plan, { inputs: { xs }, handler, delegateFanOuts: { chunkSize } });
+          expect(chunked.stuck).toBe(false);
+          expect(chunked.state.status).toBe(inline.state.status);
+          const statuses = (r: typeof inline) =>
+            Object.fromEntries(
+              Object.entries(r.state.nodes).map(([id, n]) => [id, [n.status, n.skipReason]]),
+            );
+          expect(statuses(chunked)).toEqual(statuses(inline));
+          const attempts = (r: typeof inline) => r.dispatches.map((d) => `${d.key}#${d.attempt}`).sort();
+          expect(attempts(chunked)).toEqual(attempts(inline));
+          for (const [id, fan] of Object.entries(inline.state.fanOuts)) {
+            expect(chunked.state.fanOuts[id]).toMatchObject({
+              count: fan.count,
+              failed: fan.failed,
+              failedSample: fan.failedSample,
+            });
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
