@@ -116,35 +116,7 @@ export interface JobState {
   delegateFanOuts?: boolean;
 }
 
-export type JobEvent =
-  | { type: 'job_started'; at: number }
-  | { type: 'node_completed'; node: string; output: unknown; at: number }
-  | { type: 'node_skipped'; node: string; reason: SkipReason; at: number }
-  | { type: 'node_evaluating'; node: string; at: number }
-  | { type: 'conditional_resolved'; node: string; taken: string[]; output: unknown; at: number }
-  | { type: 'fan_out_expanded'; node: string; count: number; at: number }
-  | { type: 'fan_out_started'; node: string; at: number }
-  | {
-      type: 'fan_out_finished';
-      node: string;
-      failed: number;
-      failedSample: number[];
-      firstError?: { key: string; error: string };
-      at: number;
-    }
-  | { type: 'fan_in_aggregated'; node: string; output: unknown; at: number }
-  | { type: 'node_failed'; node: string; error: string; at: number }
-  | { type: 'dispatched'; items: DispatchItem[]; at: number }
-  | { type: 'attempt_succeeded'; key: string; attempt: number; output: unknown; at: number }
-  | { type: 'attempt_failed'; key: string; attempt: number; error: string; retryable: boolean; at: number }
-  | { type: 'cancel_requested'; at: number }
-  | { type: 'job_finished'; status: 'completed' | 'failed' | 'cancelled'; error?: string; at: number };
-
-export interface DispatchItem {
-  key: string;
-  attempt: number;
-  deadline: number;
-}
+export type { DispatchItem, JobEvent } from './jobEvents';
 
 export type Decision =
   | { kind: 'start_job' }

@@ -1,0 +1,143 @@
+// Names and zod I/O of every activity and orchestration. Orchestrations import only this file of
+// activities/ (it holds no I/O), so activities can change without touching replayed code.
+import { z } from 'zod';
+import { AttemptOutcomeSchema } from '../dag/containerMessages';
+import { JobEventSchema, SkipReasonSchema } from '../dag/jobEvents';
+import { FanOutNodeSchema, WorkflowSchema } from '../dag/workflowModel';
+
+export const ACTIVITY = {
+  loadJob: 'dagLoadJob',
+  recordTransitions: 'dagRecordTransitions',
+  runTask: 'dagRunTask',
+  enqueueContainerTask: 'dagEnqueueContainerTask',
+} as const;
+
+export const ORCHESTRATION = {
+  job: 'dagJob',
+  fanOut: 'dagFanOut',
+  fanOutChunk: 'dagFanOutChunk',
+} as const;
+
+/** Every job's orchestration instance id: one instance per run (a rerun starts run 2). */
+export function jobInstanceId(jobId: string, run: number): string {
+  return run <= 1 ? jobId : `${jobId}:run${run}`;
+}
+
+export const JobOrchestrationInputSchema = z.object({
+  jobId: z.string().min(1).max(64),
+  run: z.int().min(1),
+});
+export type JobOrchestrationInput = z.infer<typeof JobOrchestrationInputSchema>;
+
+export const LoadJobInputSchema = z.object({ jobId: z.string().min(1).max(64) });
+export const PreviousRunSchema = z.object({
+  nodes: z.record(
+    z.string(),
+    z.object({
+      status: z.enum(['pending', 'ready', 'dispatched', 'running', 'completed', 'failed', 'skipped']),
+      attempts: z.int().min(0).optional(),
+      skipReason: SkipReasonSchema.optional(),
+      taken: z.array(z.string()).optional(),
+    }),
+  ),
+  fanOuts: z.record(z.string(), z.object({ count: z.int().min(0), failed: z.array(z.int().min(0)) })),
+});
+export const PlacementSchema = z.object({
+  runner: z.enum(['activity', 'container']),
+  queue: z.string().optional(),
+});
+export type Placement = z.infer<typeof PlacementSchema>;
+
+export const LoadJobOutputSchema = z.discriminatedUnion('ok', [
+  z.object({
+    ok: z.literal(true),
+    /** The pinned workflow without params and templates: all the control flow needs. */
+    workflow: WorkflowSchema,
+    /** Where each task and fan-out node runs (resolved with the handler registry and queue config). */
+    placement: z.record(z.string(), PlacementSchema),
+    previous: PreviousRunSchema.optional(),
+    chunkSize: z.int().min(1),
+    cancelled: z.boolean(),
+  }),
+  z.object({ ok: z.literal(false), error: z.string() }),
+]);
+export type LoadJobOutput = z.infer<typeof LoadJobOutputSchema>;
+
+export const EvaluationRequestSchema = z.object({
+  node: z.string(),
+  nodeType: z.enum(['conditional', 'fan_out', 'fan_in']),
+});
+
+export const RecordTransitionsInputSchema = z.object({
+  jobId: z.string().min(1).max(64),
+  /** The events the orchestration applied that nobody else recorded (structural transitions). */
+  events: z.array(JobEventSchema),
+  /** Conditionals, fan-outs and fan-ins to evaluate with the job's data; results come back. */
+  evaluate: z.array(EvaluationRequestSchema),
+});
+export type RecordTransitionsInput = z.infer<typeof RecordTransitionsInputSchema>;
+export const RecordTransitionsOutputSchema = z.object({ results: z.array(JobEventSchema) });
+export type RecordTransitionsOutput = z.infer<typeof RecordTransitionsOutputSchema>;
+
+export const TaskAttemptSchema = z.object({
+  jobId: z.string().min(1).max(64),
+  key: z.string().min(1).max(140),
+  node: z.string().min(1).max(64),
+  index: z.int().min(0).optional(),
+  attempt: z.int().min(0),
+  taskId: z.string().min(1).max(200),
+  timeoutSeconds: z.int().min(1),
+  /** ms since epoch. */
+  deadline: z.number(),
+  /** The orchestration instance that dispatched it (container results are raised to it). */
+  instanceId: z.string().min(1).max(300),
+});
+export type TaskAttempt = z.infer<typeof TaskAttemptSchema>;
+
+export const RunTaskOutputSchema = AttemptOutcomeSchema;
+export type RunTaskOutput = z.infer<typeof RunTaskOutputSchema>;
+
+export const EnqueueInputSchema = TaskAttemptSchema.extend({ queue: z.string().min(3).max(63) });
+export type EnqueueInput = z.infer<typeof EnqueueInputSchema>;
+export const EnqueueOutputSchema = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true) }),
+  z.object({
+    ok: z.literal(false),
+    error: z.string(),
+    retryable: z.boolean(),
+    cancelled: z.boolean().optional(),
+  }),
+]);
+export type EnqueueOutput = z.infer<typeof EnqueueOutputSchema>;
+
+export const FanOutInputSchema = z.object({
+  jobId: z.string().min(1).max(64),
+  node: z.string().min(1).max(64),
+  /** The fan-out node's definition (skeleton: its task without params). */
+  def: FanOutNodeSchema,
+  placement: PlacementSchema,
+  count: z.int().min(0),
+  indices: z.array(z.int().min(0)).optional(),
+  chunkSize: z.int().min(1),
+});
+export type FanOutInput = z.infer<typeof FanOutInputSchema>;
+
+export const ChunkInputSchema = FanOutInputSchema.omit({
+  count: true,
+  indices: true,
+  chunkSize: true,
+}).extend({
+  from: z.int().min(0),
+  to: z.int().min(0),
+  indices: z.array(z.int().min(0)).optional(),
+  window: z.int().min(1).optional(),
+});
+export type ChunkInput = z.infer<typeof ChunkInputSchema>;
+
+export const FanOutSummarySchema = z.object({
+  failed: z.int().min(0),
+  failedSample: z.array(z.int().min(0)),
+  firstError: z.object({ key: z.string(), error: z.string() }).optional(),
+  cancelled: z.boolean(),
+});
+export type FanOutSummary = z.infer<typeof FanOutSummarySchema>;

@@ -1,0 +1,61 @@
+// The Storage Queue messages between the Function App and container workers (SPEC §4), shared by
+// the enqueue activity, the result-queue trigger and the container worker. Field names follow the
+// original system's TaskMessage / result where they exist. Documented in docs/messages.md.
+import { z } from 'zod';
+
+/** Storage Queue messages are at most 64 KiB; params above this size travel through Postgres. */
+export const INLINE_PARAMS_MAX_BYTES = 48 * 1024;
+
+export const ContainerTaskMessageSchema = z.object({
+  /** Message format version. */
+  v: z.literal(1),
+  task_id: z.string().min(1).max(200),
+  job_id: z.string().min(1).max(64),
+  node_id: z.string().min(1).max(140),
+  /** 0-based attempt (the original system's retry_count). */
+  attempt: z.int().min(0),
+  handler: z.string().min(1).max(64),
+  /** Resolved params; absent when params_in_db (too big for a queue message: read the node's input_params). */
+  params: z.record(z.string(), z.unknown()).optional(),
+  params_in_db: z.boolean().default(false),
+  timeout_seconds: z.int().min(1).max(86400),
+  /** The attempt must have finished by then (ISO); the worker enforces timeout_seconds itself. */
+  deadline: z.iso.datetime(),
+  dispatched_at: z.iso.datetime(),
+  correlation_id: z.string().max(64).nullish(),
+  /** The orchestration instance waiting for the result (raised as an external event named task_id). */
+  reply_to: z.string().min(1).max(300),
+  /** The queue results go to. */
+  result_queue: z.string().min(3).max(63),
+});
+export type ContainerTaskMessage = z.infer<typeof ContainerTaskMessageSchema>;
+
+export const ContainerResultMessageSchema = z.object({
+  v: z.literal(1),
+  task_id: z.string().min(1).max(200),
+  job_id: z.string().min(1).max(64),
+  node_id: z.string().min(1).max(140),
+  attempt: z.int().min(0),
+  status: z.enum(['completed', 'failed']),
+  /** Outputs live in Postgres (written by the worker before it sends this message). */
+  error_message: z.string().max(2000).nullish(),
+  /** False when retrying cannot help (bad params, invalid data, poison message). */
+  retryable: z.boolean().default(true),
+  worker_id: z.string().max(64).nullish(),
+  execution_duration_ms: z.int().min(0).nullish(),
+  reported_at: z.iso.datetime(),
+  reply_to: z.string().min(1).max(300),
+});
+export type ContainerResultMessage = z.infer<typeof ContainerResultMessageSchema>;
+
+/** The external event raised to the orchestration for a container attempt (named after its task id). */
+export const AttemptOutcomeSchema = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true) }),
+  z.object({
+    ok: z.literal(false),
+    error: z.string(),
+    retryable: z.boolean(),
+    cancelled: z.boolean().optional(),
+  }),
+]);
+export type AttemptOutcome = z.infer<typeof AttemptOutcomeSchema>;

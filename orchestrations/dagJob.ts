@@ -1,0 +1,55 @@
+// The job orchestration (SPEC §2): loads the pinned workflow skeleton, then runs the scheduler
+// loop until the job ends. Postgres is written by the activities; this function is control flow.
+import type * as df from 'durable-functions';
+import {
+  ACTIVITY,
+  JobOrchestrationInputSchema,
+  LoadJobOutputSchema,
+  type RecordTransitionsInput,
+} from '../activities/contracts';
+import { compilePlan } from '../dag/compilePlan';
+import { initJobState, rerunJobState } from '../dag/initJobState';
+import { runScheduler } from './runScheduler';
+import { retryOptions } from './retryOptions';
+
+export interface JobResult {
+  jobId: string;
+  status: string;
+  error?: string;
+}
+
+export function* dagJob(context: df.OrchestrationContext): Generator<df.Task, JobResult, unknown> {
+  const input = JobOrchestrationInputSchema.parse(context.df.getInput());
+  const loaded = LoadJobOutputSchema.parse(
+    yield context.df.callActivityWithRetry(ACTIVITY.loadJob, retryOptions(), { jobId: input.jobId }),
+  );
+  if (!loaded.ok) {
+    // The job row is missing or its pinned workflow cannot run: record the failure and stop.
+    const at = context.df.currentUtcDateTime.getTime();
+    const record: RecordTransitionsInput = {
+      jobId: input.jobId,
+      events: [{ type: 'job_finished', status: 'failed', error: loaded.error, at }],
+      evaluate: [],
+    };
+    yield context.df.callActivityWithRetry(ACTIVITY.recordTransitions, retryOptions(), record);
+    return { jobId: input.jobId, status: 'failed', error: loaded.error };
+  }
+  const plan = compilePlan(loaded.workflow);
+  let state = loaded.previous
+    ? rerunJobState(
+        plan,
+        input.jobId,
+        { ...loaded.previous, nodes: loaded.previous.nodes },
+        { delegateFanOuts: true },
+      )
+    : initJobState(plan, input.jobId, { delegateFanOuts: true });
+  if (loaded.cancelled) state = { ...state, cancelRequested: true, status: 'running' };
+  const final = yield* runScheduler(context, state, {
+    plan,
+    jobId: input.jobId,
+    placement: loaded.placement,
+    mode: 'job',
+    chunkSize: loaded.chunkSize,
+  });
+  return { jobId: input.jobId, status: final.status, ...(final.error ? { error: final.error } : {}) };
+}

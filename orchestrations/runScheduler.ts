@@ -1,0 +1,288 @@
+// The orchestration loop around the pure scheduler, shared by the job orchestration and the
+// fan-out chunk orchestration: decide → record/evaluate (one batched activity) → dispatch →
+// wait for whatever finishes first (an attempt, a container result, a timer, cancel) → apply.
+//
+// Replay-safe by construction: time is context.df.currentUtcDateTime, ids are task ids derived
+// from (job, node, attempt), every branch depends only on replayed task results. Activities
+// return {ok:false} for expected failures, so no Task.any/Task.all ever fails fast.
+import type * as df from 'durable-functions';
+import {
+  ACTIVITY,
+  ORCHESTRATION,
+  RecordTransitionsOutputSchema,
+  type EnqueueInput,
+  type FanOutInput,
+  type Placement,
+  type RecordTransitionsInput,
+  type TaskAttempt,
+} from '../activities/contracts';
+import { apply } from '../dag/applyEvent';
+import type { Plan } from '../dag/compilePlan';
+import { AttemptOutcomeSchema } from '../dag/containerMessages';
+import { decide, decisionEvents } from '../dag/decide';
+import { FanOutSummarySchema } from '../activities/contracts';
+import { getChild, isTerminalJob, type Decision, type JobEvent, type JobState } from '../dag/jobState';
+import type { FanOutNode } from '../dag/workflowModel';
+import { retryOptions } from './retryOptions';
+
+export interface SchedulerIO {
+  plan: Plan;
+  jobId: string;
+  placement: Record<string, Placement>;
+  /** job: records every structural transition; chunk: records only attempt timeouts. */
+  mode: 'job' | 'chunk';
+  chunkSize: number;
+}
+
+type InFlight =
+  | { kind: 'activity' | 'enqueue' | 'result'; task: df.Task; key: string; attempt: number; taskId: string }
+  | { kind: 'fan_out'; task: df.Task; node: string; count: number };
+
+/** Events the orchestration applied that no activity recorded: the batched activity writes them. */
+function recordable(e: JobEvent, mode: SchedulerIO['mode']): boolean {
+  if (e.type === 'dispatched' || e.type === 'fan_out_started') return false;
+  if (mode === 'chunk') return e.type === 'attempt_failed';
+  return true;
+}
+
+export function* runScheduler(
+  context: df.OrchestrationContext,
+  initial: JobState,
+  io: SchedulerIO,
+): Generator<df.Task, JobState, unknown> {
+  const d = context.df;
+  const { plan } = io;
+  let state = initial;
+  const inFlight = new Map<string, InFlight>();
+  const cancel = d.waitForExternalEvent('cancel');
+  let cancelSeen = false;
+  let timer: { at: number; task: df.TimerTask } | undefined;
+  const applyAll = (events: readonly JobEvent[]) => {
+    for (const e of events) state = apply(plan, state, e);
+  };
+
+  for (;;) {
+    const now = d.currentUtcDateTime.getTime();
+    const decisions = decide(plan, state, now);
+    const actionable = decisions.filter((x) => x.kind !== 'wake');
+    if (actionable.length) {
+      const events = decisionEvents(actionable, now);
+      applyAll(events);
+      const toRecord = events.filter((e) => recordable(e, io.mode));
+      const evaluate = actionable.flatMap((x) =>
+        x.kind === 'evaluate' ? [{ node: x.node, nodeType: x.nodeType }] : [],
+      );
+      if (toRecord.length || evaluate.length) {
+        const input: RecordTransitionsInput = { jobId: io.jobId, events: toRecord, evaluate };
+        const out = RecordTransitionsOutputSchema.parse(
+          yield d.callActivityWithRetry(ACTIVITY.recordTransitions, retryOptions(), input),
+        );
+        applyAll(out.results);
+      }
+      if (isTerminalJob(state.status)) break;
+      for (const x of actionable) start(x, now);
+      continue;
+    }
+
+    // Nothing to decide: wait for the first of the attempts in flight, a timer, or cancel.
+    const wake = decisions.find((x) => x.kind === 'wake');
+    if (timer && (!wake || timer.at !== wake.at)) {
+      if (!timer.task.isCompleted) timer.task.cancel();
+      timer = undefined;
+    }
+    if (wake && !timer) timer = { at: wake.at, task: d.createTimer(new Date(wake.at)) };
+    const waitOn: df.Task[] = [...inFlight.values()].map((f) => f.task);
+    if (!cancelSeen) waitOn.push(cancel);
+    if (timer) waitOn.push(timer.task);
+    if (waitOn.length === (cancelSeen ? 0 : 1) && !timer && inFlight.size === 0) {
+      // The scheduler guarantees progress; this would be a bug. Fail the job instead of hanging.
+      applyAll([
+        { type: 'job_finished', status: 'failed', error: 'internal error: the scheduler stalled', at: now },
+      ]);
+      break;
+    }
+    d.setCustomStatus(progress(state, io.mode));
+    yield d.Task.any(waitOn);
+
+    const at = d.currentUtcDateTime.getTime();
+    for (const [id, f] of inFlight) {
+      if (!f.task.isCompleted) continue;
+      inFlight.delete(id);
+      finished(f, at);
+    }
+    if (!cancelSeen && cancel.isCompleted) {
+      cancelSeen = true;
+      applyAll([{ type: 'cancel_requested', at }]);
+    }
+    if (timer?.task.isCompleted) timer = undefined;
+  }
+
+  if (timer && !timer.task.isCompleted) timer.task.cancel();
+  d.setCustomStatus(progress(state, io.mode));
+  return state;
+
+  function start(x: Decision, now: number): void {
+    if (x.kind === 'dispatch') {
+      const attempt: TaskAttempt = {
+        jobId: io.jobId,
+        key: x.key,
+        node: x.node,
+        ...(x.index === undefined ? {} : { index: x.index }),
+        attempt: x.attempt,
+        taskId: x.taskId,
+        timeoutSeconds: x.timeoutSeconds,
+        deadline: x.deadline,
+        instanceId: d.instanceId,
+      };
+      const place = io.placement[x.node] ?? { runner: 'activity' };
+      if (place.runner === 'container' && place.queue) {
+        const input: EnqueueInput = { ...attempt, queue: place.queue };
+        inFlight.set(x.taskId, {
+          kind: 'enqueue',
+          task: d.callActivity(ACTIVITY.enqueueContainerTask, input),
+          key: x.key,
+          attempt: x.attempt,
+          taskId: x.taskId,
+        });
+      } else {
+        inFlight.set(x.taskId, {
+          kind: 'activity',
+          task: d.callActivity(ACTIVITY.runTask, attempt),
+          key: x.key,
+          attempt: x.attempt,
+          taskId: x.taskId,
+        });
+      }
+    } else if (x.kind === 'run_fan_out') {
+      const def = plan.workflow.nodes[x.node] as FanOutNode;
+      const input: FanOutInput = {
+        jobId: io.jobId,
+        node: x.node,
+        def,
+        placement: io.placement[x.node] ?? { runner: 'activity' },
+        count: x.count,
+        ...(x.indices ? { indices: x.indices } : {}),
+        chunkSize: io.chunkSize,
+      };
+      // Deterministic child id: a replay (or a restarted host) finds the same sub-orchestration.
+      const id = `${d.instanceId}:${x.node}`;
+      inFlight.set(`fanout:${x.node}`, {
+        kind: 'fan_out',
+        task: d.callSubOrchestrator(ORCHESTRATION.fanOut, input, id),
+        node: x.node,
+        count: x.count,
+      });
+    }
+    void now;
+  }
+
+  function finished(f: InFlight, at: number): void {
+    if (f.kind === 'fan_out') {
+      const parsed = f.task.isFaulted ? undefined : FanOutSummarySchema.safeParse(f.task.result);
+      const summary = parsed?.success
+        ? parsed.data
+        : {
+            failed: f.count,
+            failedSample: [],
+            firstError: { key: f.node, error: `fan-out orchestration failed: ${errorText(f.task.result)}` },
+            cancelled: false,
+          };
+      applyAll([
+        {
+          type: 'fan_out_finished',
+          node: f.node,
+          failed: summary.failed,
+          failedSample: summary.failedSample,
+          ...(summary.firstError ? { firstError: summary.firstError } : {}),
+          at,
+        },
+      ]);
+      if (summary.cancelled) applyAll([{ type: 'cancel_requested', at }]);
+      return;
+    }
+    if (f.task.isFaulted) {
+      // The activity itself failed (an infrastructure fault): the attempt failed, the policy retries.
+      applyAll([
+        {
+          type: 'attempt_failed',
+          key: f.key,
+          attempt: f.attempt,
+          error: errorText(f.task.result),
+          retryable: true,
+          at,
+        },
+      ]);
+      return;
+    }
+    const outcome = AttemptOutcomeSchema.safeParse(f.task.result);
+    if (!outcome.success) {
+      applyAll([
+        {
+          type: 'attempt_failed',
+          key: f.key,
+          attempt: f.attempt,
+          error: `invalid attempt result: ${outcome.error.issues[0]?.message ?? 'unknown'}`,
+          retryable: true,
+          at,
+        },
+      ]);
+      return;
+    }
+    const o = outcome.data;
+    if (o.ok && f.kind === 'enqueue') {
+      // Queued: the container's result comes back as an external event named after the task id.
+      inFlight.set(f.taskId, { ...f, kind: 'result', task: d.waitForExternalEvent(f.taskId) });
+      return;
+    }
+    if (o.ok) applyAll([{ type: 'attempt_succeeded', key: f.key, attempt: f.attempt, at }]);
+    else {
+      applyAll([
+        {
+          type: 'attempt_failed',
+          key: f.key,
+          attempt: f.attempt,
+          error: o.error,
+          retryable: o.retryable,
+          at,
+        },
+      ]);
+      if (o.cancelled) applyAll([{ type: 'cancel_requested', at }]);
+    }
+  }
+}
+
+function errorText(result: unknown): string {
+  if (result instanceof Error) return result.message;
+  if (typeof result === 'string') return result;
+  try {
+    return JSON.stringify(result) ?? 'unknown error';
+  } catch {
+    return 'unknown error';
+  }
+}
+
+/** Progress for the Azure portal (Durable custom status). */
+export function progress(state: JobState, mode: SchedulerIO['mode']): Record<string, unknown> {
+  let completed = 0;
+  let running = 0;
+  let failed = 0;
+  let total = 0;
+  for (const [id, n] of Object.entries(state.nodes)) {
+    const fan = state.fanOuts[id];
+    if (fan && !fan.delegated) {
+      for (let i = 0; i < fan.count; i++) {
+        const c = getChild(fan, i);
+        total++;
+        if (c.s === 'completed') completed++;
+        else if (c.s === 'failed') failed++;
+        else if (c.s === 'dispatched' || c.s === 'running') running++;
+      }
+      if (mode === 'chunk') continue;
+    }
+    total++;
+    if (n.status === 'completed' || n.status === 'skipped') completed++;
+    else if (n.status === 'failed') failed++;
+    else if (n.status === 'dispatched' || n.status === 'running') running++;
+  }
+  return { status: state.status, completed, running, failed, total };
+}
