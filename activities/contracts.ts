@@ -40,7 +40,15 @@ export const PreviousRunSchema = z.object({
       taken: z.array(z.string()).optional(),
     }),
   ),
-  fanOuts: z.record(z.string(), z.object({ count: z.int().min(0), failed: z.array(z.int().min(0)) })),
+  fanOuts: z.record(
+    z.string(),
+    z.object({
+      count: z.int().min(0),
+      failed: z.array(z.int().min(0)),
+      /** Next attempt index of each failed child (attempt numbers continue across reruns). */
+      attempts: z.array(z.int().min(0)).optional(),
+    }),
+  ),
 });
 export const PlacementSchema = z.object({
   runner: z.enum(['activity', 'container']),
@@ -118,6 +126,7 @@ export const FanOutInputSchema = z.object({
   placement: PlacementSchema,
   count: z.int().min(0),
   indices: z.array(z.int().min(0)).optional(),
+  attempts: z.array(z.int().min(0)).optional(),
   chunkSize: z.int().min(1),
 });
 export type FanOutInput = z.infer<typeof FanOutInputSchema>;

@@ -272,6 +272,7 @@ class Draft {
           n: c.n + 1,
           g,
           ...(c.e === undefined ? {} : { e: c.e }),
+          ...(c.b === undefined ? {} : { b: c.b }),
         });
         fan = { ...fan, inFlight: fan.inFlight + 1 };
         if (local >= fan.nextIndex) fan = { ...fan, nextIndex: local + 1 };
@@ -301,10 +302,13 @@ class Draft {
     if (!def) return false;
     const policy: RetryPolicy | undefined =
       def.type === 'task' ? def.retry : def.type === 'fan_out' ? def.task.retry : undefined;
-    const retry =
-      event.type === 'attempt_failed' && event.retryable && event.attempt < maxRetries(policy)
-        ? event.at + retryDelaySeconds(policy, event.attempt) * 1000
+    // Retries count from the first attempt of this run (a rerun continues the attempt numbers).
+    const retryAt = (base: number | undefined) => {
+      const n = event.attempt - (base ?? 0);
+      return event.type === 'attempt_failed' && event.retryable && n < maxRetries(policy)
+        ? event.at + retryDelaySeconds(policy, n) * 1000
         : undefined;
+    };
 
     if (index === undefined) {
       const run = this.s.nodes[node];
@@ -316,6 +320,7 @@ class Draft {
         return false;
       this.closeGroup(run.group);
       this.s.inFlight -= 1;
+      const retry = retryAt(run.base);
       const { group: _g, ...rest } = run;
       if (event.type === 'attempt_succeeded') {
         this.setNode(node, { ...rest, status: 'completed', output: event.output });
@@ -338,15 +343,17 @@ class Draft {
     if ((c.s !== 'dispatched' && c.s !== 'running') || event.attempt !== c.n - 1) return false;
     this.closeGroup(c.g);
     this.s.inFlight -= 1;
+    const retry = retryAt(c.b);
     let child: ChildRun;
     let terminal = true;
-    if (event.type === 'attempt_succeeded') child = { s: 'completed', n: c.n, o: event.output };
+    const base = c.b === undefined ? {} : { b: c.b };
+    if (event.type === 'attempt_succeeded') child = { s: 'completed', n: c.n, o: event.output, ...base };
     else if (retry !== undefined) {
-      child = { s: 'pending', n: c.n, e: event.error };
+      child = { s: 'pending', n: c.n, e: event.error, ...base };
       terminal = false;
       this.s.waits = insertSorted(this.s.waits, { at: retry, key: event.key }, byWait);
     } else {
-      child = { s: 'failed', n: c.n, e: event.error };
+      child = { s: 'failed', n: c.n, e: event.error, ...base };
       this.recordFailure(event.key, event.error);
     }
     fan = setChild(fan, local, child);

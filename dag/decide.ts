@@ -92,6 +92,7 @@ export function decide(plan: Plan, state: JobState, now: number): Decision[] {
           node: id,
           count: fan.count,
           ...(fan.todo.length ? { indices: fan.todo.map((i) => i + fan.offset) } : {}),
+          ...(fan.todoAttempts ? { attempts: fan.todoAttempts } : {}),
         });
       }
       continue;

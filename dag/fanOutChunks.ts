@@ -21,12 +21,14 @@ export function planChunks(
   chunkSize: number,
   maxParallel?: number,
   indices?: number[],
+  attempts?: number[],
 ): ChunkPlan {
   const size = Math.max(1, Math.floor(chunkSize));
   const chunks: ChunkSpec[] = [];
   if (indices) {
+    const attemptOf = new Map(indices.map((i, k) => [i, attempts?.[k] ?? 0]));
     const byChunk = new Map<number, number[]>();
-    for (const i of [...new Set(indices)].sort((a, b) => a - b)) {
+    for (const i of [...attemptOf.keys()].sort((a, b) => a - b)) {
       if (i < 0 || i >= count) continue;
       const k = Math.floor(i / size);
       const list = byChunk.get(k) ?? [];
@@ -34,7 +36,12 @@ export function planChunks(
       byChunk.set(k, list);
     }
     for (const [k, list] of [...byChunk.entries()].sort((a, b) => a[0] - b[0])) {
-      chunks.push({ from: k * size, to: Math.min(count, (k + 1) * size), indices: list });
+      chunks.push({
+        from: k * size,
+        to: Math.min(count, (k + 1) * size),
+        indices: list,
+        ...(attempts ? { attempts: list.map((i) => attemptOf.get(i)!) } : {}),
+      });
     }
   } else {
     for (let from = 0; from < count; from += size) chunks.push({ from, to: Math.min(count, from + size) });

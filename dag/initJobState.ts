@@ -53,8 +53,11 @@ export interface PreviousRun {
       error?: string;
     }
   >;
-  /** Fan-outs that were expanded: child count, the failed children, and optionally the outputs. */
-  fanOuts: Record<string, { count: number; failed: number[]; outputs?: unknown[] }>;
+  /**
+   * Fan-outs that were expanded: child count, the children to run again (global indices), their
+   * next attempt index (same order; default 0), and optionally the outputs of the others.
+   */
+  fanOuts: Record<string, { count: number; failed: number[]; attempts?: number[]; outputs?: unknown[] }>;
 }
 
 /**
@@ -75,7 +78,8 @@ export function rerunJobState(
     const p = prev.nodes[id];
     const fanPrev = prev.fanOuts[id];
     if (fanPrev && p && (p.status === 'completed' || p.status === 'running' || p.status === 'failed')) {
-      const todo = [...new Set(fanPrev.failed)].sort((a, b) => a - b);
+      const nextAttempt = new Map(fanPrev.failed.map((i, k) => [i, fanPrev.attempts?.[k] ?? 0]));
+      const todo = [...nextAttempt.keys()].sort((a, b) => a - b);
       let fan: FanOutRun = {
         count: fanPrev.count,
         offset: 0,
@@ -86,12 +90,20 @@ export function rerunJobState(
         failed: 0,
         failedSample: [],
         chunks: options.delegateFanOuts ? [] : newChildren(fanPrev.count),
-        ...(options.delegateFanOuts ? { delegated: { started: false } } : {}),
+        ...(options.delegateFanOuts
+          ? { delegated: { started: false }, todoAttempts: todo.map((i) => nextAttempt.get(i)!) }
+          : {}),
       };
       if (!options.delegateFanOuts) {
-        const failed = new Set(todo);
         for (let i = 0; i < fanPrev.count; i++) {
-          if (!failed.has(i)) fan = setChild(fan, i, { s: 'completed', n: 1, o: fanPrev.outputs?.[i] });
+          const next = nextAttempt.get(i);
+          fan = setChild(
+            fan,
+            i,
+            next === undefined
+              ? { s: 'completed', n: 1, o: fanPrev.outputs?.[i] }
+              : { s: 'pending', n: next, b: next },
+          );
         }
       }
       fanOuts[id] = fan;
@@ -113,7 +125,8 @@ export function rerunJobState(
     } else if (p?.status === 'skipped' && p.skipReason === 'branch_not_taken') {
       s.nodes[id] = { status: 'skipped', attempts: 0, skipReason: 'branch_not_taken' };
     } else {
-      s.nodes[id] = { status: 'pending', attempts: 0 };
+      const next = p?.attempts ?? 0;
+      s.nodes[id] = { status: 'pending', attempts: next, base: next };
       open++;
     }
   }
@@ -128,6 +141,8 @@ export interface ChunkSpec {
   indices?: number[];
   /** At most this many children of the chunk in flight (its share of max_parallel). */
   window?: number;
+  /** Next attempt index of each of `indices` (same order; a rerun continues numbering). */
+  attempts?: number[];
 }
 
 /**
@@ -152,8 +167,11 @@ export function initChunkState(plan: Plan, jobId: string, fanOut: string, spec: 
     chunks: newChildren(count),
   };
   if (spec.indices) {
-    const run = new Set(todo);
-    for (let i = 0; i < count; i++) if (!run.has(i)) fan = setChild(fan, i, { s: 'completed', n: 0 });
+    const next = new Map(spec.indices.map((g, k) => [g - spec.from, spec.attempts?.[k] ?? 0]));
+    for (let i = 0; i < count; i++) {
+      const n = next.get(i);
+      fan = setChild(fan, i, n === undefined ? { s: 'completed', n: 0 } : { s: 'pending', n, b: n });
+    }
   }
   const base = initJobState(plan, jobId);
   const done = fan.done === count;

@@ -19,8 +19,10 @@ export const IN_FLIGHT: readonly NodeStatus[] = ['dispatched', 'running'];
 
 export interface NodeRun {
   status: NodeStatus;
-  /** Attempts dispatched so far; the current (or last) attempt index is attempts - 1. */
+  /** The next attempt index (attempts dispatched so far, counting earlier runs); the current one is attempts - 1. */
   attempts: number;
+  /** First attempt index of this run (a rerun continues numbering; retries count from here). */
+  base?: number;
   output?: unknown;
   error?: string;
   skipReason?: SkipReason;
@@ -36,8 +38,10 @@ export interface NodeRun {
 export interface ChildRun {
   /** status */
   s: NodeStatus;
-  /** attempts dispatched */
+  /** next attempt index (attempts dispatched, counting earlier runs) */
   n: number;
+  /** first attempt index of this run */
+  b?: number;
   /** output when completed */
   o?: unknown;
   /** error of the last failed attempt */
@@ -60,6 +64,8 @@ export interface FanOutRun {
   nextIndex: number;
   /** Local indices to dispatch before the sweep continues (a rerun's failed children), in order. */
   todo: number[];
+  /** Delegated reruns: the next attempt index of each `todo` child (same order). */
+  todoAttempts?: number[];
   inFlight: number;
   /** Terminal children. */
   done: number;
@@ -139,7 +145,7 @@ export type Decision =
     }
   | { kind: 'timeout'; key: string; attempt: number; timeoutSeconds: number }
   /** Delegated fan-outs: run the children (all, or only `indices` on a rerun) elsewhere. */
-  | { kind: 'run_fan_out'; node: string; count: number; indices?: number[] }
+  | { kind: 'run_fan_out'; node: string; count: number; indices?: number[]; attempts?: number[] }
   /** Nothing to do before this time (a retry wait or an attempt deadline); set a timer. */
   | { kind: 'wake'; at: number }
   | { kind: 'finish'; status: 'completed' | 'failed' | 'cancelled'; error?: string; inFlight: string[] };

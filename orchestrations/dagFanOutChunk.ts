@@ -22,6 +22,7 @@ export function* dagFanOutChunk(
     from: input.from,
     to: input.to,
     ...(input.indices ? { indices: input.indices } : {}),
+    ...(input.attempts ? { attempts: input.attempts } : {}),
     ...(input.window === undefined ? {} : { window: input.window }),
   });
   const final = yield* runScheduler(context, state, {

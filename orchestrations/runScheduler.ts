@@ -162,6 +162,7 @@ export function* runScheduler(
         placement: io.placement[x.node] ?? { runner: 'activity' },
         count: x.count,
         ...(x.indices ? { indices: x.indices } : {}),
+        ...(x.attempts ? { attempts: x.attempts } : {}),
         chunkSize: io.chunkSize,
       };
       // Deterministic child id: a replay (or a restarted host) finds the same sub-orchestration.

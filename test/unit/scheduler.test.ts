@@ -607,6 +607,7 @@ describe('cancel and rerun', () => {
         split: {
           count: fan.count,
           failed: [2],
+          attempts: [1],
           outputs: Array.from({ length: fan.count }, (_, i) => getChild(fan, i).o),
         },
       },
@@ -618,6 +619,8 @@ describe('cancel and rerun', () => {
     });
     expect(again.state.status).toBe('completed');
     expect(again.dispatches.map((d) => d.key)).toEqual(['split__2', 'after']);
+    // Attempt numbers continue across runs, so task ids never repeat.
+    expect(again.dispatches.map((d) => d.taskId)).toEqual(['job_split__2_1', 'job_after_0']);
     expect(again.state.nodes.join!.output).toEqual({ results: ['out0', 'out1', 'again2', 'out3'], count: 4 });
   });
 });
