@@ -28,7 +28,8 @@ const ioModules = [
 const determinism = [
   {
     selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']",
-    message: 'Date.now() is not replay-safe here: take the time as an argument (context.df.currentUtcDateTime).',
+    message:
+      'Date.now() is not replay-safe here: take the time as an argument (context.df.currentUtcDateTime).',
   },
   {
     selector: "NewExpression[callee.name='Date'][arguments.length=0]",
@@ -60,7 +61,15 @@ function zone(files, patterns, extraSyntax = []) {
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/**', 'dist/**', '.data/**', 'coverage/**', 'bench/results/**', 'test/fixtures/**'],
+    ignores: [
+      'node_modules/**',
+      'dist/**',
+      '.data/**',
+      '.tmp/**',
+      'coverage/**',
+      'bench/results/**',
+      'test/fixtures/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
@@ -145,7 +154,13 @@ export default tseslint.config(
     ['activities/**/*.ts'],
     [
       {
-        group: ['../functions/**', '../orchestrations/**', '../container-worker/**', '../devhost/**', '../cli/**'],
+        group: [
+          '../functions/**',
+          '../orchestrations/**',
+          '../container-worker/**',
+          '../devhost/**',
+          '../cli/**',
+        ],
         message: 'activities/ may import handlers/, dag/ and db/ only.',
       },
     ],

@@ -17,7 +17,8 @@ import {
   type TaskResultInput,
 } from '../db';
 
-const URL = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const URL =
+  process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const POOL = 8;
 
 /** A job with n task nodes, all dispatched; returns the completions to deliver. */
@@ -26,13 +27,22 @@ async function dispatchedJob(pool: pg.Pool, schema: string, n: number): Promise<
     workflowId: 'bench',
     workflowVersion: 1,
     workflowSnapshot: {},
-    nodes: Array.from({ length: n }, (_, i) => ({ nodeId: `t${i}`, nodeType: 'task' as const, maxRetries: 3 })),
+    nodes: Array.from({ length: n }, (_, i) => ({
+      nodeId: `t${i}`,
+      nodeType: 'task' as const,
+      maxRetries: 3,
+    })),
   });
   await pool.query(`UPDATE "${schema}".dag_jobs SET status = 'running' WHERE job_id = $1`, [job.job_id]);
   const r = await applyNodeTransitions(
     pool,
     schema,
-    Array.from({ length: n }, (_, i) => ({ jobId: job.job_id, nodeId: `t${i}`, from: ['pending' as const], to: 'dispatched' as const })),
+    Array.from({ length: n }, (_, i) => ({
+      jobId: job.job_id,
+      nodeId: `t${i}`,
+      from: ['pending' as const],
+      to: 'dispatched' as const,
+    })),
   );
   if (r.applied !== n) throw new Error('setup: dispatch failed');
   return Array.from({ length: n }, (_, i) => ({
@@ -117,17 +127,23 @@ async function main(): Promise<void> {
     const serialItems = await dispatchedJob(pool, schema, 2000);
     const serial = await drive(serialItems, 1, async (r) => void (await recordTaskResult(pool, schema, r)));
 
-    // 3. Batched completions: 500 per statement, one caller.
-    const batched: number[] = [];
+    // 3. Batched completions: 500 per statement, on one caller and on 8 callers (the pool of 8).
+    const batchedRun = async (callers: number): Promise<number> => {
+      const n = 16_000;
+      const items = await dispatchedJob(pool, schema, n);
+      const batches = Array.from({ length: n / 500 }, (_, i) => items.slice(i * 500, i * 500 + 500));
+      return (
+        (await drive(batches, callers, async (b) => {
+          const out = await recordTaskResults(pool, schema, b);
+          if (out.some((o) => o.kind !== 'applied')) throw new Error('batch not applied');
+        })) * 500
+      );
+    };
+    const batchedSerial: number[] = [];
+    const batchedPool: number[] = [];
     for (let rep = 0; rep < REPS; rep++) {
-      const items = await dispatchedJob(pool, schema, N);
-      const batches = Array.from({ length: Math.ceil(N / 500) }, (_, i) => items.slice(i * 500, i * 500 + 500));
-      const t0 = performance.now();
-      for (const b of batches) {
-        const out = await recordTaskResults(pool, schema, b);
-        if (out.some((o) => o.kind !== 'applied')) throw new Error('batch not applied');
-      }
-      batched.push((N / (performance.now() - t0)) * 1000);
+      batchedSerial.push(await batchedRun(1));
+      batchedPool.push(await batchedRun(POOL));
     }
 
     // 4. Structural transitions (pending → ready + node_ready), per row vs one batch.
@@ -137,7 +153,12 @@ async function main(): Promise<void> {
       workflowSnapshot: {},
       nodes: Array.from({ length: 2 * N }, (_, i) => ({ nodeId: `s${i}`, nodeType: 'task' as const })),
     });
-    const tr = (i: number): NodeTransition => ({ jobId: job.job_id, nodeId: `s${i}`, from: ['pending'], to: 'ready' });
+    const tr = (i: number): NodeTransition => ({
+      jobId: job.job_id,
+      nodeId: `s${i}`,
+      from: ['pending'],
+      to: 'ready',
+    });
     const transPerRow = await drive(
       Array.from({ length: N }, (_, i) => i),
       POOL * 2,
@@ -154,17 +175,20 @@ async function main(): Promise<void> {
     const transBatched = (N / (performance.now() - t0)) * 1000;
 
     const perRowMedian = median(perRow);
-    const batchedMedian = median(batched);
+    const batchedSerialMedian = median(batchedSerial);
+    const batchedPoolMedian = median(batchedPool);
     const results = {
       pool_size: POOL,
       completions_per_s_pool8_one_round_trip_each: Math.round(perRowMedian),
       completions_runs: perRow.map(Math.round),
       duplicate_deliveries_per_s_pool8: Math.round(duplicates),
-      completions_per_s_one_connection_serial: Math.round(serial),
-      completions_per_s_batched_500_one_connection: Math.round(batchedMedian),
-      batched_runs: batched.map(Math.round),
-      batched_vs_per_row_pool8: Math.round((batchedMedian / perRowMedian) * 10) / 10,
-      batched_vs_per_row_serial: Math.round((batchedMedian / serial) * 10) / 10,
+      completions_per_s_one_connection_one_round_trip_each: Math.round(serial),
+      completions_per_s_batched_500_one_connection: Math.round(batchedSerialMedian),
+      completions_per_s_batched_500_pool8: Math.round(batchedPoolMedian),
+      batched_runs_one_connection: batchedSerial.map(Math.round),
+      batched_runs_pool8: batchedPool.map(Math.round),
+      batched_vs_per_row_pool8: Math.round((batchedPoolMedian / perRowMedian) * 10) / 10,
+      batched_vs_per_row_one_connection: Math.round((batchedSerialMedian / serial) * 10) / 10,
       transitions_per_s_pool8_one_round_trip_each: Math.round(transPerRow),
       transitions_per_s_batched_1000: Math.round(transBatched),
       transitions_batched_vs_per_row_pool8: Math.round((transBatched / transPerRow) * 10) / 10,
@@ -175,12 +199,15 @@ async function main(): Promise<void> {
     record({
       name: 'db-completion',
       target: '≥ 3,000 node completions/s with a pool of 8; batched writes ≥ 10× one round trip per row',
-      pass: perRowMedian >= 3000 && batchedMedian / perRowMedian >= 10,
+      pass:
+        perRowMedian >= 3000 && batchedPoolMedian / perRowMedian >= 10 && batchedSerialMedian / serial >= 10,
       results,
       notes:
         'Each completion = one statement: lock node, insert dag_task_results row (ON CONFLICT DO NOTHING on task_id), ' +
         'guarded node update (version+1), node_completed event. 16 callers in flight on a pool of 8; N=6000 per run, median of 3. ' +
-        'Batched = recordTaskResults with 500 results per statement on one caller. For reference pgbench -N on this machine ≈ 3,500 TPS. ' +
+        'Batched = recordTaskResults with 500 results per statement, on one caller and on 8 callers. ' +
+        'pgbench_N_c8_tps_same_run is `pgbench -N -c 8 -j 2 -T 5` measured in the same run (the issue quotes ≈ 3,500 TPS for a quiet machine); ' +
+        'load_average_1m shows how busy the shared 2-core machine was. ' +
         'Postgres 15 on the same 2-core machine, fsync on, synchronous_commit on.',
     });
   } finally {

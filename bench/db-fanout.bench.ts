@@ -5,7 +5,8 @@ import pg from 'pg';
 import { record, median } from './lib/record';
 import { createJob, deploySchema, insertFanOutChildren } from '../db';
 
-const URL = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const URL =
+  process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 async function main(): Promise<void> {
   const schema = `bench_${randomBytes(5).toString('hex')}`;
@@ -29,14 +30,27 @@ async function main(): Promise<void> {
         });
         const children = Array.from({ length: n }, (_, index) => ({
           index,
-          inputParams: { item: { blob: `tiles/${index}.tif`, bbox: [index, index + 1, index + 2, index + 3] }, index },
+          inputParams: {
+            item: { blob: `tiles/${index}.tif`, bbox: [index, index + 1, index + 2, index + 3] },
+            index,
+          },
         }));
         const t0 = performance.now();
-        const r = await insertFanOutChildren(pool, schema, { jobId: job.job_id, parentNodeId: 'fan', children, maxRetries: 3 });
+        const r = await insertFanOutChildren(pool, schema, {
+          jobId: job.job_id,
+          parentNodeId: 'fan',
+          children,
+          maxRetries: 3,
+        });
         const ms = performance.now() - t0;
         if (r.inserted !== n) throw new Error(`expected ${n} inserted, got ${r.inserted}`);
         // Idempotency: the same call again inserts nothing.
-        const again = await insertFanOutChildren(pool, schema, { jobId: job.job_id, parentNodeId: 'fan', children, maxRetries: 3 });
+        const again = await insertFanOutChildren(pool, schema, {
+          jobId: job.job_id,
+          parentNodeId: 'fan',
+          children,
+          maxRetries: 3,
+        });
         if (again.inserted !== 0) throw new Error('re-insert was not idempotent');
         times.push(ms);
         rates.push((n / ms) * 1000);

@@ -1,5 +1,6 @@
 // The dagmaster command (SPEC §6).
 import { formatIssue } from '../dag/workflowIssue';
+import { renderDdl } from '../db/generateDdl';
 import { workflowJsonSchema } from '../dag/workflowJsonSchema';
 import { loadConfig } from '../functions/config';
 import { listWorkflowFiles, loadWorkflowFiles } from '../functions/workflowCatalog';
@@ -78,7 +79,6 @@ async function schema(args: string[], io: CliIO): Promise<number> {
     return 0;
   }
   if (args.includes('--ddl')) {
-    const { renderDdl } = await import('../db/generateDdl');
     const schemaName = valueOf(args, '--schema') ?? process.env.DAG_DB_SCHEMA ?? 'dagapp';
     io.out(renderDdl(schemaName));
     return 0;

@@ -1,0 +1,46 @@
+// Opaque keyset cursors: base64url JSON, validated on the way back in.
+import { z } from 'zod';
+import { DbValidationError } from './errors';
+
+export function encodeCursor(value: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+}
+
+export function decodeCursor<T>(cursor: string, schema: z.ZodType<T>, what: string): T {
+  let parsed: unknown;
+  try {
+    if (cursor.length > 1000) throw new Error('too long');
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  const r = schema.safeParse(parsed);
+  if (!r.success) {
+    throw new DbValidationError({
+      field: 'cursor',
+      message: `cursor: not a valid ${what} cursor. Pass back the nextCursor of the previous page unchanged, or omit it for the first page.`,
+    });
+  }
+  return r.data;
+}
+
+/** Clamps a page size: default when absent, rejected when not a positive integer or above max. */
+export function pageLimit(limit: number | undefined, dflt: number, max: number): number {
+  if (limit === undefined) return dflt;
+  if (!Number.isInteger(limit) || limit < 1 || limit > max) {
+    throw new DbValidationError({
+      field: 'limit',
+      limit: max,
+      message: `limit: ${limit} is not an integer between 1 and ${max}.`,
+    });
+  }
+  return limit;
+}
+
+export const zCursorString = z.string().min(1).max(200);
+
+export interface Page<T> {
+  items: T[];
+  /** Pass back for the next page; null on the last page. */
+  nextCursor: string | null;
+}

@@ -1,0 +1,513 @@
+// Emulates what the Durable extension does with the actions an out-of-process orchestrator returns
+// (OutOfProcOrchestrationShim.ProcessAsyncActionsV2, schema V2/V3) on top of DTFx id assignment and
+// RetryInterceptor. It replays the whole history in order, like DTFx: every call the extension would
+// make to the orchestration context gets the next sequence id; completion events resolve tasks by
+// id; each top-level action is awaited before the next one is invoked (WhenAll waits for every
+// child even if one failed). The result says which tasks are new (to be scheduled), which ids are
+// still waiting for a completion event, and whether the extension has reached the end of the action
+// list (only then can the instance complete, fail or continue as new).
+import { EventType, eventTypeName, type HistoryEvent } from './historyEvents';
+
+export type TaskKind = 'activity' | 'timer' | 'subOrchestration';
+
+export interface TaskInfo {
+  id: number;
+  kind: TaskKind;
+  /** Activity or orchestrator name; for retry timers, the function being retried. */
+  name?: string;
+  purpose: 'call' | 'retryAttempt' | 'timer' | 'retryTimer' | 'canceledTimer';
+}
+
+export type NewTask =
+  | { id: number; kind: 'activity'; name: string; input: unknown }
+  | { id: number; kind: 'timer'; fireAt: Date; purpose: TaskInfo['purpose']; name?: string }
+  | {
+      id: number;
+      kind: 'subOrchestration';
+      name: string;
+      instanceId: string;
+      input: unknown;
+      version: string;
+    };
+
+export type ShimFailureKind =
+  'non-determinism' | 'unsupported' | 'unknown-function' | 'retry-timeout' | 'invalid-action';
+
+export interface ShimResult {
+  /** Tasks the replay created that have no scheduling event in history yet, in id order. */
+  newTasks: NewTask[];
+  /** Every id allocated during replay. */
+  allocated: Map<number, TaskInfo>;
+  /** Allocated ids still waiting for their completion event (canceled timers included: they still fire). */
+  pending: Map<number, TaskInfo>;
+  nextId: number;
+  /** The extension awaited every action in the list (it may now complete / fail / continue as new). */
+  allActionsDone: boolean;
+  continueAsNew: { input: unknown } | undefined;
+  failure?: { kind: ShimFailureKind; message: string };
+}
+
+export interface ShimContext {
+  instanceId: string;
+  executionId: string;
+  parentInstanceId: string | null;
+  /** 'activity' | 'orchestration' | other kind for a registered function, undefined if unknown. */
+  functionKind(name: string): string | undefined;
+  /** Names of registered functions of a kind, for error messages. */
+  functionNames(kind: 'activity' | 'orchestration'): string[];
+}
+
+export interface RetryOptionsJson {
+  firstRetryIntervalInMilliseconds?: number;
+  maxNumberOfAttempts?: number;
+  backoffCoefficient?: number;
+  maxRetryIntervalInMilliseconds?: number;
+  retryTimeoutInMilliseconds?: number;
+}
+
+export interface ActionJson {
+  actionType: number;
+  functionName?: string;
+  input?: unknown;
+  retryOptions?: RetryOptionsJson;
+  instanceId?: string;
+  version?: string;
+  fireAt?: string;
+  isCanceled?: boolean;
+  externalEventName?: string;
+  compoundActions?: ActionJson[];
+}
+
+export const ActionType = {
+  CallActivity: 0,
+  CallActivityWithRetry: 1,
+  CallSubOrchestrator: 2,
+  CallSubOrchestratorWithRetry: 3,
+  ContinueAsNew: 4,
+  CreateTimer: 5,
+  WaitForExternalEvent: 6,
+  CallEntity: 7,
+  CallHttp: 8,
+  SignalEntity: 9,
+  ScheduledSignalEntity: 10,
+  WhenAny: 11,
+  WhenAll: 12,
+  LockEntities: 13,
+  ReleaseEntities: 14,
+} as const;
+
+/** The extension's default RetryOptions.MaxRetryInterval. */
+const defaultMaxRetryIntervalMs = 6 * 24 * 3600 * 1000;
+
+class ShimFailure extends Error {
+  constructor(
+    readonly kind: ShimFailureKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A synchronous stand-in for a .NET Task: continuations run inline, as under DTFx's scheduler. */
+class SimTask {
+  done = false;
+  failed = false;
+  private continuations: (() => void)[] | undefined;
+  complete(failed: boolean): void {
+    if (this.done) return;
+    this.done = true;
+    this.failed = failed;
+    const c = this.continuations;
+    this.continuations = undefined;
+    if (c) for (const f of c) f();
+  }
+  then(f: () => void): void {
+    if (this.done) f();
+    else (this.continuations ??= []).push(f);
+  }
+  static completed(failed = false): SimTask {
+    const t = new SimTask();
+    t.complete(failed);
+    return t;
+  }
+}
+
+export function replayActions(
+  history: readonly HistoryEvent[],
+  actions: readonly ActionJson[],
+  ctx: ShimContext,
+): ShimResult {
+  return new Simulator(history, actions, ctx).run();
+}
+
+class Simulator {
+  private readonly scheduledInHistory = new Map<number, HistoryEvent>();
+  private readonly tasks = new Map<number, SimTask>();
+  private readonly allocated = new Map<number, TaskInfo>();
+  private readonly pending = new Map<number, TaskInfo>();
+  private readonly newTasks: NewTask[] = [];
+  private readonly eventWaiters = new Map<string, SimTask[]>();
+  private readonly bufferedEvents = new Map<string, number>();
+  private nextId = 0;
+  private now = new Date(0);
+  private actionIndex = 0;
+  private allDone = false;
+  private continueAsNew: { input: unknown } | undefined;
+
+  constructor(
+    private readonly history: readonly HistoryEvent[],
+    private readonly actions: readonly ActionJson[],
+    private readonly ctx: ShimContext,
+  ) {}
+
+  run(): ShimResult {
+    for (const e of this.history) {
+      if (
+        e.EventType === EventType.TaskScheduled ||
+        e.EventType === EventType.TimerCreated ||
+        e.EventType === EventType.SubOrchestrationInstanceCreated
+      ) {
+        this.scheduledInHistory.set(e.EventId, e);
+      }
+    }
+    let failure: ShimResult['failure'];
+    try {
+      for (const e of this.history) this.process(e);
+    } catch (err) {
+      if (!(err instanceof ShimFailure)) throw err;
+      failure = { kind: err.kind, message: err.message };
+    }
+    return {
+      newTasks: this.newTasks,
+      allocated: this.allocated,
+      pending: this.pending,
+      nextId: this.nextId,
+      allActionsDone: this.allDone,
+      continueAsNew: this.continueAsNew,
+      failure,
+    };
+  }
+
+  private process(e: HistoryEvent): void {
+    switch (e.EventType) {
+      case EventType.OrchestratorStarted:
+        this.now = new Date(e.Timestamp);
+        break;
+      case EventType.ExecutionStarted:
+        this.advance();
+        break;
+      case EventType.TaskScheduled:
+      case EventType.TimerCreated:
+      case EventType.SubOrchestrationInstanceCreated:
+        this.verifyScheduled(e);
+        break;
+      case EventType.TaskCompleted:
+      case EventType.SubOrchestrationInstanceCompleted:
+        this.resolve(e.TaskScheduledId, false);
+        break;
+      case EventType.TaskFailed:
+      case EventType.SubOrchestrationInstanceFailed:
+        this.resolve(e.TaskScheduledId, true);
+        break;
+      case EventType.TimerFired:
+        this.resolve(e.TimerId, false);
+        break;
+      case EventType.EventRaised:
+        this.raise(e.Name ?? '');
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** The sequential action loop of ProcessAsyncActionsV2 (iterative so long chains do not recurse). */
+  private readonly advance = (): void => {
+    while (this.actionIndex < this.actions.length) {
+      const action = this.actions[this.actionIndex++]!;
+      const task = this.invoke(action);
+      if (!task.done) {
+        task.then(this.advance);
+        return;
+      }
+    }
+    this.allDone = true;
+  };
+
+  private invoke(a: ActionJson): SimTask {
+    switch (a.actionType) {
+      case ActionType.CallActivity:
+        return this.schedule(
+          { kind: 'activity', name: this.functionName(a, 'activity'), purpose: 'call' },
+          a.input,
+        );
+      case ActionType.CallActivityWithRetry:
+        return this.withRetry(a, 'activity');
+      case ActionType.CallSubOrchestrator:
+        return this.schedule(
+          { kind: 'subOrchestration', name: this.functionName(a, 'orchestration'), purpose: 'call' },
+          a.input,
+          a,
+        );
+      case ActionType.CallSubOrchestratorWithRetry:
+        return this.withRetry(a, 'subOrchestration');
+      case ActionType.ContinueAsNew:
+        this.continueAsNew = { input: a.input };
+        return SimTask.completed();
+      case ActionType.CreateTimer: {
+        const fireAt = new Date(a.fireAt ?? NaN);
+        if (Number.isNaN(fireAt.getTime()))
+          throw new ShimFailure('invalid-action', `createTimer: invalid fireAt ${a.fireAt}`);
+        const timer = this.scheduleTimer(fireAt, a.isCanceled ? 'canceledTimer' : 'timer');
+        // A canceled timer still consumes an id and still fires later; the awaiting code sees it
+        // complete (canceled) at once.
+        return a.isCanceled ? SimTask.completed(true) : timer;
+      }
+      case ActionType.WaitForExternalEvent: {
+        // The extension matches event names case-insensitively and keeps waiters on a stack.
+        const key = (a.externalEventName ?? '').toLowerCase();
+        const buffered = this.bufferedEvents.get(key) ?? 0;
+        if (buffered > 0) {
+          this.bufferedEvents.set(key, buffered - 1);
+          return SimTask.completed();
+        }
+        const t = new SimTask();
+        let list = this.eventWaiters.get(key);
+        if (!list) this.eventWaiters.set(key, (list = []));
+        list.push(t);
+        return t;
+      }
+      case ActionType.WhenAll:
+      case ActionType.WhenAny: {
+        const children = (a.compoundActions ?? []).map((c) => this.invoke(c));
+        const t = new SimTask();
+        if (children.length === 0) return SimTask.completed();
+        if (a.actionType === ActionType.WhenAny) {
+          for (const c of children) c.then(() => t.complete(false));
+        } else {
+          let left = children.length;
+          for (const c of children) c.then(() => --left === 0 && t.complete(children.some((x) => x.failed)));
+        }
+        return t;
+      }
+      case ActionType.CallEntity:
+      case ActionType.SignalEntity:
+      case ActionType.ScheduledSignalEntity:
+      case ActionType.LockEntities:
+      case ActionType.ReleaseEntities:
+        throw new ShimFailure(
+          'unsupported',
+          'Durable entities (callEntity, signalEntity, lock) are not supported by the dev host. ' +
+            'Model the state with activities and Postgres instead.',
+        );
+      case ActionType.CallHttp:
+        throw new ShimFailure(
+          'unsupported',
+          'context.df.callHttp is not supported by the dev host. Call the HTTP endpoint from an activity instead.',
+        );
+      default:
+        throw new ShimFailure(
+          'invalid-action',
+          `The orchestrator returned an unknown action type ${String(a.actionType)}`,
+        );
+    }
+  }
+
+  private functionName(a: ActionJson, kind: 'activity' | 'orchestration'): string {
+    const name = a.functionName;
+    if (typeof name !== 'string' || !name)
+      throw new ShimFailure('invalid-action', `An action without functionName`);
+    if (this.ctx.functionKind(name) !== kind) {
+      // Same check and wording as the extension's ThrowIfFunctionDoesNotExist.
+      const known = this.ctx.functionNames(kind);
+      throw new ShimFailure(
+        'unknown-function',
+        `The function '${name}' doesn't exist, is disabled, or is not an ${kind === 'activity' ? 'activity' : 'orchestrator'} function. ` +
+          `Additional info: the following are the known ${kind === 'activity' ? 'activity' : 'orchestrator'} functions: ` +
+          `${known.map((n) => `'${n}'`).join(', ') || '(none)'}.`,
+      );
+    }
+    return name;
+  }
+
+  private schedule(info: Omit<TaskInfo, 'id'>, input: unknown, sub?: ActionJson): SimTask {
+    const id = this.nextId++;
+    const full: TaskInfo = { id, ...info };
+    const prev = this.scheduledInHistory.get(id);
+    if (prev) {
+      this.checkMatches(prev, full);
+    } else if (info.kind === 'activity') {
+      this.newTasks.push({ id, kind: 'activity', name: info.name!, input });
+    } else if (info.kind === 'subOrchestration') {
+      this.newTasks.push({
+        id,
+        kind: 'subOrchestration',
+        name: info.name!,
+        instanceId: this.subInstanceId(sub, id),
+        input,
+        version: sub?.version ?? '',
+      });
+    }
+    const task = new SimTask();
+    this.tasks.set(id, task);
+    this.allocated.set(id, full);
+    this.pending.set(id, full);
+    return task;
+  }
+
+  private scheduleTimer(fireAt: Date, purpose: TaskInfo['purpose'], name?: string): SimTask {
+    const id = this.nextId++;
+    const full: TaskInfo = { id, kind: 'timer', purpose, ...(name ? { name } : {}) };
+    const prev = this.scheduledInHistory.get(id);
+    if (prev) this.checkMatches(prev, full);
+    else this.newTasks.push({ id, kind: 'timer', fireAt, purpose, ...(name ? { name } : {}) });
+    const task = new SimTask();
+    this.tasks.set(id, task);
+    this.allocated.set(id, full);
+    this.pending.set(id, full);
+    return task;
+  }
+
+  private subInstanceId(a: ActionJson | undefined, id: number): string {
+    const explicit = a?.instanceId;
+    if (explicit) {
+      if (
+        explicit === this.ctx.instanceId ||
+        (this.ctx.parentInstanceId && explicit === this.ctx.parentInstanceId)
+      ) {
+        throw new ShimFailure(
+          'invalid-action',
+          'The instance ID of a sub-orchestration must be different than the instance ID of a parent orchestration.',
+        );
+      }
+      if (explicit.startsWith('@'))
+        throw new ShimFailure('invalid-action', 'Orchestration instance ids must not start with @');
+      return explicit;
+    }
+    // DTFx's default for sub-orchestrations: "<parent execution id>:<task id>".
+    return `${this.ctx.executionId}:${id}`;
+  }
+
+  /** DTFx RetryInterceptor: attempt, on failure a timer (also after the last attempt), then retry. */
+  private withRetry(a: ActionJson, kind: 'activity' | 'subOrchestration'): SimTask {
+    const name = this.functionName(a, kind === 'activity' ? 'activity' : 'orchestration');
+    const ro = a.retryOptions ?? {};
+    const first = ro.firstRetryIntervalInMilliseconds ?? 0;
+    const max = ro.maxNumberOfAttempts ?? 0;
+    if (!(first > 0) || !(max >= 1)) {
+      throw new ShimFailure(
+        'invalid-action',
+        `Retry options for '${name}' need firstRetryIntervalInMilliseconds > 0 and maxNumberOfAttempts >= 1 ` +
+          `(got ${JSON.stringify(ro)})`,
+      );
+    }
+    const backoff = ro.backoffCoefficient ?? 1;
+    const maxInterval =
+      ro.maxRetryIntervalInMilliseconds && ro.maxRetryIntervalInMilliseconds > 0
+        ? ro.maxRetryIntervalInMilliseconds
+        : defaultMaxRetryIntervalMs;
+    const timeout =
+      ro.retryTimeoutInMilliseconds && ro.retryTimeoutInMilliseconds > 0
+        ? ro.retryTimeoutInMilliseconds
+        : undefined;
+    const outer = new SimTask();
+    const firstAttempt = this.now.getTime();
+    const attempt = (n: number): void => {
+      const t = this.schedule({ kind, name, purpose: n === 0 ? 'call' : 'retryAttempt' }, a.input, a);
+      t.then(() => {
+        if (!t.failed) return outer.complete(false);
+        let delay = 0;
+        if (timeout === undefined || this.now.getTime() < firstAttempt + timeout) {
+          const d = first * Math.pow(backoff, n);
+          delay = d < maxInterval ? d : maxInterval;
+        }
+        if (delay === 0) {
+          // DTFx gives up here without a timer, but durable-functions still waits for one, so on Azure
+          // the orchestration hangs (durable-js #629). Fail loudly instead.
+          throw new ShimFailure(
+            'retry-timeout',
+            `Retries of '${name}' stopped because retryTimeoutInMilliseconds (${timeout} ms) elapsed. ` +
+              'On Azure this leaves the orchestration waiting forever (durable-functions v3 issue #629). ' +
+              'Remove retryTimeoutInMilliseconds and bound retries with maxNumberOfAttempts.',
+          );
+        }
+        const timer = this.scheduleTimer(
+          new Date(this.now.getTime() + Math.round(delay)),
+          'retryTimer',
+          name,
+        );
+        timer.then(() => (n + 1 < max ? attempt(n + 1) : outer.complete(true)));
+      });
+    };
+    attempt(0);
+    return outer;
+  }
+
+  private verifyScheduled(e: HistoryEvent): void {
+    const info = this.allocated.get(e.EventId);
+    if (!info) {
+      throw new ShimFailure(
+        'non-determinism',
+        `Non-deterministic workflow detected: expected ${describeHistoryEvent(e)} (id ${e.EventId}) in history, ` +
+          `the orchestrator did not schedule it on replay (it scheduled ${this.nextId} task(s) so far). ` +
+          'Was the orchestrator code changed while this instance was running?',
+      );
+    }
+    this.checkMatches(e, info);
+  }
+
+  private checkMatches(e: HistoryEvent, info: TaskInfo): void {
+    const kind: TaskKind =
+      e.EventType === EventType.TaskScheduled
+        ? 'activity'
+        : e.EventType === EventType.TimerCreated
+          ? 'timer'
+          : 'subOrchestration';
+    const sameName = kind === 'timer' || e.Name === undefined || e.Name === info.name;
+    if (kind === info.kind && sameName) return;
+    throw new ShimFailure(
+      'non-determinism',
+      `Non-deterministic workflow detected: expected ${describeHistoryEvent(e)} (id ${e.EventId}) in history, ` +
+        `the orchestrator scheduled ${kind === info.kind ? `'${info.name}'` : describeTask(info)}`,
+    );
+  }
+
+  private resolve(id: number | undefined, failed: boolean): void {
+    if (id === undefined) return;
+    const task = this.tasks.get(id);
+    if (!task) return; // DTFx ignores completions it has no open task for
+    this.pending.delete(id);
+    task.complete(failed);
+  }
+
+  private raise(name: string): void {
+    const key = name.toLowerCase();
+    const waiters = this.eventWaiters.get(key);
+    const waiter = waiters?.pop();
+    if (waiter) waiter.complete(false);
+    else this.bufferedEvents.set(key, (this.bufferedEvents.get(key) ?? 0) + 1);
+  }
+}
+
+export function describeHistoryEvent(e: HistoryEvent): string {
+  const name = eventTypeName(e.EventType);
+  return e.Name !== undefined ? `${name} '${e.Name}'` : name;
+}
+
+export function describeTask(info: Pick<TaskInfo, 'kind' | 'name' | 'purpose'>): string {
+  switch (info.kind) {
+    case 'activity':
+      return info.purpose === 'retryAttempt'
+        ? `a retry of activity '${info.name}'`
+        : `activity '${info.name}'`;
+    case 'subOrchestration':
+      return info.purpose === 'retryAttempt'
+        ? `a retry of sub-orchestration '${info.name}'`
+        : `sub-orchestration '${info.name}'`;
+    case 'timer':
+      return info.purpose === 'retryTimer'
+        ? `the retry timer of '${info.name}'`
+        : info.purpose === 'canceledTimer'
+          ? 'a canceled timer'
+          : 'a timer';
+  }
+}

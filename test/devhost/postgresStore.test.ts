@@ -1,0 +1,103 @@
+// The Postgres store: the same Durable flows as the memory store, durable timers and work surviving a
+// restart of the host, and two hosts sharing one schema (claims with FOR UPDATE SKIP LOCKED,
+// wake-ups with LISTEN/NOTIFY).
+import { describe, expect, it } from 'vitest';
+import { EventType, startDevHost, type DevHost, type DevHostOptions } from '../../devhost';
+import { useTestSchema } from '../support/pg';
+import { count, sampleApp, waitFor } from './helpers';
+
+const schema = useTestSchema('devhost');
+
+function start(extra: Partial<DevHostOptions> = {}): Promise<DevHost> {
+  const t = schema();
+  return startDevHost({
+    appEntry: sampleApp,
+    store: 'postgres',
+    databaseUrl: t.url,
+    storeSchema: t.schema,
+    testMode: true,
+    pollIntervalMs: 200,
+    ...extra,
+  });
+}
+
+describe('dev host: Postgres store', () => {
+  it('runs the Durable flows and keeps their history in Postgres', async () => {
+    const host = await start();
+    try {
+      const ids = {
+        seq: await host.startNew('helloSequence'),
+        fan: await host.startNew('fanOut', { input: 200 }),
+        parent: await host.startNew('parent', { instanceId: 'pg-parent' }),
+        counter: await host.startNew('counter', { input: 1 }),
+        timer: await host.startNew('timerRace', { input: { timeoutMs: 100 } }),
+        failing: await host.startNew('failingOrchestrator'),
+        forever: await host.startNew('waitForever'),
+      };
+      expect((await host.waitForCompletion(ids.seq)).output).toEqual([
+        'Hello Tokyo!',
+        'Hello Seattle!',
+        'Hello London!',
+      ]);
+      expect((await host.waitForCompletion(ids.fan)).output).toBe(2_646_700);
+      expect((await host.waitForCompletion(ids.parent)).output).toMatchObject({
+        a: { square: 9 },
+        b: { square: 16 },
+      });
+      expect((await host.waitForCompletion(ids.counter)).output).toBe('counted to 3');
+      expect((await host.waitForCompletion(ids.timer)).output).toEqual({ approved: null, timedOut: true });
+      expect((await host.waitForCompletion(ids.failing)).runtimeStatus).toBe('Failed');
+      await waitFor(async () => (await host.getStatus(ids.forever))?.runtimeStatus === 'Running');
+      await host.terminate(ids.forever, 'bye');
+      expect((await host.waitForCompletion(ids.forever)).runtimeStatus).toBe('Terminated');
+
+      const h = await host.getHistory(ids.fan);
+      expect(count(h, EventType.TaskScheduled)).toBe(200);
+      expect(count(h, EventType.TaskCompleted)).toBe(200);
+      const rows = await schema().pool.query(
+        `SELECT count(*)::int AS n FROM ${schema().schema}.activity_tasks`,
+      );
+      expect(rows.rows[0].n).toBe(0);
+      expect((await host.listInstances({ instanceIdPrefix: 'pg-parent' })).length).toBe(2); // parent + explicit child
+    } finally {
+      await host.stop();
+    }
+  });
+
+  it('resumes instances, activity work and durable timers after a restart', async () => {
+    let host = await start();
+    const timer = await host.startNew('timerRace', { instanceId: 'pg-timer', input: { timeoutMs: 800 } });
+    const waiting = await host.startNew('customStatus', { instanceId: 'pg-waiting' });
+    await waitFor(
+      async () =>
+        ((await host.getStatus(waiting))?.customStatus as { stage?: string } | null)?.stage === 'two',
+    );
+    await waitFor(async () => (await host.getStatus(timer))?.runtimeStatus === 'Running');
+    await host.stop();
+
+    host = await start();
+    try {
+      await host.raiseEvent(waiting, 'finish');
+      expect((await host.waitForCompletion(waiting)).output).toBe('done');
+      expect((await host.waitForCompletion(timer)).output).toEqual({ approved: null, timedOut: true });
+    } finally {
+      await host.stop();
+    }
+  });
+
+  it('shares one schema between two hosts', async () => {
+    const a = await start({ maxConcurrentActivityFunctions: 2 });
+    const b = await start({ maxConcurrentActivityFunctions: 2 });
+    try {
+      const ids = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).startNew('fanOut', { input: 30 })),
+      );
+      for (const id of ids) expect((await a.waitForCompletion(id, 30_000)).output).toBe(8555);
+      const episodes = a.stats().orchestrations.episodes + b.stats().orchestrations.episodes;
+      expect(episodes).toBeGreaterThanOrEqual(12);
+      expect(a.stats().activities.completed + b.stats().activities.completed).toBe(180);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+});
