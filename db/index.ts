@@ -19,3 +19,5 @@ export * from './taskResultRepository';
 export * from './eventRepository';
 export * from './checkpointRepository';
 export * from './createDagStore';
+export * from './attemptRepository';
+export * from './jobLifecycle';

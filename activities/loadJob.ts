@@ -1,0 +1,40 @@
+// Activity: what the job orchestration needs to run (or rerun) a job — the pinned workflow's
+// skeleton, where each node runs, what a previous run left behind, and a pending cancel.
+import { placeTask } from '../dag/runners';
+import { workflowSkeleton } from '../dag/workflowSkeleton';
+import { readPreviousRun } from '../db';
+import type { ActivityDeps } from './activityDeps';
+import { LoadJobInputSchema, type LoadJobOutput, type Placement } from './contracts';
+import { loadJobData } from './jobData';
+
+export async function loadJob(deps: ActivityDeps, rawInput: unknown): Promise<LoadJobOutput> {
+  const { jobId } = LoadJobInputSchema.parse(rawInput);
+  let data;
+  try {
+    data = await loadJobData(deps, jobId);
+  } catch (err) {
+    // A snapshot that no longer parses cannot run; anything else (Postgres down) is retried.
+    if (err instanceof Error && err.name === 'ZodError') {
+      return { ok: false, error: `Job ${jobId}: its pinned workflow is invalid: ${err.message}` };
+    }
+    throw err;
+  }
+  if (!data) return { ok: false, error: `Job ${jobId} does not exist in Postgres (schema ${deps.schema})` };
+  const catalog = deps.registry.catalog();
+  const placement: Record<string, Placement> = {};
+  for (const [id, node] of Object.entries(data.workflow.nodes)) {
+    const spec = node.type === 'task' ? node : node.type === 'fan_out' ? node.task : undefined;
+    if (!spec) continue;
+    const p = placeTask(catalog.get(spec.handler), spec.queue, deps.queueConfig);
+    placement[id] = p.queue === undefined ? { runner: p.runner } : { runner: p.runner, queue: p.queue };
+  }
+  const previous = data.job.run_count > 1 ? await readPreviousRun(deps.pool, deps.schema, jobId) : undefined;
+  return {
+    ok: true,
+    workflow: workflowSkeleton(data.workflow),
+    placement,
+    ...(previous ? { previous } : {}),
+    chunkSize: deps.chunkSize,
+    cancelled: data.job.cancel_requested_at !== null || data.job.status === 'cancelled',
+  };
+}

@@ -1,0 +1,172 @@
+// The two ends of a job run: what a (re)started orchestration needs to know about the job's nodes,
+// and the job's end, whose result_data is assembled in SQL (it may hold 100,000 children's outputs).
+import { query, type Queryable } from './queryable';
+import { sql } from './sql';
+import { truncate } from './defineTable';
+import { LIMITS } from './tables';
+import type { NodeStatus, SkipReason } from './statuses';
+
+export interface PreviousNode {
+  status: NodeStatus;
+  /** The next attempt index (the node's attempt column). */
+  attempts: number;
+  skipReason?: SkipReason;
+  /** Conditionals: the branch target that was taken. */
+  taken?: string[];
+}
+
+export interface PreviousFanOut {
+  count: number;
+  /** Children that are not completed (to run again), by index, and their next attempt. */
+  failed: number[];
+  attempts: number[];
+}
+
+/** The job's node states as the scheduler's rerun needs them (static nodes and fan-out summaries). */
+export async function readPreviousRun(
+  db: Queryable,
+  schema: string,
+  jobId: string,
+): Promise<{ nodes: Record<string, PreviousNode>; fanOuts: Record<string, PreviousFanOut> }> {
+  const nodesT = sql.table(schema, 'dag_node_states');
+  const r = await query<{
+    node_id: string;
+    status: NodeStatus;
+    attempt: number;
+    skip_reason: SkipReason | null;
+    taken: string | null;
+  }>(
+    db,
+    sql`SELECT node_id, status, attempt, skip_reason,
+               CASE WHEN node_type = 'conditional' THEN output->>'taken_branch' END AS taken
+        FROM ${nodesT} WHERE job_id = ${jobId} AND parent_node_id IS NULL`,
+  );
+  const nodes: Record<string, PreviousNode> = {};
+  for (const row of r.rows) {
+    nodes[row.node_id] = {
+      status: row.status,
+      attempts: row.attempt,
+      ...(row.skip_reason ? { skipReason: row.skip_reason } : {}),
+      ...(row.taken !== null ? { taken: [row.taken] } : {}),
+    };
+  }
+  const c = await query<{
+    parent: string;
+    count: number;
+    failed: number[] | null;
+    attempts: number[] | null;
+  }>(
+    db,
+    sql`SELECT parent_node_id AS parent, count(*)::int AS count,
+               array_agg(fan_out_index ORDER BY fan_out_index) FILTER (WHERE status <> 'completed') AS failed,
+               array_agg(attempt ORDER BY fan_out_index) FILTER (WHERE status <> 'completed') AS attempts
+        FROM ${nodesT} WHERE job_id = ${jobId} AND parent_node_id IS NOT NULL
+        GROUP BY parent_node_id`,
+  );
+  const fanOuts: Record<string, PreviousFanOut> = {};
+  for (const row of c.rows) {
+    fanOuts[row.parent] = { count: row.count, failed: row.failed ?? [], attempts: row.attempts ?? [] };
+  }
+  return { nodes, fanOuts };
+}
+
+export type FinishJobResult =
+  { kind: 'applied' } | { kind: 'already_ended'; status: string } | { kind: 'not_found' };
+
+/**
+ * Ends the job (completed, failed or cancelled) with its event, in one statement. result_data is
+ * {node_id: output} of completed nodes with a non-empty output (fan-out children included) plus
+ * _provenance, built by Postgres from the node rows.
+ */
+export async function finishJob(
+  db: Queryable,
+  schema: string,
+  input: {
+    jobId: string;
+    status: 'completed' | 'failed' | 'cancelled';
+    errorMessage?: string | null;
+    sourceApp?: string;
+  },
+): Promise<FinishJobResult> {
+  const t = {
+    jobs: sql.table(schema, 'dag_jobs'),
+    nodes: sql.table(schema, 'dag_node_states'),
+    events: sql.table(schema, 'dag_job_events'),
+  };
+  const ty = (n: string) => sql.ident(schema, n);
+  const error = input.errorMessage == null ? null : truncate(input.errorMessage, LIMITS.errorMessage);
+  const eventType = { completed: 'job_completed', failed: 'job_failed', cancelled: 'job_cancelled' }[
+    input.status
+  ];
+  const eventStatus = { completed: 'success', failed: 'failure', cancelled: 'warning' }[input.status];
+  const r = await query<{ applied: boolean; status: string | null }>(
+    db,
+    sql`WITH outs AS (
+      SELECT coalesce(jsonb_object_agg(node_id, output) FILTER (
+               WHERE status = 'completed' AND output IS NOT NULL
+                 AND output NOT IN ('null'::jsonb, '{}'::jsonb)), '{}'::jsonb) AS data,
+             count(*) FILTER (WHERE parent_node_id IS NULL) AS node_count
+      FROM ${t.nodes} WHERE job_id = ${input.jobId}
+    ), upd AS (
+      UPDATE ${t.jobs} j SET status = ${input.status}::${ty('job_status')},
+        error_message = ${error},
+        completed_at = now(),
+        started_at = coalesce(j.started_at, now()),
+        result_data = CASE WHEN ${input.status} = 'cancelled' THEN NULL ELSE
+          outs.data || jsonb_build_object('_provenance', jsonb_build_object(
+            'workflow_id', j.workflow_id, 'workflow_version', j.workflow_version,
+            'job_id', j.job_id, 'completed_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))) END,
+        version = j.version + 1, updated_at = now()
+      FROM outs
+      WHERE j.job_id = ${input.jobId} AND j.status IN ('pending', 'running')
+      RETURNING j.job_id, j.started_at, outs.node_count
+    ), ev AS (
+      INSERT INTO ${t.events} (job_id, event_type, event_status, event_data, error_message, source_app)
+      SELECT job_id, ${eventType}::${ty('job_event_type')}, ${eventStatus}::${ty('job_event_status')},
+             jsonb_build_object('duration_seconds', round(extract(epoch FROM now() - started_at)::numeric, 3),
+                                'node_count', node_count),
+             ${error}, ${input.sourceApp ?? null}
+      FROM upd RETURNING 1
+    )
+    SELECT EXISTS (SELECT 1 FROM upd) AS applied,
+           (SELECT status::text FROM ${t.jobs} WHERE job_id = ${input.jobId}) AS status`,
+  );
+  const row = r.rows[0]!;
+  if (row.applied) return { kind: 'applied' };
+  if (row.status === null) return { kind: 'not_found' };
+  return { kind: 'already_ended', status: row.status };
+}
+
+/** Pending or running jobs not updated for a while: the reconciler checks their orchestrations. */
+export async function listQuietActiveJobs(
+  db: Queryable,
+  schema: string,
+  input: { quietSeconds: number; limit?: number },
+): Promise<Array<{ job_id: string; status: 'pending' | 'running'; run_count: number; updated_at: Date }>> {
+  const r = await query<{
+    job_id: string;
+    status: 'pending' | 'running';
+    run_count: number;
+    updated_at: Date;
+  }>(
+    db,
+    sql`SELECT job_id, status::text AS status, run_count, updated_at FROM ${sql.table(schema, 'dag_jobs')}
+        WHERE status IN ('pending', 'running')
+          AND updated_at < now() - ${input.quietSeconds} * interval '1 second'
+        ORDER BY updated_at LIMIT ${input.limit ?? 200}`,
+  );
+  return r.rows;
+}
+
+/** The recorded disposition of a task result (applied, stale, ...), or null when none was recorded. */
+export async function taskResultDisposition(
+  db: Queryable,
+  schema: string,
+  taskId: string,
+): Promise<string | null> {
+  const r = await query<{ d: string }>(
+    db,
+    sql`SELECT disposition::text AS d FROM ${sql.table(schema, 'dag_task_results')} WHERE task_id = ${taskId}`,
+  );
+  return r.rows[0]?.d ?? null;
+}

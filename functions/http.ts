@@ -1,0 +1,147 @@
+// HTTP plumbing shared by every route: JSON bodies and query strings parsed with zod, errors as
+// {error: {code, message, details?}} with the right status, never a stack trace (SPEC §5).
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { z } from 'zod';
+import { AppError, isAppError } from '../dag/appError';
+import { isDbError } from '../db';
+import { services } from './services';
+
+const STATUS: Record<AppError['code'], number> = {
+  VALIDATION: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+};
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
+  return {
+    status,
+    jsonBody: body,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+  };
+}
+
+export function errorResponse(
+  status: number,
+  code: string,
+  message: string,
+  details?: unknown,
+): HttpResponseInit {
+  return json(status, { error: { code, message, ...(details === undefined ? {} : { details }) } });
+}
+
+/** Maps anything thrown by a route to a response; unexpected errors are logged, not shown. */
+export function toResponse(err: unknown, context: InvocationContext): HttpResponseInit {
+  if (isAppError(err)) return errorResponse(STATUS[err.code], err.code, err.message, err.details);
+  if (isDbError(err)) {
+    if (err.code === 'VALIDATION') return errorResponse(400, 'VALIDATION', err.message, err.details);
+    if (err.code === 'CONFLICT') return errorResponse(409, 'CONFLICT', err.message);
+  }
+  const e = err as { code?: string; message?: string };
+  if (typeof e?.code === 'string' && /^(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|57P0[1-3]|08\d{3})$/.test(e.code)) {
+    services().log.error('dependency unavailable', { invocation: context.invocationId, error: e.message });
+    return errorResponse(
+      503,
+      'UNAVAILABLE',
+      'A dependency (Postgres or storage) is unavailable; retry later.',
+    );
+  }
+  services().log.error('unhandled error in HTTP function', {
+    invocation: context.invocationId,
+    function: context.functionName,
+    error: err instanceof Error ? err.stack : String(err),
+  });
+  return errorResponse(500, 'INTERNAL', `Internal error (invocation ${context.invocationId}); see the logs.`);
+}
+
+/** Wraps a route: errors become JSON responses. */
+export function route(
+  fn: (req: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>,
+): (req: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit> {
+  return async (req, context) => {
+    try {
+      return await fn(req, context);
+    } catch (err) {
+      return toResponse(err, context);
+    }
+  };
+}
+
+export function zodProblems(error: z.ZodError): Array<{ path: string; message: string }> {
+  return error.issues.map((i) => ({
+    path: i.path.map(String).join('.') || '(body)',
+    message: i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : i.message,
+  }));
+}
+
+/** Reads a JSON body (≤ 1 MiB) and validates it; every problem is listed in the 400. */
+export async function parseBody<T>(req: HttpRequest, schema: z.ZodType<T>): Promise<T> {
+  const declared = Number(req.headers.get('content-length') ?? '0');
+  if (declared > MAX_BODY_BYTES) {
+    throw new AppError(
+      'VALIDATION',
+      `The request body is ${declared} bytes; the limit is ${MAX_BODY_BYTES}.`,
+    );
+  }
+  const text = await req.text();
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) {
+    throw new AppError('VALIDATION', `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
+  }
+  let body: unknown;
+  try {
+    body = text.trim() === '' ? {} : JSON.parse(text);
+  } catch (err) {
+    throw new AppError('VALIDATION', `The request body is not valid JSON: ${(err as Error).message}`);
+  }
+  const r = schema.safeParse(body);
+  if (!r.success) {
+    const problems = zodProblems(r.error);
+    throw new AppError(
+      'VALIDATION',
+      `Invalid request body: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+      problems,
+    );
+  }
+  return r.data;
+}
+
+/** Validates the query string (repeated keys are not supported: the first value wins). */
+export function parseQuery<T>(req: HttpRequest, schema: z.ZodType<T>): T {
+  const obj: Record<string, string> = {};
+  for (const [k, v] of req.query.entries()) if (!(k in obj)) obj[k] = v;
+  const r = schema.safeParse(obj);
+  if (!r.success) {
+    const problems = zodProblems(r.error);
+    throw new AppError(
+      'VALIDATION',
+      `Invalid query string: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+      problems,
+    );
+  }
+  return r.data;
+}
+
+/** A route parameter that must be present and look like an id. */
+export function param(req: HttpRequest, name: string, max = 64): string {
+  const v = req.params[name];
+  if (!v || v.length > max || !/^[A-Za-z0-9_.:-]+$/.test(v)) {
+    throw new AppError(
+      'VALIDATION',
+      `Route parameter "${name}" is not a valid id: ${JSON.stringify(v ?? '')}`,
+    );
+  }
+  return v;
+}
+
+export const limitParam = (max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a positive integer')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(max))
+    .optional();

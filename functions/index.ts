@@ -1,0 +1,121 @@
+// The composition root: the ONLY file that registers functions (app.* / df.app.*). The Functions
+// host loads it on Azure (package.json main → dist/functions/index.js); the dev host loads the same
+// file locally and in every test.
+import { app, type HttpHandler, type HttpMethod } from '@azure/functions';
+import * as df from 'durable-functions';
+import { ACTIVITY, ORCHESTRATION } from '../activities/contracts';
+import { enqueueContainerTask } from '../activities/enqueueContainerTask';
+import { loadJob } from '../activities/loadJob';
+import { recordTransitions } from '../activities/recordTransitions';
+import { runTask } from '../activities/runTask';
+import { dagFanOut } from '../orchestrations/dagFanOut';
+import { dagFanOutChunk } from '../orchestrations/dagFanOutChunk';
+import { dagJob } from '../orchestrations/dagJob';
+import { route } from './http';
+import {
+  getBootstrapDdl,
+  getBootstrapStatus,
+  getBootstrapTables,
+  postBootstrapDeploy,
+  postBootstrapMigrate,
+  postBootstrapRebuild,
+} from './httpBootstrap';
+import {
+  getJobDetail,
+  getJobEvents,
+  getJobNodes,
+  getJobs,
+  getStatusJob,
+  getStatusJobs,
+  postCancel,
+  postGatewaySubmit,
+  postJob,
+  postRetry,
+} from './httpJobs';
+import { health, livez, readyz } from './httpProbes';
+import { getWorkflow, getWorkflows } from './httpWorkflows';
+import { onContainerResult } from './queueResults';
+import { resetServices, services } from './services';
+import { reconcileJobs } from './timerReconcile';
+
+// Orchestrations: control flow only (replayed); activities do the I/O.
+df.app.orchestration(ORCHESTRATION.job, dagJob);
+df.app.orchestration(ORCHESTRATION.fanOut, dagFanOut);
+df.app.orchestration(ORCHESTRATION.fanOutChunk, dagFanOutChunk);
+
+df.app.activity(ACTIVITY.loadJob, { handler: (input: unknown) => loadJob(services().activityDeps(), input) });
+df.app.activity(ACTIVITY.recordTransitions, {
+  handler: (input: unknown) => recordTransitions(services().activityDeps(), input),
+});
+df.app.activity(ACTIVITY.runTask, { handler: (input: unknown) => runTask(services().activityDeps(), input) });
+df.app.activity(ACTIVITY.enqueueContainerTask, {
+  handler: (input: unknown) => enqueueContainerTask(services().activityDeps(), input),
+});
+
+type Auth = 'anonymous' | 'function' | 'admin';
+
+function http(
+  name: string,
+  methods: HttpMethod[],
+  path: string,
+  authLevel: Auth,
+  handler: HttpHandler,
+  durableClient = false,
+) {
+  app.http(name, {
+    route: path,
+    methods,
+    authLevel,
+    ...(durableClient ? { extraInputs: [df.input.durableClient()] } : {}),
+    handler: route(handler as Parameters<typeof route>[0]),
+  });
+}
+
+// Jobs (SPEC §5).
+http('jobsSubmit', ['POST'], 'jobs', 'function', postJob, true);
+http('jobsList', ['GET'], 'jobs', 'function', getJobs);
+http('jobsGet', ['GET'], 'jobs/{id}', 'function', getJobDetail);
+http('jobsNodes', ['GET'], 'jobs/{id}/nodes', 'function', getJobNodes);
+http('jobsEvents', ['GET'], 'jobs/{id}/events', 'function', getJobEvents);
+http('jobsCancel', ['POST'], 'jobs/{id}/cancel', 'function', postCancel, true);
+http('jobsRetry', ['POST'], 'jobs/{id}/retry', 'function', postRetry, true);
+
+// Workflows.
+http('workflowsList', ['GET'], 'workflows', 'function', getWorkflows);
+http('workflowsGet', ['GET'], 'workflows/{id}', 'function', getWorkflow);
+
+// Probes: anonymous.
+http('livez', ['GET'], 'livez', 'anonymous', livez);
+http('readyz', ['GET'], 'readyz', 'anonymous', readyz);
+http('health', ['GET'], 'health', 'anonymous', health);
+
+// Schema lifecycle: admin key.
+http('bootstrapStatus', ['GET'], 'bootstrap/status', 'admin', getBootstrapStatus);
+http('bootstrapTables', ['GET'], 'bootstrap/tables', 'admin', getBootstrapTables);
+http('bootstrapDdl', ['GET'], 'bootstrap/ddl', 'admin', getBootstrapDdl);
+http('bootstrapDeploy', ['POST'], 'bootstrap/deploy', 'admin', postBootstrapDeploy);
+http('bootstrapMigrate', ['POST'], 'bootstrap/migrate', 'admin', postBootstrapMigrate);
+http('bootstrapRebuild', ['POST'], 'bootstrap/rebuild', 'admin', postBootstrapRebuild);
+
+// Seed compatibility (the original gateway's routes).
+http('gatewaySubmit', ['POST'], 'gateway/submit', 'function', postGatewaySubmit, true);
+http('statusJob', ['GET'], 'status/job/{id}', 'function', getStatusJob);
+http('statusJobs', ['GET'], 'status/jobs', 'function', getStatusJobs);
+http('adminHealth', ['GET'], 'admin/health', 'function', health);
+
+// Container results → the waiting orchestration.
+app.storageQueue('containerResults', {
+  queueName: '%DAG_RESULT_QUEUE%',
+  connection: 'AzureWebJobsStorage',
+  extraInputs: [df.input.durableClient()],
+  handler: onContainerResult,
+});
+
+// Postgres ↔ Durable reconciliation.
+app.timer('reconcileJobs', {
+  schedule: '%DAG_RECONCILE_SCHEDULE%',
+  extraInputs: [df.input.durableClient()],
+  handler: reconcileJobs,
+});
+
+app.hook.appTerminate(() => resetServices());

@@ -1,0 +1,247 @@
+// Job lifecycle operations behind the HTTP routes: submit (idempotent), cancel, rerun, and the
+// JSON views of jobs, nodes and events. The durable client starts and signals orchestrations;
+// Postgres is written first, so a crash in between is repaired by the reconciler.
+import type * as df from 'durable-functions';
+import { jobInstanceId, ORCHESTRATION, type JobOrchestrationInput } from '../activities/contracts';
+import { AppError } from '../dag/appError';
+import { didYouMean } from '../dag/suggest';
+import { validateInputs } from '../dag/validateInputs';
+import type { Workflow } from '../dag/workflowModel';
+import {
+  createJob,
+  getJob,
+  rerunJob,
+  requestCancel,
+  type JobRow,
+  type NodeRow,
+  type JobEventRow,
+} from '../db';
+import type { Services } from './services';
+
+export interface SubmitInput {
+  workflowId: string;
+  inputs: unknown;
+  idempotencyKey?: string;
+  correlationId?: string;
+  submittedBy?: string;
+}
+
+export async function submitJob(
+  s: Services,
+  client: df.DurableClient,
+  input: SubmitInput,
+): Promise<{ created: boolean; job: JobRow }> {
+  const catalog = s.catalog();
+  const loaded = catalog.workflows.get(input.workflowId);
+  if (!loaded?.workflow) {
+    const invalid = catalog.files.find((f) => f.workflow?.workflow_id === input.workflowId);
+    if (invalid) {
+      throw new AppError(
+        'CONFLICT',
+        `Workflow "${input.workflowId}" is invalid and cannot run; see GET /api/workflows/${input.workflowId}.`,
+        {
+          problems: invalid.issues.map((i) => `${i.line}:${i.col}: ${i.message}`),
+        },
+      );
+    }
+    const hint = didYouMean(input.workflowId, catalog.workflows.keys());
+    throw new AppError(
+      'NOT_FOUND',
+      `Workflow "${input.workflowId}" does not exist${hint ? ` (${hint})` : ''}.`,
+    );
+  }
+  const workflow = loaded.workflow;
+  const inputs = validateInputs(workflow, input.inputs);
+  if (!inputs.ok) {
+    throw new AppError(
+      'VALIDATION',
+      `Invalid inputs for workflow "${workflow.workflow_id}": ${inputs.problems.map((p) => p.message).join('; ')}`,
+      inputs.problems,
+    );
+  }
+  const r = await createJob(s.pool, s.schema, {
+    workflowId: workflow.workflow_id,
+    workflowVersion: workflow.version,
+    workflowSnapshot: workflow as unknown as Record<string, unknown>,
+    inputParams: inputs.value,
+    idempotencyKey: input.idempotencyKey ?? null,
+    correlationId: input.correlationId ?? null,
+    submittedBy: input.submittedBy ?? null,
+    nodes: nodeSpecs(workflow),
+    sourceApp: 'functionapp',
+  });
+  if (
+    !r.created &&
+    (r.job.workflow_id !== workflow.workflow_id || canonical(r.job.input_params) !== canonical(inputs.value))
+  ) {
+    throw new AppError(
+      'CONFLICT',
+      `Idempotency key "${input.idempotencyKey}" was already used for job ${r.job.job_id} (workflow "${r.job.workflow_id}") with other inputs; use a new key for a new submission.`,
+    );
+  }
+  await ensureOrchestration(client, r.job);
+  return r;
+}
+
+/** JSON with sorted keys: equal values give equal strings whatever the key order. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(
+          Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : x,
+  );
+}
+
+function nodeSpecs(workflow: Workflow) {
+  return Object.entries(workflow.nodes).map(([nodeId, n]) => ({
+    nodeId,
+    nodeType: n.type,
+    maxRetries: n.type === 'task' ? (n.retry?.max_attempts ?? 3) : 0,
+  }));
+}
+
+/** Starts the job's orchestration for its current run unless it exists (idempotent). */
+export async function ensureOrchestration(client: df.DurableClient, job: JobRow): Promise<void> {
+  if (job.status !== 'pending' && job.status !== 'running') return;
+  const instanceId = jobInstanceId(job.job_id, job.run_count);
+  if (await instanceExists(client, instanceId)) return;
+  const input: JobOrchestrationInput = { jobId: job.job_id, run: job.run_count };
+  try {
+    await client.startNew(ORCHESTRATION.job, { instanceId, input });
+  } catch (err) {
+    // Two submissions raced to start it: the other one won, which is what we want.
+    if (await instanceExists(client, instanceId)) return;
+    throw err;
+  }
+}
+
+export async function instanceExists(client: df.DurableClient, instanceId: string): Promise<boolean> {
+  try {
+    const st = await client.getStatus(instanceId);
+    return !!st && typeof st.runtimeStatus === 'string';
+  } catch {
+    return false;
+  }
+}
+
+export async function cancelJob(
+  s: Services,
+  client: df.DurableClient,
+  jobId: string,
+  reason?: string,
+): Promise<JobRow> {
+  const r = await requestCancel(s.pool, s.schema, {
+    jobId,
+    ...(reason ? { reason } : {}),
+    sourceApp: 'functionapp',
+  });
+  if (r.kind === 'not_found') throw new AppError('NOT_FOUND', `Job ${jobId} does not exist.`);
+  if (r.kind === 'terminal') {
+    throw new AppError(
+      'CONFLICT',
+      `Job ${jobId} is ${r.job.status}: only pending or running jobs can be cancelled.`,
+    );
+  }
+  const instanceId = jobInstanceId(jobId, r.job.run_count);
+  try {
+    await client.raiseEvent(instanceId, 'cancel', { reason: reason ?? null });
+  } catch {
+    // Not started yet (it reads the cancel flag when it starts) or already finished.
+  }
+  return r.job;
+}
+
+export async function retryJob(s: Services, client: df.DurableClient, jobId: string): Promise<JobRow> {
+  const r = await rerunJob(s.pool, s.schema, { jobId, sourceApp: 'functionapp' });
+  if (r.kind === 'not_found') throw new AppError('NOT_FOUND', `Job ${jobId} does not exist.`);
+  if (r.kind === 'conflict') {
+    throw new AppError('CONFLICT', `Job ${jobId} is ${r.current.status}: only a failed job can be retried.`);
+  }
+  await ensureOrchestration(client, r.job);
+  return r.job;
+}
+
+export async function getJobOrThrow(s: Services, jobId: string): Promise<JobRow> {
+  const job = await getJob(s.pool, s.schema, jobId);
+  if (!job) throw new AppError('NOT_FOUND', `Job ${jobId} does not exist.`);
+  return job;
+}
+
+const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+
+export function jobView(job: Omit<JobRow, 'workflow_snapshot'> & { workflow_snapshot?: unknown }) {
+  return {
+    job_id: job.job_id,
+    workflow_id: job.workflow_id,
+    workflow_version: job.workflow_version,
+    status: job.status,
+    input_params: job.input_params,
+    result_data: job.result_data ?? null,
+    error_message: job.error_message ?? null,
+    created_at: iso(job.created_at),
+    started_at: iso(job.started_at),
+    completed_at: iso(job.completed_at),
+    updated_at: iso(job.updated_at),
+    correlation_id: job.correlation_id ?? null,
+    idempotency_key: job.idempotency_key ?? null,
+    submitted_by: job.submitted_by ?? null,
+    run_count: job.run_count,
+    cancel_requested_at: iso(job.cancel_requested_at),
+  };
+}
+
+export function nodeView(n: NodeRow) {
+  return {
+    node_id: n.node_id,
+    node_type: n.node_type,
+    status: n.status,
+    task_id: n.task_id ?? null,
+    attempt: n.attempt,
+    max_retries: n.max_retries,
+    output: n.output ?? null,
+    error_message: n.error_message ?? null,
+    skip_reason: n.skip_reason ?? null,
+    parent_node_id: n.parent_node_id ?? null,
+    fan_out_index: n.fan_out_index ?? null,
+    input_params: n.input_params ?? null,
+    retry_at: iso(n.retry_at),
+    deadline_at: iso(n.deadline_at),
+    worker_id: n.worker_id ?? null,
+    progress: n.progress ?? null,
+    created_at: iso(n.created_at),
+    ready_at: iso(n.ready_at),
+    dispatched_at: iso(n.dispatched_at),
+    started_at: iso(n.started_at),
+    completed_at: iso(n.completed_at),
+    updated_at: iso(n.updated_at),
+  };
+}
+
+export function eventView(e: JobEventRow) {
+  return {
+    event_id: Number(e.event_id),
+    job_id: e.job_id,
+    node_id: e.node_id ?? null,
+    task_id: e.task_id ?? null,
+    event_type: e.event_type,
+    event_status: e.event_status,
+    event_data: e.event_data,
+    error_message: e.error_message ?? null,
+    duration_ms: e.duration_ms ?? null,
+    source_app: e.source_app ?? null,
+    created_at: iso(e.created_at),
+  };
+}
+
+export function jobLinks(jobId: string) {
+  const base = `/api/jobs/${jobId}`;
+  return {
+    self: base,
+    nodes: `${base}/nodes`,
+    events: `${base}/events`,
+    cancel: `${base}/cancel`,
+    retry: `${base}/retry`,
+  };
+}

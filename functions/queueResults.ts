@@ -1,0 +1,67 @@
+// Storage Queue trigger on the result queue: a container worker's result (already written to
+// Postgres by the worker) is raised to the waiting orchestration as an external event named after
+// the attempt's task id. Results of stale attempts, finished jobs or unknown instances are recorded
+// and dropped. Delivered at least once: a repeat is harmless (the orchestration ignores it).
+import type { InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { ContainerResultMessageSchema, type AttemptOutcome } from '../dag/containerMessages';
+import { recordTaskResult, taskResultDisposition } from '../db';
+import { instanceExists } from './jobService';
+import { services } from './services';
+
+export async function onContainerResult(message: unknown, context: InvocationContext): Promise<void> {
+  const s = services();
+  const raw = typeof message === 'string' ? safeJson(message) : message;
+  const parsed = ContainerResultMessageSchema.safeParse(raw);
+  if (!parsed.success) {
+    // Thrown: after maxDequeueCount tries the message is kept in the poison queue for inspection.
+    throw new Error(
+      `Invalid container result message: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  }
+  const m = parsed.data;
+  const log = s.log.child({ job_id: m.job_id, node_id: m.node_id, task_id: m.task_id });
+  let disposition = await taskResultDisposition(s.pool, s.schema, m.task_id);
+  if (disposition === null) {
+    // The worker writes the result before sending it; a result without a row came from elsewhere.
+    const r = await recordTaskResult(
+      s.pool,
+      s.schema,
+      {
+        taskId: m.task_id,
+        jobId: m.job_id,
+        nodeId: m.node_id,
+        attempt: m.attempt,
+        status: m.status,
+        errorMessage: m.error_message ?? null,
+        retryable: m.retryable,
+        workerId: m.worker_id ?? null,
+        durationMs: m.execution_duration_ms ?? null,
+      },
+      { sourceApp: 'functionapp' },
+    );
+    disposition = r.kind === 'applied' ? 'applied' : r.kind;
+  }
+  if (disposition !== 'applied') {
+    log.info('container result dropped', { disposition });
+    return;
+  }
+  const client = df.getClient(context);
+  if (!(await instanceExists(client, m.reply_to))) {
+    log.warn('container result for an unknown orchestration instance dropped', { instance: m.reply_to });
+    return;
+  }
+  const outcome: AttemptOutcome =
+    m.status === 'completed'
+      ? { ok: true }
+      : { ok: false, error: m.error_message ?? 'failed', retryable: m.retryable };
+  await client.raiseEvent(m.reply_to, m.task_id, outcome);
+}
+
+function safeJson(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return s;
+  }
+}

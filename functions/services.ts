@@ -1,0 +1,170 @@
+// The app's long-lived services, created on first use and shared by every function invocation of
+// the worker process: the Postgres pool, the workflow catalog (reloaded when the files change),
+// the handler registry, the queue sender and the logger.
+import { DefaultAzureCredential } from '@azure/identity';
+import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
+import path from 'node:path';
+import { statSync, readdirSync } from 'node:fs';
+import type pg from 'pg';
+import type { ActivityDeps } from '../activities/activityDeps';
+import type { QueueConfig } from '../dag/runners';
+import { createPool, deploySchema, loadDbConfig } from '../db';
+import { createLogger, type Logger } from '../handlers/createLogger';
+import { defaultRegistry, type HandlerRegistry } from '../handlers/handlerRegistry';
+import { loadConfig, type Config } from './config';
+import { loadWorkflowDirectory, type WorkflowCatalog } from './workflowCatalog';
+
+export interface Services {
+  config: Config;
+  pool: pg.Pool;
+  schema: string;
+  registry: HandlerRegistry;
+  queueConfig: QueueConfig;
+  log: Logger;
+  /** The workflows of DAG_WORKFLOWS_DIR, reloaded when a file changed (checked at most once a second). */
+  catalog(): WorkflowCatalog;
+  sendToQueue(queue: string, message: unknown): Promise<void>;
+  queueClient(queue: string): QueueClient;
+  activityDeps(): ActivityDeps;
+  /** Deploys the schema once when DAG_ENABLE_AUTO_BOOTSTRAP is on. */
+  ready(): Promise<void>;
+  close(): Promise<void>;
+}
+
+let current: Services | undefined;
+
+export function services(): Services {
+  current ??= createServices();
+  return current;
+}
+
+/** Drops the services (tests and the dev host's stop); the next call creates them anew. */
+export async function resetServices(): Promise<void> {
+  const s = current;
+  current = undefined;
+  await s?.close();
+}
+
+function createServices(env: NodeJS.ProcessEnv = process.env): Services {
+  const config = loadConfig(env);
+  const pool = createPool(loadDbConfig(env));
+  const log = createLogger({ app: 'rmhdagmaster' }, env);
+  pool.on('error', (err) => log.error('idle Postgres client error', { error: err.message }));
+  const registry = defaultRegistry();
+  const schema = config.DAG_DB_SCHEMA;
+  const queueConfig: QueueConfig = {
+    activityQueues: config.DAG_ACTIVITY_QUEUES,
+    defaultContainerQueue: config.DAG_CONTAINER_QUEUE,
+  };
+
+  let catalog: WorkflowCatalog | undefined;
+  let catalogStamp = '';
+  let checkedAt = 0;
+  const dir = path.resolve(config.DAG_WORKFLOWS_DIR);
+  const stamp = () => {
+    try {
+      return readdirSync(dir)
+        .filter((f) => /\.ya?ml$/i.test(f))
+        .sort()
+        .map((f) => {
+          const st = statSync(path.join(dir, f));
+          return `${f}:${st.mtimeMs}:${st.size}`;
+        })
+        .join('|');
+    } catch {
+      return 'missing';
+    }
+  };
+
+  let queueService: QueueServiceClient | undefined;
+  const queueClients = new Map<string, { client: QueueClient; created: Promise<unknown> }>();
+  const queueService_ = () => {
+    if (queueService) return queueService;
+    const conn = config.DAG_QUEUE_CONNECTION ?? config.AzureWebJobsStorage;
+    if (conn && conn !== 'UseDevelopmentStorage=true' && /AccountName=|QueueEndpoint=/i.test(conn)) {
+      queueService = QueueServiceClient.fromConnectionString(conn);
+    } else if (config.DAG_QUEUE_SERVICE_URL) {
+      queueService = new QueueServiceClient(config.DAG_QUEUE_SERVICE_URL, new DefaultAzureCredential());
+    } else {
+      throw new Error(
+        'No queue storage configured: set DAG_QUEUE_CONNECTION or AzureWebJobsStorage to a connection string, or DAG_QUEUE_SERVICE_URL for managed identity (docs/configuration.md).',
+      );
+    }
+    return queueService;
+  };
+  const queueEntry = (name: string) => {
+    let e = queueClients.get(name);
+    if (!e) {
+      const client = queueService_().getQueueClient(name);
+      e = { client, created: client.createIfNotExists() };
+      // A failed create is retried by the next send.
+      e.created.catch(() => queueClients.delete(name));
+      queueClients.set(name, e);
+    }
+    return e;
+  };
+
+  let bootstrapped: Promise<void> | undefined;
+  const s: Services = {
+    config,
+    pool,
+    schema,
+    registry,
+    queueConfig,
+    log,
+    catalog() {
+      const now = Date.now();
+      if (!catalog || now - checkedAt > 1000) {
+        checkedAt = now;
+        const st = stamp();
+        if (!catalog || st !== catalogStamp) {
+          catalog = loadWorkflowDirectory(dir, {
+            handlers: registry.catalog(),
+            activityQueues: queueConfig.activityQueues,
+          });
+          catalogStamp = st;
+          for (const f of catalog.files) {
+            for (const i of f.issues)
+              log.warn('invalid workflow file', { file: f.file, line: i.line, message: i.message });
+          }
+        }
+      }
+      return catalog;
+    },
+    queueClient: (name) => queueEntry(name).client,
+    async sendToQueue(name, message) {
+      const e = queueEntry(name);
+      await e.created;
+      // Functions queue triggers read base64 by default (host.json messageEncoding).
+      await e.client.sendMessage(Buffer.from(JSON.stringify(message)).toString('base64'));
+    },
+    activityDeps() {
+      return {
+        pool,
+        schema,
+        registry,
+        queueConfig,
+        chunkSize: config.DAG_FANOUT_CHUNK_SIZE,
+        resultQueue: config.DAG_RESULT_QUEUE,
+        sendToQueue: (q, m) => s.sendToQueue(q, m),
+        log,
+        sourceApp: 'functionapp',
+      };
+    },
+    ready() {
+      if (!config.DAG_ENABLE_AUTO_BOOTSTRAP) return Promise.resolve();
+      bootstrapped ??= deploySchema(pool, schema).then(
+        () => undefined,
+        (err: unknown) => {
+          bootstrapped = undefined;
+          throw err;
+        },
+      );
+      return bootstrapped;
+    },
+    async close() {
+      await pool.end().catch(() => undefined);
+    },
+  };
+  return s;
+}

@@ -1,0 +1,155 @@
+// Runs one attempt of a handler, the same way on both runners: params validated by the handler's
+// zod schema, the latest checkpoint handed in, a signal that fires on timeout/cancel/shutdown,
+// checkpoints and progress written to Postgres. Expected failures come back as values.
+import type pg from 'pg';
+import { getLatestCheckpoint, recordHeartbeat, saveCheckpoint } from '../db';
+import type { Logger } from './createLogger';
+import type { HandlerRegistry } from './handlerRegistry';
+import type { Checkpoint, HandlerContext } from './handlerTypes';
+
+export interface AttemptSpec {
+  jobId: string;
+  /** The node's row id (a fan-out child: `<fan_out>__<index>`). */
+  nodeId: string;
+  taskId: string;
+  attempt: number;
+  handler: string;
+  params: unknown;
+  /** Hard limit for this attempt (ms); the handler's signal fires when it is reached. */
+  timeoutMs: number;
+  timeoutSeconds: number;
+  runner: 'activity' | 'container';
+  workerId?: string;
+}
+
+export type AttemptResult =
+  | { ok: true; output: unknown; durationMs: number }
+  | { ok: false; error: string; retryable: boolean; timedOut: boolean; aborted: boolean; durationMs: number };
+
+export interface ExecuteDeps {
+  pool: pg.Pool;
+  schema: string;
+  registry: HandlerRegistry;
+  log: Logger;
+  sourceApp: string;
+}
+
+export async function executeHandler(
+  deps: ExecuteDeps,
+  spec: AttemptSpec,
+  external?: AbortSignal,
+): Promise<AttemptResult> {
+  const started = Date.now();
+  const fail = (
+    error: string,
+    retryable: boolean,
+    extra: { timedOut?: boolean; aborted?: boolean } = {},
+  ) => ({
+    ok: false as const,
+    error,
+    retryable,
+    timedOut: extra.timedOut ?? false,
+    aborted: extra.aborted ?? false,
+    durationMs: Date.now() - started,
+  });
+  const def = deps.registry.get(spec.handler);
+  if (!def) return fail(`Handler not found: ${spec.handler}`, false);
+  if (!def.runners.includes(spec.runner)) {
+    return fail(
+      `Handler "${spec.handler}" cannot run on the ${spec.runner} runner (it runs on ${def.runners.join(', ')})`,
+      false,
+    );
+  }
+  const parsed = def.params.safeParse(spec.params ?? {});
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .map((i) => `${i.path.join('.') || 'params'}: ${i.message}`)
+      .join('; ');
+    return fail(`Invalid params for handler "${spec.handler}": ${problems}`, false);
+  }
+
+  const cp = await getLatestCheckpoint(deps.pool, deps.schema, { jobId: spec.jobId, nodeId: spec.nodeId });
+  const checkpoint: Checkpoint | undefined = cp ? { phase: cp.phase_name, state: cp.state_data } : undefined;
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(
+    () => {
+      timedOut = true;
+      controller.abort(new Error(`Task timed out after ${spec.timeoutSeconds}s`));
+    },
+    Math.max(0, spec.timeoutMs),
+  );
+  const onExternal = () => controller.abort(external?.reason ?? new Error('Task cancelled'));
+  if (external) {
+    if (external.aborted) onExternal();
+    else external.addEventListener('abort', onExternal, { once: true });
+  }
+  const log = deps.log.child({ job_id: spec.jobId, node_id: spec.nodeId, task_id: spec.taskId });
+  let phaseIndex = 0;
+  const ctx: HandlerContext = {
+    jobId: spec.jobId,
+    nodeId: spec.nodeId,
+    taskId: spec.taskId,
+    attempt: spec.attempt,
+    ...(checkpoint ? { checkpoint } : {}),
+    async saveCheckpoint(phase, state) {
+      const r = await saveCheckpoint(deps.pool, deps.schema, {
+        jobId: spec.jobId,
+        nodeId: spec.nodeId,
+        taskId: spec.taskId,
+        attempt: spec.attempt,
+        phaseName: phase,
+        phaseIndex: phaseIndex++,
+        stateData: state,
+        sourceApp: deps.sourceApp,
+      });
+      // A save from an attempt that is no longer current means this attempt was superseded: stop.
+      if (r.kind === 'stale') controller.abort(new Error('This attempt is no longer current (superseded)'));
+    },
+    async progress(current, total, message) {
+      await recordHeartbeat(deps.pool, deps.schema, {
+        jobId: spec.jobId,
+        nodeId: spec.nodeId,
+        taskId: spec.taskId,
+        progress: { current, total: total ?? null, message: message ?? null },
+        ...(spec.workerId ? { workerId: spec.workerId } : {}),
+      });
+    },
+    signal: controller.signal,
+    log,
+  };
+
+  try {
+    const aborted = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+    });
+    const output = await Promise.race([def.run(parsed.data as never, ctx), aborted]);
+    return { ok: true, output: normalizeJson(output), durationMs: Date.now() - started };
+  } catch (err) {
+    if (timedOut) return fail(`Task timed out after ${spec.timeoutSeconds}s`, true, { timedOut: true });
+    if (controller.signal.aborted) {
+      return fail(errorMessage(controller.signal.reason), false, { aborted: true });
+    }
+    const retryable = !(
+      err &&
+      typeof err === 'object' &&
+      (err as { retryable?: unknown }).retryable === false
+    );
+    return fail(errorMessage(err), retryable);
+  } finally {
+    clearTimeout(timer);
+    external?.removeEventListener('abort', onExternal);
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error)
+    return err.name && err.name !== 'Error' ? `${err.name}: ${err.message}` : err.message;
+  return typeof err === 'string' ? err : (JSON.stringify(err) ?? 'unknown error');
+}
+
+/** Handler outputs are stored as JSON: undefined becomes null, non-JSON values are rejected early. */
+function normalizeJson(v: unknown): unknown {
+  if (v === undefined) return null;
+  return JSON.parse(JSON.stringify(v)) as unknown;
+}
