@@ -31,7 +31,9 @@ export async function submitJob(
   client: df.DurableClient,
   input: SubmitInput,
 ): Promise<{ created: boolean; job: JobRow }> {
-  const catalog = s.catalog();
+  let catalog = s.catalog();
+  // A workflow file added a moment ago is found without waiting for the periodic check.
+  if (!catalog.workflows.has(input.workflowId)) catalog = s.catalog(true);
   const loaded = catalog.workflows.get(input.workflowId);
   if (!loaded?.workflow) {
     const invalid = catalog.files.find((f) => f.workflow?.workflow_id === input.workflowId);

@@ -21,8 +21,11 @@ export interface Services {
   registry: HandlerRegistry;
   queueConfig: QueueConfig;
   log: Logger;
-  /** The workflows of DAG_WORKFLOWS_DIR, reloaded when a file changed (checked at most once a second). */
-  catalog(): WorkflowCatalog;
+  /**
+   * The workflows of DAG_WORKFLOWS_DIR, reloaded when a file changed (checked at most once a second,
+   * or at once with `fresh`).
+   */
+  catalog(fresh?: boolean): WorkflowCatalog;
   sendToQueue(queue: string, message: unknown): Promise<void>;
   queueClient(queue: string): QueueClient;
   activityDeps(): ActivityDeps;
@@ -112,9 +115,9 @@ function createServices(env: NodeJS.ProcessEnv = process.env): Services {
     registry,
     queueConfig,
     log,
-    catalog() {
+    catalog(fresh = false) {
       const now = Date.now();
-      if (!catalog || now - checkedAt > 1000) {
+      if (!catalog || fresh || now - checkedAt > 1000) {
         checkedAt = now;
         const st = stamp();
         if (!catalog || st !== catalogStamp) {

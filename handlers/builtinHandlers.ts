@@ -66,13 +66,24 @@ export const fail: HandlerDefinition<{ error_message?: string }> = {
   },
 };
 
-export const flakyEcho: HandlerDefinition<Record<string, unknown> & { failure_rate: number }> = {
+export const flakyEcho: HandlerDefinition<
+  Record<string, unknown> & { failure_rate: number; fail_first_attempts: number }
+> = {
   name: 'flaky_echo',
-  description: 'Fails with probability failure_rate (default 0.2), else echoes its params plus attempt.',
+  description:
+    'Fails with probability failure_rate (default 0.2), or deterministically while attempt < fail_first_attempts; else echoes its params plus attempt.',
   runners: ['activity', 'container'],
   defaultRunner: 'activity',
-  params: z.looseObject({ failure_rate: numberLike.pipe(z.number().min(0).max(1)).default(0.2) }),
+  params: z.looseObject({
+    failure_rate: numberLike.pipe(z.number().min(0).max(1)).default(0.2),
+    fail_first_attempts: intLike.pipe(z.number().min(0)).default(0),
+  }),
   async run(params, ctx) {
+    if (ctx.attempt < params.fail_first_attempts) {
+      throw new Error(
+        `Planned failure (attempt ${ctx.attempt} < fail_first_attempts ${params.fail_first_attempts})`,
+      );
+    }
     if (Math.random() < params.failure_rate) {
       throw new Error(`Random failure (rate=${params.failure_rate}, attempt=${ctx.attempt})`);
     }

@@ -19,11 +19,16 @@ export function* dagFanOut(context: df.OrchestrationContext): Generator<df.Task,
     input.chunkSize,
     input.def.max_parallel,
     input.indices,
+    input.attempts,
   );
   const summary: FanOutSummary = { failed: 0, failedSample: [], cancelled: false };
   const running = new Map<number, df.Task>();
   let next = 0;
   while (next < chunks.length || running.size) {
+    // New chunks go into one Task.any the first time they are yielded; after that the loop waits
+    // on the oldest alone (re-yielding a task inside a new Task.any would schedule it again: see
+    // runScheduler.ts).
+    const started: df.Task[] = [];
     while (!summary.cancelled && running.size < concurrency && next < chunks.length) {
       const spec = chunks[next]!;
       const chunk: ChunkInput = ChunkInputSchema.parse({
@@ -33,10 +38,13 @@ export function* dagFanOut(context: df.OrchestrationContext): Generator<df.Task,
         placement: input.placement,
         ...spec,
       });
-      running.set(
-        next,
-        context.df.callSubOrchestrator(ORCHESTRATION.fanOutChunk, chunk, `${context.df.instanceId}:${next}`),
+      const task = context.df.callSubOrchestrator(
+        ORCHESTRATION.fanOutChunk,
+        chunk,
+        `${context.df.instanceId}:${next}`,
       );
+      running.set(next, task);
+      started.push(task);
       next++;
     }
     if (!running.size) break;
@@ -46,7 +54,7 @@ export function* dagFanOut(context: df.OrchestrationContext): Generator<df.Task,
       running: running.size,
       failed: summary.failed,
     });
-    yield context.df.Task.any([...running.values()]);
+    yield started.length ? context.df.Task.any(started) : running.values().next().value!;
     for (const [k, task] of running) {
       if (!task.isCompleted) continue;
       running.delete(k);

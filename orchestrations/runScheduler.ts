@@ -4,7 +4,15 @@
 //
 // Replay-safe by construction: time is context.df.currentUtcDateTime, ids are task ids derived
 // from (job, node, attempt), every branch depends only on replayed task results. Activities
-// return {ok:false} for expected failures, so no Task.any/Task.all ever fails fast.
+// return {ok:false} for expected failures, so no Task.any ever fails fast.
+//
+// How it waits matters: durable-functions v3 re-sends the actions of every child of a new Task.any,
+// and the Durable extension schedules them again (azure-functions-durable-js #574) — an activity
+// already started would run twice. So a task is put in a Task.any only the first time it is
+// yielded (with the other new tasks, a fresh cancel waiter and a fresh wake timer); afterwards the
+// loop waits on the oldest unit alone, which the SDK never re-sends, and then takes every unit
+// that completed meanwhile. A container attempt is one unit: its result event raced against a
+// timer at its deadline.
 import type * as df from 'durable-functions';
 import {
   ACTIVITY,
@@ -34,9 +42,32 @@ export interface SchedulerIO {
   chunkSize: number;
 }
 
-type InFlight =
-  | { kind: 'activity' | 'enqueue' | 'result'; task: df.Task; key: string; attempt: number; taskId: string }
-  | { kind: 'fan_out'; task: df.Task; node: string; count: number };
+type InFlight = (
+  | {
+      kind: 'activity' | 'enqueue';
+      task: df.Task;
+      key: string;
+      attempt: number;
+      taskId: string;
+      deadline: number;
+      timeoutSeconds: number;
+    }
+  | {
+      kind: 'result';
+      task: df.Task;
+      event: df.Task;
+      timer: df.TimerTask;
+      key: string;
+      attempt: number;
+      taskId: string;
+      deadline: number;
+      timeoutSeconds: number;
+    }
+  | { kind: 'fan_out'; task: df.Task; node: string; count: number }
+) & {
+  /** Not yielded yet: it goes into the next Task.any (which schedules it). */
+  fresh: boolean;
+};
 
 /** Events the orchestration applied that no activity recorded: the batched activity writes them. */
 function recordable(e: JobEvent, mode: SchedulerIO['mode']): boolean {
@@ -54,21 +85,28 @@ export function* runScheduler(
   const { plan } = io;
   let state = initial;
   const inFlight = new Map<string, InFlight>();
-  const cancel = d.waitForExternalEvent('cancel');
+  const cancelWaiters: df.Task[] = [];
   let cancelSeen = false;
-  let timer: { at: number; task: df.TimerTask } | undefined;
   const applyAll = (events: readonly JobEvent[]) => {
     for (const e of events) state = apply(plan, state, e);
+  };
+  // Events learnt from results that no activity recorded (a fan-out's summary, an activity that
+  // faulted): they go to Postgres with the next batch, before anything is dispatched again.
+  let unrecorded: JobEvent[] = [];
+  const learn = (events: JobEvent[]) => {
+    applyAll(events);
+    unrecorded.push(...events.filter((e) => recordable(e, io.mode)));
   };
 
   for (;;) {
     const now = d.currentUtcDateTime.getTime();
     const decisions = decide(plan, state, now);
     const actionable = decisions.filter((x) => x.kind !== 'wake');
-    if (actionable.length) {
+    if (actionable.length || unrecorded.length) {
       const events = decisionEvents(actionable, now);
       applyAll(events);
-      const toRecord = events.filter((e) => recordable(e, io.mode));
+      const toRecord = [...unrecorded, ...events.filter((e) => recordable(e, io.mode))];
+      unrecorded = [];
       const evaluate = actionable.flatMap((x) =>
         x.kind === 'evaluate' ? [{ node: x.node, nodeType: x.nodeType }] : [],
       );
@@ -84,25 +122,31 @@ export function* runScheduler(
       continue;
     }
 
-    // Nothing to decide: wait for the first of the attempts in flight, a timer, or cancel.
+    // Nothing to decide: wait (see the header for why the waits are shaped like this).
     const wake = decisions.find((x) => x.kind === 'wake');
-    if (timer && (!wake || timer.at !== wake.at)) {
-      if (!timer.task.isCompleted) timer.task.cancel();
-      timer = undefined;
-    }
-    if (wake && !timer) timer = { at: wake.at, task: d.createTimer(new Date(wake.at)) };
-    const waitOn: df.Task[] = [...inFlight.values()].map((f) => f.task);
-    if (!cancelSeen) waitOn.push(cancel);
-    if (timer) waitOn.push(timer.task);
-    if (waitOn.length === (cancelSeen ? 0 : 1) && !timer && inFlight.size === 0) {
+    const fresh = [...inFlight.values()].filter((f) => f.fresh);
+    d.setCustomStatus(progress(state, io.mode));
+    if (fresh.length || (!inFlight.size && wake)) {
+      const waitOn = fresh.map((f) => f.task);
+      for (const f of fresh) f.fresh = false;
+      if (!cancelSeen) {
+        const c = d.waitForExternalEvent('cancel');
+        cancelWaiters.push(c);
+        waitOn.push(c);
+      }
+      const timer = wake ? d.createTimer(new Date(wake.at)) : undefined;
+      if (timer) waitOn.push(timer);
+      yield d.Task.any(waitOn);
+      if (timer && !timer.isCompleted) timer.cancel();
+    } else if (inFlight.size) {
+      yield inFlight.values().next().value!.task;
+    } else {
       // The scheduler guarantees progress; this would be a bug. Fail the job instead of hanging.
       applyAll([
         { type: 'job_finished', status: 'failed', error: 'internal error: the scheduler stalled', at: now },
       ]);
       break;
     }
-    d.setCustomStatus(progress(state, io.mode));
-    yield d.Task.any(waitOn);
 
     const at = d.currentUtcDateTime.getTime();
     for (const [id, f] of inFlight) {
@@ -110,14 +154,13 @@ export function* runScheduler(
       inFlight.delete(id);
       finished(f, at);
     }
-    if (!cancelSeen && cancel.isCompleted) {
+    if (!cancelSeen && cancelWaiters.some((c) => c.isCompleted)) {
       cancelSeen = true;
       applyAll([{ type: 'cancel_requested', at }]);
     }
-    if (timer?.task.isCompleted) timer = undefined;
   }
 
-  if (timer && !timer.task.isCompleted) timer.task.cancel();
+  for (const f of inFlight.values()) if (f.kind === 'result' && !f.timer.isCompleted) f.timer.cancel();
   d.setCustomStatus(progress(state, io.mode));
   return state;
 
@@ -143,6 +186,9 @@ export function* runScheduler(
           key: x.key,
           attempt: x.attempt,
           taskId: x.taskId,
+          deadline: x.deadline,
+          timeoutSeconds: x.timeoutSeconds,
+          fresh: true,
         });
       } else {
         inFlight.set(x.taskId, {
@@ -151,6 +197,9 @@ export function* runScheduler(
           key: x.key,
           attempt: x.attempt,
           taskId: x.taskId,
+          deadline: x.deadline,
+          timeoutSeconds: x.timeoutSeconds,
+          fresh: true,
         });
       }
     } else if (x.kind === 'run_fan_out') {
@@ -172,6 +221,7 @@ export function* runScheduler(
         task: d.callSubOrchestrator(ORCHESTRATION.fanOut, input, id),
         node: x.node,
         count: x.count,
+        fresh: true,
       });
     }
     void now;
@@ -188,7 +238,7 @@ export function* runScheduler(
             firstError: { key: f.node, error: `fan-out orchestration failed: ${errorText(f.task.result)}` },
             cancelled: false,
           };
-      applyAll([
+      learn([
         {
           type: 'fan_out_finished',
           node: f.node,
@@ -203,7 +253,7 @@ export function* runScheduler(
     }
     if (f.task.isFaulted) {
       // The activity itself failed (an infrastructure fault): the attempt failed, the policy retries.
-      applyAll([
+      learn([
         {
           type: 'attempt_failed',
           key: f.key,
@@ -215,9 +265,26 @@ export function* runScheduler(
       ]);
       return;
     }
-    const outcome = AttemptOutcomeSchema.safeParse(f.task.result);
+    if (f.kind === 'result') {
+      if (!f.event.isCompleted) {
+        // The deadline passed without a result: the worker died or the queue lost the task.
+        learn([
+          {
+            type: 'attempt_failed',
+            key: f.key,
+            attempt: f.attempt,
+            error: `Task timed out after ${f.timeoutSeconds}s`,
+            retryable: true,
+            at,
+          },
+        ]);
+        return;
+      }
+      if (!f.timer.isCompleted) f.timer.cancel();
+    }
+    const outcome = AttemptOutcomeSchema.safeParse(f.kind === 'result' ? f.event.result : f.task.result);
     if (!outcome.success) {
-      applyAll([
+      learn([
         {
           type: 'attempt_failed',
           key: f.key,
@@ -231,8 +298,18 @@ export function* runScheduler(
     }
     const o = outcome.data;
     if (o.ok && f.kind === 'enqueue') {
-      // Queued: the container's result comes back as an external event named after the task id.
-      inFlight.set(f.taskId, { ...f, kind: 'result', task: d.waitForExternalEvent(f.taskId) });
+      // Queued: the container's result comes back as an external event named after the task id,
+      // raced against a timer at the attempt's deadline (a dead worker never answers).
+      const event = d.waitForExternalEvent(f.taskId);
+      const timer = d.createTimer(new Date(Math.max(f.deadline, at)));
+      inFlight.set(f.taskId, {
+        ...f,
+        kind: 'result',
+        task: d.Task.any([event, timer]),
+        event,
+        timer,
+        fresh: true,
+      });
       return;
     }
     if (o.ok) applyAll([{ type: 'attempt_succeeded', key: f.key, attempt: f.attempt, at }]);

@@ -17,7 +17,10 @@ describe('activity workflows end to end', () => {
       const d = await stack.waitForJob(jobId);
       expect(d.job.status).toBe('completed');
       expect(nodeOf(d, 'hello').output).toEqual({ message: 'Hello from DAG!' });
-      expect(d.job.result_data).toMatchObject({ hello: { message: 'Hello from DAG!' }, _provenance: { workflow_id: 'hello_world', job_id: jobId } });
+      expect(d.job.result_data).toMatchObject({
+        hello: { message: 'Hello from DAG!' },
+        _provenance: { workflow_id: 'hello_world', job_id: jobId },
+      });
     } catch (e) {
       failed = true;
       throw e;

@@ -21,15 +21,43 @@ export interface Stack {
   env: Record<string, string>;
   /** Writes a workflow file into the stack's workflows directory. */
   writeWorkflow(def: Record<string, unknown> | string, file?: string): string;
-  api<T = unknown>(method: string, route: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T }>;
-  submit(workflowId: string, inputs?: Record<string, unknown>, extra?: Record<string, unknown>): Promise<string>;
+  api<T = unknown>(
+    method: string,
+    route: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: T }>;
+  submit(
+    workflowId: string,
+    inputs?: Record<string, unknown>,
+    extra?: Record<string, unknown>,
+  ): Promise<string>;
   waitForJob(jobId: string, timeoutMs?: number): Promise<JobDetail>;
   stop(failed?: boolean): Promise<void>;
 }
 
 export interface JobDetail {
-  job: { job_id: string; status: string; error_message: string | null; result_data: Record<string, unknown> | null; run_count: number };
-  nodes: Array<{ node_id: string; status: string; attempt: number; output: unknown; error_message: string | null; skip_reason: string | null; task_id: string | null; parent_node_id: string | null; fan_out_index: number | null; started_at: string | null; completed_at: string | null; retry_at: string | null }>;
+  job: {
+    job_id: string;
+    status: string;
+    error_message: string | null;
+    result_data: Record<string, unknown> | null;
+    run_count: number;
+  };
+  nodes: Array<{
+    node_id: string;
+    status: string;
+    attempt: number;
+    output: unknown;
+    error_message: string | null;
+    skip_reason: string | null;
+    task_id: string | null;
+    parent_node_id: string | null;
+    fan_out_index: number | null;
+    started_at: string | null;
+    completed_at: string | null;
+    retry_at: string | null;
+  }>;
   node_summary: Record<string, number>;
 }
 
@@ -46,7 +74,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   await deploySchema(pool, schema.schema);
   const workflowsDir = mkdtempSync(path.join(os.tmpdir(), 'dag-wf-'));
   if (options.shippedWorkflows !== false) {
-    for (const f of readdirSync(path.join(ROOT, 'workflows'))) cpSync(path.join(ROOT, 'workflows', f), path.join(workflowsDir, f));
+    for (const f of readdirSync(path.join(ROOT, 'workflows')))
+      cpSync(path.join(ROOT, 'workflows', f), path.join(workflowsDir, f));
   }
   const azurite = await launchAzurite();
   const suffix = randomBytes(3).toString('hex');
@@ -82,7 +111,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   }
   const url = host.url;
 
-  const api = async <T>(method: string, route: string, body?: unknown, headers: Record<string, string> = {}) => {
+  const api = async <T>(
+    method: string,
+    route: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) => {
     const res = await fetch(`${url}${route}`, {
       method,
       headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
@@ -114,8 +148,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
     api,
     async submit(workflowId, inputs = {}, extra = {}) {
-      const r = await api<{ job_id: string }>('POST', '/api/jobs', { workflow_id: workflowId, inputs, ...extra });
-      if (r.status !== 202 && r.status !== 200) throw new Error(`submit ${workflowId} → ${r.status} ${JSON.stringify(r.body)}`);
+      const r = await api<{ job_id: string }>('POST', '/api/jobs', {
+        workflow_id: workflowId,
+        inputs,
+        ...extra,
+      });
+      if (r.status !== 202 && r.status !== 200)
+        throw new Error(`submit ${workflowId} → ${r.status} ${JSON.stringify(r.body)}`);
       return r.body.job_id;
     },
     async waitForJob(jobId, timeoutMs = 60_000) {
@@ -125,7 +164,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         if (r.status !== 200) throw new Error(`GET job ${jobId} → ${r.status} ${JSON.stringify(r.body)}`);
         if (['completed', 'failed', 'cancelled'].includes(r.body.job.status)) return r.body;
         if (Date.now() > until) {
-          throw new Error(`job ${jobId} still ${r.body.job.status} after ${timeoutMs} ms: ${JSON.stringify(r.body.node_summary)}`);
+          throw new Error(
+            `job ${jobId} still ${r.body.job.status} after ${timeoutMs} ms: ${JSON.stringify(r.body.node_summary)}`,
+          );
         }
         await new Promise((res) => setTimeout(res, 100));
       }
@@ -152,6 +193,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
 export const nodeOf = (d: JobDetail, id: string) => {
   const n = d.nodes.find((x) => x.node_id === id);
-  if (!n) throw new Error(`node ${id} not in job ${d.job.job_id}: ${d.nodes.map((x) => x.node_id).join(', ')}`);
+  if (!n)
+    throw new Error(`node ${id} not in job ${d.job.job_id}: ${d.nodes.map((x) => x.node_id).join(', ')}`);
   return n;
 };
