@@ -40,13 +40,18 @@ export async function launchAzurite(options: AzuriteOptions = {}): Promise<Azuri
   const tempDir = options.location ? undefined : mkdtempSync(path.join(os.tmpdir(), 'devhost-azurite-'));
   const location = options.location ?? tempDir!;
   mkdirSync(location, { recursive: true });
-  let bin: string;
-  try {
-    const req = createRequire(path.join(process.cwd(), 'noop.js'));
-    bin = path.join(path.dirname(req.resolve('azurite/package.json')), 'dist', 'src', 'azurite.js');
-  } catch {
-    throw new DevHostError('launcher', 'Azurite is not installed: npm install --save-dev azurite');
+  // Resolved from the dev host's own installation first, then from the current directory.
+  let bin: string | undefined;
+  for (const from of [__filename, path.join(process.cwd(), 'noop.js')]) {
+    try {
+      const req = createRequire(from);
+      bin = path.join(path.dirname(req.resolve('azurite/package.json')), 'dist', 'src', 'azurite.js');
+      break;
+    } catch {
+      // try the next place
+    }
   }
+  if (!bin) throw new DevHostError('launcher', 'Azurite is not installed: npm install --save-dev azurite');
   const args = [
     bin,
     '--skipApiVersionCheck',

@@ -1,0 +1,122 @@
+// The local stack behind `dagmaster run` and `dagmaster start`: Postgres (DATABASE_URL, else an
+// embedded one with data in .data/postgres), Azurite (data in .data/azurite), the dev host running
+// the Function App's real registrations, and the container worker beside it.
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { removeStackFile, writeStackFile } from './stackFile';
+import { deploySchema } from '../db';
+import {
+  launchAzurite,
+  launchEmbeddedPostgres,
+  startDevHost,
+  type AzuriteInstance,
+  type DevHost,
+  type EmbeddedPostgresInstance,
+} from '../devhost';
+
+export interface LocalStackOptions {
+  /** 0 = a free port. */
+  port: number;
+  workflowsDir: string;
+  apiKey?: string;
+  /** Where .data/ lives (default: the current directory). */
+  root?: string;
+  logLevel?: string;
+  /** Progress messages for the user (stderr). */
+  say?: (line: string) => void;
+  /** Extra app settings. */
+  env?: Record<string, string>;
+}
+
+export interface LocalStack {
+  url: string;
+  host: DevHost;
+  databaseUrl: string;
+  schema: string;
+  storageConnectionString: string;
+  stop(): Promise<void>;
+}
+
+const PROJECT_ROOT = path.join(__dirname, '..');
+
+/** The app entry: compiled when running from dist/, the TypeScript source otherwise. */
+function appEntry(): string {
+  const compiled = path.join(PROJECT_ROOT, 'functions', 'index.js');
+  return existsSync(compiled) ? compiled : path.join(PROJECT_ROOT, 'functions', 'index.ts');
+}
+
+export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack> {
+  const say = o.say ?? (() => undefined);
+  const root = o.root ?? process.cwd();
+  const dataDir = path.join(root, '.data');
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+  };
+  try {
+    let databaseUrl = process.env.DATABASE_URL;
+    if (!databaseUrl) {
+      say('starting an embedded Postgres (data in .data/postgres; set DATABASE_URL to use your own)…');
+      const pgInstance: EmbeddedPostgresInstance = await launchEmbeddedPostgres({
+        dataDir: path.join(dataDir, 'postgres'),
+        database: 'dagmaster',
+      });
+      if (pgInstance.startedHere) stops.push(() => pgInstance.stop());
+      databaseUrl = pgInstance.url;
+    }
+    const schema = process.env.DAG_DB_SCHEMA || 'dagapp';
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+    try {
+      await deploySchema(pool, schema);
+    } finally {
+      await pool.end();
+    }
+
+    let storage = process.env.AzureWebJobsStorage;
+    if (!storage || storage === 'UseDevelopmentStorage=true') {
+      mkdirSync(path.join(dataDir, 'azurite'), { recursive: true });
+      say('starting Azurite (data in .data/azurite)…');
+      const azurite: AzuriteInstance = await launchAzurite({ location: path.join(dataDir, 'azurite') });
+      stops.push(() => azurite.stop());
+      storage = azurite.connectionString;
+    }
+
+    const env: Record<string, string> = {
+      DATABASE_URL: databaseUrl,
+      DAG_DB_SCHEMA: schema,
+      DAG_WORKFLOWS_DIR: o.workflowsDir,
+      DAG_RESULT_QUEUE: process.env.DAG_RESULT_QUEUE || 'dag-task-results',
+      DAG_RECONCILE_SCHEDULE: process.env.DAG_RECONCILE_SCHEDULE || '0 */1 * * * *',
+      DAG_TASK_HUB: process.env.DAG_TASK_HUB || 'DagMaster',
+      AzureWebJobsStorage: storage,
+      ...o.env,
+    };
+    const host = await startDevHost({
+      appEntry: appEntry(),
+      store: 'postgres',
+      databaseUrl,
+      storeSchema: `${schema}_durable`,
+      port: o.port,
+      storageConnectionString: storage,
+      apiKey: o.apiKey ?? process.env.DAG_API_KEY ?? '',
+      env,
+      loadLocalSettings: false,
+      logLevel: (o.logLevel ?? process.env.LOG_LEVEL ?? 'warn') as 'warn',
+    });
+    stops.push(() => host.stop());
+    writeStackFile(root, { pid: process.pid, url: host.url, storageConnectionString: storage });
+    stops.push(async () => removeStackFile(root));
+    return {
+      url: host.url,
+      host,
+      databaseUrl,
+      schema,
+      storageConnectionString: storage,
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
