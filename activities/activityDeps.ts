@@ -13,6 +13,8 @@ export interface ActivityDeps {
   queueConfig: QueueConfig;
   /** Fan-out children per sub-orchestration (DAG_FANOUT_CHUNK_SIZE). */
   chunkSize: number;
+  /** Fan-out children per runner activity call (DAG_ACTIVITY_BATCH_SIZE). */
+  activityBatchSize: number;
   /** The queue container workers send results to (DAG_RESULT_QUEUE). */
   resultQueue: string;
   /** Sends one message (JSON) to a Storage Queue, creating the queue if needed. */

@@ -8,7 +8,7 @@ import { FanOutNodeSchema, WorkflowSchema } from '../dag/workflowModel';
 export const ACTIVITY = {
   loadJob: 'dagLoadJob',
   recordTransitions: 'dagRecordTransitions',
-  runTask: 'dagRunTask',
+  runTasks: 'dagRunTasks',
   enqueueContainerTask: 'dagEnqueueContainerTask',
 } as const;
 
@@ -65,6 +65,8 @@ export const LoadJobOutputSchema = z.discriminatedUnion('ok', [
     placement: z.record(z.string(), PlacementSchema),
     previous: PreviousRunSchema.optional(),
     chunkSize: z.int().min(1),
+    /** Fan-out children per runner activity call (DAG_ACTIVITY_BATCH_SIZE). */
+    activityBatchSize: z.int().min(1).max(1000),
     cancelled: z.boolean(),
   }),
   z.object({ ok: z.literal(false), error: z.string() }),
@@ -105,6 +107,12 @@ export type TaskAttempt = z.infer<typeof TaskAttemptSchema>;
 export const RunTaskOutputSchema = AttemptOutcomeSchema;
 export type RunTaskOutput = z.infer<typeof RunTaskOutputSchema>;
 
+/** One task attempt, or a batch of a fan-out's children (same job). */
+export const RunTasksInputSchema = z.object({ attempts: z.array(TaskAttemptSchema).min(1).max(1000) });
+export type RunTasksInput = z.infer<typeof RunTasksInputSchema>;
+export const RunTasksOutputSchema = z.object({ results: z.array(RunTaskOutputSchema) });
+export type RunTasksOutput = z.infer<typeof RunTasksOutputSchema>;
+
 export const EnqueueInputSchema = TaskAttemptSchema.extend({ queue: z.string().min(3).max(63) });
 export type EnqueueInput = z.infer<typeof EnqueueInputSchema>;
 export const EnqueueOutputSchema = z.discriminatedUnion('ok', [
@@ -128,6 +136,7 @@ export const FanOutInputSchema = z.object({
   indices: z.array(z.int().min(0)).optional(),
   attempts: z.array(z.int().min(0)).optional(),
   chunkSize: z.int().min(1),
+  activityBatchSize: z.int().min(1).max(1000),
 });
 export type FanOutInput = z.infer<typeof FanOutInputSchema>;
 

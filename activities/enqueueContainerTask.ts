@@ -12,7 +12,7 @@ import { errorMessage } from '../handlers/executeHandler';
 import type { ActivityDeps } from './activityDeps';
 import { EnqueueInputSchema, type EnqueueOutput } from './contracts';
 import { loadJobData, templateContextFor } from './jobData';
-import { notStarted, taskSpec } from './runTask';
+import { notStarted, taskSpec } from './runTasks';
 
 export async function enqueueContainerTask(deps: ActivityDeps, rawInput: unknown): Promise<EnqueueOutput> {
   const a = EnqueueInputSchema.parse(rawInput);

@@ -20,12 +20,21 @@ const MAX_CACHED = 500;
 const cache = new Map<string, JobData>();
 const refsCache = new Map<string, string[]>();
 
-/** The job with its compiled pinned workflow; `fresh` re-reads the row (status, cancel flag). */
-export async function loadJobData(deps: ActivityDeps, jobId: string): Promise<JobData | undefined> {
-  const job = await getJob(deps.pool, deps.schema, jobId);
-  if (!job) return undefined;
+/**
+ * The job with its compiled pinned workflow, cached per process: the snapshot and inputs never
+ * change, so the row is read once. Callers that need the job's current status read it themselves
+ * (startAttempt checks it in the same statement that claims the attempt).
+ */
+export async function loadJobData(
+  deps: ActivityDeps,
+  jobId: string,
+  opts: { freshRow?: boolean } = {},
+): Promise<JobData | undefined> {
   const key = `${deps.schema}/${jobId}`;
   const hit = cache.get(key);
+  if (hit && !opts.freshRow) return hit;
+  const job = await getJob(deps.pool, deps.schema, jobId);
+  if (!job) return undefined;
   if (hit) return { ...hit, job };
   const workflow = WorkflowSchema.parse(job.workflow_snapshot);
   const data: JobData = {

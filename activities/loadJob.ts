@@ -11,7 +11,8 @@ export async function loadJob(deps: ActivityDeps, rawInput: unknown): Promise<Lo
   const { jobId } = LoadJobInputSchema.parse(rawInput);
   let data;
   try {
-    data = await loadJobData(deps, jobId);
+    // The row is read fresh: run_count and the cancel flag change between runs.
+    data = await loadJobData(deps, jobId, { freshRow: true });
   } catch (err) {
     // A snapshot that no longer parses cannot run; anything else (Postgres down) is retried.
     if (err instanceof Error && err.name === 'ZodError') {
@@ -35,6 +36,7 @@ export async function loadJob(deps: ActivityDeps, rawInput: unknown): Promise<Lo
     placement,
     ...(previous ? { previous } : {}),
     chunkSize: deps.chunkSize,
+    activityBatchSize: deps.activityBatchSize,
     cancelled: data.job.cancel_requested_at !== null || data.job.status === 'cancelled',
   };
 }

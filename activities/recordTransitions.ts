@@ -25,7 +25,7 @@ import {
 import type { ActivityDeps } from './activityDeps';
 import { RecordTransitionsInputSchema, type RecordTransitionsOutput } from './contracts';
 import { loadJobData, templateContextFor, type JobData } from './jobData';
-import { taskSpec } from './runTask';
+import { taskSpec } from './runTasks';
 
 export async function recordTransitions(
   deps: ActivityDeps,

@@ -1,10 +1,12 @@
-// Starting an attempt: the node moves from pending/ready to dispatched (container) or running
-// (activity) with its task id, deadline and resolved params, and its events are written — in ONE
-// statement, because this is on the hot path of every task. A redelivered start (the activity or
-// the enqueue ran twice) is recognised by the task id and reported instead of applied twice.
+// Starting attempts: each node moves from pending/ready to dispatched (container) or running
+// (activity) with its task id, deadline and resolved params, and its events are written — for a
+// whole batch in ONE statement, because this is on the hot path of every task (a fan-out's
+// children start in batches). A redelivered start (the activity or the enqueue ran twice) is
+// recognised by the task id and reported instead of applied twice.
 import { z } from 'zod';
 import { parseRow, validateValues } from './defineTable';
 import { query, type Queryable } from './queryable';
+import { recordSource, type RecordColumns } from './recordSource';
 import { sql, toJsonText } from './sql';
 import { nodeStatesTable, type NodeRow } from './tables';
 
@@ -24,7 +26,7 @@ export interface StartAttemptInput {
 }
 
 export type StartAttemptOutcome =
-  /** Applied: the node row after the change, and the job's inputs for rendering. */
+  /** Applied: the node row after the change. */
   | { kind: 'started'; node: NodeRow }
   /** This very attempt was started before (a redelivery): the current row. */
   | { kind: 'already_started'; node: NodeRow }
@@ -42,26 +44,66 @@ export type StartAttemptOutcome =
   | { kind: 'stale'; node: NodeRow }
   | { kind: 'not_found' };
 
-const Current = z.object({
-  node: z.unknown().nullable(),
+const COLUMNS: RecordColumns = [
+  ['ord', 'int'],
+  ['job_id', 'text'],
+  ['node_id', 'text'],
+  ['task_id', 'text'],
+  ['attempt', 'int'],
+  ['to_status', 'text'],
+  ['deadline_at', 'timestamptz'],
+  ['params', 'jsonb'],
+  ['has_params', 'boolean'],
+  ['data', 'jsonb'],
+];
+
+const Row = z.object({
+  ord: z.number(),
+  started: z.record(z.string(), z.unknown()).nullable(),
+  node: z.record(z.string(), z.unknown()).nullable(),
   job_status: z.string().nullable(),
   cancel_requested: z.boolean().nullable(),
   result_status: z.string().nullable(),
   result_error: z.string().nullable(),
-  result_disposition: z.string().nullable(),
 });
 
+/** One attempt (see startAttempts). */
 export async function startAttempt(
   db: Queryable,
   schema: string,
   input: StartAttemptInput,
 ): Promise<StartAttemptOutcome> {
-  validateValues(nodeStatesTable, {
-    job_id: input.jobId,
-    node_id: input.nodeId,
-    task_id: input.taskId,
-    attempt: input.attempt,
+  return (await startAttempts(db, schema, [input]))[0]!;
+}
+
+/** Starts many attempts in one statement; one outcome per input, in order. */
+export async function startAttempts(
+  db: Queryable,
+  schema: string,
+  inputs: StartAttemptInput[],
+): Promise<StartAttemptOutcome[]> {
+  if (!inputs.length) return [];
+  const rows = inputs.map((input, ord) => {
+    validateValues(
+      nodeStatesTable,
+      { job_id: input.jobId, node_id: input.nodeId, task_id: input.taskId, attempt: input.attempt },
+      `attempts[${ord}]`,
+    );
+    return {
+      ord,
+      job_id: input.jobId,
+      node_id: input.nodeId,
+      task_id: input.taskId,
+      attempt: input.attempt,
+      to_status: input.to,
+      deadline_at: input.deadlineAt.toISOString(),
+      params:
+        input.inputParams === undefined ? null : JSON.parse(toJsonText(input.inputParams, 'input_params')!),
+      has_params: input.inputParams !== undefined,
+      data: { attempt: input.attempt, handler: input.handler, queue: input.queue },
+    };
   });
+  const sourceApp = inputs[0]!.sourceApp ?? null;
   const t = {
     jobs: sql.table(schema, 'dag_jobs'),
     nodes: sql.table(schema, 'dag_node_states'),
@@ -69,82 +111,88 @@ export async function startAttempt(
     results: sql.table(schema, 'dag_task_results'),
   };
   const ty = (n: string) => sql.ident(schema, n);
-  const params = input.inputParams === undefined ? null : toJsonText(input.inputParams, 'input_params');
-  const running = input.to === 'running';
-  const data = toJsonText(
-    { attempt: input.attempt, handler: input.handler, queue: input.queue },
-    'event.data',
-  );
   const r = await query(
     db,
-    sql`WITH j AS (
-      SELECT status, cancel_requested_at FROM ${t.jobs} WHERE job_id = ${input.jobId}
+    sql`WITH x AS (${recordSource(COLUMNS, rows, 'attempts')}
+    ), j AS (
+      SELECT DISTINCT jb.job_id, jb.status, jb.cancel_requested_at FROM ${t.jobs} jb JOIN x ON x.job_id = jb.job_id
+    ), prev AS (
+      SELECT x.ord, n.status AS prev_status FROM x JOIN ${t.nodes} n ON n.job_id = x.job_id AND n.node_id = x.node_id
     ), upd AS (
       UPDATE ${t.nodes} n SET
-        status = ${input.to}::${ty('node_status')},
-        task_id = ${input.taskId},
-        attempt = ${input.attempt},
+        status = x.to_status::${ty('node_status')},
+        task_id = x.task_id,
+        attempt = x.attempt,
         ready_at = coalesce(n.ready_at, now()),
         dispatched_at = now(),
-        started_at = CASE WHEN ${running}::boolean THEN now() ELSE NULL END,
-        deadline_at = ${input.deadlineAt.toISOString()}::timestamptz,
+        started_at = CASE WHEN x.to_status = 'running' THEN now() ELSE NULL END,
+        deadline_at = x.deadline_at,
         retry_at = NULL,
-        input_params = coalesce(${params}::jsonb, n.input_params),
+        input_params = CASE WHEN x.has_params THEN x.params ELSE n.input_params END,
         version = n.version + 1,
         updated_at = now()
-      FROM j
-      WHERE n.job_id = ${input.jobId} AND n.node_id = ${input.nodeId}
-        AND n.status IN ('pending', 'ready') AND n.attempt = ${input.attempt}
+      FROM x JOIN j ON j.job_id = x.job_id
+      WHERE n.job_id = x.job_id AND n.node_id = x.node_id
+        AND n.status IN ('pending', 'ready') AND n.attempt = x.attempt
         AND j.status IN ('pending', 'running') AND j.cancel_requested_at IS NULL
-      RETURNING n.*, (SELECT prev.status FROM ${t.nodes} prev
-                      WHERE prev.job_id = n.job_id AND prev.node_id = n.node_id) AS _prev_status
+      RETURNING x.ord AS _ord, n.*
     ), ev AS (
       INSERT INTO ${t.events} (job_id, node_id, task_id, event_type, event_status, event_data, source_app)
       SELECT u.job_id, u.node_id, u.task_id, e.type::${ty('job_event_type')}, e.status::${ty('job_event_status')},
-             ${data}::jsonb, ${input.sourceApp ?? null}
-      FROM upd u CROSS JOIN LATERAL (VALUES
-        (1, CASE WHEN u._prev_status = 'pending' AND ${input.attempt} = u.first_attempt THEN 'node_ready' END, 'info'),
+             x.data, ${sourceApp}
+      FROM upd u JOIN x ON x.ord = u._ord JOIN prev p ON p.ord = u._ord
+      CROSS JOIN LATERAL (VALUES
+        (1, CASE WHEN p.prev_status = 'pending' AND u.attempt = u.first_attempt THEN 'node_ready' END, 'info'),
         (2, 'node_dispatched', 'success'),
-        (3, CASE WHEN ${running}::boolean THEN 'node_started' END, 'info')
+        (3, CASE WHEN u.status = 'running' THEN 'node_started' END, 'info')
       ) AS e(seq, type, status)
       WHERE e.type IS NOT NULL
-      ORDER BY e.seq
+      ORDER BY u._ord, e.seq
       RETURNING 1
     )
-    SELECT (SELECT row_to_json(u) FROM upd u) AS started,
-      (SELECT row_to_json(n) FROM ${t.nodes} n WHERE n.job_id = ${input.jobId} AND n.node_id = ${input.nodeId}) AS node,
-      (SELECT status::text FROM j) AS job_status,
-      (SELECT cancel_requested_at IS NOT NULL FROM j) AS cancel_requested,
-      (SELECT status::text FROM ${t.results} WHERE task_id = ${input.taskId}) AS result_status,
-      (SELECT error_message FROM ${t.results} WHERE task_id = ${input.taskId}) AS result_error,
-      (SELECT disposition::text FROM ${t.results} WHERE task_id = ${input.taskId}) AS result_disposition`,
-    { prepare: true },
+    SELECT x.ord,
+      (SELECT row_to_json(u) FROM upd u WHERE u._ord = x.ord) AS started,
+      (SELECT row_to_json(n) FROM ${t.nodes} n WHERE n.job_id = x.job_id AND n.node_id = x.node_id) AS node,
+      (SELECT status::text FROM j WHERE j.job_id = x.job_id) AS job_status,
+      (SELECT cancel_requested_at IS NOT NULL FROM j WHERE j.job_id = x.job_id) AS cancel_requested,
+      tr.status::text AS result_status, tr.error_message AS result_error
+    FROM x LEFT JOIN ${t.results} tr ON tr.task_id = x.task_id
+    ORDER BY x.ord`,
+    { prepare: rows.length === 1 },
   );
-  const row = r.rows[0] as Record<string, unknown>;
+  const out: StartAttemptOutcome[] = new Array(inputs.length);
+  for (const raw of r.rows) {
+    const row = Row.parse(raw);
+    const input = inputs[row.ord]!;
+    out[row.ord] = outcome(row, input);
+  }
+  return out;
+}
+
+function outcome(row: z.infer<typeof Row>, input: StartAttemptInput): StartAttemptOutcome {
   if (row.started) {
-    const { _prev_status: _p, ...rest } = row.started as Record<string, unknown>;
+    const { _ord: _o, ...rest } = row.started;
     return { kind: 'started', node: parseNodeJson(rest) };
   }
-  const cur = Current.parse(row);
-  if (!cur.node) return { kind: 'not_found' };
-  const node = parseNodeJson(cur.node as Record<string, unknown>);
-  if (cur.result_status === 'completed' || cur.result_status === 'failed') {
+  if (!row.node) return { kind: 'not_found' };
+  const node = parseNodeJson(row.node);
+  if (row.result_status === 'completed' || row.result_status === 'failed') {
     return {
       kind: 'finished',
       node,
-      resultStatus: cur.result_status,
-      errorMessage: cur.result_error,
+      resultStatus: row.result_status,
+      errorMessage: row.result_error,
       retryable: node.status === 'ready' || node.status === 'pending',
     };
   }
-  if (cur.job_status !== 'pending' && cur.job_status !== 'running') {
+  if (row.job_status !== 'pending' && row.job_status !== 'running') {
     return {
       kind: 'job_closed',
-      jobStatus: cur.job_status ?? 'unknown',
-      cancelRequested: !!cur.cancel_requested,
+      jobStatus: row.job_status ?? 'unknown',
+      cancelRequested: !!row.cancel_requested,
     };
   }
-  if (cur.cancel_requested) return { kind: 'job_closed', jobStatus: cur.job_status, cancelRequested: true };
+  if (row.cancel_requested) return { kind: 'job_closed', jobStatus: row.job_status, cancelRequested: true };
   if (node.task_id === input.taskId && (node.status === 'running' || node.status === 'dispatched')) {
     return { kind: 'already_started', node };
   }

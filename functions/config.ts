@@ -44,6 +44,7 @@ export const ConfigSchema = z.object({
   DAG_RESULT_QUEUE: queueName.default('dag-task-results'),
   DAG_DB_SCHEMA: z.string().min(1).max(63).default('dagapp'),
   DAG_FANOUT_CHUNK_SIZE: int(500, 1, 5000),
+  DAG_ACTIVITY_BATCH_SIZE: int(20, 1, 1000),
   /** Deploy the Postgres schema (idempotent DDL) when the app starts. */
   DAG_ENABLE_AUTO_BOOTSTRAP: bool(false),
   /** Jobs whose orchestration is gone are reconciled after this long without an update. */

@@ -7,7 +7,7 @@ import { ACTIVITY, ORCHESTRATION } from '../activities/contracts';
 import { enqueueContainerTask } from '../activities/enqueueContainerTask';
 import { loadJob } from '../activities/loadJob';
 import { recordTransitions } from '../activities/recordTransitions';
-import { runTask } from '../activities/runTask';
+import { runTasks } from '../activities/runTasks';
 import { dagFanOut } from '../orchestrations/dagFanOut';
 import { dagFanOutChunk } from '../orchestrations/dagFanOutChunk';
 import { dagJob } from '../orchestrations/dagJob';
@@ -47,7 +47,9 @@ df.app.activity(ACTIVITY.loadJob, { handler: (input: unknown) => loadJob(service
 df.app.activity(ACTIVITY.recordTransitions, {
   handler: (input: unknown) => recordTransitions(services().activityDeps(), input),
 });
-df.app.activity(ACTIVITY.runTask, { handler: (input: unknown) => runTask(services().activityDeps(), input) });
+df.app.activity(ACTIVITY.runTasks, {
+  handler: (input: unknown) => runTasks(services().activityDeps(), input),
+});
 df.app.activity(ACTIVITY.enqueueContainerTask, {
   handler: (input: unknown) => enqueueContainerTask(services().activityDeps(), input),
 });

@@ -148,6 +148,7 @@ function createServices(env: NodeJS.ProcessEnv = process.env): Services {
         registry,
         queueConfig,
         chunkSize: config.DAG_FANOUT_CHUNK_SIZE,
+        activityBatchSize: config.DAG_ACTIVITY_BATCH_SIZE,
         resultQueue: config.DAG_RESULT_QUEUE,
         sendToQueue: (q, m) => s.sendToQueue(q, m),
         log,

@@ -20,6 +20,11 @@ export interface AttemptSpec {
   timeoutSeconds: number;
   runner: 'activity' | 'container';
   workerId?: string;
+  /**
+   * Whether an earlier run of this node may have left a checkpoint (a retry, a rerun, a redelivery
+   * of the same attempt). The first attempt has none: skipping the read saves a round trip per task.
+   */
+  mayHaveCheckpoint?: boolean;
 }
 
 export type AttemptResult =
@@ -68,7 +73,10 @@ export async function executeHandler(
     return fail(`Invalid params for handler "${spec.handler}": ${problems}`, false);
   }
 
-  const cp = await getLatestCheckpoint(deps.pool, deps.schema, { jobId: spec.jobId, nodeId: spec.nodeId });
+  const cp =
+    spec.mayHaveCheckpoint === false
+      ? null
+      : await getLatestCheckpoint(deps.pool, deps.schema, { jobId: spec.jobId, nodeId: spec.nodeId });
   const checkpoint: Checkpoint | undefined = cp ? { phase: cp.phase_name, state: cp.state_data } : undefined;
   const controller = new AbortController();
   let timedOut = false;

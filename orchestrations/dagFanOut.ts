@@ -36,6 +36,7 @@ export function* dagFanOut(context: df.OrchestrationContext): Generator<df.Task,
         node: input.node,
         def: input.def,
         placement: input.placement,
+        activityBatchSize: input.activityBatchSize,
         ...spec,
       });
       const task = context.df.callSubOrchestrator(

@@ -31,6 +31,7 @@ export function* dagFanOutChunk(
     placement: { [input.node]: input.placement },
     mode: 'chunk',
     chunkSize: 1,
+    activityBatchSize: input.activityBatchSize,
   });
   return chunkSummary(final, input.node);
 }

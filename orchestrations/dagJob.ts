@@ -50,6 +50,7 @@ export function* dagJob(context: df.OrchestrationContext): Generator<df.Task, Jo
     placement: loaded.placement,
     mode: 'job',
     chunkSize: loaded.chunkSize,
+    activityBatchSize: loaded.activityBatchSize,
   });
   return { jobId: input.jobId, status: final.status, ...(final.error ? { error: final.error } : {}) };
 }

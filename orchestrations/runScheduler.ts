@@ -26,9 +26,9 @@ import {
 } from '../activities/contracts';
 import { apply } from '../dag/applyEvent';
 import type { Plan } from '../dag/compilePlan';
-import { AttemptOutcomeSchema } from '../dag/containerMessages';
+import { AttemptOutcomeSchema, type AttemptOutcome } from '../dag/containerMessages';
 import { decide, decisionEvents } from '../dag/decide';
-import { FanOutSummarySchema } from '../activities/contracts';
+import { FanOutSummarySchema, RunTasksOutputSchema } from '../activities/contracts';
 import { getChild, isTerminalJob, type Decision, type JobEvent, type JobState } from '../dag/jobState';
 import type { FanOutNode } from '../dag/workflowModel';
 import { retryOptions } from './retryOptions';
@@ -40,11 +40,19 @@ export interface SchedulerIO {
   /** job: records every structural transition; chunk: records only attempt timeouts. */
   mode: 'job' | 'chunk';
   chunkSize: number;
+  /** Fan-out children per runner activity call. */
+  activityBatchSize: number;
 }
 
 type InFlight = (
   | {
-      kind: 'activity' | 'enqueue';
+      /** One runner call: a task attempt, or a batch of a fan-out's children. */
+      kind: 'activity';
+      task: df.Task;
+      attempts: Array<{ key: string; attempt: number }>;
+    }
+  | {
+      kind: 'enqueue';
       task: df.Task;
       key: string;
       attempt: number;
@@ -118,7 +126,7 @@ export function* runScheduler(
         applyAll(out.results);
       }
       if (isTerminalJob(state.status)) break;
-      for (const x of actionable) start(x, now);
+      startAll(actionable);
       continue;
     }
 
@@ -164,67 +172,81 @@ export function* runScheduler(
   d.setCustomStatus(progress(state, io.mode));
   return state;
 
-  function start(x: Decision, now: number): void {
-    if (x.kind === 'dispatch') {
-      const attempt: TaskAttempt = {
-        jobId: io.jobId,
-        key: x.key,
-        node: x.node,
-        ...(x.index === undefined ? {} : { index: x.index }),
-        attempt: x.attempt,
-        taskId: x.taskId,
-        timeoutSeconds: x.timeoutSeconds,
-        deadline: x.deadline,
-        instanceId: d.instanceId,
-      };
-      const place = io.placement[x.node] ?? { runner: 'activity' };
-      if (place.runner === 'container' && place.queue) {
-        const input: EnqueueInput = { ...attempt, queue: place.queue };
-        inFlight.set(x.taskId, {
-          kind: 'enqueue',
-          task: d.callActivity(ACTIVITY.enqueueContainerTask, input),
+  /** Starts what the decisions ask for; a fan-out's children share runner calls in batches. */
+  function startAll(decisions: Decision[]): void {
+    const batches = new Map<string, TaskAttempt[]>();
+    const flush = (node: string) => {
+      const batch = batches.get(node);
+      if (!batch?.length) return;
+      batches.delete(node);
+      inFlight.set(batch[0]!.taskId, {
+        kind: 'activity',
+        task: d.callActivity(ACTIVITY.runTasks, { attempts: batch }),
+        attempts: batch.map((a) => ({ key: a.key, attempt: a.attempt })),
+        fresh: true,
+      });
+    };
+    for (const x of decisions) {
+      if (x.kind === 'dispatch') {
+        const attempt: TaskAttempt = {
+          jobId: io.jobId,
           key: x.key,
+          node: x.node,
+          ...(x.index === undefined ? {} : { index: x.index }),
           attempt: x.attempt,
           taskId: x.taskId,
-          deadline: x.deadline,
           timeoutSeconds: x.timeoutSeconds,
-          fresh: true,
-        });
-      } else {
-        inFlight.set(x.taskId, {
-          kind: 'activity',
-          task: d.callActivity(ACTIVITY.runTask, attempt),
-          key: x.key,
-          attempt: x.attempt,
-          taskId: x.taskId,
           deadline: x.deadline,
-          timeoutSeconds: x.timeoutSeconds,
+          instanceId: d.instanceId,
+        };
+        const place = io.placement[x.node] ?? { runner: 'activity' };
+        if (place.runner === 'container' && place.queue) {
+          const input: EnqueueInput = { ...attempt, queue: place.queue };
+          inFlight.set(x.taskId, {
+            kind: 'enqueue',
+            task: d.callActivity(ACTIVITY.enqueueContainerTask, input),
+            key: x.key,
+            attempt: x.attempt,
+            taskId: x.taskId,
+            deadline: x.deadline,
+            timeoutSeconds: x.timeoutSeconds,
+            fresh: true,
+          });
+        } else if (x.index === undefined) {
+          // A task node runs alone: batching it would make its successors wait for unrelated work.
+          batches.set(`task:${x.key}`, [attempt]);
+          flush(`task:${x.key}`);
+        } else {
+          const batch = batches.get(x.node) ?? [];
+          batch.push(attempt);
+          batches.set(x.node, batch);
+          if (batch.length >= io.activityBatchSize) flush(x.node);
+        }
+      } else if (x.kind === 'run_fan_out') {
+        const def = plan.workflow.nodes[x.node] as FanOutNode;
+        const input: FanOutInput = {
+          jobId: io.jobId,
+          node: x.node,
+          def,
+          placement: io.placement[x.node] ?? { runner: 'activity' },
+          count: x.count,
+          ...(x.indices ? { indices: x.indices } : {}),
+          ...(x.attempts ? { attempts: x.attempts } : {}),
+          chunkSize: io.chunkSize,
+          activityBatchSize: io.activityBatchSize,
+        };
+        // Deterministic child id: a replay (or a restarted host) finds the same sub-orchestration.
+        const id = `${d.instanceId}:${x.node}`;
+        inFlight.set(`fanout:${x.node}`, {
+          kind: 'fan_out',
+          task: d.callSubOrchestrator(ORCHESTRATION.fanOut, input, id),
+          node: x.node,
+          count: x.count,
           fresh: true,
         });
       }
-    } else if (x.kind === 'run_fan_out') {
-      const def = plan.workflow.nodes[x.node] as FanOutNode;
-      const input: FanOutInput = {
-        jobId: io.jobId,
-        node: x.node,
-        def,
-        placement: io.placement[x.node] ?? { runner: 'activity' },
-        count: x.count,
-        ...(x.indices ? { indices: x.indices } : {}),
-        ...(x.attempts ? { attempts: x.attempts } : {}),
-        chunkSize: io.chunkSize,
-      };
-      // Deterministic child id: a replay (or a restarted host) finds the same sub-orchestration.
-      const id = `${d.instanceId}:${x.node}`;
-      inFlight.set(`fanout:${x.node}`, {
-        kind: 'fan_out',
-        task: d.callSubOrchestrator(ORCHESTRATION.fanOut, input, id),
-        node: x.node,
-        count: x.count,
-        fresh: true,
-      });
     }
-    void now;
+    for (const node of [...batches.keys()]) flush(node);
   }
 
   function finished(f: InFlight, at: number): void {
@@ -251,8 +273,25 @@ export function* runScheduler(
       if (summary.cancelled) applyAll([{ type: 'cancel_requested', at }]);
       return;
     }
+    if (f.kind === 'activity') {
+      // One result per attempt of the runner call; a call that faulted (an infrastructure fault)
+      // or answered nonsense fails every attempt it carried, and the retry policy applies.
+      const out = f.task.isFaulted ? undefined : RunTasksOutputSchema.safeParse(f.task.result);
+      const results =
+        out?.success && out.data.results.length === f.attempts.length ? out.data.results : undefined;
+      const why = f.task.isFaulted ? errorText(f.task.result) : 'the runner returned an invalid result';
+      f.attempts.forEach((a, i) => {
+        const o = results?.[i];
+        if (!o)
+          learn([
+            { type: 'attempt_failed', key: a.key, attempt: a.attempt, error: why, retryable: true, at },
+          ]);
+        else applyOutcome(a.key, a.attempt, o, at);
+      });
+      return;
+    }
     if (f.task.isFaulted) {
-      // The activity itself failed (an infrastructure fault): the attempt failed, the policy retries.
+      // The enqueue activity itself failed (an infrastructure fault): the attempt failed, the policy retries.
       learn([
         {
           type: 'attempt_failed',
@@ -312,18 +351,13 @@ export function* runScheduler(
       });
       return;
     }
-    if (o.ok) applyAll([{ type: 'attempt_succeeded', key: f.key, attempt: f.attempt, at }]);
+    applyOutcome(f.key, f.attempt, o, at);
+  }
+
+  function applyOutcome(key: string, attempt: number, o: AttemptOutcome, at: number): void {
+    if (o.ok) applyAll([{ type: 'attempt_succeeded', key, attempt, at }]);
     else {
-      applyAll([
-        {
-          type: 'attempt_failed',
-          key: f.key,
-          attempt: f.attempt,
-          error: o.error,
-          retryable: o.retryable,
-          at,
-        },
-      ]);
+      applyAll([{ type: 'attempt_failed', key, attempt, error: o.error, retryable: o.retryable, at }]);
       if (o.cancelled) applyAll([{ type: 'cancel_requested', at }]);
     }
   }

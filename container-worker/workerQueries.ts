@@ -1,0 +1,222 @@
+// The worker's own reads and liveness writes, each ONE statement: what a received message finds
+// (job, node, recorded result, whether another worker holds the attempt), the periodic heartbeat +
+// cancel/supersede check for every task this worker runs, the hand-back of attempts at shutdown,
+// and a node's retry policy. State transitions go through the db/ repositories; these statements
+// only touch liveness columns (worker_id, heartbeat_at), which never bump a row's version.
+import { z } from 'zod';
+import { RetryPolicySchema, type RetryPolicy } from '../dag/workflowModel';
+import { query, sql, type Queryable } from '../db';
+import { recordSource, type RecordColumns } from '../db/recordSource';
+
+const PreflightRow = z.object({
+  node_status: z.string().nullable(),
+  node_task_id: z.string().nullable(),
+  node_attempt: z.number().nullable(),
+  first_attempt: z.number().nullable(),
+  worker_id: z.string().nullable(),
+  holder_alive: z.boolean().nullable(),
+  input_params: z.unknown().optional(),
+  job_status: z.string().nullable(),
+  cancel_requested: z.boolean().nullable(),
+  result_status: z.string().nullable(),
+  result_disposition: z.string().nullable(),
+  result_error: z.string().nullable(),
+  result_worker: z.string().nullable(),
+  result_duration_ms: z.number().nullable(),
+});
+
+export interface Preflight {
+  node: {
+    status: string;
+    taskId: string | null;
+    attempt: number;
+    firstAttempt: number;
+    workerId: string | null;
+    /** Another worker holds the attempt: worker_id set and a heartbeat (or start) within staleAfter. */
+    holderAlive: boolean;
+    inputParams: unknown;
+  } | null;
+  job: { status: string; cancelRequested: boolean } | null;
+  result: {
+    status: 'completed' | 'failed';
+    disposition: string;
+    errorMessage: string | null;
+    workerId: string | null;
+    durationMs: number | null;
+  } | null;
+}
+
+/** Everything the worker needs to decide what to do with a task message, in one round trip. */
+export async function preflightTask(
+  db: Queryable,
+  schema: string,
+  input: { jobId: string; nodeId: string; taskId: string; staleAfterMs: number; withParams: boolean },
+): Promise<Preflight> {
+  const nodes = sql.table(schema, 'dag_node_states');
+  const r = await query(
+    db,
+    sql`SELECT n.status::text AS node_status, n.task_id AS node_task_id, n.attempt AS node_attempt,
+          n.first_attempt, n.worker_id,
+          (n.worker_id IS NOT NULL AND coalesce(n.heartbeat_at, n.started_at) >
+             now() - ${input.staleAfterMs}::int * interval '1 millisecond') AS holder_alive,
+          ${input.withParams ? sql`n.input_params` : sql`NULL::jsonb`} AS input_params,
+          j.status::text AS job_status, j.cancel_requested_at IS NOT NULL AS cancel_requested,
+          r.status::text AS result_status, r.disposition::text AS result_disposition,
+          r.error_message AS result_error, r.worker_id AS result_worker, r.duration_ms AS result_duration_ms
+        FROM (SELECT 1) AS one
+        LEFT JOIN ${nodes} n ON n.job_id = ${input.jobId} AND n.node_id = ${input.nodeId}
+        LEFT JOIN ${sql.table(schema, 'dag_jobs')} j ON j.job_id = ${input.jobId}
+        LEFT JOIN ${sql.table(schema, 'dag_task_results')} r ON r.task_id = ${input.taskId}`,
+    { prepare: true },
+  );
+  const row = PreflightRow.parse(r.rows[0]);
+  return {
+    node:
+      row.node_status === null
+        ? null
+        : {
+            status: row.node_status,
+            taskId: row.node_task_id,
+            attempt: row.node_attempt ?? 0,
+            firstAttempt: row.first_attempt ?? 0,
+            workerId: row.worker_id,
+            holderAlive: !!row.holder_alive,
+            inputParams: row.input_params ?? null,
+          },
+    job: row.job_status === null ? null : { status: row.job_status, cancelRequested: !!row.cancel_requested },
+    result:
+      row.result_status === 'completed' || row.result_status === 'failed'
+        ? {
+            status: row.result_status,
+            disposition: row.result_disposition ?? 'applied',
+            errorMessage: row.result_error,
+            workerId: row.result_worker,
+            durationMs: row.result_duration_ms,
+          }
+        : null,
+  };
+}
+
+export interface RunningRef {
+  jobId: string;
+  nodeId: string;
+  taskId: string;
+  /** Write a heartbeat for this one now. */
+  beat: boolean;
+}
+
+export interface RunningStatus {
+  taskId: string;
+  nodeStatus: string | null;
+  nodeTaskId: string | null;
+  jobStatus: string | null;
+  cancelRequested: boolean;
+}
+
+const POLL_COLUMNS: RecordColumns = [
+  ['job_id', 'text'],
+  ['node_id', 'text'],
+  ['task_id', 'text'],
+  ['beat', 'boolean'],
+];
+
+/**
+ * For every task this worker runs: writes the heartbeat of those due (and claims them as this
+ * worker's), and returns their job's status / cancel flag and whether the attempt is still the
+ * node's current one. One statement for all, whatever the number of tasks.
+ */
+export async function pollRunningTasks(
+  db: Queryable,
+  schema: string,
+  workerId: string,
+  tasks: RunningRef[],
+): Promise<RunningStatus[]> {
+  if (!tasks.length) return [];
+  const nodes = sql.table(schema, 'dag_node_states');
+  const r = await query(
+    db,
+    sql`WITH x AS (${recordSource(
+      POLL_COLUMNS,
+      tasks.map((t) => ({ job_id: t.jobId, node_id: t.nodeId, task_id: t.taskId, beat: t.beat })),
+      'running',
+    )}), hb AS (
+      UPDATE ${nodes} n SET heartbeat_at = now(), worker_id = ${workerId}
+      FROM x WHERE x.beat AND n.job_id = x.job_id AND n.node_id = x.node_id AND n.task_id = x.task_id
+        AND n.status IN ('dispatched', 'running')
+      RETURNING 1
+    )
+    SELECT x.task_id, n.status::text AS node_status, n.task_id AS node_task_id, j.status::text AS job_status,
+           j.cancel_requested_at IS NOT NULL AS cancel_requested, (SELECT count(*) FROM hb)::int AS beats
+    FROM x LEFT JOIN ${nodes} n ON n.job_id = x.job_id AND n.node_id = x.node_id
+           LEFT JOIN ${sql.table(schema, 'dag_jobs')} j ON j.job_id = x.job_id`,
+  );
+  return r.rows.map((row) => ({
+    taskId: row.task_id as string,
+    nodeStatus: (row.node_status as string | null) ?? null,
+    nodeTaskId: (row.node_task_id as string | null) ?? null,
+    jobStatus: (row.job_status as string | null) ?? null,
+    cancelRequested: !!row.cancel_requested,
+  }));
+}
+
+/** Claims an attempt another (dead) worker held: this worker's id and a fresh heartbeat. */
+export async function claimRunningTask(
+  db: Queryable,
+  schema: string,
+  input: { jobId: string; nodeId: string; taskId: string; workerId: string },
+): Promise<boolean> {
+  const r = await query(
+    db,
+    sql`UPDATE ${sql.table(schema, 'dag_node_states')} SET heartbeat_at = now(), worker_id = ${input.workerId}
+        WHERE job_id = ${input.jobId} AND node_id = ${input.nodeId} AND task_id = ${input.taskId}
+          AND status IN ('dispatched', 'running')`,
+  );
+  return (r.rowCount ?? 0) > 0;
+}
+
+/**
+ * Hands attempts back at shutdown: worker_id is cleared so that the worker that receives the
+ * message next sees no live holder and resumes the attempt at once (from its checkpoint).
+ */
+export async function releaseRunningTasks(
+  db: Queryable,
+  schema: string,
+  workerId: string,
+  tasks: Array<{ jobId: string; nodeId: string; taskId: string }>,
+): Promise<number> {
+  if (!tasks.length) return 0;
+  const r = await query(
+    db,
+    sql`WITH x AS (${recordSource(
+      POLL_COLUMNS.slice(0, 3),
+      tasks.map((t) => ({ job_id: t.jobId, node_id: t.nodeId, task_id: t.taskId })),
+      'released',
+    )})
+    UPDATE ${sql.table(schema, 'dag_node_states')} n SET worker_id = NULL, heartbeat_at = NULL
+    FROM x WHERE n.job_id = x.job_id AND n.node_id = x.node_id AND n.task_id = x.task_id
+      AND n.status = 'running' AND n.worker_id = ${workerId}`,
+  );
+  return r.rowCount ?? 0;
+}
+
+/**
+ * The retry policy of a node from the job's pinned workflow: a task node's `retry`, or for a fan-out
+ * child `<fan_out>__<i>` its fan-out's `task.retry` (undefined: the default policy).
+ */
+export async function retryPolicyOf(
+  db: Queryable,
+  schema: string,
+  input: { jobId: string; nodeId: string },
+): Promise<RetryPolicy | undefined> {
+  const defId = input.nodeId.split('__')[0]!;
+  const r = await query(
+    db,
+    sql`SELECT workflow_snapshot->'nodes'->${defId} AS def FROM ${sql.table(schema, 'dag_jobs')}
+        WHERE job_id = ${input.jobId}`,
+  );
+  const def = r.rows[0]?.def as { type?: string; retry?: unknown; task?: { retry?: unknown } } | null;
+  if (!def) return undefined;
+  const raw = def.type === 'fan_out' ? def.task?.retry : def.retry;
+  const p = RetryPolicySchema.safeParse(raw ?? {});
+  return p.success ? p.data : undefined;
+}
