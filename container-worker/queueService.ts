@@ -1,0 +1,52 @@
+// The Storage Queue service client: a connection string (Azurite locally, or an account key), or
+// the queue service URL with DefaultAzureCredential (the managed identity on Azure Container Apps).
+import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
+
+export interface QueueServiceOptions {
+  storageConnectionString?: string;
+  queueServiceUrl?: string;
+  credential?: TokenCredential;
+}
+
+export function createQueueService(o: QueueServiceOptions): QueueServiceClient {
+  if (o.storageConnectionString) return QueueServiceClient.fromConnectionString(o.storageConnectionString);
+  if (o.queueServiceUrl) return new QueueServiceClient(o.queueServiceUrl, o.credential ?? new DefaultAzureCredential());
+  throw new Error(
+    'The container worker needs queue storage: pass storageConnectionString (Azurite locally) or queueServiceUrl (https://<account>.queue.core.windows.net, reached with the managed identity).',
+  );
+}
+
+/** Queue clients by name, each created (createIfNotExists) once; a failed create is retried next time. */
+export class QueueDirectory {
+  private readonly entries = new Map<string, { client: QueueClient; ready?: Promise<unknown> }>();
+
+  constructor(private readonly service: QueueServiceClient) {}
+
+  client(name: string): QueueClient {
+    let e = this.entries.get(name);
+    if (!e) {
+      e = { client: this.service.getQueueClient(name) };
+      this.entries.set(name, e);
+    }
+    return e.client;
+  }
+
+  /** The client, after making sure the queue exists. */
+  async ensure(name: string): Promise<QueueClient> {
+    const client = this.client(name);
+    const e = this.entries.get(name)!;
+    if (!e.ready) {
+      e.ready = client.createIfNotExists();
+      e.ready.catch(() => (e.ready = undefined));
+    }
+    await e.ready;
+    return client;
+  }
+}
+
+/** The HTTP status of a Storage SDK error (404 when a pop receipt no longer matches, ...). */
+export function storageStatus(err: unknown): number | undefined {
+  const s = (err as { statusCode?: unknown } | null)?.statusCode;
+  return typeof s === 'number' ? s : undefined;
+}
