@@ -7,7 +7,13 @@
 import { renderTaskParams } from '../dag/evaluateNode';
 import { retryDelaySeconds } from '../dag/retryDelay';
 import type { FanOutNode, TaskNode } from '../dag/workflowModel';
-import { recordTaskResults, startAttempts, type StartAttemptOutcome, type TaskResultInput } from '../db';
+import {
+  getJob,
+  recordTaskResults,
+  startAttempts,
+  type StartAttemptOutcome,
+  type TaskResultInput,
+} from '../db';
 import { executeHandler, type AttemptResult } from '../handlers/executeHandler';
 import type { ActivityDeps } from './activityDeps';
 import { RunTasksInputSchema, type RunTaskOutput, type RunTasksOutput, type TaskAttempt } from './contracts';
@@ -61,54 +67,67 @@ export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<R
 
   const toRecord: TaskResultInput[] = [];
   const recordedAt: number[] = [];
-  await Promise.all(
-    prepared.map(async ({ a, spec, params, renderError }, i) => {
-      const start = starts[i]!;
-      const early = notStarted(start, a);
-      if (early) {
-        results[i] = early;
-        return;
-      }
-      const node = (start as Extract<StartAttemptOutcome, { kind: 'started' | 'already_started' }>).node;
-      const result: AttemptResult =
-        renderError !== undefined || !spec
-          ? {
-              ok: false,
-              error: renderError ?? 'unknown node',
-              retryable: false,
-              timedOut: false,
-              aborted: false,
-              durationMs: 0,
-            }
-          : await executeHandler(deps, {
-              jobId: a.jobId,
-              nodeId: a.key,
-              taskId: a.taskId,
-              attempt: a.attempt,
-              handler: spec.handler,
-              params: a.index === undefined ? params : (node.input_params ?? {}),
-              timeoutMs: Math.min(a.timeoutSeconds * 1000, Math.max(0, a.deadline - Date.now())),
-              timeoutSeconds: a.timeoutSeconds,
-              runner: 'activity',
-              mayHaveCheckpoint: a.attempt > 0 || start.kind === 'already_started',
-            });
-      results[i] = result.ok ? { ok: true } : { ok: false, error: result.error, retryable: result.retryable };
-      recordedAt.push(i);
-      toRecord.push({
-        taskId: a.taskId,
-        jobId: a.jobId,
-        nodeId: a.key,
-        attempt: a.attempt,
-        status: result.ok ? 'completed' : 'failed',
-        ...(result.ok
-          ? { output: result.output }
-          : { errorMessage: result.error, retryable: result.retryable }),
-        durationMs: result.durationMs,
-        retryDelayMs: retryDelaySeconds(spec?.retry, a.attempt - node.first_attempt) * 1000,
-        ...(!result.ok && result.timedOut ? { timedOut: true } : {}),
-      });
-    }),
-  );
+  // Handlers running here stop when the job is cancelled (the orchestration has ended it already).
+  const cancel = new AbortController();
+  const watcher = watchCancel(deps, jobId, cancel);
+  try {
+    await Promise.all(
+      prepared.map(async ({ a, spec, params, renderError }, i) => {
+        const start = starts[i]!;
+        const early = notStarted(start, a);
+        if (early) {
+          results[i] = early;
+          return;
+        }
+        const node = (start as Extract<StartAttemptOutcome, { kind: 'started' | 'already_started' }>).node;
+        const result: AttemptResult =
+          renderError !== undefined || !spec
+            ? {
+                ok: false,
+                error: renderError ?? 'unknown node',
+                retryable: false,
+                timedOut: false,
+                aborted: false,
+                durationMs: 0,
+              }
+            : await executeHandler(
+                deps,
+                {
+                  jobId: a.jobId,
+                  nodeId: a.key,
+                  taskId: a.taskId,
+                  attempt: a.attempt,
+                  handler: spec.handler,
+                  params: a.index === undefined ? params : (node.input_params ?? {}),
+                  timeoutMs: Math.min(a.timeoutSeconds * 1000, Math.max(0, a.deadline - Date.now())),
+                  timeoutSeconds: a.timeoutSeconds,
+                  runner: 'activity',
+                  mayHaveCheckpoint: a.attempt > 0 || start.kind === 'already_started',
+                },
+                cancel.signal,
+              );
+        results[i] = result.ok
+          ? { ok: true }
+          : { ok: false, error: result.error, retryable: result.retryable };
+        recordedAt.push(i);
+        toRecord.push({
+          taskId: a.taskId,
+          jobId: a.jobId,
+          nodeId: a.key,
+          attempt: a.attempt,
+          status: result.ok ? 'completed' : 'failed',
+          ...(result.ok
+            ? { output: result.output }
+            : { errorMessage: result.error, retryable: result.retryable }),
+          durationMs: result.durationMs,
+          retryDelayMs: retryDelaySeconds(spec?.retry, a.attempt - node.first_attempt) * 1000,
+          ...(!result.ok && result.timedOut ? { timedOut: true } : {}),
+        });
+      }),
+    );
+  } finally {
+    watcher.stop();
+  }
   if (toRecord.length) {
     const recorded = await recordTaskResults(deps.pool, deps.schema, toRecord, { sourceApp: deps.sourceApp });
     recorded.forEach((r, k) => {
@@ -123,6 +142,32 @@ export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<R
     });
   }
   return { results };
+}
+
+/** Polls the job's cancel flag while handlers run; aborts them when it is set. */
+export function watchCancel(
+  deps: ActivityDeps,
+  jobId: string,
+  controller: AbortController,
+  everyMs = 2000,
+): { stop(): void } {
+  const timer = setInterval(() => {
+    jobClosed(deps, jobId).then(
+      (closed) => {
+        if (closed) controller.abort(new Error('The job was cancelled'));
+      },
+      () => undefined, // a failed poll is retried at the next tick
+    );
+  }, everyMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
+async function jobClosed(deps: ActivityDeps, jobId: string): Promise<boolean> {
+  const job = await getJob(deps.pool, deps.schema, jobId);
+  return (
+    !job || job.cancel_requested_at !== null || ['completed', 'failed', 'cancelled'].includes(job.status)
+  );
 }
 
 /** The task definition of a task node or of a fan-out's children. */

@@ -120,6 +120,18 @@ export async function finishJob(
       FROM outs
       WHERE j.job_id = ${input.jobId} AND j.status IN ('pending', 'running')
       RETURNING j.job_id, j.started_at, outs.node_count
+    ), stopped AS (
+      -- A cancelled job's attempts in flight end with it (their late results are ignored).
+      UPDATE ${t.nodes} n SET status = 'failed', error_message = 'The job was cancelled while this attempt ran',
+        completed_at = now(), version = n.version + 1, updated_at = now()
+      FROM upd
+      WHERE ${input.status} = 'cancelled' AND n.job_id = upd.job_id AND n.status IN ('dispatched', 'running')
+      RETURNING n.job_id, n.node_id, n.task_id
+    ), stopped_ev AS (
+      INSERT INTO ${t.events} (job_id, node_id, task_id, event_type, event_status, event_data, error_message, source_app)
+      SELECT job_id, node_id, task_id, 'node_failed', 'failure', '{"reason": "job_cancelled"}'::jsonb,
+             'The job was cancelled while this attempt ran', ${input.sourceApp ?? null}
+      FROM stopped RETURNING 1
     ), ev AS (
       INSERT INTO ${t.events} (job_id, event_type, event_status, event_data, error_message, source_app)
       SELECT job_id, ${eventType}::${ty('job_event_type')}, ${eventStatus}::${ty('job_event_status')},
@@ -169,4 +181,19 @@ export async function taskResultDisposition(
     sql`SELECT disposition::text AS d FROM ${sql.table(schema, 'dag_task_results')} WHERE task_id = ${taskId}`,
   );
   return r.rows[0]?.d ?? null;
+}
+
+/** A job's status and whether a cancel was requested (cheap: no snapshot). Null when absent. */
+export async function getJobState(
+  db: Queryable,
+  schema: string,
+  jobId: string,
+): Promise<{ status: string; cancelRequested: boolean } | null> {
+  const r = await query<{ status: string; c: boolean }>(
+    db,
+    sql`SELECT status::text AS status, cancel_requested_at IS NOT NULL AS c FROM ${sql.table(schema, 'dag_jobs')}
+        WHERE job_id = ${jobId}`,
+  );
+  const row = r.rows[0];
+  return row ? { status: row.status, cancelRequested: row.c } : null;
 }
