@@ -8,7 +8,8 @@ export function workflowSkeleton(workflow: Workflow): Workflow {
   for (const [id, node] of Object.entries(workflow.nodes)) {
     const { description: _d, ...rest } = node as NodeDefinition & { description?: string };
     if (rest.type === 'task') nodes[id] = { ...rest, params: {} };
-    else if (rest.type === 'fan_out') nodes[id] = { ...rest, source: '{{ [] }}', task: { ...rest.task, params: {} } };
+    else if (rest.type === 'fan_out')
+      nodes[id] = { ...rest, source: '{{ [] }}', task: { ...rest.task, params: {} } };
     else if (rest.type === 'conditional') {
       const { condition: _c, condition_field: _f, ...cond } = rest;
       nodes[id] = {
@@ -16,10 +17,19 @@ export function workflowSkeleton(workflow: Workflow): Workflow {
         ...(rest.condition !== undefined ? { condition: '' } : {}),
         ...(rest.condition_field !== undefined ? { condition_field: '' } : {}),
         branches: Array.isArray(rest.branches)
-          ? rest.branches.map(({ condition: _bc, ...b }) => ({ ...b, ...(b.default ? {} : { condition: '' }) }))
+          ? rest.branches.map(({ condition: _bc, ...b }) => ({
+              ...b,
+              ...(b.default ? {} : { condition: '' }),
+            }))
           : rest.branches,
       } as NodeDefinition;
     } else nodes[id] = rest as NodeDefinition;
   }
-  return { workflow_id: workflow.workflow_id, name: workflow.name, version: workflow.version, inputs: {}, nodes };
+  return {
+    workflow_id: workflow.workflow_id,
+    name: workflow.name,
+    version: workflow.version,
+    inputs: {},
+    nodes,
+  };
 }
