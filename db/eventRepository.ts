@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { decodeCursor, encodeCursor, pageLimit, type Page } from './cursor';
 import { parseRow, truncate, validateValues } from './defineTable';
 import { DbValidationError } from './errors';
+import { DbError } from './errors';
 import { query, type Queryable } from './queryable';
 import { sql } from './sql';
 import { type EventStatus, EventType } from './statuses';
@@ -64,9 +65,20 @@ export async function appendEvents(
         FROM jsonb_to_recordset(${sql.json(rows, 'events')}) AS x(
           ord int, job_id text, node_id text, task_id text, event_type text, event_status text, event_data jsonb,
           error_message text, duration_ms int, source_app text)
+        -- No foreign key on events (see tables.ts): the job must exist, checked here.
+        WHERE EXISTS (SELECT 1 FROM ${sql.table(schema, 'dag_jobs')} j WHERE j.job_id = x.job_id)
         ORDER BY ord
         RETURNING *`,
   );
+  if (r.rows.length < rows.length) {
+    const found = new Set(r.rows.map((row) => row.job_id as string));
+    const missing = [...new Set(events.map((e) => e.jobId).filter((id) => !found.has(id)))];
+    throw new DbError(
+      'CONFLICT',
+      `Events refer to job(s) that do not exist: ${missing.slice(0, 5).join(', ')}. Create the job first.`,
+      { jobIds: missing.slice(0, 5) },
+    );
+  }
   return r.rows.map((row) => parseRow(jobEventsTable, row)).sort((a, b) => a.event_id - b.event_id);
 }
 

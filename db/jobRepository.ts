@@ -505,13 +505,22 @@ export async function deleteJobs(
   }
   const limit = pageLimit(input.limit, 1000, 100_000);
   const t = T(schema);
-  const r = await query(
+  // Nodes and checkpoints go by cascade; results and events have no foreign key (see tables.ts).
+  const r = await query<{ n: number }>(
     db,
-    sql`DELETE FROM ${t.jobs} WHERE job_id IN (
-          SELECT job_id FROM ${t.jobs}
-          WHERE status = ANY(${statuses}::${t.type('job_status')}[]) AND completed_at < ${input.completedBefore}
-          ORDER BY completed_at LIMIT ${limit}
-          FOR UPDATE SKIP LOCKED)`,
+    sql`WITH gone AS (
+          DELETE FROM ${t.jobs} WHERE job_id IN (
+            SELECT job_id FROM ${t.jobs}
+            WHERE status = ANY(${statuses}::${t.type('job_status')}[]) AND completed_at < ${input.completedBefore}
+            ORDER BY completed_at LIMIT ${limit}
+            FOR UPDATE SKIP LOCKED)
+          RETURNING job_id
+        ), ev AS (
+          DELETE FROM ${t.events} e USING gone WHERE e.job_id = gone.job_id RETURNING 1
+        ), res AS (
+          DELETE FROM ${sql.table(schema, 'dag_task_results')} r USING gone WHERE r.job_id = gone.job_id RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM gone)::int AS n, (SELECT count(*) FROM ev) + (SELECT count(*) FROM res) AS _children`,
   );
-  return { deleted: r.rowCount ?? 0 };
+  return { deleted: r.rows[0]?.n ?? 0 };
 }
