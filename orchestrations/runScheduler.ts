@@ -33,6 +33,9 @@ import { getChild, isTerminalJob, type Decision, type JobEvent, type JobState } 
 import type { FanOutNode } from '../dag/workflowModel';
 import { retryOptions } from './retryOptions';
 
+/** How often units in flight are checked while a retry waits (they cannot be raced against its timer). */
+const POLL_MS = 5000;
+
 export interface SchedulerIO {
   plan: Plan;
   jobId: string;
@@ -131,21 +134,36 @@ export function* runScheduler(
     }
 
     // Nothing to decide: wait (see the header for why the waits are shaped like this).
-    const wake = decisions.find((x) => x.kind === 'wake');
+    // Timers wake the loop for retries only: activities enforce their own timeouts and a container
+    // attempt races its result against its own deadline timer.
+    const retryAt = state.waits.find((w) => w.at > now)?.at;
     const fresh = [...inFlight.values()].filter((f) => f.fresh);
     d.setCustomStatus(progress(state, io.mode));
-    if (fresh.length || (!inFlight.size && wake)) {
-      const waitOn = fresh.map((f) => f.task);
-      for (const f of fresh) f.fresh = false;
+    const race = (tasks: df.Task[], at: number | undefined) => {
+      const waitOn = [...tasks];
       if (!cancelSeen) {
         const c = d.waitForExternalEvent('cancel');
         cancelWaiters.push(c);
         waitOn.push(c);
       }
-      const timer = wake ? d.createTimer(new Date(wake.at)) : undefined;
+      const timer = at === undefined ? undefined : d.createTimer(new Date(at));
       if (timer) waitOn.push(timer);
-      yield d.Task.any(waitOn);
-      if (timer && !timer.isCompleted) timer.cancel();
+      return { task: d.Task.any(waitOn), timer };
+    };
+    if (fresh.length || (!inFlight.size && retryAt !== undefined)) {
+      for (const f of fresh) f.fresh = false;
+      const r = race(
+        fresh.map((f) => f.task),
+        retryAt,
+      );
+      yield r.task;
+      if (r.timer && !r.timer.isCompleted) r.timer.cancel();
+    } else if (inFlight.size && retryAt !== undefined) {
+      // Units in flight cannot join a new Task.any: poll them while a retry is due, every few
+      // seconds (their completions are replayed into them meanwhile).
+      const r = race([], Math.min(retryAt, now + POLL_MS));
+      yield r.task;
+      if (r.timer && !r.timer.isCompleted) r.timer.cancel();
     } else if (inFlight.size) {
       yield inFlight.values().next().value!.task;
     } else {

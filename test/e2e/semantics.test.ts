@@ -284,6 +284,33 @@ describe('retries, timeouts, failures', () => {
     expectTransitionsOnce(d, evs);
   }, 60_000);
 
+  it('a retry is not held back by a long task running beside it', async () => {
+    track();
+    stack.writeWorkflow({
+      workflow_id: 'e2e_retry_beside_long',
+      name: 'retry beside a long task',
+      nodes: {
+        start: { type: 'start', next: ['long', 'flaky'] },
+        long: { type: 'task', handler: 'sleep', params: { duration_seconds: 8 }, next: 'end' },
+        flaky: {
+          type: 'task',
+          handler: 'flaky_echo',
+          params: { failure_rate: 0, fail_first_attempts: 1 },
+          retry: { max_attempts: 1, backoff: 'fixed', initial_delay_seconds: 1 },
+          next: 'end',
+        },
+        end: { type: 'end' },
+      },
+    });
+    const d = await stack.waitForJob(await stack.submit('e2e_retry_beside_long'), 60_000);
+    expect(d.job.status).toBe('completed');
+    expect(nodeOf(d, 'flaky')).toMatchObject({ status: 'completed', attempt: 1 });
+    // The retry ran (1 s backoff, polled every 5 s at most) long before the 8 s sleep ended.
+    expect(Date.parse(nodeOf(d, 'flaky').completed_at!)).toBeLessThan(
+      Date.parse(nodeOf(d, 'long').completed_at!) - 1000,
+    );
+  }, 60_000);
+
   it('an attempt over timeout_seconds fails with "Task timed out after 1s" and is retried', async () => {
     track();
     const d = await stack.waitForJob(await stack.submit('e2e_timeout'), 60_000);
