@@ -396,14 +396,14 @@ describe('fan-out and fan-in', () => {
     expect(r.state.nodes.split!.error).toMatch(/must yield a list; got a string/);
   });
 
-  it('honours max_parallel', () => {
+  /** Runs a 20-child fan-out where every child takes 10 ms; returns the peak number in flight. */
+  function peakConcurrency(plan: ReturnType<typeof planOf>) {
     let inFlight = 0;
     let peak = 0;
     const ends: number[] = [];
-    const r = simulateJob(fanPlan(), {
+    const r = simulateJob(plan, {
       inputs: { xs: Array.from({ length: 20 }, (_, i) => i) },
       handler: (c) => {
-        // Track concurrency with the virtual clock: every child takes 10 ms.
         while (ends.length && ends[0]! <= c.now) {
           ends.shift();
           inFlight--;
@@ -414,45 +414,34 @@ describe('fan-out and fan-in', () => {
         ends.sort((a, b) => a - b);
         return { ok: true, output: c.index, durationMs: 10 };
       },
-      ...{},
     });
-    expect(r.state.status).toBe('completed');
-    expect(peak).toBe(20);
-    peak = 0;
-    inFlight = 0;
-    ends.length = 0;
-    const limited = planOf({
-      inputs: { xs: { type: 'array' } },
-      nodes: {
-        start: { type: 'start', next: 'split' },
-        split: {
-          type: 'fan_out',
-          source: '{{ inputs.xs }}',
-          max_parallel: 3,
-          task: { handler: 'echo' },
-          next: 'join',
+    return { r, peak };
+  }
+
+  it('honours max_parallel', () => {
+    const unlimited = peakConcurrency(fanPlan());
+    expect(unlimited.r.state.status).toBe('completed');
+    expect(unlimited.peak).toBe(20);
+    const limited = peakConcurrency(
+      planOf({
+        inputs: { xs: { type: 'array' } },
+        nodes: {
+          start: { type: 'start', next: 'split' },
+          split: {
+            type: 'fan_out',
+            source: '{{ inputs.xs }}',
+            max_parallel: 3,
+            task: { handler: 'echo' },
+            next: 'join',
+          },
+          join: { type: 'fan_in', next: 'end' },
+          end: { type: 'end' },
         },
-        join: { type: 'fan_in', next: 'end' },
-        end: { type: 'end' },
-      },
-    });
-    const r2 = simulateJob(limited, {
-      inputs: { xs: Array.from({ length: 20 }, (_, i) => i) },
-      handler: (c) => {
-        while (ends.length && ends[0]! <= c.now) {
-          ends.shift();
-          inFlight--;
-        }
-        inFlight++;
-        peak = Math.max(peak, inFlight);
-        ends.push(c.now + 10);
-        ends.sort((a, b) => a - b);
-        return { ok: true, output: c.index, durationMs: 10 };
-      },
-    });
-    expect(r2.state.status).toBe('completed');
-    expect(peak).toBe(3);
-    expect(r2.state.nodes.join!.output).toMatchObject({ count: 20 });
+      }),
+    );
+    expect(limited.r.state.status).toBe('completed');
+    expect(limited.peak).toBe(3);
+    expect(limited.r.state.nodes.join!.output).toMatchObject({ count: 20 });
   });
 
   it('a failed child makes the fan_in fail, naming up to 5 failed children', () => {
