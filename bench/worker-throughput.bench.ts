@@ -3,6 +3,7 @@
 // (recordTaskResult), answered on the result queue and deleted. Target: ≥ 200 tasks/s.
 // Also: the per-task cost of each phase (from the worker's counters) and the latency of one task
 // alone (send → result message on the result queue), i.e. the overhead of the queue round trip.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -11,7 +12,7 @@ import { QueueServiceClient } from '@azure/storage-queue';
 import { createJob, deploySchema, startAttempt } from '../db';
 import type { ContainerTaskMessage } from '../dag/containerMessages';
 import { launchAzurite } from '../devhost';
-import { encodeQueueMessage, startContainerWorker } from '../container-worker';
+import { encodeQueueMessage, startContainerWorker, type ContainerWorker } from '../container-worker';
 import { createLogger } from '../handlers/createLogger';
 import { median, record } from './lib/record';
 
@@ -19,6 +20,60 @@ const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0
 const N = Number(process.env.BENCH_TASKS ?? 1000);
 const SERIAL = 50;
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+
+/**
+ * Azurite with --inMemoryPersistence (the dev host's launcher always passes --location, which
+ * Azurite refuses together with it): with its on-disk persistence Azurite re-serialises its
+ * metadata store as the queues grow and becomes the bottleneck of this benchmark on its one core.
+ */
+async function launchInMemoryAzurite(): Promise<{ connectionString: string; stop(): Promise<void> }> {
+  const bin = path.join(
+    path.dirname(require.resolve('azurite/package.json')),
+    'dist',
+    'src',
+    'queue',
+    'main.js',
+  );
+  const child = spawn(
+    process.execPath,
+    [
+      bin,
+      '--inMemoryPersistence',
+      '--silent',
+      '--skipApiVersionCheck',
+      '--disableTelemetry',
+      '--queueHost',
+      '127.0.0.1',
+      '--queuePort',
+      '0',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    const onData = (b: Buffer) => {
+      out += b.toString();
+      const m = /listen(?:ing at|s on) http:\/\/[^:]+:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`azurite-queue exited (${code}): ${out}`)));
+  });
+  child.stdout.resume();
+  child.stderr.resume();
+  const key = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+  return {
+    connectionString: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${key};QueueEndpoint=http://127.0.0.1:${port}/devstoreaccount1;`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
 
 function shmDir(): { location?: string } {
   const base = '/dev/shm';
@@ -42,7 +97,8 @@ async function main(): Promise<void> {
   // On a memory-backed directory when there is one: Azurite fsyncs every queue write, and the
   // machine's disk, not the worker, would be measured.
   const azuriteDir = shmDir();
-  const azurite = await launchAzurite(azuriteDir);
+  const azurite =
+    process.env.BENCH_AZURITE === 'disk' ? await launchAzurite(azuriteDir) : await launchInMemoryAzurite();
   const svc = QueueServiceClient.fromConnectionString(azurite.connectionString);
   const queue = svc.getQueueClient('bench-tasks');
   const results = svc.getQueueClient('bench-results');
@@ -102,43 +158,64 @@ async function main(): Promise<void> {
         ).rows[0].n,
       );
 
-    const bulk = await makeJob(N, 'n');
     const serial = await makeJob(SERIAL, 's');
-    // The producer's side (the Function App's enqueue activity) is measured on its own.
-    const p0 = performance.now();
+    const perTaskOf = (stats: ReturnType<ContainerWorker['stats']>) =>
+      Object.fromEntries(
+        Object.entries(stats.phaseMs).map(([k, v]) => [
+          k,
+          v.count ? Math.round((v.total / v.count) * 100) / 100 : 0,
+        ]),
+      );
+    const startWorker = (q: string) =>
+      startContainerWorker({
+        queues: [q],
+        storageConnectionString: azurite.connectionString,
+        databaseUrl: DATABASE_URL,
+        schema,
+        maxConcurrent: CONCURRENCY,
+        visibilityTimeoutSeconds: 60,
+        pollIntervalMs: 50,
+        logger: createLogger({}, { LOG_LEVEL: 'warn' }),
+      });
+
+    // 1) Streaming (how the system runs): the worker is up, the producer (the Function App's
+    // enqueue activity) sends 1,000 task messages as fast as it can; done when every result is in
+    // Postgres and every result message on the result queue.
+    const streamJob = await makeJob(N, 'n');
+    const streamQueue = svc.getQueueClient('bench-stream');
+    await streamQueue.createIfNotExists();
+    const streamWorker = await startWorker('bench-stream');
+    const t0 = performance.now();
     await pool(
       16,
-      bulk.map((m) => () => queue.sendMessage(encodeQueueMessage(m))),
+      streamJob.map((m) => () => streamQueue.sendMessage(encodeQueueMessage(m))),
     );
-    const sentMs = performance.now() - p0;
-
-    // 1) Throughput: a worker drains the 1,000 queued tasks; done when every result is recorded in
-    // Postgres and every result message is on the result queue.
-    const t0 = performance.now();
-    const worker = await startContainerWorker({
-      queues: ['bench-tasks'],
-      storageConnectionString: azurite.connectionString,
-      databaseUrl: DATABASE_URL,
-      schema,
-      maxConcurrent: CONCURRENCY,
-      visibilityTimeoutSeconds: 60,
-      pollIntervalMs: 50,
-      logger: createLogger({}, { LOG_LEVEL: 'warn' }),
-    });
-    while (worker.stats().resultsSent < N || (await countResults()) < N)
+    const sentMs = performance.now() - t0;
+    while (streamWorker.stats().resultsSent < N || (await countResults()) < N)
       await new Promise((r) => setTimeout(r, 10));
     const e2eMs = performance.now() - t0;
-    const stats = worker.stats();
-    const perTask = Object.fromEntries(
-      Object.entries(stats.phaseMs).map(([k, v]) => [
-        k,
-        v.count ? Math.round((v.total / v.count) * 100) / 100 : 0,
-      ]),
-    );
+    const stats = streamWorker.stats();
+    await streamWorker.stop();
+    const perTask = perTaskOf(stats);
     const resultCount = (await results.getProperties()).approximateMessagesCount ?? 0;
-
-    // 2) One task at a time: send → its result message on the result queue.
     await results.clearMessages();
+
+    // 2) Backlog: 1,000 messages already queued, then a worker drains them.
+    const backlogJob = await makeJob(N, 'b');
+    await pool(
+      16,
+      backlogJob.map((m) => () => queue.sendMessage(encodeQueueMessage(m))),
+    );
+    const b0 = performance.now();
+    const worker = await startWorker('bench-tasks');
+    while (worker.stats().resultsSent < N || (await countResults()) < 2 * N)
+      await new Promise((r) => setTimeout(r, 10));
+    const backlogMs = performance.now() - b0;
+    const backlogPerTask = perTaskOf(worker.stats());
+
+    // 3) One task at a time: send → its result message on the result queue.
+    await results.clearMessages();
+    const before = worker.stats().phaseMs;
     const latencies: number[] = [];
     for (const m of serial) {
       const s = performance.now();
@@ -151,29 +228,41 @@ async function main(): Promise<void> {
       latencies.push(performance.now() - s);
       await results.clearMessages();
     }
+    const after = worker.stats().phaseMs;
+    const serialPerTask = Object.fromEntries(
+      Object.entries(after).map(([k, v]) => {
+        const b = before[k as keyof typeof before];
+        const n = v.count - b.count;
+        return [k, n ? Math.round(((v.total - b.total) / n) * 100) / 100 : 0];
+      }),
+    );
     await worker.stop();
     const tps = N / (e2eMs / 1000);
+    const backlogTps = N / (backlogMs / 1000);
     record({
       name: 'worker-throughput',
       target:
-        '≥ 200 container echo tasks/s end to end through Azurite (queue → worker → Postgres → result queue)',
-      pass: tps >= 200,
+        '≥ 200 container echo tasks/s end to end through Azurite (queued task → worker → Postgres → result queue, message deleted)',
+      pass: backlogTps >= 200,
       results: {
         tasks: N,
+        backlog_drain_ms: Math.round(backlogMs),
+        backlog_tasks_per_s: Math.round(backlogTps),
+        backlog_per_task_ms_by_phase: backlogPerTask,
         max_concurrent: CONCURRENCY,
-        producer_send_ms: Math.round(sentMs),
-        producer_msgs_per_s: Math.round(N / (sentMs / 1000)),
-        end_to_end_ms: Math.round(e2eMs),
-        tasks_per_s: Math.round(tps),
+        streaming_producer_send_ms: Math.round(sentMs),
+        streaming_end_to_end_ms: Math.round(e2eMs),
+        streaming_tasks_per_s: Math.round(tps),
         result_messages: resultCount,
         completed: stats.completed,
-        per_task_ms_by_phase: perTask,
+        streaming_per_task_ms_by_phase: perTask,
+        single_task_ms_by_phase: serialPerTask,
         single_task_round_trip_ms_median: Math.round(median(latencies) * 10) / 10,
         single_task_round_trip_ms_p90:
           Math.round([...latencies].sort((a, b) => a - b)[Math.floor(latencies.length * 0.9)]! * 10) / 10,
       },
       notes:
-        'Worker in-process with Azurite and Postgres on the same 2-core machine. per_task_ms_by_phase: mean time of each phase per message (receive is per received message of a batch of up to 32). single_task_round_trip: one task alone, from sendMessage to its result message being visible on the result queue (includes the idle poll wait of ≤ 50 ms).',
+        'One in-process worker (32 concurrent) with an in-memory Azurite (queue service only) and Postgres on the same 2-core machine. backlog: 1,000 task messages queued, then drained (the pass criterion). streaming: the producer sends the 1,000 messages into the same Azurite while the worker consumes them, so the emulator (single-threaded, ~100% of a core in both runs) also serves the producer. *_per_task_ms_by_phase: mean wall time of each phase per message under that load (receive is per received message of a batch of up to 32). single_task: one task alone, from sendMessage to its result message being visible on the result queue (includes the idle poll wait of up to 50 ms), and its phases: the per-task overhead of the queue round trip. Azurite receive/delete cost grows with queue depth (~1.4 ms per receive+delete at depth 0, ~14 ms at depth 3,000 measured on this machine); Azure Storage does not behave so.',
     });
   } finally {
     await azurite.stop();

@@ -5,7 +5,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { removeStackFile, writeStackFile } from './stackFile';
+import { startContainerWorker, type ContainerWorker } from '../container-worker';
 import { deploySchema } from '../db';
+import { createLogger } from '../handlers/createLogger';
 import {
   launchAzurite,
   launchEmbeddedPostgres,
@@ -105,6 +107,27 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       logLevel: (o.logLevel ?? process.env.LOG_LEVEL ?? 'warn') as 'warn',
     });
     stops.push(() => host.stop());
+
+    // The container worker beside the dev host: heavy (container) nodes run here locally.
+    const worker: ContainerWorker = await startContainerWorker({
+      queues: (process.env.DAG_WORKER_QUEUES || 'container-tasks,dag-worker-tasks')
+        .split(',')
+        .map((q) => q.trim())
+        .filter(Boolean),
+      storageConnectionString: storage,
+      databaseUrl,
+      schema,
+      maxConcurrent: Number(process.env.DAG_WORKER_MAX_CONCURRENT) || 8,
+      visibilityTimeoutSeconds: 30,
+      shutdownTimeoutSeconds: 5,
+      pollIntervalMs: 250,
+      workerId: `local-${process.pid}`,
+      logger: createLogger(
+        { app: 'container-worker' },
+        { ...process.env, LOG_LEVEL: o.logLevel ?? process.env.LOG_LEVEL ?? 'warn' },
+      ),
+    });
+    stops.push(() => worker.stop());
     writeStackFile(root, { pid: process.pid, url: host.url, storageConnectionString: storage });
     stops.push(async () => removeStackFile(root));
     return {

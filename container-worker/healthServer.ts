@@ -40,7 +40,10 @@ export async function startHealthServer(o: HealthServerOptions): Promise<HealthS
         }
         case '/readyz': {
           const r = await o.ready();
-          send(res, r.ready ? 200 : 503, { ready: r.ready, ...(r.reasons.length ? { reasons: r.reasons } : {}) });
+          send(res, r.ready ? 200 : 503, {
+            ready: r.ready,
+            ...(r.reasons.length ? { reasons: r.reasons } : {}),
+          });
           return;
         }
         case '/':
@@ -55,7 +58,9 @@ export async function startHealthServer(o: HealthServerOptions): Promise<HealthS
           });
       }
     })().catch((err: unknown) => {
-      send(res, 500, { error: { code: 'INTERNAL', message: (err as Error)?.message ?? 'health check failed' } });
+      send(res, 500, {
+        error: { code: 'INTERNAL', message: (err as Error)?.message ?? 'health check failed' },
+      });
     });
   });
   await new Promise<void>((resolve, reject) => {

@@ -11,7 +11,8 @@ export interface QueueServiceOptions {
 
 export function createQueueService(o: QueueServiceOptions): QueueServiceClient {
   if (o.storageConnectionString) return QueueServiceClient.fromConnectionString(o.storageConnectionString);
-  if (o.queueServiceUrl) return new QueueServiceClient(o.queueServiceUrl, o.credential ?? new DefaultAzureCredential());
+  if (o.queueServiceUrl)
+    return new QueueServiceClient(o.queueServiceUrl, o.credential ?? new DefaultAzureCredential());
   throw new Error(
     'The container worker needs queue storage: pass storageConnectionString (Azurite locally) or queueServiceUrl (https://<account>.queue.core.windows.net, reached with the managed identity).',
   );

@@ -25,7 +25,9 @@ export async function runWorkerProcess(o: WorkerProcessOptions = {}): Promise<Co
     process.exit(2);
   }
   if (!existsSync(config.etlMountPath)) {
-    log.warn(`DAG_WORKER_ETL_MOUNT_PATH ${config.etlMountPath} does not exist (raster handlers stage files there)`);
+    log.warn(
+      `DAG_WORKER_ETL_MOUNT_PATH ${config.etlMountPath} does not exist (raster handlers stage files there)`,
+    );
   }
   process.on('uncaughtException', (err) => {
     log.error('uncaught exception: the worker exits (its messages reappear when their lease ends)', {
@@ -67,10 +69,13 @@ export async function runWorkerProcess(o: WorkerProcessOptions = {}): Promise<Co
     stopping = true;
     log.info(`${sig} received: stopping`);
     // The platform kills the replica after its grace period anyway; exit before it does.
-    setTimeout(() => {
-      log.error('shutdown took longer than DAG_WORKER_SHUTDOWN_TIMEOUT_SEC; exiting now');
-      process.exit(1);
-    }, (config.shutdownTimeoutSeconds + 2) * 1000).unref();
+    setTimeout(
+      () => {
+        log.error('shutdown took longer than DAG_WORKER_SHUTDOWN_TIMEOUT_SEC; exiting now');
+        process.exit(1);
+      },
+      (config.shutdownTimeoutSeconds + 2) * 1000,
+    ).unref();
     worker.stop().then(
       () => process.exit(0),
       (err: unknown) => {

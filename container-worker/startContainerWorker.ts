@@ -31,7 +31,12 @@ import {
   type TaskResultOutcome,
 } from '../db';
 import { createLogger, type Logger } from '../handlers/createLogger';
-import { errorMessage, executeHandler, type AttemptResult, type ExecuteDeps } from '../handlers/executeHandler';
+import {
+  errorMessage,
+  executeHandler,
+  type AttemptResult,
+  type ExecuteDeps,
+} from '../handlers/executeHandler';
 import { defaultRegistry, HandlerRegistry } from '../handlers/handlerRegistry';
 import type { HandlerDefinition } from '../handlers/handlerTypes';
 import { startHealthServer, type HealthServer } from './healthServer';
@@ -111,8 +116,6 @@ interface ActiveTask {
   leaseLost: boolean;
   /** Serializes the operations on this message (renewals, delete, release): each needs the latest pop receipt. */
   leaseOp: Promise<unknown>;
-  /** Other copies of this task's message received while it ran: deleted when it finishes. */
-  duplicates: Array<{ queue: string; messageId: string; popReceipt: string }>;
 }
 
 /** A queue message being handled (its pop receipt changes with every visibility update). */
@@ -161,6 +164,8 @@ class Worker {
   private readonly active = new Map<string, ActiveTask>();
   /** Task ids between decode and start: a second copy received meanwhile is deferred. */
   private readonly claiming = new Set<string>();
+  /** Other copies of a task received while it was claimed or running: deleted once it finished. */
+  private readonly copies = new Map<string, Held[]>();
   private readonly handling = new Set<Promise<void>>();
   private readonly handlerRuns = new Map<string, Promise<unknown>>();
   private readonly policyCache = new Map<string, RetryPolicy | undefined>();
@@ -178,7 +183,10 @@ class Worker {
 
   constructor(o: ContainerWorkerOptions) {
     if (!o.queues.length) throw new Error('startContainerWorker: `queues` names no queue to consume.');
-    if (!o.schema) throw new Error('startContainerWorker: `schema` (the Postgres schema of the dag_* tables) is required.');
+    if (!o.schema)
+      throw new Error(
+        'startContainerWorker: `schema` (the Postgres schema of the dag_* tables) is required.',
+      );
     this.o = o;
     this.workerId = (o.workerId?.trim() || defaultWorkerId()).slice(0, 128);
     this.log = (o.logger ?? createLogger({ app: 'container-worker' })).child({ worker_id: this.workerId });
@@ -198,7 +206,11 @@ class Worker {
               throw new Error('startContainerWorker: pass `pool`, `databaseUrl` or `db`.');
             })());
       this.pool = createPool(
-        { ...config, poolMax: Math.max(config.poolMax, Math.min(maxConcurrent + 4, 50)), applicationName: 'dag-container-worker' },
+        {
+          ...config,
+          poolMax: Math.max(config.poolMax, Math.min(maxConcurrent + 4, 50)),
+          applicationName: 'dag-container-worker',
+        },
         { onError: (err) => this.log.warn('idle Postgres connection error', { error: err.message }) },
       );
       this.ownsPool = true;
@@ -283,7 +295,10 @@ class Worker {
       ...this.counters,
       running: this.active.size,
       inHand: this.slots.inUse,
-      phaseMs: { ...this.counters.phaseMs },
+      // A snapshot: callers compare two of them.
+      phaseMs: Object.fromEntries(
+        Object.entries(this.counters.phaseMs).map(([k, v]) => [k, { ...v }]),
+      ) as WorkerStats['phaseMs'],
     };
   }
 
@@ -361,14 +376,17 @@ class Worker {
     }
     if (local || this.claiming.has(m.task_id)) {
       await this.defer(h, log, 'this worker is running the attempt');
-      if (local) local.duplicates.push({ queue: h.queue, messageId: h.messageId, popReceipt: h.popReceipt });
+      const list = this.copies.get(m.task_id);
+      if (list) list.push(h);
       return;
     }
     this.claiming.add(m.task_id);
+    this.copies.set(m.task_id, []);
     try {
       await this.process(h, m, log);
     } finally {
       this.claiming.delete(m.task_id);
+      this.copies.delete(m.task_id);
     }
   }
 
@@ -396,7 +414,10 @@ class Worker {
         result: result.status,
         disposition: result.disposition,
       });
-      if (result.disposition === 'applied') await this.sendResult(m, this.resultFromRow(m, result, node));
+      // Sent again when a worker recorded it (it may have died before sending); a result the
+      // orchestration recorded itself (a timeout) needs no message.
+      if (result.disposition === 'applied' && result.workerId !== null)
+        await this.sendResult(m, this.resultFromRow(m, result, node));
       await this.deleteHeld(h);
       return;
     }
@@ -407,7 +428,12 @@ class Worker {
           ? 'The job was cancelled before the task started'
           : `The job has ended (${job.status}) before the task started`;
       log.info(`${why}: not run`);
-      await this.recordAndReport(m, { status: 'failed', errorMessage: why, retryable: false }, node.firstAttempt);
+      await this.recordAndReport(
+        m,
+        { status: 'failed', errorMessage: why, retryable: false },
+        node.firstAttempt,
+        log,
+      );
       await this.deleteHeld(h);
       return;
     }
@@ -415,7 +441,12 @@ class Worker {
       this.counters.stale++;
       const why = `Task message for attempt ${m.attempt} of "${m.node_id}" arrived after the node moved on (the node is ${node.status} at attempt ${node.attempt}); dropped without running`;
       log.info(why);
-      await this.recordAndReport(m, { status: 'failed', errorMessage: why, retryable: false }, node.firstAttempt);
+      await this.recordAndReport(
+        m,
+        { status: 'failed', errorMessage: why, retryable: false },
+        node.firstAttempt,
+        log,
+      );
       await this.deleteHeld(h);
       return;
     }
@@ -436,9 +467,14 @@ class Worker {
     t0 = Date.now();
     if (takeover) {
       // The previous holder died (stale heartbeat) or handed the attempt back at shutdown.
-      if (!(await claimRunningTask(this.pool, this.o.schema, { ...ids(m), workerId: this.workerId }))) {
-        log.info('the attempt moved on while it was being taken over: dropped');
-        await this.deleteHeld(h);
+      const claimed = await claimRunningTask(this.pool, this.o.schema, {
+        ...ids(m),
+        workerId: this.workerId,
+        previous: node.workerId,
+        staleAfterMs: this.staleAfterMs,
+      });
+      if (!claimed) {
+        await this.defer(h, log, 'another worker took the attempt over just now');
         return;
       }
       this.counters.resumed++;
@@ -486,7 +522,6 @@ class Worker {
       lastBeatAt: now,
       leaseLost: false,
       leaseOp: Promise.resolve(),
-      duplicates: [],
     };
     this.active.set(m.task_id, t);
     this.counters.started++;
@@ -524,7 +559,8 @@ class Worker {
         return;
       }
       await this.deleteHeld(t);
-      for (const d of t.duplicates) await this.deleteHeld(d).catch(() => undefined);
+      // Copies deferred meanwhile would only come back to be acknowledged: delete them now.
+      for (const d of this.copies.get(m.task_id) ?? []) await this.deleteHeld(d).catch(() => undefined);
     } finally {
       this.active.delete(m.task_id);
       this.handlerRuns.delete(m.task_id);
@@ -564,7 +600,9 @@ class Worker {
       nodeId: m.node_id,
       attempt: m.attempt,
       status: r.status,
-      ...(r.status === 'completed' ? { output: r.output } : { errorMessage: r.errorMessage ?? 'failed', retryable }),
+      ...(r.status === 'completed'
+        ? { output: r.output }
+        : { errorMessage: r.errorMessage ?? 'failed', retryable }),
       workerId: this.workerId,
       durationMs: r.durationMs ?? null,
       ...(r.timedOut ? { timedOut: true } : {}),
@@ -590,7 +628,11 @@ class Worker {
         retryable,
         durationMs: r.durationMs ?? null,
       });
-    } else if (outcome.kind === 'duplicate' && outcome.existing?.disposition === 'applied') {
+    } else if (
+      outcome.kind === 'duplicate' &&
+      outcome.existing?.disposition === 'applied' &&
+      outcome.existing.worker_id !== null
+    ) {
       const e = outcome.existing;
       message = resultMessage(m, e.worker_id ?? this.workerId, {
         status: e.status,
@@ -660,7 +702,11 @@ class Worker {
 
   // ---------------------------------------------------------------- poison, defer, lease
 
-  private async poison(h: Held, reason: string, attempt?: AttemptIdentity & { reply_to?: string; result_queue?: string }): Promise<void> {
+  private async poison(
+    h: Held,
+    reason: string,
+    attempt?: AttemptIdentity & { reply_to?: string; result_queue?: string },
+  ): Promise<void> {
     if (attempt) {
       // Recorded first: if Postgres is down the message stays and comes back, so the node cannot be
       // left waiting for its deadline.
@@ -692,13 +738,15 @@ class Worker {
 
   private setVisibility(h: Held | ActiveTask, seconds: number): Promise<void> {
     const run = async () => {
-      const r = await this.queues.client(h.queue).updateMessage(h.messageId, h.popReceipt, undefined, seconds);
+      const r = await this.queues
+        .client(h.queue)
+        .updateMessage(h.messageId, h.popReceipt, undefined, seconds);
       if (r.popReceipt) h.popReceipt = r.popReceipt;
     };
     return this.serialize(h, run);
   }
 
-  private async deleteHeld(h: Held | ActiveTask | { queue: string; messageId: string; popReceipt: string }): Promise<void> {
+  private async deleteHeld(h: Held | ActiveTask): Promise<void> {
     const t0 = Date.now();
     await this.serialize(h, async () => {
       try {
@@ -730,9 +778,12 @@ class Worker {
           if (!t.leaseLost) {
             t.leaseLost = true;
             this.counters.leaseLost++;
-            this.log.warn('lost the lease of a running task (its message was received elsewhere or deleted); the task goes on and its result is recorded idempotently', {
-              task_id: t.msg.task_id,
-            });
+            this.log.warn(
+              'lost the lease of a running task (its message was received elsewhere or deleted); the task goes on and its result is recorded idempotently',
+              {
+                task_id: t.msg.task_id,
+              },
+            );
           }
         } else {
           this.log.warn('renewing the lease of a running task failed; retrying', {
@@ -756,7 +807,9 @@ class Worker {
       if (this.active.size === 0 || now - this.lastPoll < this.cancelPollMs) return;
       this.lastPoll = now;
       const tasks = [...this.active.values()];
-      const due = new Set(tasks.filter((t) => now - t.lastBeatAt >= this.renewEveryMs).map((t) => t.msg.task_id));
+      const due = new Set(
+        tasks.filter((t) => now - t.lastBeatAt >= this.renewEveryMs).map((t) => t.msg.task_id),
+      );
       const rows = await pollRunningTasks(
         this.pool,
         this.o.schema,
@@ -770,7 +823,18 @@ class Worker {
         if (row.cancelRequested || row.jobStatus === 'cancelled') {
           this.stopTask(t, 'cancelled', new Error('The job was cancelled while the task was running'));
         } else if (row.jobStatus === null || TERMINAL_JOB.has(row.jobStatus)) {
-          this.stopTask(t, 'cancelled', new Error(`The job has ended (${row.jobStatus ?? 'deleted'}) while the task was running`));
+          this.stopTask(
+            t,
+            'cancelled',
+            new Error(`The job has ended (${row.jobStatus ?? 'deleted'}) while the task was running`),
+          );
+        } else if (row.holder !== null && row.holder !== this.workerId && row.nodeTaskId === t.msg.task_id) {
+          // This worker stalled long enough for another to take the attempt over: one of the two stops.
+          this.stopTask(
+            t,
+            'superseded',
+            new Error(`Worker ${row.holder} took this attempt over; stopped here`),
+          );
         } else if (
           row.nodeTaskId !== t.msg.task_id ||
           (row.nodeStatus !== 'running' && row.nodeStatus !== 'dispatched')
@@ -809,9 +873,12 @@ class Worker {
     try {
       await releaseRunningTasks(this.pool, this.o.schema, this.workerId, [ids(t.msg)]);
     } catch (err) {
-      log.warn('could not release the attempt in Postgres (the next worker waits for its heartbeat to go stale)', {
-        error: errorMessage(err),
-      });
+      log.warn(
+        'could not release the attempt in Postgres (the next worker waits for its heartbeat to go stale)',
+        {
+          error: errorMessage(err),
+        },
+      );
     }
     await this.setVisibility(t, 0).catch((err: unknown) =>
       log.warn('could not make the message visible again (it reappears when its lease ends)', {
@@ -902,7 +969,12 @@ class Worker {
 
   async health(): Promise<HealthReport> {
     const timeout = <T>(p: Promise<T>, ms = 3000) =>
-      Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`no answer within ${ms} ms`)), ms).unref())]);
+      Promise.race([
+        p,
+        new Promise<never>((_, rej) =>
+          setTimeout(() => rej(new Error(`no answer within ${ms} ms`)), ms).unref(),
+        ),
+      ]);
     const t0 = Date.now();
     const postgres = await timeout(query(this.pool, sql`SELECT 1`)).then(
       () => ({ ok: true, latency_ms: Date.now() - t0 }),
@@ -914,11 +986,18 @@ class Worker {
           const p = await timeout(this.queues.client(name).getProperties());
           let poison: number | null = null;
           try {
-            poison = (await timeout(this.queues.client(`${name}-poison`).getProperties())).approximateMessagesCount ?? 0;
+            poison =
+              (await timeout(this.queues.client(`${name}-poison`).getProperties()))
+                .approximateMessagesCount ?? 0;
           } catch {
             poison = 0; // no poison queue yet
           }
-          return { name, ok: true, approximate_messages: p.approximateMessagesCount ?? 0, poison_messages: poison };
+          return {
+            name,
+            ok: true,
+            approximate_messages: p.approximateMessagesCount ?? 0,
+            poison_messages: poison,
+          };
         } catch (err) {
           return { name, ok: false, error: errorMessage(err) };
         }
@@ -984,14 +1063,22 @@ class Worker {
     this.stopping.abort();
     await Promise.allSettled(this.loops);
     const all = () => Promise.allSettled([...this.handling]);
-    await Promise.race([all(), new Promise((r) => setTimeout(r, Math.max(0, drainUntil - Date.now())).unref())]);
+    await Promise.race([
+      all(),
+      new Promise((r) => setTimeout(r, Math.max(0, drainUntil - Date.now())).unref()),
+    ]);
     for (const t of this.active.values()) {
-      this.stopTask(t, 'shutdown', new Error('The worker is shutting down; the task resumes on another worker'));
+      this.stopTask(
+        t,
+        'shutdown',
+        new Error('The worker is shutting down; the task resumes on another worker'),
+      );
     }
     await Promise.race([all(), this.settleDeadline()]);
     if (this.ticker) clearInterval(this.ticker);
     await this.health_?.close().catch(() => undefined);
-    if (this.handling.size) this.log.warn('tasks still running at the end of the shutdown budget', { count: this.handling.size });
+    if (this.handling.size)
+      this.log.warn('tasks still running at the end of the shutdown budget', { count: this.handling.size });
     if (this.ownsPool) await this.pool.end().catch(() => undefined);
     this.log.info('container worker stopped', { took_ms: Date.now() - began, ...this.counterSummary() });
   }
@@ -1021,7 +1108,12 @@ function attemptResultInput(r: AttemptResult) {
 function resultMessage(
   m: { task_id: string; job_id: string; node_id: string; attempt: number; reply_to?: string },
   workerId: string,
-  r: { status: 'completed' | 'failed'; errorMessage: string | null; retryable: boolean; durationMs: number | null },
+  r: {
+    status: 'completed' | 'failed';
+    errorMessage: string | null;
+    retryable: boolean;
+    durationMs: number | null;
+  },
 ): ContainerResultMessage | undefined {
   if (!m.reply_to) return undefined;
   return {

@@ -112,7 +112,8 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     throw new Error(`Invalid container worker configuration: ${problems}. See docs/container-worker.md.`);
   }
   const e = r.data;
-  const conn = usableConnectionString(e.DAG_QUEUE_CONNECTION) ?? usableConnectionString(e.AzureWebJobsStorage);
+  const conn =
+    usableConnectionString(e.DAG_QUEUE_CONNECTION) ?? usableConnectionString(e.AzureWebJobsStorage);
   if (!conn && !e.DAG_QUEUE_SERVICE_URL) {
     throw new Error(
       'Invalid container worker configuration: no queue storage. Set DAG_QUEUE_CONNECTION or AzureWebJobsStorage to a connection string (Azurite locally), or DAG_QUEUE_SERVICE_URL (https://<account>.queue.core.windows.net) to use the managed identity. See docs/container-worker.md.',

@@ -109,6 +109,8 @@ export interface RunningStatus {
   taskId: string;
   nodeStatus: string | null;
   nodeTaskId: string | null;
+  /** The worker the node names as holder (another one: the attempt was taken over). */
+  holder: string | null;
   jobStatus: string | null;
   cancelRequested: boolean;
 }
@@ -142,10 +144,11 @@ export async function pollRunningTasks(
     )}), hb AS (
       UPDATE ${nodes} n SET heartbeat_at = now(), worker_id = ${workerId}
       FROM x WHERE x.beat AND n.job_id = x.job_id AND n.node_id = x.node_id AND n.task_id = x.task_id
-        AND n.status IN ('dispatched', 'running')
+        AND n.status IN ('dispatched', 'running') AND (n.worker_id IS NULL OR n.worker_id = ${workerId})
       RETURNING 1
     )
-    SELECT x.task_id, n.status::text AS node_status, n.task_id AS node_task_id, j.status::text AS job_status,
+    SELECT x.task_id, n.status::text AS node_status, n.task_id AS node_task_id, n.worker_id AS holder,
+           j.status::text AS job_status,
            j.cancel_requested_at IS NOT NULL AS cancel_requested, (SELECT count(*) FROM hb)::int AS beats
     FROM x LEFT JOIN ${nodes} n ON n.job_id = x.job_id AND n.node_id = x.node_id
            LEFT JOIN ${sql.table(schema, 'dag_jobs')} j ON j.job_id = x.job_id`,
@@ -154,22 +157,35 @@ export async function pollRunningTasks(
     taskId: row.task_id as string,
     nodeStatus: (row.node_status as string | null) ?? null,
     nodeTaskId: (row.node_task_id as string | null) ?? null,
+    holder: (row.holder as string | null) ?? null,
     jobStatus: (row.job_status as string | null) ?? null,
     cancelRequested: !!row.cancel_requested,
   }));
 }
 
-/** Claims an attempt another (dead) worker held: this worker's id and a fresh heartbeat. */
+/**
+ * Takes over an attempt whose holder died or handed it back: only while the holder is still the one
+ * seen (`previous`) and still stale, so that of two workers doing this at once one wins.
+ */
 export async function claimRunningTask(
   db: Queryable,
   schema: string,
-  input: { jobId: string; nodeId: string; taskId: string; workerId: string },
+  input: {
+    jobId: string;
+    nodeId: string;
+    taskId: string;
+    workerId: string;
+    previous: string | null;
+    staleAfterMs: number;
+  },
 ): Promise<boolean> {
   const r = await query(
     db,
     sql`UPDATE ${sql.table(schema, 'dag_node_states')} SET heartbeat_at = now(), worker_id = ${input.workerId}
         WHERE job_id = ${input.jobId} AND node_id = ${input.nodeId} AND task_id = ${input.taskId}
-          AND status IN ('dispatched', 'running')`,
+          AND status IN ('dispatched', 'running') AND worker_id IS NOT DISTINCT FROM ${input.previous}::text
+          AND (worker_id IS NULL OR coalesce(heartbeat_at, started_at) <=
+               now() - ${input.staleAfterMs}::int * interval '1 millisecond')`,
   );
   return (r.rowCount ?? 0) > 0;
 }

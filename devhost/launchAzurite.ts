@@ -37,9 +37,13 @@ const accountKey = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6
 
 export async function launchAzurite(options: AzuriteOptions = {}): Promise<AzuriteInstance> {
   const host = options.host ?? '127.0.0.1';
-  const tempDir = options.location ? undefined : mkdtempSync(path.join(os.tmpdir(), 'devhost-azurite-'));
-  const location = options.location ?? tempDir!;
-  mkdirSync(location, { recursive: true });
+  // In memory there is no data directory (Azurite refuses --location with --inMemoryPersistence).
+  const tempDir =
+    options.location || options.inMemory
+      ? undefined
+      : mkdtempSync(path.join(os.tmpdir(), 'devhost-azurite-'));
+  const location = options.inMemory ? undefined : (options.location ?? tempDir!);
+  if (location) mkdirSync(location, { recursive: true });
   // Resolved from the dev host's own installation first, then from the current directory.
   let bin: string | undefined;
   for (const from of [__filename, path.join(process.cwd(), 'noop.js')]) {
@@ -57,8 +61,7 @@ export async function launchAzurite(options: AzuriteOptions = {}): Promise<Azuri
     '--skipApiVersionCheck',
     '--silent',
     '--disableTelemetry',
-    '--location',
-    location,
+    ...(location ? ['--location', location] : []),
     '--blobHost',
     host,
     '--blobPort',

@@ -68,14 +68,24 @@ export function runningProcessGroups(): number[] {
   return [...liveGroups];
 }
 
-export function runProcess(command: string, args: readonly string[], o: RunProcessOptions = {}): Promise<ProcessResult> {
+export function runProcess(
+  command: string,
+  args: readonly string[],
+  o: RunProcessOptions = {},
+): Promise<ProcessResult> {
   const keep = o.keepChars ?? 8192;
   const grace = o.killGraceMs ?? 5000;
   const display = [command, ...args].map((a) => (/[\s"'$`\\]/.test(a) ? JSON.stringify(a) : a)).join(' ');
   const started = Date.now();
   return new Promise<ProcessResult>((resolve, reject) => {
     if (o.signal?.aborted) {
-      reject(new ProcessError(`${display}: not started: ${reasonText(o.signal.reason)}`, { command: display }, true));
+      reject(
+        new ProcessError(
+          `${display}: not started: ${reasonText(o.signal.reason)}`,
+          { command: display },
+          true,
+        ),
+      );
       return;
     }
     installExitHook();
