@@ -1,0 +1,67 @@
+// The architecture's rules are enforced by ESLint (eslint.config.mjs): import zones and the
+// determinism rules for dag/ and orchestrations/. These tests lint small snippets as if they lived
+// in those folders, so a weakened config fails here.
+import { ESLint } from 'eslint';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const eslint = new ESLint({ cwd: path.join(__dirname, '..', '..') });
+
+async function problems(file: string, code: string): Promise<string[]> {
+  const [r] = await eslint.lintText(code, { filePath: file });
+  return (r?.messages ?? []).map((m) => `${m.ruleId}: ${m.message}`);
+}
+
+describe('import zones', () => {
+  it.each([
+    ['dag/x.ts', "import pg from 'pg';\nexport const p = pg;\n"],
+    ['dag/x.ts', "import { readFileSync } from 'node:fs';\nexport const r = readFileSync;\n"],
+    ['dag/x.ts', "import { QueueClient } from '@azure/storage-queue';\nexport const q = QueueClient;\n"],
+    ['dag/x.ts', "import { getJob } from '../db';\nexport const g = getJob;\n"],
+    ['orchestrations/x.ts', "import pg from 'pg';\nexport const p = pg;\n"],
+    [
+      'orchestrations/x.ts',
+      "import { runTasks } from '../activities/runTasks';\nexport const r = runTasks;\n",
+    ],
+    ['orchestrations/x.ts', "import { getJob } from '../db';\nexport const g = getJob;\n"],
+    ['devhost/x.ts', "import { decide } from '../dag/decide';\nexport const d = decide;\n"],
+    ['db/x.ts', "import { services } from '../functions/services';\nexport const s = services;\n"],
+  ])('%s: %s fails lint', async (file, code) => {
+    expect((await problems(file, code)).some((p) => p.startsWith('no-restricted-imports'))).toBe(true);
+  });
+
+  it('allows what the architecture allows', async () => {
+    expect(
+      await problems(
+        'orchestrations/x.ts',
+        "import { ACTIVITY } from '../activities/contracts';\nexport const a = ACTIVITY;\n",
+      ),
+    ).toEqual([]);
+    expect(await problems('dag/x.ts', "import { z } from 'zod';\nexport const s = z.string();\n")).toEqual(
+      [],
+    );
+    expect(await problems('functions/x.ts', "import pg from 'pg';\nexport const p = pg;\n")).toEqual([]);
+  });
+});
+
+describe('determinism in dag/ and orchestrations/', () => {
+  it.each([
+    ['Date.now()', 'export const t = Date.now();\n'],
+    ['new Date()', 'export const t = new Date();\n'],
+    ['Math.random()', 'export const r = Math.random();\n'],
+    ['process.env', 'export const e = process.env.X;\n'],
+    ['setTimeout', 'setTimeout(() => undefined, 1);\n'],
+  ])('%s fails lint', async (_name, code) => {
+    for (const dir of ['dag', 'orchestrations']) {
+      expect(
+        (await problems(`${dir}/x.ts`, code)).some((p) => p.startsWith('no-restricted-syntax')),
+        dir,
+      ).toBe(true);
+    }
+    expect(await problems('functions/x.ts', code)).toEqual([]);
+  });
+
+  it('new Date(ms) from an argument is fine', async () => {
+    expect(await problems('dag/x.ts', 'export const t = (ms: number) => new Date(ms);\n')).toEqual([]);
+  });
+});
