@@ -9,7 +9,7 @@ export const ACTIVITY = {
   loadJob: 'dagLoadJob',
   recordTransitions: 'dagRecordTransitions',
   runTasks: 'dagRunTasks',
-  enqueueContainerTask: 'dagEnqueueContainerTask',
+  enqueueContainerTasks: 'dagEnqueueContainerTasks',
 } as const;
 
 export const ORCHESTRATION = {
@@ -115,6 +115,9 @@ export type RunTasksOutput = z.infer<typeof RunTasksOutputSchema>;
 
 export const EnqueueInputSchema = TaskAttemptSchema.extend({ queue: z.string().min(3).max(63) });
 export type EnqueueInput = z.infer<typeof EnqueueInputSchema>;
+/** One container attempt, or a batch of a fan-out's children (same job). */
+export const EnqueueTasksInputSchema = z.object({ attempts: z.array(EnqueueInputSchema).min(1).max(1000) });
+export type EnqueueTasksInput = z.infer<typeof EnqueueTasksInputSchema>;
 export const EnqueueOutputSchema = z.discriminatedUnion('ok', [
   z.object({ ok: z.literal(true) }),
   z.object({
@@ -125,6 +128,8 @@ export const EnqueueOutputSchema = z.discriminatedUnion('ok', [
   }),
 ]);
 export type EnqueueOutput = z.infer<typeof EnqueueOutputSchema>;
+export const EnqueueTasksOutputSchema = z.object({ results: z.array(EnqueueOutputSchema) });
+export type EnqueueTasksOutput = z.infer<typeof EnqueueTasksOutputSchema>;
 
 export const FanOutInputSchema = z.object({
   jobId: z.string().min(1).max(64),

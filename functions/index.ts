@@ -4,7 +4,7 @@
 import { app, type HttpHandler, type HttpMethod } from '@azure/functions';
 import * as df from 'durable-functions';
 import { ACTIVITY, ORCHESTRATION } from '../activities/contracts';
-import { enqueueContainerTask } from '../activities/enqueueContainerTask';
+import { enqueueContainerTasks } from '../activities/enqueueContainerTasks';
 import { loadJob } from '../activities/loadJob';
 import { recordTransitions } from '../activities/recordTransitions';
 import { runTasks } from '../activities/runTasks';
@@ -50,8 +50,8 @@ df.app.activity(ACTIVITY.recordTransitions, {
 df.app.activity(ACTIVITY.runTasks, {
   handler: (input: unknown) => runTasks(services().activityDeps(), input),
 });
-df.app.activity(ACTIVITY.enqueueContainerTask, {
-  handler: (input: unknown) => enqueueContainerTask(services().activityDeps(), input),
+df.app.activity(ACTIVITY.enqueueContainerTasks, {
+  handler: (input: unknown) => enqueueContainerTasks(services().activityDeps(), input),
 });
 
 type Auth = 'anonymous' | 'function' | 'admin';

@@ -11,8 +11,8 @@
 // already started would run twice. So a task is put in a Task.any only the first time it is
 // yielded (with the other new tasks, a fresh cancel waiter and a fresh wake timer); afterwards the
 // loop waits on the oldest unit alone, which the SDK never re-sends, and then takes every unit
-// that completed meanwhile. A container attempt is one unit: its result event raced against a
-// timer at its deadline.
+// that completed meanwhile. Queued container attempts are one unit: their result events raced
+// against one timer at their deadline, all created together.
 import type * as df from 'durable-functions';
 import {
   ACTIVITY,
@@ -28,7 +28,7 @@ import { apply } from '../dag/applyEvent';
 import type { Plan } from '../dag/compilePlan';
 import { AttemptOutcomeSchema, type AttemptOutcome } from '../dag/containerMessages';
 import { decide, decisionEvents } from '../dag/decide';
-import { FanOutSummarySchema, RunTasksOutputSchema } from '../activities/contracts';
+import { EnqueueTasksOutputSchema, FanOutSummarySchema, RunTasksOutputSchema } from '../activities/contracts';
 import { getChild, isTerminalJob, type Decision, type JobEvent, type JobState } from '../dag/jobState';
 import type { FanOutNode } from '../dag/workflowModel';
 import { retryOptions } from './retryOptions';
@@ -47,32 +47,33 @@ export interface SchedulerIO {
   activityBatchSize: number;
 }
 
+interface AttemptRef {
+  key: string;
+  attempt: number;
+  taskId: string;
+  timeoutSeconds: number;
+}
+
 type InFlight = (
   | {
       /** One runner call: a task attempt, or a batch of a fan-out's children. */
-      kind: 'activity';
+      kind: 'run';
       task: df.Task;
-      attempts: Array<{ key: string; attempt: number }>;
+      attempts: AttemptRef[];
     }
   | {
+      /** One enqueue call: a container attempt, or a batch of a fan-out's children. */
       kind: 'enqueue';
       task: df.Task;
-      key: string;
-      attempt: number;
-      taskId: string;
+      attempts: AttemptRef[];
       deadline: number;
-      timeoutSeconds: number;
     }
   | {
-      kind: 'result';
+      /** Queued container attempts: their result events, all raced against one deadline timer. */
+      kind: 'results';
       task: df.Task;
-      event: df.Task;
+      attempts: Array<AttemptRef & { event: df.Task }>;
       timer: df.TimerTask;
-      key: string;
-      attempt: number;
-      taskId: string;
-      deadline: number;
-      timeoutSeconds: number;
     }
   | { kind: 'fan_out'; task: df.Task; node: string; count: number }
 ) & {
@@ -186,23 +187,43 @@ export function* runScheduler(
     }
   }
 
-  for (const f of inFlight.values()) if (f.kind === 'result' && !f.timer.isCompleted) f.timer.cancel();
+  for (const f of inFlight.values()) if (f.kind === 'results' && !f.timer.isCompleted) f.timer.cancel();
   d.setCustomStatus(progress(state, io.mode));
   return state;
 
-  /** Starts what the decisions ask for; a fan-out's children share runner calls in batches. */
+  /**
+   * Starts what the decisions ask for. A fan-out's children share runner and enqueue calls in
+   * batches; a task node runs alone (a batch would make its successors wait for unrelated work).
+   */
   function startAll(decisions: Decision[]): void {
-    const batches = new Map<string, TaskAttempt[]>();
-    const flush = (node: string) => {
-      const batch = batches.get(node);
-      if (!batch?.length) return;
-      batches.delete(node);
-      inFlight.set(batch[0]!.taskId, {
-        kind: 'activity',
-        task: d.callActivity(ACTIVITY.runTasks, { attempts: batch }),
-        attempts: batch.map((a) => ({ key: a.key, attempt: a.attempt })),
-        fresh: true,
-      });
+    const batches = new Map<string, { container: boolean; queue?: string; attempts: TaskAttempt[] }>();
+    const flush = (group: string) => {
+      const b = batches.get(group);
+      if (!b?.attempts.length) return;
+      batches.delete(group);
+      const refs = b.attempts.map((a) => ({
+        key: a.key,
+        attempt: a.attempt,
+        taskId: a.taskId,
+        timeoutSeconds: a.timeoutSeconds,
+      }));
+      if (b.container) {
+        const attempts: EnqueueInput[] = b.attempts.map((a) => ({ ...a, queue: b.queue! }));
+        inFlight.set(refs[0]!.taskId, {
+          kind: 'enqueue',
+          task: d.callActivity(ACTIVITY.enqueueContainerTasks, { attempts }),
+          attempts: refs,
+          deadline: Math.max(...b.attempts.map((a) => a.deadline)),
+          fresh: true,
+        });
+      } else {
+        inFlight.set(refs[0]!.taskId, {
+          kind: 'run',
+          task: d.callActivity(ACTIVITY.runTasks, { attempts: b.attempts }),
+          attempts: refs,
+          fresh: true,
+        });
+      }
     };
     for (const x of decisions) {
       if (x.kind === 'dispatch') {
@@ -218,28 +239,16 @@ export function* runScheduler(
           instanceId: d.instanceId,
         };
         const place = io.placement[x.node] ?? { runner: 'activity' };
-        if (place.runner === 'container' && place.queue) {
-          const input: EnqueueInput = { ...attempt, queue: place.queue };
-          inFlight.set(x.taskId, {
-            kind: 'enqueue',
-            task: d.callActivity(ACTIVITY.enqueueContainerTask, input),
-            key: x.key,
-            attempt: x.attempt,
-            taskId: x.taskId,
-            deadline: x.deadline,
-            timeoutSeconds: x.timeoutSeconds,
-            fresh: true,
-          });
-        } else if (x.index === undefined) {
-          // A task node runs alone: batching it would make its successors wait for unrelated work.
-          batches.set(`task:${x.key}`, [attempt]);
-          flush(`task:${x.key}`);
-        } else {
-          const batch = batches.get(x.node) ?? [];
-          batch.push(attempt);
-          batches.set(x.node, batch);
-          if (batch.length >= io.activityBatchSize) flush(x.node);
-        }
+        const container = place.runner === 'container' && !!place.queue;
+        const group = x.index === undefined ? `task:${x.key}` : x.node;
+        const b = batches.get(group) ?? {
+          container,
+          ...(container ? { queue: place.queue! } : {}),
+          attempts: [],
+        };
+        b.attempts.push(attempt);
+        batches.set(group, b);
+        if (x.index === undefined || b.attempts.length >= io.activityBatchSize) flush(group);
       } else if (x.kind === 'run_fan_out') {
         const def = plan.workflow.nodes[x.node] as FanOutNode;
         const input: FanOutInput = {
@@ -264,112 +273,96 @@ export function* runScheduler(
         });
       }
     }
-    for (const node of [...batches.keys()]) flush(node);
+    for (const group of [...batches.keys()]) flush(group);
   }
 
   function finished(f: InFlight, at: number): void {
-    if (f.kind === 'fan_out') {
-      const parsed = f.task.isFaulted ? undefined : FanOutSummarySchema.safeParse(f.task.result);
-      const summary = parsed?.success
-        ? parsed.data
-        : {
-            failed: f.count,
-            failedSample: [],
-            firstError: { key: f.node, error: `fan-out orchestration failed: ${errorText(f.task.result)}` },
-            cancelled: false,
-          };
-      learn([
-        {
-          type: 'fan_out_finished',
-          node: f.node,
-          failed: summary.failed,
-          failedSample: summary.failedSample,
-          ...(summary.firstError ? { firstError: summary.firstError } : {}),
-          at,
-        },
-      ]);
-      if (summary.cancelled) applyAll([{ type: 'cancel_requested', at }]);
-      return;
-    }
-    if (f.kind === 'activity') {
-      // One result per attempt of the runner call; a call that faulted (an infrastructure fault)
-      // or answered nonsense fails every attempt it carried, and the retry policy applies.
-      const out = f.task.isFaulted ? undefined : RunTasksOutputSchema.safeParse(f.task.result);
-      const results =
-        out?.success && out.data.results.length === f.attempts.length ? out.data.results : undefined;
-      const why = f.task.isFaulted ? errorText(f.task.result) : 'the runner returned an invalid result';
-      f.attempts.forEach((a, i) => {
-        const o = results?.[i];
-        if (!o)
-          learn([
-            { type: 'attempt_failed', key: a.key, attempt: a.attempt, error: why, retryable: true, at },
-          ]);
-        else applyOutcome(a.key, a.attempt, o, at);
-      });
-      return;
-    }
-    if (f.task.isFaulted) {
-      // The enqueue activity itself failed (an infrastructure fault): the attempt failed, the policy retries.
-      learn([
-        {
-          type: 'attempt_failed',
-          key: f.key,
-          attempt: f.attempt,
-          error: errorText(f.task.result),
-          retryable: true,
-          at,
-        },
-      ]);
-      return;
-    }
-    if (f.kind === 'result') {
-      if (!f.event.isCompleted) {
-        // The deadline passed without a result: the worker died or the queue lost the task.
+    switch (f.kind) {
+      case 'fan_out': {
+        const parsed = f.task.isFaulted ? undefined : FanOutSummarySchema.safeParse(f.task.result);
+        const summary = parsed?.success
+          ? parsed.data
+          : {
+              failed: f.count,
+              failedSample: [],
+              firstError: { key: f.node, error: `fan-out orchestration failed: ${errorText(f.task.result)}` },
+              cancelled: false,
+            };
         learn([
           {
-            type: 'attempt_failed',
-            key: f.key,
-            attempt: f.attempt,
-            error: `Task timed out after ${f.timeoutSeconds}s`,
-            retryable: true,
+            type: 'fan_out_finished',
+            node: f.node,
+            failed: summary.failed,
+            failedSample: summary.failedSample,
+            ...(summary.firstError ? { firstError: summary.firstError } : {}),
             at,
           },
         ]);
+        if (summary.cancelled) applyAll([{ type: 'cancel_requested', at }]);
         return;
       }
-      if (!f.timer.isCompleted) f.timer.cancel();
+      case 'run':
+      case 'enqueue': {
+        // One result per attempt of the call; a call that faulted (an infrastructure fault) or
+        // answered nonsense fails every attempt it carried, and the retry policy applies.
+        const schema = f.kind === 'run' ? RunTasksOutputSchema : EnqueueTasksOutputSchema;
+        const out = f.task.isFaulted ? undefined : schema.safeParse(f.task.result);
+        const results =
+          out?.success && out.data.results.length === f.attempts.length ? out.data.results : undefined;
+        const why = f.task.isFaulted ? errorText(f.task.result) : 'the activity returned an invalid result';
+        const queued: AttemptRef[] = [];
+        f.attempts.forEach((a, i) => {
+          const o = results?.[i];
+          if (!o)
+            learn([
+              { type: 'attempt_failed', key: a.key, attempt: a.attempt, error: why, retryable: true, at },
+            ]);
+          else if (o.ok && f.kind === 'enqueue') queued.push(a);
+          else applyOutcome(a.key, a.attempt, o, at);
+        });
+        if (queued.length && f.kind === 'enqueue') {
+          // Queued: each result comes back as an external event named after its task id; they are
+          // raced together against one timer at the attempts' deadline (a dead worker never answers).
+          const attempts = queued.map((a) => ({ ...a, event: d.waitForExternalEvent(a.taskId) }));
+          const timer = d.createTimer(new Date(Math.max(f.deadline, at)));
+          const all = attempts.length === 1 ? attempts[0]!.event : d.Task.all(attempts.map((a) => a.event));
+          inFlight.set(queued[0]!.taskId, {
+            kind: 'results',
+            task: d.Task.any([all, timer]),
+            attempts,
+            timer,
+            fresh: true,
+          });
+        }
+        return;
+      }
+      case 'results': {
+        if (!f.timer.isCompleted) f.timer.cancel();
+        for (const a of f.attempts) {
+          if (!a.event.isCompleted) {
+            // The deadline passed without a result: the worker died or the queue lost the task.
+            learn([
+              {
+                type: 'attempt_failed',
+                key: a.key,
+                attempt: a.attempt,
+                error: `Task timed out after ${a.timeoutSeconds}s`,
+                retryable: true,
+                at,
+              },
+            ]);
+            continue;
+          }
+          const o = AttemptOutcomeSchema.safeParse(a.event.result);
+          if (o.success) applyOutcome(a.key, a.attempt, o.data, at);
+          else {
+            const error = `invalid attempt result: ${o.error.issues[0]?.message ?? 'unknown'}`;
+            learn([{ type: 'attempt_failed', key: a.key, attempt: a.attempt, error, retryable: true, at }]);
+          }
+        }
+        return;
+      }
     }
-    const outcome = AttemptOutcomeSchema.safeParse(f.kind === 'result' ? f.event.result : f.task.result);
-    if (!outcome.success) {
-      learn([
-        {
-          type: 'attempt_failed',
-          key: f.key,
-          attempt: f.attempt,
-          error: `invalid attempt result: ${outcome.error.issues[0]?.message ?? 'unknown'}`,
-          retryable: true,
-          at,
-        },
-      ]);
-      return;
-    }
-    const o = outcome.data;
-    if (o.ok && f.kind === 'enqueue') {
-      // Queued: the container's result comes back as an external event named after the task id,
-      // raced against a timer at the attempt's deadline (a dead worker never answers).
-      const event = d.waitForExternalEvent(f.taskId);
-      const timer = d.createTimer(new Date(Math.max(f.deadline, at)));
-      inFlight.set(f.taskId, {
-        ...f,
-        kind: 'result',
-        task: d.Task.any([event, timer]),
-        event,
-        timer,
-        fresh: true,
-      });
-      return;
-    }
-    applyOutcome(f.key, f.attempt, o, at);
   }
 
   function applyOutcome(key: string, attempt: number, o: AttemptOutcome, at: number): void {

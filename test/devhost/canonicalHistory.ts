@@ -3,7 +3,10 @@
 // sorted by task id (with results and failure reasons), external events in arrival order, and the
 // start and end of the execution. Episode boundaries (OrchestratorStarted/Completed), timestamps,
 // execution ids and stack traces are left out because batching and clocks vary between runs.
+import path from 'node:path';
 import { EventType, type HistoryEvent } from '../../devhost';
+
+const ROOT = path.resolve(__dirname, '..', '..');
 
 export interface CanonicalHistory {
   started: { name?: string; input?: string | null; parent: { name: string; taskId: number } | null };
@@ -16,8 +19,11 @@ export interface CanonicalHistory {
 export function canonicalHistory(history: HistoryEvent[]): CanonicalHistory {
   const executionId = history.find((e) => e.EventType === EventType.ExecutionStarted)?.OrchestrationInstance
     ?.ExecutionId;
+  // Stack traces in failure results hold this checkout's absolute path: normalize it.
   const strip = (s: string | null | undefined) =>
-    s === undefined || s === null ? s : executionId ? s.split(executionId).join('<executionId>') : s;
+    s === undefined || s === null
+      ? s
+      : (executionId ? s.split(executionId).join('<executionId>') : s).split(ROOT).join('<root>');
   let now = 0;
   const out: CanonicalHistory = {
     started: { parent: null },
@@ -69,7 +75,8 @@ export function canonicalHistory(history: HistoryEvent[]): CanonicalHistory {
         out.completions.push({
           id: e.TaskScheduledId,
           type: e.EventType === EventType.TaskFailed ? 'TaskFailed' : 'SubOrchestrationInstanceFailed',
-          reason: strip(e.Reason),
+          // The reason's details (after " \n ") carry stack traces with machine-specific paths.
+          reason: strip(e.Reason)?.split('\n')[0]!.trimEnd(),
         });
         break;
       case EventType.TimerFired:

@@ -1,0 +1,121 @@
+// Activity: hands attempts to the container workers — one (a task node) or a batch of a fan-out's
+// children: marks the nodes dispatched (resolved params, deadlines) in one statement and sends each
+// task message to its Storage Queue. The results come back on the result queue and are raised to the
+// orchestration as events named after the task ids. Idempotent: a redelivered enqueue of a started
+// attempt sends its message again, and the worker acknowledges a task that already has a result
+// without running it twice.
+import { INLINE_PARAMS_MAX_BYTES, type ContainerTaskMessage } from '../dag/containerMessages';
+import { renderTaskParams } from '../dag/evaluateNode';
+import { retryDelaySeconds } from '../dag/retryDelay';
+import type { TaskNode } from '../dag/workflowModel';
+import { recordTaskResults, startAttempts, type StartAttemptOutcome, type TaskResultInput } from '../db';
+import { errorMessage } from '../handlers/executeHandler';
+import type { ActivityDeps } from './activityDeps';
+import { EnqueueTasksInputSchema, type EnqueueOutput, type EnqueueTasksOutput } from './contracts';
+import { loadJobData, templateContextFor } from './jobData';
+import { notStarted, taskSpec } from './runTasks';
+
+export async function enqueueContainerTasks(
+  deps: ActivityDeps,
+  rawInput: unknown,
+): Promise<EnqueueTasksOutput> {
+  const { attempts } = EnqueueTasksInputSchema.parse(rawInput);
+  const jobId = attempts[0]!.jobId;
+  const data = await loadJobData(deps, jobId);
+  if (!data)
+    return {
+      results: attempts.map(() => ({ ok: false, error: `Job ${jobId} does not exist`, retryable: false })),
+    };
+
+  // Static tasks render their params now (from upstream outputs); children got theirs at expansion.
+  const prepared = await Promise.all(
+    attempts.map(async (a) => {
+      const spec = a.jobId === jobId ? taskSpec(data, a.node) : undefined;
+      if (!spec)
+        return {
+          a,
+          spec,
+          params: undefined,
+          renderError: `Node "${a.node}" is not a task or fan_out of job ${a.jobId}`,
+        };
+      if (a.index !== undefined) return { a, spec, params: undefined, renderError: undefined };
+      const ctx = await templateContextFor(deps, data, a.node, [(spec as TaskNode).params]);
+      const r = renderTaskParams(data.plan, a.node, ctx);
+      return r.ok
+        ? { a, spec, params: r.value as unknown, renderError: undefined }
+        : { a, spec, params: undefined, renderError: r.error };
+    }),
+  );
+  const starts = await startAttempts(
+    deps.pool,
+    deps.schema,
+    prepared.map(({ a, spec, params }) => ({
+      jobId: a.jobId,
+      nodeId: a.key,
+      taskId: a.taskId,
+      attempt: a.attempt,
+      to: 'dispatched' as const,
+      deadlineAt: new Date(a.deadline),
+      ...(a.index === undefined ? { inputParams: params ?? null } : {}),
+      handler: spec?.handler ?? 'unknown',
+      queue: a.queue,
+      sourceApp: deps.sourceApp,
+    })),
+  );
+
+  const results: EnqueueOutput[] = new Array(attempts.length);
+  // Attempts claimed in Postgres that could not be sent fail there too, so the next attempt can start.
+  const failures: TaskResultInput[] = [];
+  await Promise.all(
+    prepared.map(async ({ a, spec, params, renderError }, i) => {
+      const start = starts[i]!;
+      const early = notStarted(start, a);
+      if (early) {
+        results[i] = early;
+        return;
+      }
+      const node = (start as Extract<StartAttemptOutcome, { kind: 'started' | 'already_started' }>).node;
+      const fail = (error: string, retryable: boolean) => {
+        results[i] = { ok: false, error, retryable };
+        failures.push({
+          taskId: a.taskId,
+          jobId: a.jobId,
+          nodeId: a.key,
+          attempt: a.attempt,
+          status: 'failed',
+          errorMessage: error,
+          retryable,
+          retryDelayMs: retryDelaySeconds(spec?.retry, a.attempt - node.first_attempt) * 1000,
+        });
+      };
+      if (renderError !== undefined || !spec) return fail(renderError ?? 'unknown node', false);
+      const taskParams = (a.index === undefined ? params : node.input_params) ?? {};
+      const inline = Buffer.byteLength(JSON.stringify(taskParams)) <= INLINE_PARAMS_MAX_BYTES;
+      const message: ContainerTaskMessage = {
+        v: 1,
+        task_id: a.taskId,
+        job_id: a.jobId,
+        node_id: a.key,
+        attempt: a.attempt,
+        handler: spec.handler,
+        ...(inline ? { params: taskParams as Record<string, unknown> } : {}),
+        params_in_db: !inline,
+        timeout_seconds: a.timeoutSeconds,
+        deadline: new Date(a.deadline).toISOString(),
+        dispatched_at: new Date().toISOString(),
+        correlation_id: data.job.correlation_id,
+        reply_to: a.instanceId,
+        result_queue: deps.resultQueue,
+      };
+      try {
+        await deps.sendToQueue(a.queue, message);
+        results[i] = { ok: true };
+      } catch (err) {
+        fail(`Could not send the task to queue "${a.queue}": ${errorMessage(err)}`, true);
+      }
+    }),
+  );
+  if (failures.length)
+    await recordTaskResults(deps.pool, deps.schema, failures, { sourceApp: deps.sourceApp });
+  return { results };
+}
