@@ -6,7 +6,6 @@ import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { ContainerResultMessageSchema, type AttemptOutcome } from '../dag/containerMessages';
 import { recordTaskResult, taskResultDisposition } from '../db';
-import { instanceExists } from './jobService';
 import { services } from './services';
 
 export async function onContainerResult(message: unknown, context: InvocationContext): Promise<void> {
@@ -46,16 +45,17 @@ export async function onContainerResult(message: unknown, context: InvocationCon
     log.info('container result dropped', { disposition });
     return;
   }
-  const client = df.getClient(context);
-  if (!(await instanceExists(client, m.reply_to))) {
-    log.warn('container result for an unknown orchestration instance dropped', { instance: m.reply_to });
-    return;
-  }
   const outcome: AttemptOutcome =
     m.status === 'completed'
       ? { ok: true }
       : { ok: false, error: m.error_message ?? 'failed', retryable: m.retryable };
-  await client.raiseEvent(m.reply_to, m.task_id, outcome);
+  try {
+    // A finished instance (410) is accepted silently by the client; only an unknown one throws.
+    await df.getClient(context).raiseEvent(m.reply_to, m.task_id, outcome);
+  } catch (err) {
+    if (!(err instanceof Error) || !/^No instance with ID/.test(err.message)) throw err;
+    log.warn('container result for an unknown orchestration instance dropped', { instance: m.reply_to });
+  }
 }
 
 function safeJson(s: string): unknown {

@@ -10,9 +10,10 @@ import { runProcess, startContainerWorker, type ContainerWorker } from '../../co
 import { defaultRegistry, HandlerRegistry } from '../../handlers/handlerRegistry';
 import type { HandlerContext, HandlerDefinition } from '../../handlers/handlerTypes';
 import { sleep as sleepHandler } from '../../handlers/builtinHandlers';
+import { jobInstanceId } from '../../activities/contracts';
 import { TEST_DATABASE_URL } from '../support/pg';
 import { nodeOf, ROOT, startStack, type Stack } from '../e2e/stack';
-import { approximateCount, events, isAlive, queueClient, testLogger, waitFor } from './support';
+import { approximateCount, events, isAlive, queueClient, send, testLogger, waitFor } from './support';
 
 const SEEDS = path.join(ROOT, '..', 'shared', 'fixtures', 'seed-workflows');
 
@@ -132,6 +133,35 @@ describe('seed workflows through the container worker', () => {
         });
         expect(d.job.result_data?.echo_handler).toEqual(n.output);
         expect(worker.stats().completed).toBe(before + 1);
+      })(),
+    ));
+
+  it('result messages for a finished job or an unknown instance are consumed and dropped, never poisoned', () =>
+    track(
+      (async () => {
+        const id = await stack.submit('echo_test', { message: 'late results' });
+        const d = await stack.waitForJob(id);
+        expect(d.job.status).toBe('completed');
+        const n = nodeOf(d, 'echo_handler');
+        const results = queueClient(stack.azurite.connectionString, stack.env.DAG_RESULT_QUEUE!);
+        const poison = queueClient(stack.azurite.connectionString, `${stack.env.DAG_RESULT_QUEUE!}-poison`);
+        const base = {
+          v: 1,
+          task_id: n.task_id,
+          job_id: id,
+          node_id: 'echo_handler',
+          attempt: n.attempt,
+          status: 'completed',
+          reported_at: new Date().toISOString(),
+        };
+        // The applied result again (its orchestration has completed), and one naming no instance.
+        await send(results, { ...base, reply_to: jobInstanceId(id, 1) });
+        await send(results, { ...base, reply_to: 'no-such-instance' });
+        await waitFor('the result queue to drain', async () => (await approximateCount(results)) === 0, 20_000);
+        expect(await approximateCount(poison)).toBe(0);
+        const after = await stack.waitForJob(id);
+        expect(after.job.status).toBe('completed');
+        expect(nodeOf(after, 'echo_handler').output).toEqual(n.output);
       })(),
     ));
 
