@@ -157,7 +157,11 @@ describe('seed workflows through the container worker', () => {
         // The applied result again (its orchestration has completed), and one naming no instance.
         await send(results, { ...base, reply_to: jobInstanceId(id, 1) });
         await send(results, { ...base, reply_to: 'no-such-instance' });
-        await waitFor('the result queue to drain', async () => (await approximateCount(results)) === 0, 20_000);
+        await waitFor(
+          'the result queue to drain',
+          async () => (await approximateCount(results)) === 0,
+          20_000,
+        );
         expect(await approximateCount(poison)).toBe(0);
         const after = await stack.waitForJob(id);
         expect(after.job.status).toBe('completed');
