@@ -83,6 +83,16 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       stops.push(() => azurite.stop());
       storage = azurite.connectionString;
     }
+    // The in-process container worker's handlers (raster.*) read their configuration from the
+    // environment, as in the container: point them at this stack's Postgres, blob storage and a
+    // mount under .data/, unless the caller set them.
+    process.env.DATABASE_URL ??= databaseUrl;
+    process.env.DAG_DB_SCHEMA ??= schema;
+    if (!process.env.DAG_STORAGE_CONNECTION) process.env.DAG_STORAGE_CONNECTION = storage;
+    if (!process.env.DAG_WORKER_ETL_MOUNT_PATH) {
+      process.env.DAG_WORKER_ETL_MOUNT_PATH = path.join(dataDir, 'etl');
+      mkdirSync(process.env.DAG_WORKER_ETL_MOUNT_PATH, { recursive: true });
+    }
 
     const env: Record<string, string> = {
       DATABASE_URL: databaseUrl,

@@ -21,11 +21,18 @@ param workerImage string
 @description('Postgres SKU (Burstable B1ms is enough to start).')
 param postgresSku string = 'Standard_B1ms'
 
+@description('Base URL of the TiTiler service the STAC items link to (preview and tile links).')
+param titilerUrl string = 'https://titiler.example.com'
+
+@description('Base URL of the STAC API the STAC items link to.')
+param stacApiUrl string = 'https://stac-api.example.com'
+
 @description('Durable task hub name.')
 param taskHub string = 'DagMaster'
 
 var suffix = uniqueString(resourceGroup().id)
 var storageName = toLower('${namePrefix}st${take(suffix, 8)}')
+var etlStorageName = toLower('${namePrefix}etl${take(suffix, 8)}')
 var pgName = '${namePrefix}-pg-${take(suffix, 6)}'
 var dbName = 'dagmaster'
 var resultQueue = 'dag-task-results'
@@ -182,6 +189,32 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
   dependsOn: [storageRoles, pgAdmin, database]
 }
 
+// The worker's shared staging area (/mnt/etl): a raster node stages a blob there and a later node
+// of the same job, possibly on another replica, reads it. Container Apps mounts an SMB share with an
+// account key only, so the share lives in its own account; the main account stays key-less.
+resource etlStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: etlStorageName
+  location: location
+  sku: { name: 'Standard_LRS' }
+  kind: 'StorageV2'
+  properties: {
+    minimumTlsVersion: 'TLS1_2'
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: true
+  }
+}
+
+resource etlFiles 'Microsoft.Storage/storageAccounts/fileServices@2023-05-01' = {
+  parent: etlStorage
+  name: 'default'
+}
+
+resource etlShare 'Microsoft.Storage/storageAccounts/fileServices/shares@2023-05-01' = {
+  parent: etlFiles
+  name: 'etl'
+  properties: { shareQuota: 1024 }
+}
+
 resource containerEnv 'Microsoft.App/managedEnvironments@2024-03-01' = {
   name: '${namePrefix}-cae'
   location: location
@@ -192,6 +225,19 @@ resource containerEnv 'Microsoft.App/managedEnvironments@2024-03-01' = {
         customerId: logs.properties.customerId
         sharedKey: logs.listKeys().primarySharedKey
       }
+    }
+  }
+}
+
+resource etlMount 'Microsoft.App/managedEnvironments/storages@2024-03-01' = {
+  parent: containerEnv
+  name: 'etl'
+  properties: {
+    azureFile: {
+      accountName: etlStorage.name
+      accountKey: etlStorage.listKeys().keys[0].value
+      shareName: etlShare.name
+      accessMode: 'ReadWrite'
     }
   }
 }
@@ -213,13 +259,18 @@ resource worker 'Microsoft.App/containerApps@2024-03-01' = {
             { name: 'DAG_WORKER_MAX_CONCURRENT', value: '2' }
             { name: 'DAG_WORKER_HEALTH_PORT', value: '8080' }
             { name: 'DAG_STORAGE_BLOB_URL', value: storage.properties.primaryEndpoints.blob }
+            { name: 'DAG_WORKER_ETL_MOUNT_PATH', value: '/mnt/etl' }
+            { name: 'DAG_TITILER_URL', value: titilerUrl }
+            { name: 'DAG_STAC_API_URL', value: stacApiUrl }
           ])
+          volumeMounts: [{ volumeName: 'etl', mountPath: '/mnt/etl' }]
           probes: [
             { type: 'Liveness', httpGet: { path: '/livez', port: 8080 }, periodSeconds: 30 }
             { type: 'Readiness', httpGet: { path: '/readyz', port: 8080 }, periodSeconds: 15 }
           ]
         }
       ]
+      volumes: [{ name: 'etl', storageType: 'AzureFile', storageName: etlMount.name }]
       scale: {
         minReplicas: 0
         maxReplicas: 10

@@ -1,0 +1,145 @@
+// Coordinate reference systems through GDAL's own tools: a user's CRS string resolved and checked
+// with gdalsrsinfo (EPSG code when PROJ identifies one), and bounds transformed to WGS 84 with
+// gdaltransform over densified edges (a reprojected rectangle's extremes are rarely at its corners).
+import { NonRetryableError } from '../handlerTypes';
+import { runGdal } from './runGdal';
+
+export interface ResolvedCrs {
+  /** What the user wrote (trimmed). */
+  input: string;
+  epsg: number | null;
+  name: string | null;
+  /** A key that is equal for equal CRSs: EPSG:n, else the PROJJSON text without ids. */
+  key: string;
+  projjson: unknown;
+}
+
+/** The comparison key of a CRS from its EPSG code or PROJJSON. */
+export function crsKey(epsg: number | null | undefined, projjson: unknown): string {
+  if (epsg) return `EPSG:${epsg}`;
+  if (projjson && typeof projjson === 'object') {
+    const { $schema: _s, id: _i, ...rest } = projjson as Record<string, unknown>;
+    return JSON.stringify(rest);
+  }
+  return 'unknown';
+}
+
+function epsgOf(projjson: unknown): number | null {
+  const id = (projjson as { id?: { authority?: string; code?: number | string } } | null)?.id;
+  if (id && String(id.authority).toUpperCase() === 'EPSG') {
+    const n = Number(id.code);
+    return Number.isInteger(n) ? n : null;
+  }
+  return null;
+}
+
+/** Resolves a CRS definition (EPSG:n, WKT, PROJ string); an unknown one is a non-retryable CRS_INVALID. */
+export async function resolveCrs(def: string, signal?: AbortSignal): Promise<ResolvedCrs> {
+  const input = def.trim();
+  let out: string;
+  try {
+    out = (await runGdal('gdalsrsinfo', ['-o', 'projjson', input], signal ? { signal } : {})).stdout;
+  } catch (err) {
+    if (err instanceof NonRetryableError || (err as { aborted?: boolean }).aborted) throw err;
+    throw new NonRetryableError(
+      `CRS_INVALID: "${input}" is not a coordinate reference system GDAL knows (give e.g. "EPSG:4326"): ${
+        (err as Error).message.split('\n').slice(-1)[0]
+      }`,
+    );
+  }
+  let projjson: unknown;
+  try {
+    projjson = JSON.parse(out.slice(out.indexOf('{')));
+  } catch {
+    throw new NonRetryableError(`CRS_INVALID: gdalsrsinfo gave no PROJJSON for "${input}"`);
+  }
+  const epsg = epsgOf(projjson);
+  return {
+    input,
+    epsg,
+    name: (projjson as { name?: string }).name ?? null,
+    key: crsKey(epsg, projjson),
+    projjson,
+  };
+}
+
+/** The string GDAL tools take for a CRS: EPSG:n when known, else the original definition. */
+export function crsArg(epsg: number | null | undefined, fallback: string): string {
+  return epsg ? `EPSG:${epsg}` : fallback;
+}
+
+export type Bbox = [number, number, number, number];
+
+/** Points along the edges of a rectangle (n per edge), for a faithful transformed extent. */
+export function densifyBbox(b: Bbox, n = 21): Array<[number, number]> {
+  const [x0, y0, x1, y1] = b;
+  const pts: Array<[number, number]> = [];
+  for (let i = 0; i < n; i++) {
+    const t = i / (n - 1);
+    const x = x0 + (x1 - x0) * t;
+    const y = y0 + (y1 - y0) * t;
+    pts.push([x, y0], [x, y1], [x0, y], [x1, y]);
+  }
+  return pts;
+}
+
+const round = (v: number, digits = 7) => Math.round(v * 10 ** digits) / 10 ** digits;
+
+/**
+ * Transforms several bounding boxes from a CRS to WGS 84 longitude/latitude in one gdaltransform call.
+ * EPSG:4326 sources are returned as they are.
+ */
+export async function bboxesToWgs84(
+  boxes: Bbox[],
+  srcCrs: string,
+  srcEpsg: number | null,
+  signal?: AbortSignal,
+): Promise<Bbox[]> {
+  if (boxes.length === 0) return [];
+  if (srcEpsg === 4326) return boxes.map((b) => b.map((v) => round(v)) as Bbox);
+  const perBox = densifyBbox([0, 0, 1, 1]).length;
+  const input = boxes
+    .flatMap((b) => densifyBbox(b))
+    .map(([x, y]) => `${x} ${y}`)
+    .join('\n');
+  // -output_xy: no z column; GDAL 3 uses the traditional GIS order (lon, lat) in gdaltransform.
+  const r = await runGdal('gdaltransform', ['-s_srs', srcCrs, '-t_srs', 'EPSG:4326', '-output_xy'], {
+    input: input + '\n',
+    ...(signal ? { signal } : {}),
+  });
+  const pts = r.stdout
+    .trim()
+    .split(/\r?\n/)
+    .map((l) => l.trim().split(/\s+/).map(Number) as [number, number]);
+  if (pts.length !== boxes.length * perBox) {
+    throw new Error(`gdaltransform returned ${pts.length} points for ${boxes.length * perBox}: ${r.stderr}`);
+  }
+  return boxes.map((_, i) => {
+    const mine = pts
+      .slice(i * perBox, (i + 1) * perBox)
+      .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+    if (!mine.length)
+      throw new NonRetryableError(
+        `The bounds ${JSON.stringify(boxes[i])} cannot be transformed to WGS 84 from ${srcCrs}`,
+      );
+    const xs = mine.map((p) => p[0]);
+    const ys = mine.map((p) => p[1]);
+    return [
+      round(Math.max(-180, Math.min(...xs))),
+      round(Math.max(-90, Math.min(...ys))),
+      round(Math.min(180, Math.max(...xs))),
+      round(Math.min(90, Math.max(...ys))),
+    ] as Bbox;
+  });
+}
+
+/** The union of bounding boxes. */
+export function unionBbox(boxes: readonly Bbox[]): Bbox | null {
+  if (!boxes.length) return null;
+  return [
+    Math.min(...boxes.map((b) => b[0])),
+    Math.min(...boxes.map((b) => b[1])),
+    Math.max(...boxes.map((b) => b[2])),
+    Math.max(...boxes.map((b) => b[3])),
+  ];
+}

@@ -1,0 +1,232 @@
+// raster.validate with real GDAL on rasters generated at test time: each type is recognised with its
+// profile and tiers; a raster without CRS, a float64 raster, a CRS conflict and an impossible type hint
+// give the documented errors; a missing GDAL gives the documented message.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { NonRetryableError } from '../../handlers/handlerTypes';
+import { runGdal } from '../../handlers/raster/runGdal';
+import { ValidateParams, validateRaster } from '../../handlers/raster/validateRaster';
+import { describeGdal, fakeCtx, itHasGdal, makeRaster, SPECS, tempDir, type RasterName } from './support';
+
+const mount = tempDir('validate-mnt-');
+const files = {} as Record<RasterName, string>;
+let savedMount: string | undefined;
+
+beforeAll(() => {
+  savedMount = process.env.DAG_WORKER_ETL_MOUNT_PATH;
+  process.env.DAG_WORKER_ETL_MOUNT_PATH = mount;
+  for (const name of Object.keys(SPECS) as RasterName[]) {
+    try {
+      files[name] = makeRaster(path.join(mount, 'input', 'job', `${name}.tif`), SPECS[name]);
+    } catch {
+      // without GDAL: the "installed" test reports it
+    }
+  }
+});
+afterAll(() => {
+  if (savedMount === undefined) delete process.env.DAG_WORKER_ETL_MOUNT_PATH;
+  else process.env.DAG_WORKER_ETL_MOUNT_PATH = savedMount;
+  rmSync(mount, { recursive: true, force: true });
+});
+
+const validate = (params: Record<string, unknown>) =>
+  validateRaster.run(ValidateParams.parse(params), fakeCtx()) as Promise<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+describeGdal('raster.validate', () => {
+  itHasGdal();
+
+  it.each([
+    ['rgb', 'rgb', 'high', 'jpeg', 'cubic', ['visualization', 'analysis', 'archive']],
+    ['rgba', 'rgba', 'high', 'webp', 'cubic', ['visualization', 'analysis', 'archive']],
+    ['dem', 'dem', 'high', 'lerc_deflate', 'average', ['analysis', 'archive']],
+    ['categorical', 'categorical', 'high', 'deflate', 'mode', ['analysis', 'archive']],
+    ['multispectral', 'multispectral', 'high', 'deflate', 'average', ['analysis', 'archive']],
+  ] as const)(
+    '%s → type %s (%s), profile %s / %s overviews, tiers %j',
+    async (name, type, confidence, compression, ovr, tiers) => {
+      const out = await validate({
+        local_path: files[name],
+        input_crs: '',
+        raster_type: 'auto',
+        output_tier: 'analysis',
+      });
+      const spec = SPECS[name];
+      expect(out.valid).toBe(true);
+      expect(out.raster_type).toMatchObject({ type, confidence, detected: type });
+      expect(out.raster_type.evidence.length).toBeGreaterThan(1);
+      expect(out.compression_profile).toMatchObject({
+        compression,
+        overview_resampling: ovr,
+        tier: 'analysis',
+      });
+      expect(out.applicable_tiers).toEqual(tiers);
+      expect(out.shape).toEqual([spec.height, spec.width]);
+      expect(out.band_count).toBe(spec.bands);
+      expect(out.source_crs).toBe(spec.srs);
+      expect(out.crs_source).toBe('file');
+      expect(out.errors).toEqual([]);
+      // bounds are WGS 84 longitude/latitude; native_bounds in the file's CRS
+      const [w, s, e, n] = out.bounds as [number, number, number, number];
+      expect(w).toBeGreaterThanOrEqual(-180);
+      expect(e).toBeLessThanOrEqual(180);
+      expect(s).toBeGreaterThanOrEqual(-90);
+      expect(n).toBeLessThanOrEqual(90);
+      expect(w).toBeLessThan(e);
+      expect(out.native_bounds[0]).toBe(spec.geotransform[0]);
+      expect(out.estimated_compressed_mb).toBeGreaterThan(0);
+      expect(out.size_mb).toBeGreaterThan(0);
+    },
+  );
+
+  it('reports dtype, nodata and the bounds of a UTM raster in WGS 84', async () => {
+    const out = await validate({ local_path: files.dem });
+    expect(out).toMatchObject({ dtype: 'float32', nodata: -9999, source_epsg: 32633 });
+    // 500 000 m E / 4 000 000 m N in UTM 33N is about 15°E 36.1°N
+    expect(out.bounds[0]).toBeCloseTo(15, 2);
+    expect(out.bounds[3]).toBeCloseTo(36.1447, 3);
+    expect(out.compression_profile).toMatchObject({
+      gdal_compress: 'LERC_DEFLATE',
+      max_z_error: 0,
+      reproject_resampling: 'bilinear',
+    });
+  });
+
+  it('16-bit RGB cannot be JPEG: lossless deflate with a predictor, no visualization tier', async () => {
+    const f = makeRaster(path.join(mount, 'input', 'job', 'rgb16.tif'), { ...SPECS.rgb, dtype: 'UInt16' });
+    const out = await validate({ local_path: f });
+    expect(out.raster_type.type).toBe('rgb');
+    expect(out.compression_profile).toMatchObject({ compression: 'deflate', predictor: 2, lossy: false });
+    expect(out.compression_profile.note).toContain('8-bit');
+    expect(out.applicable_tiers).toEqual(['analysis', 'archive']);
+  });
+
+  it('archive tier is lossless; visualization for a DEM falls back to analysis with TIER_INCOMPATIBLE', async () => {
+    const rgb = await validate({ local_path: files.rgb, output_tier: 'archive' });
+    expect(rgb.compression_profile).toMatchObject({
+      compression: 'deflate',
+      level: 9,
+      lossy: false,
+      tier: 'archive',
+    });
+    const dem = await validate({ local_path: files.dem, output_tier: 'visualization' });
+    expect(dem.output_tier).toBe('analysis');
+    expect(dem.warnings.map((w: { code: string }) => w.code)).toContain('TIER_INCOMPATIBLE');
+  });
+
+  it('no CRS and no input_crs → CRS_MISSING (non-retryable)', async () => {
+    const err = await validate({ local_path: files.nocrs, input_crs: '' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NonRetryableError);
+    expect((err as Error).message).toMatch(
+      /CRS_MISSING: the file has no coordinate reference system and no input_crs was given/,
+    );
+  });
+
+  it('no CRS with input_crs → valid, CRS_OVERRIDE warning, crs_source override', async () => {
+    const out = await validate({ local_path: files.nocrs, input_crs: 'EPSG:4326' });
+    expect(out).toMatchObject({
+      valid: true,
+      crs_source: 'override',
+      source_crs: 'EPSG:4326',
+      source_epsg: 4326,
+    });
+    expect(out.warnings.map((w: { code: string }) => w.code)).toEqual(['CRS_OVERRIDE']);
+    expect(out.bounds).toEqual([10, 49.99, 10.01, 50]);
+  });
+
+  it('input_crs conflicting with the file → CRS_MISMATCH; an equal one is fine', async () => {
+    await expect(validate({ local_path: files.rgb, input_crs: 'EPSG:4326' })).rejects.toThrow(
+      /CRS_MISMATCH: the file's CRS is EPSG:32633 but input_crs is EPSG:4326/,
+    );
+    const same = await validate({ local_path: files.rgb, input_crs: 'EPSG:32633' });
+    expect(same).toMatchObject({ valid: true, crs_source: 'file', warnings: [] });
+  });
+
+  it('an unknown input_crs → CRS_INVALID', async () => {
+    await expect(validate({ local_path: files.nocrs, input_crs: 'EPSG:999999' })).rejects.toThrow(
+      /CRS_INVALID: "EPSG:999999"/,
+    );
+  });
+
+  it('float64 → BIT_DEPTH_POLICY_VIOLATION', async () => {
+    await expect(validate({ local_path: files.float64 })).rejects.toThrow(
+      /BIT_DEPTH_POLICY_VIOLATION: data type float64 is not accepted/,
+    );
+  });
+
+  it('strict: false reports every error in the output instead of failing', async () => {
+    const f = makeRaster(path.join(mount, 'input', 'job', 'f64nocrs.tif'), {
+      ...SPECS.float64,
+      srs: undefined,
+    });
+    const out = await validate({ local_path: f, strict: 'false' });
+    expect(out.valid).toBe(false);
+    expect(out.errors.map((e: { code: string }) => e.code).sort()).toEqual([
+      'BIT_DEPTH_POLICY_VIOLATION',
+      'CRS_MISSING',
+    ]);
+  });
+
+  it('a raster_type hint that cannot fit → RASTER_TYPE_MISMATCH; one that fits overrides detection', async () => {
+    await expect(validate({ local_path: files.rgb, raster_type: 'dem' })).rejects.toThrow(
+      /RASTER_TYPE_MISMATCH: raster_type "dem" does not match the file .*detected rgb.*dem needs a single band/,
+    );
+    // A single-band int16 class map: detected as elevation-like, the hint says categorical.
+    const f = makeRaster(path.join(mount, 'input', 'job', 'classes16.tif'), {
+      ...SPECS.categorical,
+      palette: undefined,
+      dtype: 'Int16',
+    });
+    const out = await validate({ local_path: f, raster_type: 'categorical' });
+    expect(out.raster_type).toMatchObject({ type: 'categorical', detected: 'dem', confidence: 'given' });
+    expect(out.compression_profile).toMatchObject({ compression: 'deflate', overview_resampling: 'mode' });
+    expect(out.warnings.map((w: { code: string }) => w.code)).toContain('RASTER_TYPE_OVERRIDE');
+  });
+
+  it('4 uint16 bands without alpha are multispectral; 4 uint8 bands are RGBA by convention', async () => {
+    const ms = makeRaster(path.join(mount, 'input', 'job', 'rgbn.tif'), { ...SPECS.multispectral, bands: 4 });
+    expect((await validate({ local_path: ms })).raster_type).toMatchObject({
+      type: 'multispectral',
+      confidence: 'medium',
+    });
+    const rgba = makeRaster(path.join(mount, 'input', 'job', 'rgbx.tif'), {
+      ...SPECS.rgb,
+      bands: 4,
+      colorInterp: undefined,
+    });
+    expect((await validate({ local_path: rgba })).raster_type).toMatchObject({
+      type: 'rgba',
+      confidence: 'medium',
+    });
+  });
+
+  it('missing file, a path outside the mount, a file GDAL cannot read, no path at all', async () => {
+    await expect(validate({ local_path: path.join(mount, 'nope.tif') })).rejects.toThrow(/FILE_NOT_FOUND/);
+    await expect(validate({ local_path: '/etc/hostname' })).rejects.toThrow(/outside the ETL mount/);
+    const junk = path.join(mount, 'junk.tif');
+    writeFileSync(junk, 'not a raster');
+    await expect(validate({ local_path: junk })).rejects.toThrow(/GDAL cannot open .*junk\.tif as a raster/);
+    expect(ValidateParams.safeParse({ local_path: '', input_crs: '' }).error?.issues[0]?.message).toMatch(
+      /^MISSING_PARAM/,
+    );
+  });
+
+  it('GDAL missing from PATH → a non-retryable error naming the tool', async () => {
+    const empty = tempDir('nopath-', mount);
+    mkdirSync(empty, { recursive: true });
+    const saved = process.env.PATH;
+    process.env.PATH = empty;
+    try {
+      const err = await runGdal('gdal_translate', ['--version']).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NonRetryableError);
+      expect((err as Error).message).toBe(
+        'gdal_translate not found on PATH: install GDAL (apt-get install gdal-bin) or use the worker image (container-worker/Dockerfile)',
+      );
+      await expect(validate({ local_path: files.rgb })).rejects.toThrow(
+        /^gdalinfo not found on PATH: install GDAL/,
+      );
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+});
