@@ -91,16 +91,3 @@ export async function uploadWithChecksum(
   });
   return { sha256, size };
 }
-
-/** sha256 (hex) of a file, streamed. */
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  const fh = await open(file, 'r');
-  try {
-    for await (const chunk of fh.createReadStream({ highWaterMark: 1024 * 1024 }))
-      hash.update(chunk as Buffer);
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
-  return hash.digest('hex');
-}
