@@ -212,6 +212,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 10));
     const backlogMs = performance.now() - b0;
     const backlogPerTask = perTaskOf(worker.stats());
+    const backlogResultMessages = (await results.getProperties()).approximateMessagesCount ?? 0;
 
     // 3) One task at a time: send → its result message on the result queue.
     await results.clearMessages();
@@ -253,7 +254,8 @@ async function main(): Promise<void> {
         streaming_producer_send_ms: Math.round(sentMs),
         streaming_end_to_end_ms: Math.round(e2eMs),
         streaming_tasks_per_s: Math.round(tps),
-        result_messages: resultCount,
+        streaming_result_messages: resultCount,
+        backlog_result_messages: backlogResultMessages,
         completed: stats.completed,
         streaming_per_task_ms_by_phase: perTask,
         single_task_ms_by_phase: serialPerTask,
@@ -262,7 +264,7 @@ async function main(): Promise<void> {
           Math.round([...latencies].sort((a, b) => a - b)[Math.floor(latencies.length * 0.9)]! * 10) / 10,
       },
       notes:
-        'One in-process worker (32 concurrent) with an in-memory Azurite (queue service only) and Postgres on the same 2-core machine. backlog: 1,000 task messages queued, then drained (the pass criterion). streaming: the producer sends the 1,000 messages into the same Azurite while the worker consumes them, so the emulator (single-threaded, ~100% of a core in both runs) also serves the producer. *_per_task_ms_by_phase: mean wall time of each phase per message under that load (receive is per received message of a batch of up to 32). single_task: one task alone, from sendMessage to its result message being visible on the result queue (includes the idle poll wait of up to 50 ms), and its phases: the per-task overhead of the queue round trip. Azurite receive/delete cost grows with queue depth (~1.4 ms per receive+delete at depth 0, ~14 ms at depth 3,000 measured on this machine); Azure Storage does not behave so.',
+        'One in-process worker (32 concurrent) with an in-memory Azurite (queue service only) and Postgres on the same 2-core machine. backlog: 1,000 task messages queued, then drained (the pass criterion). streaming: the producer sends the 1,000 messages into the same Azurite while the worker consumes them, so the emulator (single-threaded, ~100% of a core in both runs) also serves the producer. *_per_task_ms_by_phase: mean wall time of each phase per message under that load (receive is per received message of a batch of up to 32). single_task: one task alone, from sendMessage to its result message being visible on the result queue (includes the idle poll wait of up to 50 ms), and its phases: the per-task overhead of the queue round trip. Azurite receive/delete cost grows with queue depth (~1.4 ms per receive+delete at depth 0, ~14 ms at depth 3,000 measured on this machine); Azure Storage does not behave so. *_result_messages: queue messages carrying the 1,000 results (the worker batches results that finish while its previous send is in flight: group commit).',
     });
   } finally {
     await azurite.stop();

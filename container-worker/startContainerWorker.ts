@@ -42,7 +42,8 @@ import type { HandlerDefinition } from '../handlers/handlerTypes';
 import { startHealthServer, type HealthServer } from './healthServer';
 import { createQueueService, QueueDirectory, storageStatus } from './queueService';
 import { SlotPool } from './slotPool';
-import { decodeTaskMessage, encodeResultMessage, type AttemptIdentity } from './taskMessageCodec';
+import { ResultBatcher } from './resultBatcher';
+import { decodeTaskMessage, type AttemptIdentity } from './taskMessageCodec';
 import { defaultWorkerId } from './workerConfig';
 import {
   claimRunningTask,
@@ -151,6 +152,7 @@ class Worker {
   private readonly pool: pg.Pool;
   private readonly ownsPool: boolean;
   private readonly queues: QueueDirectory;
+  private readonly results: ResultBatcher;
   private readonly slots: SlotPool;
   private readonly execDeps: ExecuteDeps;
   private readonly visibilitySec: number;
@@ -220,6 +222,11 @@ class Worker {
         ...(o.storageConnectionString ? { storageConnectionString: o.storageConnectionString } : {}),
         ...(o.queueServiceUrl ? { queueServiceUrl: o.queueServiceUrl } : {}),
         ...(o.credential ? { credential: o.credential } : {}),
+      }),
+    );
+    this.results = new ResultBatcher((queue, text) =>
+      this.withRetry('send the result', async () => {
+        await (await this.queues.ensure(queue)).sendMessage(text);
       }),
     );
     this.visibilitySec = Math.max(2, Math.round(o.visibilityTimeoutSeconds ?? 60));
@@ -654,10 +661,7 @@ class Worker {
     if (!message || !m.result_queue) return true;
     const t0 = Date.now();
     try {
-      await this.withRetry('send the result', async () => {
-        const q = await this.queues.ensure(m.result_queue!);
-        await q.sendMessage(encodeResultMessage(message));
-      });
+      await this.results.add(m.result_queue, message);
       this.counters.resultsSent++;
       this.phase('sendResult', Date.now() - t0);
       return true;

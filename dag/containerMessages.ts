@@ -48,6 +48,27 @@ export const ContainerResultMessageSchema = z.object({
 });
 export type ContainerResultMessage = z.infer<typeof ContainerResultMessageSchema>;
 
+/**
+ * Several results in one queue message: a worker under load sends the results that finished while
+ * its previous send was in flight together (group commit), one Storage transaction for many tasks.
+ * A lone result is still sent as a plain ContainerResultMessage.
+ */
+export const ContainerResultBatchSchema = z.object({
+  v: z.literal(1),
+  results: z.array(ContainerResultMessageSchema).min(1).max(500),
+});
+export type ContainerResultBatch = z.infer<typeof ContainerResultBatchSchema>;
+
+/** What the result queue carries: one result, or a batch of them. */
+export const ResultQueueMessageSchema = z.union([ContainerResultMessageSchema, ContainerResultBatchSchema]);
+
+/** The results of a result-queue message, in order. */
+export const resultsOf = (m: z.infer<typeof ResultQueueMessageSchema>): ContainerResultMessage[] =>
+  'results' in m ? m.results : [m];
+
+/** JSON bytes of a batch message at most (a queue message is ≤ 64 KiB once base64-encoded). */
+export const RESULT_BATCH_MAX_BYTES = 45 * 1024;
+
 /** The external event raised to the orchestration for a container attempt (named after its task id). */
 export const AttemptOutcomeSchema = z.discriminatedUnion('ok', [
   z.object({ ok: z.literal(true) }),

@@ -9,6 +9,9 @@ import { loadWorkflow } from '../../dag/loadWorkflow';
 import { formatIssue } from '../../dag/workflowIssue';
 import { catalog } from '../support/workflows';
 
+// Thousands of documents take 10–25 s on a loaded 2-core machine: a generous limit, so that only a
+// hang (which the property is about) fails the test, not a slow neighbour.
+const FUZZ_TIMEOUT_MS = 300_000;
 const dir = path.join(__dirname, '..', '..', 'workflows');
 const seeds = readdirSync(dir)
   .filter((f) => f.endsWith('.yaml'))
@@ -116,69 +119,81 @@ function mutate(
 }
 
 describe('loader fuzzing', () => {
-  it('mutated seed workflows (5,000 documents)', () => {
-    fc.assert(
-      fc.property(
-        fc.nat({ max: seeds.length - 1 }),
-        fc.array(mutation, { minLength: 1, maxLength: 6 }),
-        (s, ms) => {
-          check(mutate(seeds[s]!, ms));
-        },
-      ),
-      { numRuns: 5000 },
-    );
-  });
-
-  it('random structures serialized as YAML (3,000 documents)', () => {
-    const nodeish = fc.dictionary(
-      fc.constantFrom(
-        'type',
-        'handler',
-        'next',
-        'depends_on',
-        'branches',
-        'params',
-        'retry',
-        'source',
-        'task',
-        'condition',
-        'x',
-      ),
-      fc.oneof(
-        fc.jsonValue({ maxDepth: 3 }),
-        fc.constantFrom('start', 'end', 'task', 'echo', 'a', '{{ inputs.x }}', '{{ nodes.a.output }}'),
-      ),
-    );
-    fc.assert(
-      fc.property(
-        fc.record({
-          workflow_id: fc.oneof(fc.constant('fz'), fc.string(), fc.integer()),
-          name: fc.oneof(fc.constant('fz'), fc.jsonValue({ maxDepth: 1 })),
-          nodes: fc.oneof(
-            fc.dictionary(fc.constantFrom('start', 'a', 'b', 'end', 'c__d', ''), nodeish),
-            fc.jsonValue({ maxDepth: 2 }),
-          ),
-          inputs: fc.option(fc.jsonValue({ maxDepth: 3 }), { nil: undefined }),
-        }),
-        (doc) => check(stringify(doc)),
-      ),
-      { numRuns: 3000 },
-    );
-  });
-
-  it('random and adversarial text (2,000 documents)', () => {
-    fc.assert(
-      fc.property(
-        fc.oneof(
-          fc.string({ maxLength: 200 }),
-          fc.array(fc.constantFrom(...TOKENS), { maxLength: 60 }).map((t) => t.join('')),
-          fc.integer({ min: 1, max: 20_000 }).map((n) => '- '.repeat(n)),
-          fc.integer({ min: 1, max: 20_000 }).map((n) => '{a: '.repeat(n)),
-          fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b).toString('latin1')),
+  it(
+    'mutated seed workflows (5,000 documents)',
+    () => {
+      fc.assert(
+        fc.property(
+          fc.nat({ max: seeds.length - 1 }),
+          fc.array(mutation, { minLength: 1, maxLength: 6 }),
+          (s, ms) => {
+            check(mutate(seeds[s]!, ms));
+          },
         ),
-        check,
-      ),
-      { numRuns: 2000 },
-    );
-  });
+        { numRuns: 5000 },
+      );
+    },
+    FUZZ_TIMEOUT_MS,
+  );
+
+  it(
+    'random structures serialized as YAML (3,000 documents)',
+    () => {
+      const nodeish = fc.dictionary(
+        fc.constantFrom(
+          'type',
+          'handler',
+          'next',
+          'depends_on',
+          'branches',
+          'params',
+          'retry',
+          'source',
+          'task',
+          'condition',
+          'x',
+        ),
+        fc.oneof(
+          fc.jsonValue({ maxDepth: 3 }),
+          fc.constantFrom('start', 'end', 'task', 'echo', 'a', '{{ inputs.x }}', '{{ nodes.a.output }}'),
+        ),
+      );
+      fc.assert(
+        fc.property(
+          fc.record({
+            workflow_id: fc.oneof(fc.constant('fz'), fc.string(), fc.integer()),
+            name: fc.oneof(fc.constant('fz'), fc.jsonValue({ maxDepth: 1 })),
+            nodes: fc.oneof(
+              fc.dictionary(fc.constantFrom('start', 'a', 'b', 'end', 'c__d', ''), nodeish),
+              fc.jsonValue({ maxDepth: 2 }),
+            ),
+            inputs: fc.option(fc.jsonValue({ maxDepth: 3 }), { nil: undefined }),
+          }),
+          (doc) => check(stringify(doc)),
+        ),
+        { numRuns: 3000 },
+      );
+    },
+    FUZZ_TIMEOUT_MS,
+  );
+
+  it(
+    'random and adversarial text (2,000 documents)',
+    () => {
+      fc.assert(
+        fc.property(
+          fc.oneof(
+            fc.string({ maxLength: 200 }),
+            fc.array(fc.constantFrom(...TOKENS), { maxLength: 60 }).map((t) => t.join('')),
+            fc.integer({ min: 1, max: 20_000 }).map((n) => '- '.repeat(n)),
+            fc.integer({ min: 1, max: 20_000 }).map((n) => '{a: '.repeat(n)),
+            fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b).toString('latin1')),
+          ),
+          check,
+        ),
+        { numRuns: 2000 },
+      );
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 });

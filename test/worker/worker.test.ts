@@ -2,7 +2,12 @@
 // dispatched nodes are written through the db/ repositories exactly as the enqueue activity writes
 // them, task messages are put on a queue, and the test reads Postgres and the result queue.
 import { describe, expect, it } from 'vitest';
-import { ContainerResultMessageSchema } from '../../dag/containerMessages';
+import { decodeQueueJson } from '../../container-worker/taskMessageCodec';
+import {
+  ContainerResultMessageSchema,
+  ResultQueueMessageSchema,
+  resultsOf,
+} from '../../dag/containerMessages';
 import { markTaskStarted, recordTaskResult, transitionNode } from '../../db';
 import {
   approximateCount,
@@ -301,3 +306,42 @@ describe('container worker: duplicates and stale deliveries', () => {
 function ids(t: { jobId: string; nodeId: string; taskId: string }) {
   return { jobId: t.jobId, nodeId: t.nodeId, taskId: t.taskId };
 }
+
+describe('container worker: result messages under load', () => {
+  it('results finishing together share queue messages (group commit); each result is sent exactly once, after Postgres', async () => {
+    const s = await setup();
+    const tasks = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        dispatchTask(s.pool, s.schema, {
+          handler: 'echo',
+          params: { i },
+          nodeId: `n${i}`,
+          resultQueue: s.resultQueue,
+        }),
+      ),
+    );
+    await Promise.all(tasks.map((t) => send(s.tasks, t.message)));
+    const w = await s.start({ maxConcurrent: 16 });
+    await waitFor('every result sent', () => w.stats().resultsSent === 40, 60_000);
+    await waitFor('task queue empty', async () => (await approximateCount(s.tasks)) === 0);
+    const messages: unknown[] = [];
+    for (;;) {
+      const got = (await s.results.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 60 }))
+        .receivedMessageItems;
+      if (!got.length) break;
+      for (const m of got) {
+        const d = decodeQueueJson(m.messageText);
+        messages.push(d.ok ? d.value : m.messageText);
+      }
+    }
+    const results = messages.flatMap((m) => resultsOf(ResultQueueMessageSchema.parse(m)));
+    expect(results.map((r) => r.task_id).sort()).toEqual(tasks.map((t) => t.taskId).sort());
+    expect(results.every((r) => r.status === 'completed')).toBe(true);
+    // 16 tasks finish at about the same time: most results travel with others.
+    expect(messages.length).toBeLessThan(40);
+    const applied = await s.pool.query(
+      `SELECT count(*)::int AS n FROM "${s.schema}".dag_task_results WHERE disposition = 'applied'`,
+    );
+    expect(applied.rows[0].n).toBe(40);
+  });
+});
