@@ -5,7 +5,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { removeStackFile, writeStackFile } from './stackFile';
-import { startContainerWorker, type ContainerWorker } from '../container-worker';
+import { loadWorkerConfig, startContainerWorker, type ContainerWorker } from '../container-worker';
 import { deploySchema } from '../db';
 import { createLogger } from '../handlers/createLogger';
 import {
@@ -118,7 +118,14 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     });
     stops.push(() => host.stop());
 
-    // The container worker beside the dev host: heavy (container) nodes run here locally.
+    // The container worker beside the dev host: heavy (container) nodes run here locally. Its ETL
+    // mount housekeeping reads the same variables as the container's (DAG_WORKER_ETL_*).
+    const { etlCleanup } = loadWorkerConfig({
+      ...process.env,
+      DAG_QUEUE_CONNECTION: storage,
+      DATABASE_URL: databaseUrl,
+      DAG_DB_SCHEMA: schema,
+    });
     const worker: ContainerWorker = await startContainerWorker({
       queues: (process.env.DAG_WORKER_QUEUES || 'container-tasks,dag-worker-tasks')
         .split(',')
@@ -132,6 +139,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       shutdownTimeoutSeconds: 5,
       pollIntervalMs: 250,
       workerId: `local-${process.pid}`,
+      ...(etlCleanup ? { etlCleanup } : {}),
       logger: createLogger(
         { app: 'container-worker' },
         { ...process.env, LOG_LEVEL: o.logLevel ?? process.env.LOG_LEVEL ?? 'warn' },

@@ -58,6 +58,7 @@ export async function runWorkerProcess(o: WorkerProcessOptions = {}): Promise<Co
       logger: log,
       pollIntervalMs: config.pollIntervalMs,
       cancelPollIntervalMs: config.cancelPollIntervalMs,
+      ...(config.etlCleanup ? { etlCleanup: config.etlCleanup } : {}),
     });
   } catch (err) {
     log.error(`the container worker could not start: ${(err as Error).message}`);

@@ -43,6 +43,7 @@ import { startHealthServer, type HealthServer } from './healthServer';
 import { createQueueService, QueueDirectory, storageStatus } from './queueService';
 import { SlotPool } from './slotPool';
 import { ResultBatcher } from './resultBatcher';
+import { sweepEtlMount, type EtlRetention } from './sweepEtlMount';
 import { decodeTaskMessage, type AttemptIdentity } from './taskMessageCodec';
 import { defaultWorkerId } from './workerConfig';
 import {
@@ -92,6 +93,8 @@ export interface ContainerWorkerOptions {
   cancelPollIntervalMs?: number;
   /** events.source_app (default "container-worker"). */
   sourceApp?: string;
+  /** Remove the ETL mount's files of ended jobs after their retention (see sweepEtlMount). */
+  etlCleanup?: { mountPath: string; retention: EtlRetention; intervalMs: number };
 }
 
 export interface ContainerWorker {
@@ -174,6 +177,14 @@ class Worker {
   private readonly stopping = new AbortController();
   private loops: Promise<void>[] = [];
   private ticker: NodeJS.Timeout | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+  private readonly etl = {
+    sweeps: 0,
+    removed: 0,
+    lastSweepAt: null as string | null,
+    lastErrors: [] as string[],
+  };
   private ticking = false;
   private lastPoll = 0;
   private health_: HealthServer | undefined;
@@ -288,6 +299,12 @@ class Worker {
     this.started = true;
     this.ticker = setInterval(() => void this.tick(), Math.min(250, this.renewEveryMs / 2));
     this.loops = this.o.queues.map((q) => this.receiveLoop(q));
+    if (this.o.etlCleanup) {
+      const every = Math.max(1000, this.o.etlCleanup.intervalMs);
+      this.sweeper = setInterval(() => void this.sweepEtl(), every);
+      // The first sweep soon after start, not a whole interval later.
+      setTimeout(() => void this.sweepEtl(), Math.min(every, 10_000)).unref();
+    }
     this.log.info('container worker started', {
       queues: this.o.queues,
       max_concurrent: this.slots.size,
@@ -1038,6 +1055,17 @@ class Worker {
         shutdown_timeout_s: this.o.shutdownTimeoutSeconds ?? 30,
         poll_interval_ms: this.pollMs,
       },
+      ...(this.o.etlCleanup
+        ? {
+            etl_cleanup: {
+              mount_path: this.o.etlCleanup.mountPath,
+              sweeps: this.etl.sweeps,
+              removed_dirs: this.etl.removed,
+              last_sweep_at: this.etl.lastSweepAt,
+              last_errors: this.etl.lastErrors,
+            },
+          }
+        : {}),
     };
   }
 
@@ -1080,11 +1108,38 @@ class Worker {
     }
     await Promise.race([all(), this.settleDeadline()]);
     if (this.ticker) clearInterval(this.ticker);
+    if (this.sweeper) clearInterval(this.sweeper);
+    await this.sweeping;
     await this.health_?.close().catch(() => undefined);
     if (this.handling.size)
       this.log.warn('tasks still running at the end of the shutdown budget', { count: this.handling.size });
     if (this.ownsPool) await this.pool.end().catch(() => undefined);
     this.log.info('container worker stopped', { took_ms: Date.now() - began, ...this.counterSummary() });
+  }
+
+  /** One sweep of the ETL mount at a time; a failure is logged and the next interval tries again. */
+  private sweepEtl(): Promise<void> {
+    const c = this.o.etlCleanup;
+    if (!c || this.sweeping || this.stopping.signal.aborted) return this.sweeping ?? Promise.resolve();
+    this.sweeping = (async () => {
+      try {
+        const r = await sweepEtlMount(this.pool, this.o.schema, c.mountPath, c.retention);
+        this.etl.sweeps++;
+        this.etl.removed += r.removed.length;
+        this.etl.lastSweepAt = new Date().toISOString();
+        this.etl.lastErrors = r.errors.slice(0, 20);
+        if (r.removed.length)
+          this.log.info('ETL mount: files of ended jobs removed', { removed: r.removed, kept: r.kept });
+        if (r.errors.length)
+          this.log.warn('ETL mount: some directories could not be removed', { errors: r.errors });
+      } catch (err) {
+        this.etl.lastErrors = [errorMessage(err)];
+        this.log.warn('ETL mount sweep failed; the next one tries again', { error: errorMessage(err) });
+      } finally {
+        this.sweeping = undefined;
+      }
+    })();
+    return this.sweeping;
   }
 
   private counterSummary(): Record<string, number> {

@@ -69,6 +69,12 @@ const WorkerEnvSchema = z.object({
   DAG_WORKER_POLL_INTERVAL_MS: int(1000, 10, 60_000),
   DAG_WORKER_CANCEL_POLL_MS: int(1500, 100, 60_000),
   DAG_WORKER_ETL_MOUNT_PATH: z.string().min(1).default('/mnt/etl'),
+  /** Hours the files of a completed job stay on the mount. */
+  DAG_WORKER_ETL_RETENTION_HOURS: int(24, 0, 87_600),
+  /** Hours for a failed or cancelled job (a rerun reads what its earlier nodes staged). */
+  DAG_WORKER_ETL_FAILED_RETENTION_HOURS: int(168, 0, 87_600),
+  /** Minutes between sweeps of the mount; 0 = no sweeping. */
+  DAG_WORKER_ETL_SWEEP_MINUTES: int(30, 0, 10_080),
   DAG_QUEUE_CONNECTION: z.string().optional(),
   AzureWebJobsStorage: z.string().optional(),
   DAG_QUEUE_SERVICE_URL: z.url().optional(),
@@ -86,6 +92,12 @@ export interface WorkerConfig {
   pollIntervalMs: number;
   cancelPollIntervalMs: number;
   etlMountPath: string;
+  /** Removal of ended jobs' files from the mount; undefined when DAG_WORKER_ETL_SWEEP_MINUTES=0. */
+  etlCleanup?: {
+    mountPath: string;
+    retention: { completedMs: number; failedMs: number };
+    intervalMs: number;
+  };
   /** A connection string with an account (Azurite locally) … */
   storageConnectionString?: string;
   /** … or the queue service URL, reached with DefaultAzureCredential (managed identity on Azure). */
@@ -131,6 +143,18 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     pollIntervalMs: e.DAG_WORKER_POLL_INTERVAL_MS,
     cancelPollIntervalMs: e.DAG_WORKER_CANCEL_POLL_MS,
     etlMountPath: e.DAG_WORKER_ETL_MOUNT_PATH,
+    ...(e.DAG_WORKER_ETL_SWEEP_MINUTES > 0
+      ? {
+          etlCleanup: {
+            mountPath: e.DAG_WORKER_ETL_MOUNT_PATH,
+            retention: {
+              completedMs: e.DAG_WORKER_ETL_RETENTION_HOURS * 3_600_000,
+              failedMs: e.DAG_WORKER_ETL_FAILED_RETENTION_HOURS * 3_600_000,
+            },
+            intervalMs: e.DAG_WORKER_ETL_SWEEP_MINUTES * 60_000,
+          },
+        }
+      : {}),
     ...(conn ? { storageConnectionString: conn } : { queueServiceUrl: e.DAG_QUEUE_SERVICE_URL! }),
     db: loadDbConfig(env),
   };

@@ -236,3 +236,27 @@ export async function retryPolicyOf(
   const p = RetryPolicySchema.safeParse(raw ?? {});
   return p.success ? p.data : undefined;
 }
+
+export interface JobEnd {
+  jobId: string;
+  status: string;
+  /** When the job reached its terminal status (null while it runs). */
+  endedAt: Date | null;
+}
+
+/** Status and end time of the given jobs (those that exist), in one statement. */
+export async function jobEnds(db: Queryable, schema: string, jobIds: string[]): Promise<JobEnd[]> {
+  if (!jobIds.length) return [];
+  const r = await query(
+    db,
+    sql`SELECT job_id, status::text AS status, coalesce(completed_at, updated_at) AS ended_at
+        FROM ${sql.table(schema, 'dag_jobs')} WHERE job_id = ANY(${jobIds}::text[])`,
+  );
+  return r.rows.map((row) => ({
+    jobId: row.job_id as string,
+    status: row.status as string,
+    endedAt: ['completed', 'failed', 'cancelled'].includes(row.status as string)
+      ? new Date(row.ended_at as string)
+      : null,
+  }));
+}

@@ -108,4 +108,12 @@ export interface HealthReport {
   stats: WorkerStats;
   running: Array<Record<string, unknown>>;
   config: Record<string, unknown>;
+  /** The ETL mount sweep (when enabled): files of ended jobs removed after their retention. */
+  etl_cleanup?: {
+    mount_path: string;
+    sweeps: number;
+    removed_dirs: number;
+    last_sweep_at: string | null;
+    last_errors: string[];
+  };
 }

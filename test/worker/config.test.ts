@@ -22,6 +22,11 @@ describe('loadWorkerConfig', () => {
       pollIntervalMs: 1000,
       etlMountPath: '/mnt/etl',
       storageConnectionString: base.AzureWebJobsStorage,
+      etlCleanup: {
+        mountPath: '/mnt/etl',
+        retention: { completedMs: 24 * 3_600_000, failedMs: 168 * 3_600_000 },
+        intervalMs: 30 * 60_000,
+      },
     });
     expect(c.workerId).toMatch(/-\d+$/);
     expect(c.db.schema).toBe('dagapp');
@@ -38,6 +43,9 @@ describe('loadWorkerConfig', () => {
       DAG_WORKER_MAX_DEQUEUE_COUNT: '3',
       DAG_WORKER_VISIBILITY_TIMEOUT_SEC: '120',
       DAG_WORKER_ETL_MOUNT_PATH: '/data/etl',
+      DAG_WORKER_ETL_RETENTION_HOURS: '2',
+      DAG_WORKER_ETL_FAILED_RETENTION_HOURS: '48',
+      DAG_WORKER_ETL_SWEEP_MINUTES: '5',
       DAG_DB_SCHEMA: 'other',
       DAG_QUEUE_CONNECTION: 'AccountName=x;AccountKey=eQ==',
     });
@@ -50,9 +58,21 @@ describe('loadWorkerConfig', () => {
       maxDequeueCount: 3,
       visibilityTimeoutSeconds: 120,
       etlMountPath: '/data/etl',
+      etlCleanup: {
+        mountPath: '/data/etl',
+        retention: { completedMs: 2 * 3_600_000, failedMs: 48 * 3_600_000 },
+        intervalMs: 5 * 60_000,
+      },
       storageConnectionString: 'AccountName=x;AccountKey=eQ==',
     });
     expect(c.db.schema).toBe('other');
+  });
+
+  it('DAG_WORKER_ETL_SWEEP_MINUTES=0 turns the mount sweep off; a bad retention is named', () => {
+    expect(loadWorkerConfig({ ...base, DAG_WORKER_ETL_SWEEP_MINUTES: '0' }).etlCleanup).toBeUndefined();
+    expect(() => loadWorkerConfig({ ...base, DAG_WORKER_ETL_RETENTION_HOURS: '-1' })).toThrow(
+      /DAG_WORKER_ETL_RETENTION_HOURS must be an integer between 0 and 87600, got "-1"/,
+    );
   });
 
   it('uses the managed identity when only DAG_QUEUE_SERVICE_URL is set', () => {
