@@ -19,6 +19,7 @@ import { median, record } from './lib/record';
 const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const N = Number(process.env.BENCH_TASKS ?? 1000);
 const SERIAL = 50;
+const BACKLOG_REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 
 /**
@@ -200,19 +201,41 @@ async function main(): Promise<void> {
     const resultCount = (await results.getProperties()).approximateMessagesCount ?? 0;
     await results.clearMessages();
 
-    // 2) Backlog: 1,000 messages already queued, then a worker drains them.
-    const backlogJob = await makeJob(N, 'b');
-    await pool(
-      16,
-      backlogJob.map((m) => () => queue.sendMessage(encodeQueueMessage(m))),
-    );
-    const b0 = performance.now();
-    const worker = await startWorker('bench-tasks');
-    while (worker.stats().resultsSent < N || (await countResults()) < 2 * N)
-      await new Promise((r) => setTimeout(r, 10));
-    const backlogMs = performance.now() - b0;
-    const backlogPerTask = perTaskOf(worker.stats());
-    const backlogResultMessages = (await results.getProperties()).approximateMessagesCount ?? 0;
+    // 2) Backlog: 1,000 messages already queued, then a worker drains them. Repeated (a new job
+    // and a new worker each time) and the median kept: the machine is shared and noisy.
+    const backlogRuns: Array<{
+      ms: number;
+      perTask: Record<string, number>;
+      receiveCalls: number;
+      resultMessages: number;
+    }> = [];
+    let worker: ContainerWorker | undefined;
+    for (let r = 0; r < BACKLOG_REPEATS; r++) {
+      await worker?.stop();
+      await results.clearMessages();
+      const applied = await countResults();
+      const backlogJob = await makeJob(N, `b${r}_`);
+      await pool(
+        16,
+        backlogJob.map((m) => () => queue.sendMessage(encodeQueueMessage(m))),
+      );
+      const b0 = performance.now();
+      worker = await startWorker('bench-tasks');
+      while (worker.stats().resultsSent < N || (await countResults()) < applied + N)
+        await new Promise((res) => setTimeout(res, 10));
+      backlogRuns.push({
+        ms: performance.now() - b0,
+        perTask: perTaskOf(worker.stats()),
+        receiveCalls: worker.stats().receiveCalls,
+        resultMessages: (await results.getProperties()).approximateMessagesCount ?? 0,
+      });
+    }
+    const medianRun = [...backlogRuns].sort((a, b) => a.ms - b.ms)[Math.floor(backlogRuns.length / 2)]!;
+    const backlogMs = medianRun.ms;
+    const backlogPerTask = medianRun.perTask;
+    const backlogReceiveCalls = medianRun.receiveCalls;
+    const backlogResultMessages = medianRun.resultMessages;
+    worker = worker!;
 
     // 3) One task at a time: send → its result message on the result queue.
     await results.clearMessages();
@@ -249,7 +272,9 @@ async function main(): Promise<void> {
         tasks: N,
         backlog_drain_ms: Math.round(backlogMs),
         backlog_tasks_per_s: Math.round(backlogTps),
+        backlog_tasks_per_s_runs: backlogRuns.map((b) => Math.round(N / (b.ms / 1000))),
         backlog_per_task_ms_by_phase: backlogPerTask,
+        backlog_receive_calls: backlogReceiveCalls,
         max_concurrent: CONCURRENCY,
         streaming_producer_send_ms: Math.round(sentMs),
         streaming_end_to_end_ms: Math.round(e2eMs),
@@ -264,7 +289,7 @@ async function main(): Promise<void> {
           Math.round([...latencies].sort((a, b) => a - b)[Math.floor(latencies.length * 0.9)]! * 10) / 10,
       },
       notes:
-        'One in-process worker (32 concurrent) with an in-memory Azurite (queue service only) and Postgres on the same 2-core machine. backlog: 1,000 task messages queued, then drained (the pass criterion). streaming: the producer sends the 1,000 messages into the same Azurite while the worker consumes them, so the emulator (single-threaded, ~100% of a core in both runs) also serves the producer. *_per_task_ms_by_phase: mean wall time of each phase per message under that load (receive is per received message of a batch of up to 32). single_task: one task alone, from sendMessage to its result message being visible on the result queue (includes the idle poll wait of up to 50 ms), and its phases: the per-task overhead of the queue round trip. Azurite receive/delete cost grows with queue depth (~1.4 ms per receive+delete at depth 0, ~14 ms at depth 3,000 measured on this machine); Azure Storage does not behave so. *_result_messages: queue messages carrying the 1,000 results (the worker batches results that finish while its previous send is in flight: group commit).',
+        'One in-process worker (32 concurrent) with an in-memory Azurite (queue service only) and Postgres on the same 2-core machine. backlog: 1,000 task messages queued, then drained by a new worker, three times; the median run is the pass criterion and its phases are reported. streaming: the producer sends the 1,000 messages into the same Azurite while the worker consumes them, so the emulator (single-threaded, ~100% of a core in both runs) also serves the producer. *_per_task_ms_by_phase: mean wall time of each phase per message under that load (receive is per received message of a batch of up to 32). single_task: one task alone, from sendMessage to its result message being visible on the result queue (includes the idle poll wait of up to 50 ms), and its phases: the per-task overhead of the queue round trip. Azurite receive/delete cost grows with queue depth (~1.4 ms per receive+delete at depth 0, ~14 ms at depth 3,000 measured on this machine); Azure Storage does not behave so. *_result_messages: queue messages carrying the 1,000 results (the worker batches results that finish while its previous send is in flight: group commit). Group commit measured A/B on the same machine and hour (2026-11-27): backlog 107/110 → 164/166 tasks/s, streaming 86/87 → 104/123; the same machine gives 160–218 tasks/s for the same code from one hour to the next (a shared VM), so compare runs of one session only.',
     });
   } finally {
     await azurite.stop();

@@ -338,6 +338,7 @@ class Worker {
       let items: DequeuedMessageItem[] = [];
       const t0 = Date.now();
       try {
+        this.counters.receiveCalls++;
         items = (await client.receiveMessages({ numberOfMessages: n, visibilityTimeout: this.visibilitySec }))
           .receivedMessageItems;
         this.queueState.set(queue, { ok: true, at: Date.now() });

@@ -8,6 +8,8 @@ export interface PhaseTiming {
 export interface WorkerStats {
   /** Messages received (every delivery, duplicates included). */
   received: number;
+  /** Receive requests made (each asks for up to 32 messages). */
+  receiveCalls: number;
   /** Attempts whose handler was started here. */
   started: number;
   completed: number;
@@ -57,6 +59,7 @@ export function emptyStats(): WorkerStats {
   const p = () => ({ total: 0, count: 0 });
   return {
     received: 0,
+    receiveCalls: 0,
     started: 0,
     completed: 0,
     failed: 0,
