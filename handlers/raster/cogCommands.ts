@@ -72,6 +72,8 @@ export interface WarpPlan {
   /** Whether the source marks invalid pixels already (nodata, or an alpha band as last band). */
   hasNodata: boolean;
   hasAlpha: boolean;
+  /** Target extent (-te, in the target CRS): set for a source across the antimeridian. */
+  extent?: [number, number, number, number];
 }
 
 /** gdalwarp arguments writing the warped VRT, and how gdal_translate must read it. */
@@ -85,6 +87,7 @@ export function warpedVrtArgs(src: string, vrt: string, w: WarpPlan): { args: st
     ...(w.sourceSrs ? ['-s_srs', w.sourceSrs] : []),
     '-t_srs',
     w.targetSrs,
+    ...(w.extent ? ['-te', ...w.extent.map(String)] : []),
     '-r',
     w.resampling,
     '-wo',

@@ -96,7 +96,7 @@ export async function bboxesToWgs84(
   signal?: AbortSignal,
 ): Promise<Bbox[]> {
   if (boxes.length === 0) return [];
-  if (srcEpsg === 4326) return boxes.map((b) => b.map((v) => round(v)) as Bbox);
+  if (srcEpsg === 4326) return boxes.map((b) => normalizeWgs84Bbox(b.map((v) => round(v)) as Bbox));
   const perBox = densifyBbox([0, 0, 1, 1]).length;
   const input = boxes
     .flatMap((b) => densifyBbox(b))
@@ -122,19 +122,61 @@ export async function bboxesToWgs84(
       throw new NonRetryableError(
         `The bounds ${JSON.stringify(boxes[i])} cannot be transformed to WGS 84 from ${srcCrs}`,
       );
-    const xs = mine.map((p) => p[0]);
+    const [west, east] = lonRange(mine.map((p) => p[0]));
     const ys = mine.map((p) => p[1]);
     return [
-      round(Math.max(-180, Math.min(...xs))),
+      round(west),
       round(Math.max(-90, Math.min(...ys))),
-      round(Math.min(180, Math.max(...xs))),
+      round(east),
       round(Math.min(90, Math.max(...ys))),
     ] as Bbox;
   });
 }
 
-/** The union of bounding boxes. */
+/**
+ * The union of WGS 84 bounding boxes, on the circle of longitudes: the smallest longitude range
+ * covering every box (west > east when it crosses the antimeridian), or the world's width.
+ */
 export function unionBbox(boxes: readonly Bbox[]): Bbox | null {
+  if (!boxes.length) return null;
+  const south = Math.min(...boxes.map((b) => b[1]));
+  const north = Math.max(...boxes.map((b) => b[3]));
+  // Each box as an arc [west, east'] with east' ≥ west (east + 360 when it crosses).
+  const arcs = boxes
+    .map(([w, , e]) => [w, e < w ? e + 360 : e] as [number, number])
+    .sort((a, b) => a[0] - b[0]);
+  if (arcs.some(([w, e]) => e - w >= 360)) return [-180, south, 180, north];
+  const merged: Array<[number, number]> = [];
+  for (const a of arcs) {
+    const last = merged[merged.length - 1];
+    if (last && a[0] <= last[1]) last[1] = Math.max(last[1], a[1]);
+    else merged.push([a[0], a[1]]);
+  }
+  // An arc running past 180 covers the start of the circle too: fold the first arcs it reaches into it.
+  while (merged.length > 1 && merged[merged.length - 1]![1] - 360 >= merged[0]![0]) {
+    const first = merged.shift()!;
+    const last = merged[merged.length - 1]!;
+    last[1] = Math.max(last[1], first[1] + 360);
+  }
+  // The union is the circle minus its largest gap between merged arcs (the gap after the last arc
+  // wraps round to the first).
+  let best = 0;
+  let bestGap = -Infinity;
+  merged.forEach((m, i) => {
+    const nextStart = i + 1 < merged.length ? merged[i + 1]![0] : merged[0]![0] + 360;
+    if (nextStart - m[1] > bestGap) {
+      bestGap = nextStart - m[1];
+      best = i;
+    }
+  });
+  if (bestGap <= 0) return [-180, south, 180, north];
+  const west = merged[(best + 1) % merged.length]![0];
+  const east = merged[best]![1];
+  return [wrapLon(west), south, wrapLon(east), north];
+}
+
+/** The union of bounding boxes in a projected CRS (no wrapping). */
+export function unionPlanarBbox(boxes: readonly Bbox[]): Bbox | null {
   if (!boxes.length) return null;
   return [
     Math.min(...boxes.map((b) => b[0])),
@@ -143,3 +185,38 @@ export function unionBbox(boxes: readonly Bbox[]): Bbox | null {
     Math.max(...boxes.map((b) => b[3])),
   ];
 }
+
+/** A longitude in [-180, 180] (180 stays 180). */
+export function wrapLon(x: number): number {
+  if (x >= -180 && x <= 180) return x;
+  return round(((((x + 180) % 360) + 360) % 360) - 180);
+}
+
+/**
+ * The longitude range of the points of a footprint: [west, east], with west > east when the
+ * footprint crosses the antimeridian (RFC 7946 §5.2, as STAC writes bboxes) — a Fiji scene spans
+ * [177.5, -179.2], not the whole world.
+ */
+export function lonRange(lons: readonly number[]): [number, number] {
+  const w = lons.map(wrapLon);
+  const min = Math.min(...w);
+  const max = Math.max(...w);
+  if (max - min <= 180) return [min, max];
+  const shifted = w.map((x) => (x < 0 ? x + 360 : x));
+  const smin = Math.min(...shifted);
+  const smax = Math.max(...shifted);
+  return smax - smin < max - min ? [smin, wrapLon(smax)] : [min, max];
+}
+
+/** A WGS 84 bbox whose longitudes may run past ±180 (a grid written across the antimeridian), wrapped. */
+export function normalizeWgs84Bbox(b: Bbox): Bbox {
+  const [w, s, e, n] = b;
+  if (e - w >= 360) return [-180, s, 180, n];
+  return [wrapLon(w), s, wrapLon(e), n];
+}
+
+/** Whether a WGS 84 bbox crosses the antimeridian (west > east). */
+export const crossesAntimeridian = (b: Bbox): boolean => b[0] > b[2];
+
+/** The same bbox with continuous longitudes (east + 360 when it crosses): what gdalwarp -te takes. */
+export const unwrapBbox = (b: Bbox): Bbox => (crossesAntimeridian(b) ? [b[0], b[1], b[2] + 360, b[3]] : b);

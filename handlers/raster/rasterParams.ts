@@ -40,10 +40,13 @@ export const tierParam = z.preprocess(
 );
 
 const bbox = z.tuple([z.number(), z.number(), z.number(), z.number()]);
-/** [minx, miny, maxx, maxy], as an array or its JSON text. */
+/** [west, south, east, north], as an array or its JSON text; west > east only across the antimeridian. */
 export const bboxParam = z.preprocess(
   parseJsonText,
-  bbox.refine((b) => b[0] <= b[2] && b[1] <= b[3], 'bounds must be [minx, miny, maxx, maxy]'),
+  bbox.refine(
+    (b) => b[1] <= b[3] && (b[0] <= b[2] || (b[0] <= 180 && b[2] >= -180)),
+    'bounds must be [west, south, east, north] (west > east only for a box across the antimeridian)',
+  ),
 );
 
 function parseJsonText(v: unknown): unknown {

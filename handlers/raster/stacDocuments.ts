@@ -1,7 +1,7 @@
 // STAC 1.0.0 documents of the raster pipeline (pure builders): collections (extent growing with
 // every registration), items for COGs with the projection and raster extensions, asset hrefs, and
 // the TiTiler / STAC API URLs handed back to the caller. docs/raster.md lists every field.
-import type { Bbox } from './crsTools';
+import { crossesAntimeridian, unionBbox, type Bbox } from './crsTools';
 import type { CogFacts } from './cogFacts';
 import type { RasterConfig } from './rasterConfig';
 
@@ -19,20 +19,20 @@ export function stacId(s: string): string {
   return id.slice(0, 200) || 'item';
 }
 
-export function bboxPolygon(b: Bbox): { type: 'Polygon'; coordinates: number[][][] } {
+export function bboxGeometry(
+  b: Bbox,
+): { type: 'Polygon'; coordinates: number[][][] } | { type: 'MultiPolygon'; coordinates: number[][][][] } {
   const [w, s, e, n] = b;
-  return {
-    type: 'Polygon',
-    coordinates: [
-      [
-        [w, s],
-        [e, s],
-        [e, n],
-        [w, n],
-        [w, s],
-      ],
-    ],
-  };
+  const ring = (west: number, east: number) => [
+    [west, s],
+    [east, s],
+    [east, n],
+    [west, n],
+    [west, s],
+  ];
+  // Across the antimeridian: two polygons split at ±180 (RFC 7946 §3.1.9), as STAC expects.
+  if (crossesAntimeridian(b)) return { type: 'MultiPolygon', coordinates: [[ring(w, 180)], [ring(-180, e)]] };
+  return { type: 'Polygon', coordinates: [ring(w, e)] };
 }
 
 const enc = encodeURIComponent;
@@ -147,10 +147,7 @@ export function mergeCollection(existing: Json | null, next: Json): Json {
     )?.interval?.[0]?.[0];
   const a = box(existing);
   const b = box(next);
-  const union: Bbox | undefined =
-    a && b
-      ? [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[2], b[2]), Math.max(a[3], b[3])]
-      : (b ?? a);
+  const union: Bbox | undefined = a && b ? unionBbox([a, b])! : (b ?? a);
   const sa = start(existing);
   const sb = start(next);
   const first = sa && sb ? (sa < sb ? sa : sb) : (sb ?? sa ?? null);
@@ -192,7 +189,7 @@ export function buildItem(config: RasterConfig, i: ItemInput): Json {
     stac_extensions: [PROJECTION_EXTENSION, RASTER_EXTENSION],
     id: i.id,
     collection: i.collectionId,
-    geometry: bboxPolygon(f.bbox),
+    geometry: bboxGeometry(f.bbox),
     bbox: f.bbox,
     properties: {
       datetime: i.datetime,

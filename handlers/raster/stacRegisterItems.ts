@@ -147,7 +147,8 @@ export const stacRegisterItems: HandlerDefinition<RegisterItemsParams> = {
       const r = await catalog.upsertItems(p.collection_id, items.slice(i, i + 500));
       created = r.inserted === null || created === null ? null : created + r.inserted.length;
     }
-    const bounds = unionBbox(tileCogs.map((t) => (t.bbox ?? t.proj_bbox) as Bbox));
+    // WGS 84 boxes only: proj_bbox is in the tiles' CRS and means nothing to a search.
+    const bounds = unionBbox(tileCogs.flatMap((t) => (t.bbox ? [t.bbox as Bbox] : [])));
     const searchId = await catalog.registerSearch(
       { collections: [p.collection_id], ...(bounds ? { bbox: bounds } : {}) },
       { name: `${p.collection_id}/${prefix} (${items.length} tiles)`, source: 'rmhdagmaster' },

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { NonRetryableError } from '../handlerTypes';
 import { warpedVrtArgs, type GridSource } from './cogCommands';
-import { resolveCrs } from './crsTools';
+import { crossesAntimeridian, resolveCrs, unwrapBbox, type Bbox } from './crsTools';
 import { gdalInfo } from './gdalInfo';
 import type { Validation } from './rasterParams';
 import { runGdal } from './runGdal';
@@ -74,7 +74,12 @@ export async function buildGrid(
   mkdirSync(workDir, { recursive: true });
   const vrt = path.join(workDir, 'grid.vrt');
   const bands = v.bands ?? [];
+  // GDAL's own extent for a footprint across the antimeridian spans the whole globe (a grid a few
+  // rows high); in longitude/latitude the grid is written with continuous longitudes past 180 instead.
+  const bounds = v.bounds as Bbox | undefined;
+  const acrossAntimeridian = plan.targetEpsg === 4326 && bounds !== undefined && crossesAntimeridian(bounds);
   const { args, grid } = warpedVrtArgs(localPath, vrt, {
+    ...(acrossAntimeridian ? { extent: unwrapBbox(bounds) } : {}),
     ...(plan.sourceOverride ? { sourceSrs: plan.sourceOverride } : {}),
     targetSrs: plan.targetCrs,
     resampling: v.compression_profile.reproject_resampling,

@@ -8,6 +8,9 @@ import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CreateCogParams, createCog } from '../../handlers/raster/createCog';
+import { loadRasterConfig } from '../../handlers/raster/rasterConfig';
+import { buildItem } from '../../handlers/raster/stacDocuments';
+import { validateStac } from '../../handlers/raster/stacValidator';
 import { ValidateParams, validateRaster } from '../../handlers/raster/validateRaster';
 import { isAlive } from '../worker/support';
 import {
@@ -127,6 +130,57 @@ describeGdal('raster.create_cog', () => {
       expect(existsSync(path.join(mount, 'output', 'job1', 'create_cog', `${name}_cog.tif`))).toBe(false);
     },
   );
+
+  it('a scene across the antimeridian (UTM 60S, Fiji): bounds west > east, a COG with continuous longitudes, a split STAC geometry', async () => {
+    // x 700–900 km in UTM zone 60S runs from 178.9°E to 179.2°W.
+    const file = makeRaster(path.join(mount, 'input', 'job1', 'uploads', 'fiji.tif'), {
+      width: 400,
+      height: 300,
+      bands: 3,
+      dtype: 'Byte',
+      srs: 'EPSG:32760',
+      geotransform: [700_000, 500, 0, 8_150_000, 0, -500],
+      colorInterp: ['Red', 'Green', 'Blue'],
+    });
+    const v = await validate(file);
+    const [w, s, e, n] = v.bounds as [number, number, number, number];
+    expect(w).toBeGreaterThan(178.8);
+    expect(e).toBeLessThan(-179.1);
+    expect(e).toBeGreaterThan(-179.3);
+    expect([s, n].every((y) => y > -18.2 && y < -16.6)).toBe(true);
+
+    const out = await cog({ local_path: file, validation: v, target_crs: 'EPSG:4326', output_folder: '' });
+    const { file: cogFile } = await download(out.cog_container, out.cog_blob);
+    const check = validateCog(cogFile);
+    expect(check.valid, check.output).toBe(true);
+    const info = gdalinfo(cogFile);
+    // GDAL alone writes this scene as a 360°-wide strip a few pixels high; here the grid keeps the
+    // scene's shape and runs past 180°.
+    const [width, height] = info.size as [number, number];
+    expect(width).toBeGreaterThan(300);
+    expect(height).toBeGreaterThan(200);
+    const gt = info.geoTransform as number[];
+    expect(gt[0]).toBeCloseTo(w, 1);
+    expect(gt[0]! + gt[1]! * width).toBeGreaterThan(180);
+    expect(out.bbox[0]).toBeGreaterThan(out.bbox[2]); // west > east: across the antimeridian
+    expect(out.bbox[0]).toBeCloseTo(w, 2);
+    expect(out.bbox[2]).toBeCloseTo(e, 1);
+
+    const item = buildItem(loadRasterConfig(), {
+      id: 'fiji',
+      collectionId: 'pacific',
+      datetime: '2026-11-27T00:00:00Z',
+      href: 'https://example.com/fiji.tif',
+      facts: out as never,
+    });
+    expect(item.geometry).toMatchObject({ type: 'MultiPolygon' });
+    const polys = (item.geometry as { coordinates: number[][][][] }).coordinates;
+    expect(polys.map((p) => [p[0]![0]![0], p[0]![1]![0]])).toEqual([
+      [out.bbox[0], 180],
+      [-180, out.bbox[2]],
+    ]);
+    expect(validateStac(item, 'item')).toEqual({ valid: true, errors: [] });
+  });
 
   it('a larger raster gets overviews (and stays valid); output_folder prefixes the blob', async () => {
     const big = makeRaster(path.join(mount, 'input', 'job1', 'big.tif'), {

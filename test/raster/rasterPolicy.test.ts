@@ -4,7 +4,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { cogTranslateArgs, warpedVrtArgs } from '../../handlers/raster/cogCommands';
-import { densifyBbox, unionBbox } from '../../handlers/raster/crsTools';
+import {
+  crossesAntimeridian,
+  densifyBbox,
+  lonRange,
+  normalizeWgs84Bbox,
+  unionBbox,
+  unwrapBbox,
+} from '../../handlers/raster/crsTools';
 import type { BandInfo } from '../../handlers/raster/gdalInfo';
 import { inputPath, joinBlobPath, sourceRelativePath } from '../../handlers/raster/mountPaths';
 import { loadRasterConfig } from '../../handlers/raster/rasterConfig';
@@ -305,5 +312,88 @@ describe('params, configuration, paths', () => {
     expect(sourceRelativePath('/mnt/etl', '/mnt/etl/input/j/uploads/a.tif')).toBe('uploads/a.tif');
     expect(sourceRelativePath('/mnt/etl', '/mnt/etl/other/a.tif')).toBe('a.tif');
     expect(joinBlobPath(undefined, 'x/', '', 'y.tif')).toBe('x/y.tif');
+  });
+});
+
+describe('longitudes across the antimeridian', () => {
+  it('lonRange: a footprint straddling ±180 gives west > east; a wide one stays wide', () => {
+    expect(lonRange([178.9, 179.5, -179.8, -179.2])).toEqual([178.9, -179.2]);
+    expect(lonRange([10, 20, 15])).toEqual([10, 20]);
+    // A footprint 340° wide (densified edges): it stays as it is, not the 20° the other way.
+    const wide = Array.from({ length: 35 }, (_, i) => -170 + i * 10);
+    expect(lonRange(wide)).toEqual([-170, 170]);
+    expect(lonRange([181, 179])).toEqual([179, -179]); // unwrapped input is wrapped first
+  });
+
+  it('normalizeWgs84Bbox wraps a grid written past 180; unwrapBbox undoes it for gdalwarp -te', () => {
+    expect(normalizeWgs84Bbox([178.87, -18.1, 180.78, -16.7])).toEqual([178.87, -18.1, -179.22, -16.7]);
+    expect(normalizeWgs84Bbox([-190, 0, 190, 1])).toEqual([-180, 0, 180, 1]);
+    expect(normalizeWgs84Bbox([10, 0, 20, 1])).toEqual([10, 0, 20, 1]);
+    expect(unwrapBbox([178.87, -18.1, -179.22, -16.7])).toEqual([178.87, -18.1, 180.78, -16.7]);
+    expect(crossesAntimeridian([178.87, -18.1, -179.22, -16.7])).toBe(true);
+  });
+
+  it('unionBbox takes the shorter way round the circle', () => {
+    // Tiles on both sides of the antimeridian: the union crosses it, it is not the world.
+    expect(
+      unionBbox([
+        [179, -18, 180, -17],
+        [-180, -18.5, -179.5, -16.5],
+      ]),
+    ).toEqual([179, -18.5, -179.5, -16.5]);
+    // A crossing box and one inside it or beside it.
+    expect(
+      unionBbox([
+        [178, 0, -178, 1],
+        [-179, 0, -170, 2],
+      ]),
+    ).toEqual([178, 0, -170, 2]);
+    // Ordinary boxes: the plain union.
+    expect(
+      unionBbox([
+        [10, 0, 20, 1],
+        [30, -1, 40, 0.5],
+      ]),
+    ).toEqual([10, -1, 40, 1]);
+    // Boxes all round the world: the whole width.
+    expect(
+      unionBbox([
+        [-180, 0, -60, 1],
+        [-70, 0, 70, 1],
+        [60, 0, 180, 1],
+      ]),
+    ).toEqual([-180, 0, 180, 1]);
+  });
+
+  it('property: the union contains every box (on the circle) and is never wider than needed for one box', () => {
+    const lon = fc.double({ min: -180, max: 179, noNaN: true });
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(lon, fc.double({ min: 0.01, max: 120, noNaN: true })), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        (spec) => {
+          const boxes = spec.map(([w, width]) => {
+            const e = w + width > 180 ? w + width - 360 : w + width;
+            return [w, 0, e, 1] as [number, number, number, number];
+          });
+          const u = unionBbox(boxes)!;
+          const arc = (b: number[]): [number, number] => [b[0]!, b[2]! < b[0]! ? b[2]! + 360 : b[2]!];
+          const [uw, ue] = arc(u);
+          for (const b of boxes) {
+            let [bw, be] = arc(b);
+            if (bw < uw - 1e-9) {
+              bw += 360;
+              be += 360;
+            }
+            expect(bw).toBeGreaterThanOrEqual(uw - 1e-6);
+            expect(be).toBeLessThanOrEqual(ue + 1e-6);
+          }
+          if (boxes.length === 1) expect(ue - uw).toBeCloseTo(arc(boxes[0]!)[1]! - arc(boxes[0]!)[0]!, 6);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
