@@ -39,7 +39,9 @@ export const blobToMount: HandlerDefinition<BlobToMountParams> = {
   async run(p, ctx) {
     const config = loadRasterConfig();
     const local = inputPath(config.mountPath, ctx.jobId, p.blob_name);
-    const blob = getBlobService(config).getContainerClient(p.container_name).getBlobClient(p.blob_name);
+    const blob = getBlobService(config, p.container_name)
+      .getContainerClient(p.container_name)
+      .getBlobClient(p.blob_name);
     const started = Date.now();
     let props;
     try {

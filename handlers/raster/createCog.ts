@@ -79,7 +79,7 @@ const containersReady = new Set<string>();
 
 /** The silver container, created on first use in this process. */
 export async function silverContainer(config: RasterConfig, signal?: AbortSignal) {
-  const c = getBlobService(config).getContainerClient(config.silverContainer);
+  const c = getBlobService(config, config.silverContainer).getContainerClient(config.silverContainer);
   const key = `${c.url}`;
   if (!containersReady.has(key)) {
     await c.createIfNotExists(signal ? { abortSignal: signal } : {});

@@ -69,6 +69,21 @@ const RasterEnvSchema = z.object({
       }
       return v?.replace(/\/+$/, '');
     }),
+  DAG_STORAGE_SILVER_BLOB_URL: z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      const v = blank(s);
+      if (v && !/^https?:\/\/[^\s/]+/.test(v)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be https://<account>.blob.core.windows.net, got "${s}"`,
+        });
+        return z.NEVER;
+      }
+      return v?.replace(/\/+$/, '');
+    }),
+  DAG_STORAGE_SILVER_CONNECTION: z.string().optional(),
   DAG_STORAGE_SILVER_COGS_CONTAINER: z
     .string()
     .optional()
@@ -110,6 +125,8 @@ export interface RasterConfig {
   /** … or https://<account>.blob.core.windows.net, reached with DefaultAzureCredential. */
   blobServiceUrl?: string;
   silverContainer: string;
+  /** Another storage account for the silver container (COGs), when it is not the input's. */
+  silverAccount?: { storageConnectionString?: string; blobServiceUrl?: string };
   titilerUrl: string;
   stacApiUrl: string;
   /** Whether the URLs above are the example.com placeholders (outputs say so). */
@@ -146,11 +163,17 @@ export function loadRasterConfig(env: Record<string, string | undefined> = proce
   }
   const conn =
     usableStorageConnection(e.DAG_STORAGE_CONNECTION) ?? usableStorageConnection(e.AzureWebJobsStorage);
+  const silverConn = usableStorageConnection(e.DAG_STORAGE_SILVER_CONNECTION);
   return {
     mountPath: e.DAG_WORKER_ETL_MOUNT_PATH,
     ...(conn ? { storageConnectionString: conn } : {}),
     ...(!conn && e.DAG_STORAGE_BLOB_URL ? { blobServiceUrl: e.DAG_STORAGE_BLOB_URL } : {}),
     silverContainer: e.DAG_STORAGE_SILVER_COGS_CONTAINER,
+    ...(silverConn
+      ? { silverAccount: { storageConnectionString: silverConn } }
+      : e.DAG_STORAGE_SILVER_BLOB_URL
+        ? { silverAccount: { blobServiceUrl: e.DAG_STORAGE_SILVER_BLOB_URL } }
+        : {}),
     titilerUrl: e.DAG_TITILER_URL,
     stacApiUrl: stacApiUrl.data,
     titilerIsPlaceholder: e.DAG_TITILER_URL === PLACEHOLDER_TITILER_URL,

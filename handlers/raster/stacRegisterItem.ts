@@ -74,7 +74,7 @@ export async function readCogBlob(
   blob: string,
   signal: AbortSignal,
 ) {
-  const client = getBlobService(config).getContainerClient(container).getBlobClient(blob);
+  const client = getBlobService(config, container).getContainerClient(container).getBlobClient(blob);
   try {
     const props = await client.getProperties({ abortSignal: signal });
     return { url: client.url, props };

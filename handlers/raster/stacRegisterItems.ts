@@ -75,7 +75,7 @@ export const stacRegisterItems: HandlerDefinition<RegisterItemsParams> = {
     if (!container) throw new NonRetryableError('cog_container is required (the tile COGs container)');
     if (!tileCogs.length) throw new NonRetryableError('no tile COGs to register (tile_cogs is empty)');
     const first = batches[0];
-    const containerClient = getBlobService(config).getContainerClient(container);
+    const containerClient = getBlobService(config, container).getContainerClient(container);
     const bands = p.validation?.bands
       ? p.validation.bands.map((b) => ({
           data_type: b.data_type,

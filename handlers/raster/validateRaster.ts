@@ -214,7 +214,12 @@ async function resolveSource(p: ValidateParams, config: RasterConfig): Promise<S
   }
   const ref = p.blob_path!;
   if (/^https?:\/\//i.test(ref)) return { gdalPath: `/vsicurl/${ref}`, env: {}, sizeBytes: null };
-  if (ref.startsWith('/vsi')) return { gdalPath: ref, env: gdalAzureEnv(config), sizeBytes: null };
+  if (ref.startsWith('/vsi'))
+    return {
+      gdalPath: ref,
+      env: gdalAzureEnv(config, /^\/vsiaz\/([^/]+)\//.exec(ref)?.[1]),
+      sizeBytes: null,
+    };
   const m = /^([a-z0-9][a-z0-9-]{1,61}[a-z0-9])\/(.+)$/.exec(ref);
   if (!m) {
     throw new NonRetryableError(
@@ -225,14 +230,18 @@ async function resolveSource(p: ValidateParams, config: RasterConfig): Promise<S
   let size: number | null = null;
   try {
     size =
-      (await getBlobService(config).getContainerClient(container).getBlobClient(blob).getProperties())
-        .contentLength ?? null;
+      (
+        await getBlobService(config, container)
+          .getContainerClient(container)
+          .getBlobClient(blob)
+          .getProperties()
+      ).contentLength ?? null;
   } catch (err) {
     if (isNotFound(err))
       throw new NonRetryableError(`BLOB_RESOLVE_FAILED: blob ${container}/${blob} does not exist`);
     throw err;
   }
-  return { gdalPath: `/vsiaz/${container}/${blob}`, env: gdalAzureEnv(config), sizeBytes: size };
+  return { gdalPath: `/vsiaz/${container}/${blob}`, env: gdalAzureEnv(config, container), sizeBytes: size };
 }
 
 export const validateRaster: HandlerDefinition<ValidateParams> = {

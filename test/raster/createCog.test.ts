@@ -7,6 +7,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { launchAzurite } from '../../devhost';
 import { CreateCogParams, createCog } from '../../handlers/raster/createCog';
 import { loadRasterConfig } from '../../handlers/raster/rasterConfig';
 import { buildItem } from '../../handlers/raster/stacDocuments';
@@ -180,6 +181,33 @@ describeGdal('raster.create_cog', () => {
       [-180, out.bbox[2]],
     ]);
     expect(validateStac(item, 'item')).toEqual({ valid: true, errors: [] });
+  });
+
+  it('with DAG_STORAGE_SILVER_CONNECTION the COG goes to the silver account, not the input account', async () => {
+    const silver = await launchAzurite();
+    process.env.DAG_STORAGE_SILVER_CONNECTION = silver.connectionString;
+    try {
+      const v = await validate(files.rgb);
+      const out = await cog({
+        local_path: files.rgb,
+        validation: v,
+        output_folder: 'separate-account',
+        target_crs: 'EPSG:4326',
+      });
+      expect(out.cog_url.startsWith(silver.blobEndpoint)).toBe(true);
+      const inSilver = BlobServiceClient.fromConnectionString(silver.connectionString)
+        .getContainerClient('silver-cogs')
+        .getBlobClient(out.cog_blob);
+      const inInput = BlobServiceClient.fromConnectionString(azurite().connectionString)
+        .getContainerClient('silver-cogs')
+        .getBlobClient(out.cog_blob);
+      expect(await inSilver.exists()).toBe(true);
+      expect(await inInput.exists()).toBe(false);
+      expect((await inSilver.getProperties()).metadata?.file_checksum).toBe(out.file_checksum);
+    } finally {
+      delete process.env.DAG_STORAGE_SILVER_CONNECTION;
+      await silver.stop();
+    }
   });
 
   it('a larger raster gets overviews (and stays valid); output_folder prefixes the blob', async () => {

@@ -14,6 +14,7 @@ import {
 } from '../../handlers/raster/crsTools';
 import type { BandInfo } from '../../handlers/raster/gdalInfo';
 import { inputPath, joinBlobPath, sourceRelativePath } from '../../handlers/raster/mountPaths';
+import { gdalAzureEnv, getBlobService } from '../../handlers/raster/blobService';
 import { loadRasterConfig } from '../../handlers/raster/rasterConfig';
 import { optionalString, tierParam } from '../../handlers/raster/rasterParams';
 import {
@@ -262,6 +263,33 @@ describe('GDAL command lines', () => {
 });
 
 describe('params, configuration, paths', () => {
+  it('a separate silver account serves the silver container only (SDK client and GDAL /vsiaz/)', () => {
+    const bronze =
+      'DefaultEndpointsProtocol=http;AccountName=bronzeacct;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:1/bronzeacct';
+    const silver =
+      'DefaultEndpointsProtocol=http;AccountName=silveracct;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:2/silveracct';
+    const c = loadRasterConfig({ DAG_STORAGE_CONNECTION: bronze, DAG_STORAGE_SILVER_CONNECTION: silver });
+    expect(c.silverAccount).toEqual({ storageConnectionString: silver });
+    expect(getBlobService(c, 'silver-cogs').accountName).toBe('silveracct');
+    expect(getBlobService(c, 'bronze').accountName).toBe('bronzeacct');
+    expect(getBlobService(c).accountName).toBe('bronzeacct');
+    expect(gdalAzureEnv(c, 'silver-cogs')).toEqual({ AZURE_STORAGE_CONNECTION_STRING: silver });
+    expect(gdalAzureEnv(c, 'bronze')).toEqual({ AZURE_STORAGE_CONNECTION_STRING: bronze });
+    // Without one, everything is the one account; with a URL, the managed identity.
+    expect(
+      getBlobService(loadRasterConfig({ DAG_STORAGE_CONNECTION: bronze }), 'silver-cogs').accountName,
+    ).toBe('bronzeacct');
+    const byUrl = loadRasterConfig({
+      DAG_STORAGE_CONNECTION: bronze,
+      DAG_STORAGE_SILVER_BLOB_URL: 'https://silveracct.blob.core.windows.net/',
+    });
+    expect(byUrl.silverAccount).toEqual({ blobServiceUrl: 'https://silveracct.blob.core.windows.net' });
+    expect(gdalAzureEnv(byUrl, 'silver-cogs')).toEqual({ AZURE_STORAGE_ACCOUNT: 'silveracct' });
+    expect(() => loadRasterConfig({ DAG_STORAGE_SILVER_BLOB_URL: 'silveracct' })).toThrow(
+      /DAG_STORAGE_SILVER_BLOB_URL must be https:\/\/<account>\.blob\.core\.windows\.net/,
+    );
+  });
+
   it("empty strings from `default('', true)` mean absent", () => {
     expect(optionalString.parse('')).toBeUndefined();
     expect(optionalString.parse('  ')).toBeUndefined();
