@@ -132,6 +132,8 @@ interface Held {
 }
 
 const MIN_IDLE_MS = 50;
+/** A result message send that takes longer is abandoned and retried. */
+const RESULT_SEND_TIMEOUT_MS = 30_000;
 const BATCH_MAX = 32;
 const TERMINAL_JOB = new Set(['completed', 'failed', 'cancelled']);
 
@@ -237,7 +239,13 @@ class Worker {
     );
     this.results = new ResultBatcher((queue, text) =>
       this.withRetry('send the result', async () => {
-        await (await this.queues.ensure(queue)).sendMessage(text);
+        // Bounded: one send in flight carries every waiting result, so a hung request must not
+        // hold them all (the retry sends them again).
+        await (
+          await this.queues.ensure(queue)
+        ).sendMessage(text, {
+          abortSignal: AbortSignal.timeout(RESULT_SEND_TIMEOUT_MS),
+        });
       }),
     );
     this.visibilitySec = Math.max(2, Math.round(o.visibilityTimeoutSeconds ?? 60));
@@ -441,8 +449,12 @@ class Worker {
       });
       // Sent again when a worker recorded it (it may have died before sending); a result the
       // orchestration recorded itself (a timeout) needs no message.
-      if (result.disposition === 'applied' && result.workerId !== null)
-        await this.sendResult(m, this.resultFromRow(m, result, node));
+      if (
+        result.disposition === 'applied' &&
+        result.workerId !== null &&
+        !(await this.sendResult(m, this.resultFromRow(m, result, node)))
+      )
+        return this.comeBackLater(h);
       await this.deleteHeld(h);
       return;
     }
@@ -453,12 +465,13 @@ class Worker {
           ? 'The job was cancelled before the task started'
           : `The job has ended (${job.status}) before the task started`;
       log.info(`${why}: not run`);
-      await this.recordAndReport(
+      const reported = await this.recordAndReport(
         m,
         { status: 'failed', errorMessage: why, retryable: false },
         node.firstAttempt,
         log,
       );
+      if (!reported) return this.comeBackLater(h);
       await this.deleteHeld(h);
       return;
     }
@@ -466,12 +479,13 @@ class Worker {
       this.counters.stale++;
       const why = `Task message for attempt ${m.attempt} of "${m.node_id}" arrived after the node moved on (the node is ${node.status} at attempt ${node.attempt}); dropped without running`;
       log.info(why);
-      await this.recordAndReport(
+      const reported = await this.recordAndReport(
         m,
         { status: 'failed', errorMessage: why, retryable: false },
         node.firstAttempt,
         log,
       );
+      if (!reported) return this.comeBackLater(h);
       await this.deleteHeld(h);
       return;
     }
@@ -723,6 +737,15 @@ class Worker {
   }
 
   // ---------------------------------------------------------------- poison, defer, lease
+
+  /**
+   * A result that could not be recorded or sent: the message is not deleted but comes back soon,
+   * and its next delivery records or sends it again (a deleted message would leave the
+   * orchestration waiting for the attempt's deadline).
+   */
+  private async comeBackLater(h: Held): Promise<void> {
+    await this.setVisibility(h, Math.min(10, this.visibilitySec)).catch(() => undefined);
+  }
 
   private async poison(
     h: Held,

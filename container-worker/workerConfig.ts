@@ -69,9 +69,9 @@ const WorkerEnvSchema = z.object({
   DAG_WORKER_POLL_INTERVAL_MS: int(1000, 10, 60_000),
   DAG_WORKER_CANCEL_POLL_MS: int(1500, 100, 60_000),
   DAG_WORKER_ETL_MOUNT_PATH: z.string().min(1).default('/mnt/etl'),
-  /** Hours the files of a completed job stay on the mount. */
+  /** Hours the files of a completed or cancelled job stay on the mount. */
   DAG_WORKER_ETL_RETENTION_HOURS: int(24, 0, 87_600),
-  /** Hours for a failed or cancelled job (a rerun reads what its earlier nodes staged). */
+  /** Hours for a failed job (a rerun reads what its earlier nodes staged). */
   DAG_WORKER_ETL_FAILED_RETENTION_HOURS: int(168, 0, 87_600),
   /** Minutes between sweeps of the mount; 0 = no sweeping. */
   DAG_WORKER_ETL_SWEEP_MINUTES: int(30, 0, 10_080),

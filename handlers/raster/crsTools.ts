@@ -114,7 +114,7 @@ export async function bboxesToWgs84(
   if (pts.length !== boxes.length * perBox) {
     throw new Error(`gdaltransform returned ${pts.length} points for ${boxes.length * perBox}: ${r.stderr}`);
   }
-  return boxes.map((_, i) => {
+  const footprints = boxes.map((_, i) => {
     const mine = pts
       .slice(i * perBox, (i + 1) * perBox)
       .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
@@ -122,14 +122,43 @@ export async function bboxesToWgs84(
       throw new NonRetryableError(
         `The bounds ${JSON.stringify(boxes[i])} cannot be transformed to WGS 84 from ${srcCrs}`,
       );
-    const [west, east] = lonRange(mine.map((p) => p[0]));
+    const lons = mine.map((p) => p[0]);
     const ys = mine.map((p) => p[1]);
-    return [
-      round(west),
-      round(Math.max(-90, Math.min(...ys))),
-      round(east),
-      round(Math.min(90, Math.max(...ys))),
-    ] as Bbox;
+    return {
+      lons,
+      south: Math.max(-90, Math.min(...ys)),
+      north: Math.min(90, Math.max(...ys)),
+      // Edges spread over more than half the globe: across the antimeridian, or round a pole.
+      wide: Math.max(...lons.map(wrapLon)) - Math.min(...lons.map(wrapLon)) > 180,
+    };
+  });
+  // A scene that contains a pole (a polar stereographic one) has edges all round the globe: its
+  // footprint is every longitude down (or up) to the pole, not a gap read as an antimeridian crossing.
+  const poles = footprints.some((f) => f.wide) ? await polesIn(srcCrs, signal) : [];
+  return footprints.map((f, i) => {
+    const b = boxes[i]!;
+    const inside = (p: [number, number]) => p[0] >= b[0] && p[0] <= b[2] && p[1] >= b[1] && p[1] <= b[3];
+    const north = f.wide && poles[0] && inside(poles[0]);
+    const south = f.wide && poles[1] && inside(poles[1]);
+    if (north || south) return [-180, round(south ? -90 : f.south), 180, round(north ? 90 : f.north)] as Bbox;
+    const [west, east] = lonRange(f.lons);
+    // A "crossing" wider than half the globe is no crossing: the whole width.
+    const span = east < west ? east + 360 - west : east - west;
+    if (east < west && span > 180) return [-180, round(f.south), 180, round(f.north)] as Bbox;
+    return [round(west), round(f.south), round(east), round(f.north)] as Bbox;
+  });
+}
+
+/** The north and south poles in a CRS (undefined where it cannot represent them). */
+async function polesIn(crs: string, signal?: AbortSignal): Promise<Array<[number, number] | undefined>> {
+  const r = await runGdal('gdaltransform', ['-s_srs', 'EPSG:4326', '-t_srs', crs, '-output_xy'], {
+    input: '0 90\n0 -90\n',
+    ...(signal ? { signal } : {}),
+  }).catch(() => undefined);
+  const lines = r?.stdout.trim().split(/\r?\n/) ?? [];
+  return [0, 1].map((i) => {
+    const p = (lines[i] ?? '').trim().split(/\s+/).map(Number);
+    return p.length >= 2 && Number.isFinite(p[0]) && Number.isFinite(p[1]) ? [p[0]!, p[1]!] : undefined;
   });
 }
 
@@ -205,14 +234,25 @@ export function lonRange(lons: readonly number[]): [number, number] {
   const shifted = w.map((x) => (x < 0 ? x + 360 : x));
   const smin = Math.min(...shifted);
   const smax = Math.max(...shifted);
-  return smax - smin < max - min ? [smin, wrapLon(smax)] : [min, max];
+  if (smax - smin >= max - min) return [min, max];
+  const [west, , east] = seamed([smin, 0, wrapLon(smax), 0]);
+  return [west, east];
 }
 
 /** A WGS 84 bbox whose longitudes may run past ±180 (a grid written across the antimeridian), wrapped. */
 export function normalizeWgs84Bbox(b: Bbox): Bbox {
   const [w, s, e, n] = b;
   if (e - w >= 360) return [-180, s, 180, n];
-  return [wrapLon(w), s, wrapLon(e), n];
+  return seamed([wrapLon(w), s, wrapLon(e), n]);
+}
+
+/**
+ * A box that starts or ends exactly on the antimeridian does not cross it: west 180 is west -180,
+ * east -180 is east 180 (a split at ±180 would leave a polygon of zero width).
+ */
+function seamed([w, s, e, n]: Bbox): Bbox {
+  if (w <= e) return [w, s, e, n];
+  return [w === 180 ? -180 : w, s, e === -180 ? 180 : e, n];
 }
 
 /** Whether a WGS 84 bbox crosses the antimeridian (west > east). */

@@ -3,14 +3,22 @@
 // search over the collection and the tiles' bounds for a TiTiler-pgSTAC mosaic.
 import { z } from 'zod';
 import { NonRetryableError, type HandlerDefinition } from '../handlerTypes';
-import { unionBbox, type Bbox } from './crsTools';
+import { crossesAntimeridian, unionBbox, type Bbox } from './crsTools';
 import type { CogFacts } from './cogFacts';
 import { openRasterCatalog } from './rasterCatalog';
 import { loadRasterConfig } from './rasterConfig';
 import { optionalString, ValidationSchema } from './rasterParams';
 import { collectionIdParam } from './stacEnsureCollection';
 import { ddhProperties } from './stacRegisterItem';
-import { assetHref, buildItem, cogTilerUrls, mosaicUrls, stacApiUrls, stacId } from './stacDocuments';
+import {
+  assetHref,
+  bboxGeometry,
+  buildItem,
+  cogTilerUrls,
+  mosaicUrls,
+  stacApiUrls,
+  stacId,
+} from './stacDocuments';
 import { getBlobService } from './blobService';
 import { validateStac } from './stacValidator';
 
@@ -149,8 +157,15 @@ export const stacRegisterItems: HandlerDefinition<RegisterItemsParams> = {
     }
     // WGS 84 boxes only: proj_bbox is in the tiles' CRS and means nothing to a search.
     const bounds = unionBbox(tileCogs.flatMap((t) => (t.bbox ? [t.bbox as Bbox] : [])));
+    // Across the antimeridian a bbox (west > east) is read by pgSTAC as the rest of the globe:
+    // the search then names its area as the split geometry instead.
+    const area = bounds
+      ? crossesAntimeridian(bounds)
+        ? { intersects: bboxGeometry(bounds) }
+        : { bbox: bounds }
+      : {};
     const searchId = await catalog.registerSearch(
-      { collections: [p.collection_id], ...(bounds ? { bbox: bounds } : {}) },
+      { collections: [p.collection_id], ...area },
       { name: `${p.collection_id}/${prefix} (${items.length} tiles)`, source: 'rmhdagmaster' },
     );
     const ids = items.map((i) => i.id as string);

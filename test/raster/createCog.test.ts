@@ -183,6 +183,34 @@ describeGdal('raster.create_cog', () => {
     expect(validateStac(item, 'item')).toEqual({ valid: true, errors: [] });
   });
 
+  it('a polar scene (EPSG:3031 round the South Pole) is every longitude down to -90, not an antimeridian crossing', async () => {
+    const file = makeRaster(path.join(mount, 'input', 'job1', 'uploads', 'pole.tif'), {
+      width: 200,
+      height: 200,
+      bands: 1,
+      dtype: 'Float32',
+      srs: 'EPSG:3031',
+      geotransform: [-1_000_000, 10_000, 0, 1_000_000, 0, -10_000],
+      nodata: -9999,
+    });
+    const v = await validate(file);
+    expect(v.bounds[0]).toBe(-180);
+    expect(v.bounds[1]).toBe(-90);
+    expect(v.bounds[2]).toBe(180);
+    expect(v.bounds[3]).toBeGreaterThan(-78);
+    expect(v.bounds[3]).toBeLessThan(-76);
+    const out = await cog({ local_path: file, validation: v, target_crs: 'EPSG:4326', output_folder: '' });
+    const { file: cogFile } = await download(out.cog_container, out.cog_blob);
+    const info = gdalinfo(cogFile);
+    const gt = info.geoTransform as number[];
+    const [width, height] = info.size as [number, number];
+    // GDAL's own extent: the whole ring of longitudes, down to (nearly) the pole.
+    expect(gt[0]).toBeLessThan(-179);
+    expect(gt[0]! + gt[1]! * width).toBeGreaterThan(179);
+    expect(gt[3]! + gt[5]! * height).toBeLessThan(-89);
+    expect(out.bbox[0]).toBeLessThan(out.bbox[2]);
+  });
+
   it('with DAG_STORAGE_SILVER_CONNECTION the COG goes to the silver account, not the input account', async () => {
     const silver = await launchAzurite();
     process.env.DAG_STORAGE_SILVER_CONNECTION = silver.connectionString;

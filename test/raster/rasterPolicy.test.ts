@@ -359,6 +359,11 @@ describe('longitudes across the antimeridian', () => {
     expect(normalizeWgs84Bbox([10, 0, 20, 1])).toEqual([10, 0, 20, 1]);
     expect(unwrapBbox([178.87, -18.1, -179.22, -16.7])).toEqual([178.87, -18.1, 180.78, -16.7]);
     expect(crossesAntimeridian([178.87, -18.1, -179.22, -16.7])).toBe(true);
+    // Starting or ending exactly on the antimeridian is not crossing it (no zero-width polygon).
+    expect(normalizeWgs84Bbox([180, 0, 190, 1])).toEqual([-180, 0, -170, 1]);
+    expect(normalizeWgs84Bbox([180, 0, 360, 1])).toEqual([-180, 0, 0, 1]);
+    expect(lonRange([-180, 180, -179.5])).toEqual([-180, -179.5]);
+    expect(lonRange([170, 175, -180])).toEqual([170, 180]);
   });
 
   it('unionBbox takes the shorter way round the circle', () => {

@@ -404,6 +404,68 @@ describeGdal('the STAC handlers on a real COG', () => {
     expect(again).toMatchObject({ items_created: 0, items_updated: s.tile_count, search_id: r.search_id });
   });
 
+  it('tiles of a scene across the antimeridian: items split at ±180, a collection extent that crosses, a search by geometry', async () => {
+    const file = makeRaster(path.join(mount, 'input', 'jobF', 'uploads', 'fiji.tif'), {
+      width: 400,
+      height: 300,
+      bands: 3,
+      dtype: 'Byte',
+      srs: 'EPSG:32760',
+      geotransform: [700_000, 500, 0, 8_150_000, 0, -500],
+      colorInterp: ['Red', 'Green', 'Blue'],
+    });
+    const fv = (await validateRaster.run(ValidateParams.parse({ local_path: file }), fakeCtx())) as Out;
+    const s = (await generateTilingScheme.run(
+      TilingParams.parse({
+        local_path: file,
+        validation: fv,
+        target_crs: 'EPSG:4326',
+        tile_size: 128,
+        tile_overlap: 0,
+      }),
+      fakeCtx({ jobId: 'jobF', nodeId: 'tiling' }),
+    )) as Out;
+    expect(s.bounds[0]).toBeGreaterThan(s.bounds[2]);
+    const b = (await processTileBatch.run(
+      ProcessTileBatchParams.parse({ local_path: file, validation: fv, grid: s.grid, tiles: s.tiles }),
+      fakeCtx({ jobId: 'jobF', nodeId: 'tiles__0' }),
+    )) as Out;
+    // Tiles on both sides of 180°: the union crosses, it is not the world.
+    const boxes = (b.tile_cogs as Array<{ bbox: number[] }>).map((t) => t.bbox);
+    expect(boxes.some((x) => x[0]! > 0 && x[2]! > 0)).toBe(true);
+    expect(boxes.some((x) => x[0]! < 0 && x[2]! < 0)).toBe(true);
+    expect(b.collection_bounds[0]).toBeGreaterThan(b.collection_bounds[2]);
+    expect(b.collection_bounds[2] + 360 - b.collection_bounds[0]).toBeLessThan(3);
+    await seedCollection({ collection_id: 'pacific', bounds: fv.bounds, is_tiled: true });
+    const r = (await stacRegisterItems.run(
+      RegisterItemsParams.parse({
+        collection_id: 'pacific',
+        tile_batches: [b],
+        validation: fv,
+        title: '',
+        dataset_id: '',
+      }),
+      fakeCtx({ jobId: 'jobF' }),
+    )) as Out;
+    expect(r.items_failed).toBe(0);
+    const rows = (
+      await t.pool.query(`SELECT content FROM "${t.schema}".stac_items WHERE collection_id = 'pacific'`)
+    ).rows;
+    for (const row of rows) expect(validateStac(row.content, 'item').errors).toEqual([]);
+    expect(rows.some((row) => row.content.geometry.type === 'MultiPolygon')).toBe(true);
+    const coll = (
+      await t.pool.query(`SELECT content FROM "${t.schema}".stac_collections WHERE id = 'pacific'`)
+    ).rows[0].content;
+    const extent = coll.extent.spatial.bbox[0];
+    expect(extent[0]).toBeGreaterThan(extent[2]);
+    expect(validateStac(coll, 'collection').errors).toEqual([]);
+    const search = (
+      await t.pool.query(`SELECT search FROM "${t.schema}".stac_searches WHERE hash = $1`, [r.search_id])
+    ).rows[0].search;
+    expect(search.bbox).toBeUndefined();
+    expect(search.intersects.type).toBe('MultiPolygon');
+  });
+
   it('uses pgSTAC functions when the database has them', async () => {
     await fakePgstac(t.pool, pgstacSchema);
     const c = await seedCollection({ collection_id: 'pg_dems' });

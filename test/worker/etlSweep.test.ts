@@ -1,5 +1,5 @@
 // Housekeeping of the ETL mount against real Postgres: the files of a job go once it has ended and
-// its retention has passed (completed sooner than failed/cancelled, which may be rerun); running
+// its retention has passed (completed and cancelled sooner than failed, which may be rerun); running
 // jobs are never touched; directories of jobs the database does not know go by age. A running
 // worker sweeps on its own and reports it in /health.
 import { mkdirSync, existsSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
@@ -64,14 +64,14 @@ describe('sweepEtlMount', () => {
     const newCompleted = await job(pool, schema, 'completed', 1);
     const failedRecently = await job(pool, schema, 'failed', 48); // may still be rerun
     const failedLongAgo = await job(pool, schema, 'failed', 200);
-    const cancelledLongAgo = await job(pool, schema, 'cancelled', 200);
+    const cancelledRecently = await job(pool, schema, 'cancelled', 48); // cannot be rerun
     const running = await job(pool, schema, 'running', null);
     const expectRemoved = [
       stage(root, 'input', oldCompleted),
       stage(root, 'work', oldCompleted),
       stage(root, 'output', oldCompleted),
       stage(root, 'input', failedLongAgo),
-      stage(root, 'input', cancelledLongAgo),
+      stage(root, 'input', cancelledRecently),
     ];
     const expectKept = [
       stage(root, 'input', newCompleted),

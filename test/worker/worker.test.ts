@@ -236,6 +236,27 @@ describe('container worker: duplicates and stale deliveries', () => {
     ]);
   });
 
+  it('a redelivery whose result cannot be sent again is not deleted: it comes back and is tried again', async () => {
+    const s = await setup();
+    const t = await dispatchTask(s.pool, s.schema, {
+      handler: 'test_slow',
+      params: { ms: 0 },
+      resultQueue: s.resultQueue,
+    });
+    await send(s.tasks, t.message);
+    // A lease longer than the send's retries (≈ 4 s): only a message left undeleted comes back.
+    const w = await s.start({ visibilityTimeoutSeconds: 20 });
+    await waitFor(
+      'node completed',
+      async () => (await nodeRow(s.pool, s.schema, t.jobId, t.nodeId)).status === 'completed',
+    );
+    await waitFor('queue empty', async () => (await approximateCount(s.tasks)) === 0);
+    // A copy whose result queue the storage account refuses (an invalid name): the send fails.
+    await send(s.tasks, { ...t.message, result_queue: 'Not_A_Valid_Queue' });
+    await waitFor('acknowledged twice (it came back)', () => w.stats().duplicates >= 2, 45_000);
+    expect(runs.get(t.taskId)).toBe(1);
+  });
+
   it('a message for an attempt that is no longer current is recorded (result_ignored) and dropped', async () => {
     const s = await setup();
     const t0 = await dispatchTask(s.pool, s.schema, { handler: 'test_slow', resultQueue: s.resultQueue });
