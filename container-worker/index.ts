@@ -13,10 +13,5 @@ export {
   type ProcessResult,
   type RunProcessOptions,
 } from '../handlers/runProcess';
-export {
-  decodeTaskMessage,
-  encodeQueueMessage,
-  decodeQueueJson,
-  encodeResultMessage,
-} from './taskMessageCodec';
+export { decodeTaskMessage, encodeQueueMessage, decodeQueueJson } from './taskMessageCodec';
 export type { WorkerStats, HealthReport } from './workerStats';

@@ -1,12 +1,7 @@
 // The wire format of the container queues: base64-encoded JSON (what Functions queue triggers read
 // and write with host.json messageEncoding "base64"), validated by the shared zod schemas.
 import { z } from 'zod';
-import {
-  ContainerResultMessageSchema,
-  ContainerTaskMessageSchema,
-  type ContainerResultMessage,
-  type ContainerTaskMessage,
-} from '../dag/containerMessages';
+import { ContainerTaskMessageSchema, type ContainerTaskMessage } from '../dag/containerMessages';
 
 /** The identity of an attempt, read leniently from a message that failed full validation. */
 const AttemptIdentitySchema = z.object({
@@ -58,8 +53,4 @@ export function decodeTaskMessage(text: string): DecodedTask {
     error: `the message is not a valid container task message (${problems})`,
     ...(identity.success ? { identity: identity.data } : {}),
   };
-}
-
-export function encodeResultMessage(m: ContainerResultMessage): string {
-  return encodeQueueMessage(ContainerResultMessageSchema.parse(m));
 }

@@ -129,7 +129,7 @@ export async function bboxesToWgs84(
       south: Math.max(-90, Math.min(...ys)),
       north: Math.min(90, Math.max(...ys)),
       // Edges spread over more than half the globe: across the antimeridian, or round a pole.
-      wide: Math.max(...lons.map(wrapLon)) - Math.min(...lons.map(wrapLon)) > 180,
+      wide: spread(lons.map(wrapLon)) > 180,
     };
   });
   // A scene that contains a pole (a polar stereographic one) has edges all round the globe: its
@@ -148,6 +148,8 @@ export async function bboxesToWgs84(
     return [round(west), round(f.south), round(east), round(f.north)] as Bbox;
   });
 }
+
+const spread = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
 
 /** The north and south poles in a CRS (undefined where it cannot represent them). */
 async function polesIn(crs: string, signal?: AbortSignal): Promise<Array<[number, number] | undefined>> {
@@ -202,17 +204,6 @@ export function unionBbox(boxes: readonly Bbox[]): Bbox | null {
   const west = merged[(best + 1) % merged.length]![0];
   const east = merged[best]![1];
   return [wrapLon(west), south, wrapLon(east), north];
-}
-
-/** The union of bounding boxes in a projected CRS (no wrapping). */
-export function unionPlanarBbox(boxes: readonly Bbox[]): Bbox | null {
-  if (!boxes.length) return null;
-  return [
-    Math.min(...boxes.map((b) => b[0])),
-    Math.min(...boxes.map((b) => b[1])),
-    Math.max(...boxes.map((b) => b[2])),
-    Math.max(...boxes.map((b) => b[3])),
-  ];
 }
 
 /** A longitude in [-180, 180] (180 stays 180). */
