@@ -86,6 +86,14 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.cjs'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  // Type-aware: a promise nobody awaits or handles loses its error (and its ordering).
+  {
+    files: ['**/*.ts', '**/*.mts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: { '@typescript-eslint/no-floating-promises': 'error' },
+  },
   // dag/: pure functions over JSON. zod, nunjucks and yaml only.
   zone(
     ['dag/**/*.ts'],

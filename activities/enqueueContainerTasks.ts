@@ -4,7 +4,7 @@
 // orchestration as events named after the task ids. Idempotent: a redelivered enqueue of a started
 // attempt sends its message again, and the worker acknowledges a task that already has a result
 // without running it twice.
-import { INLINE_PARAMS_MAX_BYTES, type ContainerTaskMessage } from '../dag/containerMessages';
+import { fitsQueueMessage, type ContainerTaskMessage } from '../dag/containerMessages';
 import { renderTaskParams } from '../dag/evaluateNode';
 import { retryDelaySeconds } from '../dag/retryDelay';
 import type { TaskNode } from '../dag/workflowModel';
@@ -90,16 +90,14 @@ export async function enqueueContainerTasks(
       };
       if (renderError !== undefined || !spec) return fail(renderError ?? 'unknown node', false);
       const taskParams = (a.index === undefined ? params : node.input_params) ?? {};
-      const inline = Buffer.byteLength(JSON.stringify(taskParams)) <= INLINE_PARAMS_MAX_BYTES;
-      const message: ContainerTaskMessage = {
+      const envelope: ContainerTaskMessage = {
         v: 1,
         task_id: a.taskId,
         job_id: a.jobId,
         node_id: a.key,
         attempt: a.attempt,
         handler: spec.handler,
-        ...(inline ? { params: taskParams as Record<string, unknown> } : {}),
-        params_in_db: !inline,
+        params_in_db: false,
         timeout_seconds: a.timeoutSeconds,
         deadline: new Date(a.deadline).toISOString(),
         dispatched_at: new Date().toISOString(),
@@ -107,6 +105,12 @@ export async function enqueueContainerTasks(
         reply_to: a.instanceId,
         result_queue: deps.resultQueue,
       };
+      // Params travel in the message when the whole encoded message fits the queue's 64 KiB, else
+      // the worker reads them from the node's input_params (written by startAttempts above).
+      const withParams = { ...envelope, params: taskParams as Record<string, unknown> };
+      const message: ContainerTaskMessage = fitsQueueMessage(withParams)
+        ? withParams
+        : { ...envelope, params_in_db: true };
       try {
         await deps.sendToQueue(a.queue, message);
         results[i] = { ok: true };

@@ -1,23 +1,25 @@
 // The local stack behind `dagmaster run` and `dagmaster start`: Postgres (DATABASE_URL, else an
 // embedded one with data in .data/postgres), Azurite (data in .data/azurite), the dev host running
 // the Function App's real registrations, and the container worker beside it.
+//
+// One .data/ holds one stack, and one Postgres schema serves one stack: .data/stack.json says which
+// process owns it, and a session advisory lock on the schema keeps a second stack off the same
+// database state. Postgres and Azurite run in process groups of their own, so a terminal's Ctrl-C
+// reaches only the CLI, which records the job's cancel before it stops them; servers that a killed
+// stack left running are adopted (and stopped at the end).
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { removeStackFile, writeStackFile } from './stackFile';
+import { readStackFile, removeStackFile, writeStackFile, type StackFile } from './stackFile';
 import { loadWorkerConfig, startContainerWorker, type ContainerWorker } from '../container-worker';
-import { deploySchema } from '../db';
+import { acquireSessionLock, deploySchema, listJobs } from '../db';
+import { MAX_BODY_BYTES } from '../functions/http';
 import { createLogger } from '../handlers/createLogger';
-import {
-  launchAzurite,
-  launchEmbeddedPostgres,
-  startDevHost,
-  type AzuriteInstance,
-  type DevHost,
-  type EmbeddedPostgresInstance,
-} from '../devhost';
+import { launchAzurite, launchEmbeddedPostgres, startDevHost, type DevHost } from '../devhost';
 
 export interface LocalStackOptions {
+  /** Which command runs the stack (recorded in .data/stack.json). */
+  command: 'start' | 'run';
   /** 0 = a free port. */
   port: number;
   workflowsDir: string;
@@ -31,13 +33,37 @@ export interface LocalStackOptions {
   env?: Record<string, string>;
 }
 
+/** A job that was unfinished when the stack started (left by an earlier, interrupted stack). */
+export interface UnfinishedJob {
+  job_id: string;
+  workflow_id: string;
+  status: string;
+  created_at: string;
+}
+
 export interface LocalStack {
   url: string;
   host: DevHost;
   databaseUrl: string;
   schema: string;
   storageConnectionString: string;
+  /** Jobs already pending or running when the stack started: their orchestrations resume in it. */
+  unfinishedJobs: UnfinishedJob[];
   stop(): Promise<void>;
+  /**
+   * For a process about to exit at once (a second Ctrl-C): asks the servers it started to shut
+   * down (they do so on their own after it exited) and removes the stack file. Synchronous.
+   */
+  abandon(): void;
+}
+
+/** Another stack owns this .data/ (its stack file names a live process). */
+export class StackBusyError extends Error {
+  constructor(readonly running: StackFile) {
+    super(
+      `a local stack is already running on this directory's .data/ (dagmaster ${running.command}, pid ${running.pid}, ${running.url})`,
+    );
+  }
 }
 
 const PROJECT_ROOT = path.join(__dirname, '..');
@@ -52,35 +78,45 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
   const say = o.say ?? (() => undefined);
   const root = o.root ?? process.cwd();
   const dataDir = path.join(root, '.data');
+  const running = readStackFile(root);
+  if (running) throw new StackBusyError(running);
   const stops: Array<() => Promise<void>> = [];
-  const stopAll = async () => {
-    for (const s of stops.reverse()) await s().catch(() => undefined);
-  };
+  const servers: Array<{ pid: number; signal: NodeJS.Signals }> = [];
+  let stopping: Promise<void> | undefined;
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      for (const s of stops.reverse()) await s().catch(() => undefined);
+    })());
   try {
     let databaseUrl = process.env.DATABASE_URL;
     if (!databaseUrl) {
       say('starting an embedded Postgres (data in .data/postgres; set DATABASE_URL to use your own)…');
-      const pgInstance: EmbeddedPostgresInstance = await launchEmbeddedPostgres({
+      const pgInstance = await launchEmbeddedPostgres({
         dataDir: path.join(dataDir, 'postgres'),
         database: 'dagmaster',
+        adoptRunning: true,
       });
-      if (pgInstance.startedHere) stops.push(() => pgInstance.stop());
+      if (!pgInstance.startedHere)
+        say('(reusing the Postgres server an earlier, interrupted stack left running)');
+      stops.push(() => pgInstance.stop());
+      servers.push({ pid: pgInstance.pid, signal: 'SIGINT' }); // Postgres: fast shutdown
       databaseUrl = pgInstance.url;
     }
     const schema = process.env.DAG_DB_SCHEMA || 'dagapp';
-    const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-    try {
-      await deploySchema(pool, schema);
-    } finally {
-      await pool.end();
-    }
+    const db = await prepareDatabase(databaseUrl, schema);
+    stops.push(db.release);
+    const unfinishedJobs = db.unfinished;
 
     let storage = process.env.AzureWebJobsStorage;
     if (!storage || storage === 'UseDevelopmentStorage=true') {
       mkdirSync(path.join(dataDir, 'azurite'), { recursive: true });
       say('starting Azurite (data in .data/azurite)…');
-      const azurite: AzuriteInstance = await launchAzurite({ location: path.join(dataDir, 'azurite') });
+      const azurite = await launchAzurite({
+        location: path.join(dataDir, 'azurite'),
+        ownProcessGroup: true,
+      });
       stops.push(() => azurite.stop());
+      servers.push({ pid: azurite.pid, signal: 'SIGTERM' });
       storage = azurite.connectionString;
     }
     // The in-process container worker's handlers (raster.*) read their configuration from the
@@ -94,6 +130,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       mkdirSync(process.env.DAG_WORKER_ETL_MOUNT_PATH, { recursive: true });
     }
 
+    const workerQueues = process.env.DAG_WORKER_QUEUES || 'container-tasks,dag-worker-tasks';
     const env: Record<string, string> = {
       DATABASE_URL: databaseUrl,
       DAG_DB_SCHEMA: schema,
@@ -101,9 +138,14 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       DAG_RESULT_QUEUE: process.env.DAG_RESULT_QUEUE || 'dag-task-results',
       DAG_RECONCILE_SCHEDULE: process.env.DAG_RECONCILE_SCHEDULE || '0 */1 * * * *',
       DAG_TASK_HUB: process.env.DAG_TASK_HUB || 'DagMaster',
+      DAG_WORKER_QUEUES: workerQueues,
+      // As in infra/: the host stops reading a request body at the API's own limit.
+      FUNCTIONS_REQUEST_BODY_SIZE_LIMIT:
+        process.env.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT || String(MAX_BODY_BYTES),
       AzureWebJobsStorage: storage,
       ...o.env,
     };
+    const apiKey = o.apiKey ?? process.env.DAG_API_KEY ?? '';
     const host = await startDevHost({
       appEntry: appEntry(),
       store: 'postgres',
@@ -111,7 +153,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       storeSchema: `${schema}_durable`,
       port: o.port,
       storageConnectionString: storage,
-      apiKey: o.apiKey ?? process.env.DAG_API_KEY ?? '',
+      apiKey,
       env,
       loadLocalSettings: false,
       logLevel: (o.logLevel ?? process.env.LOG_LEVEL ?? 'warn') as 'warn',
@@ -127,7 +169,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       DAG_DB_SCHEMA: schema,
     });
     const worker: ContainerWorker = await startContainerWorker({
-      queues: (process.env.DAG_WORKER_QUEUES || 'container-tasks,dag-worker-tasks')
+      queues: workerQueues
         .split(',')
         .map((q) => q.trim())
         .filter(Boolean),
@@ -146,7 +188,15 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       ),
     });
     stops.push(() => worker.stop());
-    writeStackFile(root, { pid: process.pid, url: host.url, storageConnectionString: storage });
+    writeStackFile(root, {
+      pid: process.pid,
+      command: o.command,
+      url: host.url,
+      storageConnectionString: storage,
+      ...(apiKey ? { apiKey } : {}),
+      workflowsDir: o.workflowsDir,
+      startedAt: new Date().toISOString(),
+    });
     stops.push(async () => removeStackFile(root));
     return {
       url: host.url,
@@ -154,10 +204,62 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       databaseUrl,
       schema,
       storageConnectionString: storage,
+      unfinishedJobs,
       stop: stopAll,
+      abandon: () => {
+        for (const s of servers) {
+          try {
+            process.kill(s.pid, s.signal);
+          } catch {
+            // already gone
+          }
+        }
+        removeStackFile(root);
+      },
     };
   } catch (err) {
     await stopAll();
+    throw err;
+  }
+}
+
+/**
+ * Deploys the schema, takes the stack's lock on it (a session advisory lock for the stack's lifetime:
+ * two stacks on one schema would run each other's orchestrations with different storage), and lists
+ * the jobs an earlier stack left unfinished. Returns them and the release of the lock.
+ */
+async function prepareDatabase(
+  databaseUrl: string,
+  schema: string,
+): Promise<{ unfinished: UnfinishedJob[]; release: () => Promise<void> }> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  // Errors after the stack stopped (the server going away) are expected; the lock goes with it.
+  pool.on('error', () => undefined);
+  try {
+    const lock = await acquireSessionLock(pool, `rmhdagmaster:local-stack:${schema}`);
+    if (!lock) {
+      throw new Error(
+        `another dagmaster stack (start or run, from another directory) is using schema "${schema}" of ` +
+          'this Postgres: stop it, or give this one its own schema with DAG_DB_SCHEMA',
+      );
+    }
+    await deploySchema(pool, schema);
+    const page = await listJobs(pool, schema, { status: ['pending', 'running'], limit: 50 });
+    const unfinished = page.items.map((j) => ({
+      job_id: j.job_id,
+      workflow_id: j.workflow_id,
+      status: j.status,
+      created_at: j.created_at.toISOString(),
+    }));
+    return {
+      unfinished,
+      release: async () => {
+        await lock.release();
+        await pool.end();
+      },
+    };
+  } catch (err) {
+    await pool.end();
     throw err;
   }
 }

@@ -1,33 +1,56 @@
-// .data/stack.json: where a running local stack (dagmaster start/run) can be reached, so that other
-// commands (upload) use its storage instead of starting a second Azurite on the same data.
-import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+// .data/stack.json: where the local stack running on this .data/ (dagmaster start or run) can be
+// reached, so that other commands use it: `upload` its storage, `submit`/`jobs`/`cancel` its API
+// (and key), a second `run` its service. One .data/ holds one stack: the file names the process that
+// owns it, and only that process removes it. It holds the API key, so it is private (mode 0600).
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 
-export interface StackFile {
-  pid: number;
-  url: string;
-  storageConnectionString: string;
-}
+const StackFileSchema = z.object({
+  pid: z.number().int().positive(),
+  /** Which command owns the stack. */
+  command: z.enum(['start', 'run']),
+  url: z.string(),
+  storageConnectionString: z.string(),
+  apiKey: z.string().optional(),
+  workflowsDir: z.string(),
+  startedAt: z.string(),
+});
+export type StackFile = z.infer<typeof StackFileSchema>;
 
-const fileOf = (root: string) => path.join(root, '.data', 'stack.json');
+export const stackFilePath = (root: string): string => path.join(root, '.data', 'stack.json');
 
 export function writeStackFile(root: string, s: StackFile): void {
-  mkdirSync(path.dirname(fileOf(root)), { recursive: true });
-  writeFileSync(fileOf(root), JSON.stringify(s, null, 2));
+  mkdirSync(path.dirname(stackFilePath(root)), { recursive: true });
+  writeFileSync(stackFilePath(root), JSON.stringify(s, null, 2), { mode: 0o600 });
 }
 
-export function removeStackFile(root: string): void {
-  rmSync(fileOf(root), { force: true });
+/** Removes the file only if this process (pid) wrote it: another stack's file is not ours. */
+export function removeStackFile(root: string, pid: number = process.pid): void {
+  const f = stackFilePath(root);
+  const current = readRaw(f);
+  if (current && current.pid !== pid) return;
+  rmSync(f, { force: true });
 }
 
-/** The running stack, or undefined (no file, or its process is gone). */
+/** The running stack, or undefined (no file, an unreadable one, or its process is gone). */
 export function readStackFile(root: string): StackFile | undefined {
-  const f = fileOf(root);
-  if (!existsSync(f)) return undefined;
+  const s = readRaw(stackFilePath(root));
+  if (!s) return undefined;
   try {
-    const s = JSON.parse(readFileSync(f, 'utf8')) as StackFile;
     process.kill(s.pid, 0);
     return s;
+  } catch (err) {
+    // EPERM: the process exists but belongs to another user; it is still running.
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? s : undefined;
+  }
+}
+
+function readRaw(file: string): StackFile | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    const r = StackFileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    return r.success ? r.data : undefined;
   } catch {
     return undefined;
   }

@@ -7,12 +7,15 @@ import path from 'node:path';
 import { launchAzurite } from '../devhost';
 import { readStackFile } from './stackFile';
 
+/** <container>/<blob>: a container name (3-63 lowercase letters, digits, dashes), a blob path. */
+export const BLOB_TARGET = /^([a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])?)\/(.+)$/;
+
 export async function uploadFile(
   file: string,
   target: string,
   opts: { say?: (s: string) => void; root?: string } = {},
 ): Promise<{ bytes: number; url: string }> {
-  const m = /^([a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])?)\/(.+)$/.exec(target);
+  const m = BLOB_TARGET.exec(target);
   if (!m)
     throw new Error(
       `"${target}" is not <container>/<blob> (container: 3-63 lowercase letters, digits, dashes)`,

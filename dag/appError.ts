@@ -1,7 +1,14 @@
 // The one error type of the product: a string code (mapped to an HTTP status at the edge), a message
 // that says what, where and what to do, and optional structured details (e.g. every validation problem).
 export type AppErrorCode =
-  'VALIDATION' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'NOT_FOUND' | 'CONFLICT' | 'UNAVAILABLE' | 'INTERNAL';
+  | 'VALIDATION'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNAVAILABLE'
+  | 'INTERNAL';
 
 export class AppError extends Error {
   constructor(

@@ -3,8 +3,17 @@
 // original system's TaskMessage / result where they exist. Documented in docs/messages.md.
 import { z } from 'zod';
 
-/** Storage Queue messages are at most 64 KiB; params above this size travel through Postgres. */
-export const INLINE_PARAMS_MAX_BYTES = 48 * 1024;
+/** A Storage Queue message is at most 64 KiB of text; ours are base64 of the JSON. */
+export const QUEUE_MESSAGE_MAX_BYTES = 64 * 1024;
+
+/** The size of a message on the queue: base64 of its UTF-8 JSON. */
+export function encodedMessageBytes(message: unknown): number {
+  return 4 * Math.ceil(Buffer.byteLength(JSON.stringify(message), 'utf8') / 3);
+}
+
+/** True when the message fits a Storage Queue message once encoded. */
+export const fitsQueueMessage = (message: unknown): boolean =>
+  encodedMessageBytes(message) <= QUEUE_MESSAGE_MAX_BYTES;
 
 export const ContainerTaskMessageSchema = z.object({
   /** Message format version. */

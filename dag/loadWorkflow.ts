@@ -1,6 +1,7 @@
 // YAML text → a validated workflow and its plan, or every problem with its file:line:col.
 import { compilePlan, type Plan } from './compilePlan';
 import { parseWorkflow } from './parseWorkflow';
+import { queueWarnings } from './queueWarnings';
 import { validateWorkflow, type ValidateOptions } from './validateWorkflow';
 import type { WorkflowIssue } from './workflowIssue';
 import type { Workflow } from './workflowModel';
@@ -12,6 +13,8 @@ export interface LoadedWorkflow {
   /** Present only when there are no issues: the workflow can run. */
   plan?: Plan;
   issues: WorkflowIssue[];
+  /** Problems that do not stop the workflow from running (e.g. a queue no worker consumes). */
+  warnings?: WorkflowIssue[];
 }
 
 export function loadWorkflow(
@@ -27,9 +30,13 @@ export function loadWorkflow(
     ...parsed.locate(i.path, i.code === 'unknown_key'),
   }));
   const issues = sortIssues([...parsed.issues, ...semantic]);
+  const warnings = sortIssues(
+    queueWarnings(parsed.workflow, options).map((w) => ({ ...w, file, ...parsed.locate(w.path, false) })),
+  );
+  const extra = warnings.length ? { warnings } : {};
   return issues.length
-    ? { file, workflow: parsed.workflow, issues }
-    : { file, workflow: parsed.workflow, plan: compilePlan(parsed.workflow), issues };
+    ? { file, workflow: parsed.workflow, issues, ...extra }
+    : { file, workflow: parsed.workflow, plan: compilePlan(parsed.workflow), issues, ...extra };
 }
 
 function sortIssues(issues: WorkflowIssue[]): WorkflowIssue[] {

@@ -84,11 +84,14 @@ export function parseWorkflow(text: string, file?: string): ParsedWorkflow {
       }
       // Past a few dozen syntax errors the rest are echoes of the first ones.
       for (const e of d.errors.slice(0, MAX_SYNTAX_ERRORS)) {
-        const pos = lineCounter.linePos(e.pos[0]);
+        // The parser finds a missing closing quote at the end of the file; point at where it opens.
+        const quote = /Missing closing (["'])quote/.exec(e.message)?.[1];
+        const opened = quote ? unterminatedQuote(text) : undefined;
+        const pos = lineCounter.linePos(opened ?? e.pos[0]);
         issues.push({
           code: 'yaml_syntax',
           path: [],
-          message: `YAML syntax error: ${firstLine(e.message)}`,
+          message: `YAML syntax error: ${opened !== undefined ? `the ${quote === '"' ? 'double' : 'single'} quote opened here is never closed` : firstLine(e.message)}`,
           hint: 'fix the YAML syntax (indentation, quotes, colons)',
           file,
           line: pos.line,
@@ -387,4 +390,36 @@ function locatePath(
   }
   const pos = lc.linePos(offset);
   return { line: pos.line, col: pos.col };
+}
+
+/**
+ * The offset of a quoted scalar that runs to the end of the text, if any: a small scanner that knows
+ * comments, the escapes of double-quoted ("\"") and single-quoted ('') scalars, and that a quote
+ * opens a scalar only where a value can start.
+ */
+export function unterminatedQuote(text: string): number | undefined {
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) {
+      const nl = text.indexOf('\n', i);
+      if (nl < 0) return undefined;
+      i = nl + 1;
+      continue;
+    }
+    if ((c === '"' || c === "'") && (i === 0 || /[\s:\-[{,]/.test(text[i - 1]!))) {
+      const start = i;
+      i++;
+      for (;;) {
+        if (i >= text.length) return start;
+        const d = text[i]!;
+        if (c === '"' && d === '\\') i += 2;
+        else if (d === c && c === "'" && text[i + 1] === "'") i += 2;
+        else if (d === c) break;
+        else i++;
+      }
+    }
+    i++;
+  }
+  return undefined;
 }

@@ -12,6 +12,8 @@ import type { NodeDefinition, Workflow } from './workflowModel';
 export interface ValidateOptions extends Partial<QueueConfig> {
   /** Known handlers and their runners; when absent, handler checks are skipped. */
   handlers?: HandlerCatalog;
+  /** The queues the container workers consume (DAG_WORKER_QUEUES): others draw a warning. */
+  workerQueues?: readonly string[];
 }
 
 type Issue = Omit<WorkflowIssue, 'file' | 'line' | 'col'>;

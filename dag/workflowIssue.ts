@@ -11,6 +11,8 @@ export interface WorkflowIssue {
   message: string;
   /** What to do about it. */
   hint?: string;
+  /** A warning does not stop the workflow from running (default: an error). */
+  severity?: 'warning';
   file?: string;
   /** 1-based line and column of the offending value in the file, when known. */
   line?: number;
@@ -31,5 +33,6 @@ export function formatPath(path: IssuePath): string {
 export function formatIssue(issue: WorkflowIssue): string {
   const where = `${issue.file ?? '<workflow>'}:${issue.line ?? 1}:${issue.col ?? 1}`;
   const hint = issue.hint ? ` (${issue.hint})` : '';
-  return `${where}: ${formatPath(issue.path)}: ${issue.message}${hint}`;
+  const level = issue.severity === 'warning' ? 'warning: ' : '';
+  return `${where}: ${level}${formatPath(issue.path)}: ${issue.message}${hint}`;
 }

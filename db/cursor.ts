@@ -18,7 +18,7 @@ export function decodeCursor<T>(cursor: string, schema: z.ZodType<T>, what: stri
   if (!r.success) {
     throw new DbValidationError({
       field: 'cursor',
-      message: `cursor: not a valid ${what} cursor. Pass back the nextCursor of the previous page unchanged, or omit it for the first page.`,
+      message: `cursor: not a valid ${what} cursor. Pass back the next_cursor of the previous page unchanged, or omit it for the first page.`,
     });
   }
   return r.data;
@@ -38,6 +38,18 @@ export function pageLimit(limit: number | undefined, dflt: number, max: number):
 }
 
 export const zCursorString = z.string().min(1).max(200);
+
+/** A cursor's timestamp: an ISO-8601 UTC instant as the repositories write it (not any string). */
+export const zCursorTimestamp = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/)
+  .refine((t) => !Number.isNaN(Date.parse(t)));
+
+/** A cursor's position in an int4 column (fan-out indexes): Postgres rejects anything wider. */
+export const zCursorInt4 = z.number().int().min(-1).max(2147483647);
+
+/** A cursor's position in a bigint serial column. */
+export const zCursorSerial = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 export interface Page<T> {
   items: T[];

@@ -1,7 +1,7 @@
 // The job event log (SPEC §2: every transition writes one). Repositories that change state write their
 // events in the same statement; these functions are for events that stand alone and for reading.
 import { z } from 'zod';
-import { decodeCursor, encodeCursor, pageLimit, type Page } from './cursor';
+import { decodeCursor, encodeCursor, pageLimit, zCursorSerial, type Page } from './cursor';
 import { parseRow, truncate, validateValues } from './defineTable';
 import { DbValidationError } from './errors';
 import { DbError } from './errors';
@@ -94,7 +94,7 @@ export interface ListEventsInput {
   cursor?: string;
 }
 
-const EventCursor = z.object({ e: z.number().int().nonnegative() });
+const EventCursor = z.object({ e: zCursorSerial });
 
 /** A job's events oldest first (event_id order), keyset-paginated. */
 export async function listEvents(

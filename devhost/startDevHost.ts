@@ -16,7 +16,7 @@ import { FunctionInvoker } from './functionInvoker';
 import { setCoreLogger } from './functionsCore';
 import type { HistoryEvent } from './historyEvents';
 import { findHostJson, loadHostConfig, type HostConfig } from './hostConfig';
-import { HttpHost } from './httpServer';
+import { DEFAULT_MAX_BODY_BYTES, HttpHost } from './httpServer';
 import { checkCapabilities, loadApp, type Registration } from './loadApp';
 import { createLogger, type Logger, type LogLevel } from './logger';
 import { OrchestrationDispatcher, type DispatcherStats } from './orchestrationDispatcher';
@@ -221,6 +221,7 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
       outputs,
       management: { ops, taskHub: config.hubName, connectionName: 'Storage', key: apiKey || undefined },
       logger,
+      maxBodyBytes: bodySizeLimit(env.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT),
     });
     front.http = http;
     await http.start();
@@ -349,4 +350,17 @@ async function openStore(
   });
   await s.init();
   return s;
+}
+
+/** FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: bytes, as the Functions host reads it (default 100 MB). */
+function bodySizeLimit(value: string | undefined): number {
+  if (value === undefined || value === '') return DEFAULT_MAX_BODY_BYTES;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new DevHostError(
+      'config',
+      `FUNCTIONS_REQUEST_BODY_SIZE_LIMIT must be a positive number of bytes, got ${JSON.stringify(value)}`,
+    );
+  }
+  return n;
 }

@@ -41,6 +41,8 @@ export const ConfigSchema = z.object({
   DAG_WORKFLOWS_DIR: z.string().default('./workflows'),
   DAG_ACTIVITY_QUEUES: csv('functionapp-tasks'),
   DAG_CONTAINER_QUEUE: queueName.default('container-tasks'),
+  /** The queues the container workers consume (their DAG_WORKER_QUEUES): other queues draw a warning. */
+  DAG_WORKER_QUEUES: csv('container-tasks,dag-worker-tasks'),
   DAG_RESULT_QUEUE: queueName.default('dag-task-results'),
   DAG_DB_SCHEMA: z.string().min(1).max(63).default('dagapp'),
   DAG_FANOUT_CHUNK_SIZE: int(500, 1, 5000),

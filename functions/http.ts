@@ -12,6 +12,7 @@ const STATUS: Record<AppError['code'], number> = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
   UNAVAILABLE: 503,
   INTERNAL: 500,
 };
@@ -79,18 +80,22 @@ export function zodProblems(error: z.ZodError): Array<{ path: string; message: s
   }));
 }
 
-/** Reads a JSON body (≤ 1 MiB) and validates it; every problem is listed in the 400. */
+/**
+ * Reads a JSON body (≤ 1 MiB) and validates it; every problem is listed in the 400. The host stops
+ * reading a body at FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (set to the same limit in infra/ and the local
+ * stack), so an oversized upload is refused before it is buffered; this check is the app's own.
+ */
 export async function parseBody<T>(req: HttpRequest, schema: z.ZodType<T>): Promise<T> {
   const declared = Number(req.headers.get('content-length') ?? '0');
   if (declared > MAX_BODY_BYTES) {
     throw new AppError(
-      'VALIDATION',
+      'PAYLOAD_TOO_LARGE',
       `The request body is ${declared} bytes; the limit is ${MAX_BODY_BYTES}.`,
     );
   }
   const text = await req.text();
   if (Buffer.byteLength(text) > MAX_BODY_BYTES) {
-    throw new AppError('VALIDATION', `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
+    throw new AppError('PAYLOAD_TOO_LARGE', `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
   }
   let body: unknown;
   try {
@@ -110,10 +115,15 @@ export async function parseBody<T>(req: HttpRequest, schema: z.ZodType<T>): Prom
   return r.data;
 }
 
-/** Validates the query string (repeated keys are not supported: the first value wins). */
+/**
+ * Validates the query string (repeated keys are not supported: the first value wins). `code` is the
+ * function key (the Functions host's ?code=), never a route's parameter.
+ */
 export function parseQuery<T>(req: HttpRequest, schema: z.ZodType<T>): T {
-  const obj: Record<string, string> = {};
-  for (const [k, v] of req.query.entries()) if (!(k in obj)) obj[k] = v;
+  const obj = Object.create(null) as Record<string, string>;
+  for (const [k, v] of req.query.entries()) {
+    if (k !== 'code' && !Object.hasOwn(obj, k)) obj[k] = v;
+  }
   const r = schema.safeParse(obj);
   if (!r.success) {
     const problems = zodProblems(r.error);

@@ -18,6 +18,7 @@ import {
   eventView,
   getJobOrThrow,
   jobLinks,
+  jobSummaryView,
   jobView,
   nodeView,
   retryJob,
@@ -74,7 +75,13 @@ async function submitResponse(
   void req;
   return json(
     r.created ? 202 : 200,
-    { job_id: r.job.job_id, status: r.job.status, created: r.created, links: jobLinks(r.job.job_id) },
+    {
+      job_id: r.job.job_id,
+      status: r.job.status,
+      created: r.created,
+      links: jobLinks(r.job.job_id),
+      ...(r.warnings.length ? { warnings: r.warnings } : {}),
+    },
     { location: jobLinks(r.job.job_id).self },
   );
 }
@@ -119,7 +126,7 @@ export async function getJobs(req: HttpRequest): Promise<HttpResponseInit> {
     ...(q.limit ? { limit: q.limit } : {}),
     ...(q.cursor ? { cursor: q.cursor } : {}),
   });
-  return json(200, { jobs: page.items.map(jobView), next_cursor: page.nextCursor });
+  return json(200, { jobs: page.items.map(jobSummaryView), next_cursor: page.nextCursor });
 }
 
 /** Children shown inline in GET /api/jobs/{id}; the rest through /nodes?parent=<fan_out>. */
@@ -171,7 +178,8 @@ export async function getJobNodes(req: HttpRequest): Promise<HttpResponseInit> {
   const jobId = param(req, 'id');
   const q = parseQuery(req, NodesQuery);
   const s = services();
-  await getJobOrThrow(s, jobId);
+  const job = await getJobOrThrow(s, jobId);
+  if (q.parent !== undefined) checkFanOutParent(job.workflow_snapshot, jobId, q.parent);
   const page = await listNodes(s.pool, s.schema, jobId, {
     ...(q.parent ? { parentNodeId: q.parent } : q.static === 'true' ? { parentNodeId: null } : {}),
     ...(q.status ? { status: q.status } : {}),
@@ -179,6 +187,22 @@ export async function getJobNodes(req: HttpRequest): Promise<HttpResponseInit> {
     ...(q.cursor ? { cursor: q.cursor } : {}),
   });
   return json(200, { job_id: jobId, nodes: page.items.map(nodeView), next_cursor: page.nextCursor });
+}
+
+/** ?parent= must name a fan_out node of the job's pinned workflow. */
+function checkFanOutParent(snapshot: unknown, jobId: string, parent: string): void {
+  const nodes = (snapshot as { nodes?: Record<string, { type?: string }> } | null)?.nodes ?? {};
+  const node = Object.hasOwn(nodes, parent) ? nodes[parent] : undefined;
+  if (!node) {
+    throw new AppError('NOT_FOUND', `Job ${jobId} has no node "${parent}" (parent=${parent}).`);
+  }
+  if (node.type !== 'fan_out') {
+    throw new AppError(
+      'VALIDATION',
+      `parent: node "${parent}" of job ${jobId} is a ${node.type} node; only a fan_out node has children.`,
+      [{ path: 'parent', message: `"${parent}" is not a fan_out node` }],
+    );
+  }
 }
 
 const EventsQuery = z.strictObject({
@@ -267,5 +291,5 @@ export async function getStatusJobs(req: HttpRequest): Promise<HttpResponseInit>
     limit,
     ...(q.cursor ? { cursor: q.cursor } : {}),
   });
-  return json(200, { jobs: page.items.map(jobView), limit, next_cursor: page.nextCursor });
+  return json(200, { jobs: page.items.map(jobSummaryView), limit, next_cursor: page.nextCursor });
 }

@@ -3,10 +3,15 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { AppError } from '../dag/appError';
 import type { LoadedWorkflow } from '../dag/loadWorkflow';
 import { didYouMean } from '../dag/suggest';
-import { formatIssue } from '../dag/workflowIssue';
+import { formatIssue, type WorkflowIssue } from '../dag/workflowIssue';
 import { json, param } from './http';
 import { services } from './services';
 import path from 'node:path';
+
+function located(i: WorkflowIssue) {
+  const file = i.file ? path.basename(i.file) : undefined;
+  return { ...i, file, text: formatIssue({ ...i, file }) };
+}
 
 function summary(f: LoadedWorkflow) {
   const wf = f.workflow;
@@ -18,11 +23,8 @@ function summary(f: LoadedWorkflow) {
     file: f.file ? path.basename(f.file) : null,
     valid: !!f.plan,
     node_count: wf ? Object.keys(wf.nodes).length : 0,
-    problems: f.issues.map((i) => ({
-      ...i,
-      file: i.file ? path.basename(i.file) : undefined,
-      text: formatIssue({ ...i, file: i.file ? path.basename(i.file) : i.file }),
-    })),
+    problems: f.issues.map(located),
+    warnings: (f.warnings ?? []).map(located),
   };
 }
 

@@ -6,6 +6,7 @@ import { jobInstanceId, ORCHESTRATION, type JobOrchestrationInput } from '../act
 import { AppError } from '../dag/appError';
 import { didYouMean } from '../dag/suggest';
 import { validateInputs } from '../dag/validateInputs';
+import { formatPath } from '../dag/workflowIssue';
 import type { Workflow } from '../dag/workflowModel';
 import {
   createJob,
@@ -13,6 +14,7 @@ import {
   rerunJob,
   requestCancel,
   type JobRow,
+  type JobSummaryRow,
   type NodeRow,
   type JobEventRow,
 } from '../db';
@@ -30,7 +32,7 @@ export async function submitJob(
   s: Services,
   client: df.DurableClient,
   input: SubmitInput,
-): Promise<{ created: boolean; job: JobRow }> {
+): Promise<{ created: boolean; job: JobRow; warnings: string[] }> {
   let catalog = s.catalog();
   // A workflow file added a moment ago is found without waiting for the periodic check.
   if (!catalog.workflows.has(input.workflowId)) catalog = s.catalog(true);
@@ -72,17 +74,20 @@ export async function submitJob(
     nodes: nodeSpecs(workflow),
     sourceApp: 'functionapp',
   });
-  if (
-    !r.created &&
-    (r.job.workflow_id !== workflow.workflow_id || canonical(r.job.input_params) !== canonical(inputs.value))
-  ) {
+  if (!r.created && r.job.workflow_id !== workflow.workflow_id) {
+    throw new AppError(
+      'CONFLICT',
+      `Idempotency key "${input.idempotencyKey}" was already used for job ${r.job.job_id} of another workflow ("${r.job.workflow_id}", not "${workflow.workflow_id}"); use a new key for a new submission.`,
+    );
+  }
+  if (!r.created && canonical(r.job.input_params) !== canonical(inputs.value)) {
     throw new AppError(
       'CONFLICT',
       `Idempotency key "${input.idempotencyKey}" was already used for job ${r.job.job_id} (workflow "${r.job.workflow_id}") with other inputs; use a new key for a new submission.`,
     );
   }
   await ensureOrchestration(client, r.job);
-  return r;
+  return { ...r, warnings: (loaded.warnings ?? []).map((w) => `${formatPath(w.path)}: ${w.message}`) };
 }
 
 /** JSON with sorted keys: equal values give equal strings whatever the key order. */
@@ -172,6 +177,27 @@ export async function getJobOrThrow(s: Services, jobId: string): Promise<JobRow>
 }
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+
+/** A job in a list: no inputs, result or snapshot (GET /api/jobs/{id} has them). */
+export function jobSummaryView(job: JobSummaryRow) {
+  return {
+    job_id: job.job_id,
+    workflow_id: job.workflow_id,
+    workflow_version: job.workflow_version,
+    status: job.status,
+    error_message: job.error_message ?? null,
+    created_at: iso(job.created_at),
+    started_at: iso(job.started_at),
+    completed_at: iso(job.completed_at),
+    updated_at: iso(job.updated_at),
+    correlation_id: job.correlation_id ?? null,
+    idempotency_key: job.idempotency_key ?? null,
+    submitted_by: job.submitted_by ?? null,
+    run_count: job.run_count,
+    cancel_requested_at: iso(job.cancel_requested_at),
+    links: jobLinks(job.job_id),
+  };
+}
 
 export function jobView(job: Omit<JobRow, 'workflow_snapshot'> & { workflow_snapshot?: unknown }) {
   return {

@@ -124,6 +124,8 @@ function createServices(env: NodeJS.ProcessEnv = process.env): Services {
           catalog = loadWorkflowDirectory(dir, {
             handlers: registry.catalog(),
             activityQueues: queueConfig.activityQueues,
+            defaultContainerQueue: queueConfig.defaultContainerQueue,
+            workerQueues: config.DAG_WORKER_QUEUES,
           });
           catalogStamp = st;
           for (const f of catalog.files) {

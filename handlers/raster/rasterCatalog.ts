@@ -7,6 +7,8 @@ import { DbError } from '../../db/errors';
 import { openStacCatalog, type StacCatalog } from '../../db/stacCatalog';
 import { NonRetryableError } from '../handlerTypes';
 import type { RasterConfig } from './rasterConfig';
+import { extendCollectionExtent } from './stacDocuments';
+import { validateStac } from './stacValidator';
 
 const pools = new Map<string, pg.Pool>();
 
@@ -61,4 +63,30 @@ export function openRasterCatalog(config: RasterConfig): Promise<StacCatalog> {
     pgstacSchema: config.pgstacSchema,
     backend: config.stacBackend,
   });
+}
+
+/**
+ * Grows a collection's extent (space and time) to hold items just registered; the collection
+ * stays valid STAC (checked before it is written).
+ */
+export async function growCollectionExtent(
+  catalog: StacCatalog,
+  collectionId: string,
+  items: readonly Record<string, unknown>[],
+): Promise<void> {
+  await catalog.upsertCollection(
+    collectionId,
+    (existing) => {
+      if (!existing) throw new NonRetryableError(`STAC collection ${collectionId} does not exist`);
+      return extendCollectionExtent(existing, items);
+    },
+    (doc) => {
+      const v = validateStac(doc, 'collection');
+      if (!v.valid) {
+        throw new NonRetryableError(
+          `STAC collection ${collectionId} would not be valid STAC with its extent grown: ${v.errors.slice(0, 5).join('; ')}`,
+        );
+      }
+    },
+  );
 }

@@ -111,12 +111,15 @@ export function buildCollection(config: RasterConfig, c: CollectionInput): Json 
       spatial: { bbox: [c.bbox ?? WORLD] },
       temporal: { interval: [[c.start, null]] },
     },
-    links: [
-      { rel: 'self', href: urls.collection, type: 'application/json' },
-      { rel: 'root', href: urls.root, type: 'application/json' },
-      { rel: 'parent', href: urls.root, type: 'application/json' },
-      { rel: 'items', href: urls.items, type: 'application/geo+json' },
-    ],
+    // Links to a STAC API only when one is configured: no placeholder host in stored documents.
+    links: config.stacApiIsPlaceholder
+      ? []
+      : [
+          { rel: 'self', href: urls.collection, type: 'application/json' },
+          { rel: 'root', href: urls.root, type: 'application/json' },
+          { rel: 'parent', href: urls.root, type: 'application/json' },
+          { rel: 'items', href: urls.items, type: 'application/geo+json' },
+        ],
     ...(c.datasetId ? { 'ddh:dataset_id': c.datasetId } : {}),
     ...(c.accessLevel ? { 'ddh:access_level': c.accessLevel } : {}),
     ...(c.tiled
@@ -164,6 +167,34 @@ export function mergeCollection(existing: Json | null, next: Json): Json {
   return merged;
 }
 
+/**
+ * The collection with its extent grown to hold these items: their bboxes joined to the spatial
+ * extent, the temporal interval widened to their datetimes (an open end stays open). A collection
+ * must contain its own items, whatever time they were ingested.
+ */
+export function extendCollectionExtent(collection: Json, items: readonly Json[]): Json {
+  const extent = (collection.extent as Json | undefined) ?? {};
+  const boxes = items.map((i) => i.bbox as Bbox | undefined).filter((b): b is Bbox => !!b);
+  const current = ((extent.spatial as { bbox?: Bbox[] } | undefined)?.bbox ?? [])[0];
+  const spatial = boxes.length
+    ? unionBbox(current && !isWorld(current) ? [current, ...boxes] : boxes)!
+    : (current ?? WORLD);
+  const interval = ((extent.temporal as { interval?: Array<[string | null, string | null]> } | undefined)
+    ?.interval ?? [[null, null]])[0]!;
+  const times = items
+    .map((i) => (i.properties as Json | undefined)?.datetime)
+    .filter((t): t is string => typeof t === 'string')
+    .map((t) => new Date(t).toISOString());
+  let [start, end] = interval;
+  for (const t of times) {
+    if (start === null || t < new Date(start).toISOString()) start = t;
+    if (end !== null && t > new Date(end).toISOString()) end = t;
+  }
+  return { ...collection, extent: { spatial: { bbox: [spatial] }, temporal: { interval: [[start, end]] } } };
+}
+
+const isWorld = (b: Bbox) => b.length === 4 && b[0] === -180 && b[1] === -90 && b[2] === 180 && b[3] === 90;
+
 export interface ItemInput {
   id: string;
   collectionId: string;
@@ -203,10 +234,16 @@ export function buildItem(config: RasterConfig, i: ItemInput): Json {
       ...i.properties,
     },
     links: [
-      { rel: 'self', href: urls.item, type: 'application/geo+json' },
-      { rel: 'collection', href: urls.collection, type: 'application/json' },
-      { rel: 'parent', href: urls.collection, type: 'application/json' },
-      { rel: 'root', href: urls.root, type: 'application/json' },
+      // Without a configured STAC API the collection link is relative to where a STAC API serves
+      // the item ({root}/collections/{c}/items/{i}); STAC requires it beside `collection`.
+      ...(config.stacApiIsPlaceholder
+        ? [{ rel: 'collection', href: `../../${enc(i.collectionId)}`, type: 'application/json' }]
+        : [
+            { rel: 'self', href: urls.item, type: 'application/geo+json' },
+            { rel: 'collection', href: urls.collection, type: 'application/json' },
+            { rel: 'parent', href: urls.collection, type: 'application/json' },
+            { rel: 'root', href: urls.root, type: 'application/json' },
+          ]),
       ...(i.tiler
         ? [
             { rel: 'preview', href: i.tiler.viewer_url, type: 'text/html', title: 'Map viewer (TiTiler)' },

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { NonRetryableError, type HandlerDefinition } from '../handlerTypes';
 import { getBlobService, isNotFound } from './blobService';
 import { CogFactsSchema, type CogFacts } from './cogFacts';
-import { openRasterCatalog } from './rasterCatalog';
+import { growCollectionExtent, openRasterCatalog } from './rasterCatalog';
 import { loadRasterConfig, type RasterConfig } from './rasterConfig';
 import { optionalString, requiredString, ValidationSchema, type Validation } from './rasterParams';
 import { collectionIdParam, STAC_ID } from './stacEnsureCollection';
@@ -151,6 +151,7 @@ export const stacRegisterItem: HandlerDefinition<RegisterItemParams> = {
       );
     }
     const { inserted } = await catalog.upsertItems(p.collection_id, [item]);
+    await growCollectionExtent(catalog, p.collection_id, [item]);
     const searchId = await catalog.registerSearch(
       { collections: [p.collection_id], bbox: facts.bbox },
       { name: `${p.collection_id}/${itemId}`, source: 'rmhdagmaster' },

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { NonRetryableError, type HandlerDefinition } from '../handlerTypes';
 import { crossesAntimeridian, unionBbox, type Bbox } from './crsTools';
 import type { CogFacts } from './cogFacts';
-import { openRasterCatalog } from './rasterCatalog';
+import { growCollectionExtent, openRasterCatalog } from './rasterCatalog';
 import { loadRasterConfig } from './rasterConfig';
 import { optionalString, ValidationSchema } from './rasterParams';
 import { collectionIdParam } from './stacEnsureCollection';
@@ -155,6 +155,7 @@ export const stacRegisterItems: HandlerDefinition<RegisterItemsParams> = {
       const r = await catalog.upsertItems(p.collection_id, items.slice(i, i + 500));
       created = r.inserted === null || created === null ? null : created + r.inserted.length;
     }
+    await growCollectionExtent(catalog, p.collection_id, items);
     // WGS 84 boxes only: proj_bbox is in the tiles' CRS and means nothing to a search.
     const bounds = unionBbox(tileCogs.flatMap((t) => (t.bbox ? [t.bbox as Bbox] : [])));
     // Across the antimeridian a bbox (west > east) is read by pgSTAC as the rest of the globe:

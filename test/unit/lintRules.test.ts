@@ -5,7 +5,17 @@ import { ESLint } from 'eslint';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const eslint = new ESLint({ cwd: path.join(__dirname, '..', '..') });
+const ROOT = path.join(__dirname, '..', '..');
+// Snippets are linted as if they lived at paths that do not exist: the type-aware rules (which need
+// the file in the TypeScript project) are tested apart, on a real file's path.
+const eslint = new ESLint({
+  cwd: ROOT,
+  overrideConfig: {
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: false } },
+    rules: { '@typescript-eslint/no-floating-promises': 'off' },
+  },
+});
 
 async function problems(file: string, code: string): Promise<string[]> {
   const [r] = await eslint.lintText(code, { filePath: file });
@@ -64,4 +74,21 @@ describe('determinism in dag/ and orchestrations/', () => {
   it('new Date(ms) from an argument is fine', async () => {
     expect(await problems('dag/x.ts', 'export const t = (ms: number) => new Date(ms);\n')).toEqual([]);
   });
+});
+
+describe('type-aware rules', () => {
+  const typed = new ESLint({ cwd: ROOT });
+  it('a promise that is neither awaited nor handled fails lint; void, await and .catch pass', async () => {
+    const lint = async (code: string) => {
+      const [r] = await typed.lintText(code, { filePath: path.join(ROOT, 'cli', 'parsePort.ts') });
+      return (r?.messages ?? []).map((m) => m.ruleId);
+    };
+    const f = 'async function f(): Promise<number> {\n  return 1;\n}\n';
+    expect(await lint(`${f}export function g(): void {\n  f();\n}\n`)).toContain(
+      '@typescript-eslint/no-floating-promises',
+    );
+    for (const ok of ['void f();', 'await f();', 'f().catch(() => undefined);']) {
+      expect(await lint(`${f}export async function g(): Promise<void> {\n  ${ok}\n}\n`)).toEqual([]);
+    }
+  }, 120_000);
 });

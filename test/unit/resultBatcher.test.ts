@@ -122,8 +122,19 @@ describe('ResultBatcher', () => {
     await expect(first).rejects.toThrow('queue unreachable');
     await tick();
     expect(q.sent).toHaveLength(2);
+    // The results that waited behind the failed send travel together in the next message.
+    expect((q.decoded(1) as { results: Array<{ task_id: string }> }).results.map((r) => r.task_id)).toEqual([
+      'job_n1_0',
+      'job_n2_0',
+    ]);
+    let settled = false;
+    const rest = Promise.all([second, third]).finally(() => {
+      settled = true;
+    });
+    await tick();
+    expect(settled).toBe(false); // not before its send is acknowledged
     q.gates[1]!.resolve();
-    await expect(Promise.all([second, third])).resolves.toBeDefined();
+    await expect(rest).resolves.toEqual([undefined, undefined]);
   });
 
   it('refuses an invalid result before sending anything', async () => {

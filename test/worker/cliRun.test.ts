@@ -1,8 +1,7 @@
-// `dagmaster run` of the seed workflows whose task nodes run on the container worker. It needs the
-// worker started by cli/localStack.ts (docs/container-worker.md, "Locally"); until that wiring is in
-// place this file is skipped — it runs by itself once localStack starts the worker.
+// `dagmaster run` of the seed workflows whose task nodes run on the container worker that
+// cli/localStack.ts starts beside the dev host (docs/container-worker.md, "Locally").
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -11,7 +10,6 @@ import { createTestSchema, dropTestSchema, TEST_DATABASE_URL, type TestSchema } 
 
 const ROOT = path.join(__dirname, '..', '..');
 const SEEDS = path.join(ROOT, '..', 'shared', 'fixtures', 'seed-workflows');
-const wired = readFileSync(path.join(ROOT, 'cli', 'localStack.ts'), 'utf8').includes('startContainerWorker');
 const seed = (f: string) =>
   existsSync(path.join(SEEDS, f)) ? path.join(SEEDS, f) : path.join(ROOT, 'workflows', f);
 
@@ -42,7 +40,7 @@ function dagmaster(args: string[]): Promise<{ code: number; out: string; err: st
   });
 }
 
-describe.skipIf(!wired)('dagmaster run with the container worker', () => {
+describe('dagmaster run with the container worker', () => {
   beforeAll(async () => {
     schema = await createTestSchema('cliw');
   });
