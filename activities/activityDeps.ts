@@ -22,4 +22,9 @@ export interface ActivityDeps {
   log: Logger;
   /** Written to events' source_app. */
   sourceApp: string;
+  /**
+   * Fires when the process is shutting down (the app's terminate hook): handlers running here stop,
+   * and their attempts are not recorded (the activity fails as an infrastructure fault and runs again).
+   */
+  shutdown?: AbortSignal;
 }

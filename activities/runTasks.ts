@@ -67,9 +67,13 @@ export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<R
 
   const toRecord: TaskResultInput[] = [];
   const recordedAt: number[] = [];
-  // Handlers running here stop when the job is cancelled (the orchestration has ended it already).
+  // Handlers running here stop when the job is cancelled (the orchestration has ended it already),
+  // and when the process shuts down (then nothing is recorded: the activity runs again).
   const cancel = new AbortController();
   const watcher = watchCancel(deps, jobId, cancel);
+  const onShutdown = () => cancel.abort(new Error('The Function App is shutting down'));
+  deps.shutdown?.addEventListener('abort', onShutdown, { once: true });
+  if (deps.shutdown?.aborted) onShutdown();
   try {
     await Promise.all(
       prepared.map(async ({ a, spec, params, renderError }, i) => {
@@ -127,6 +131,12 @@ export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<R
     );
   } finally {
     watcher.stop();
+    deps.shutdown?.removeEventListener('abort', onShutdown);
+  }
+  if (deps.shutdown?.aborted) {
+    throw new Error(
+      'The Function App shut down while these attempts ran: they are not recorded and run again',
+    );
   }
   if (toRecord.length) {
     const recorded = await recordTaskResults(deps.pool, deps.schema, toRecord, { sourceApp: deps.sourceApp });

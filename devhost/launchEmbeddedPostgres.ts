@@ -157,11 +157,14 @@ interface PgCtlArgs {
 async function startWithPgCtl(args: PgCtlArgs): Promise<EmbeddedPostgresInstance> {
   let a = args;
   const ids = a.ids;
+  // Where the server's own files go (data moved out of reach, binaries, the socket, the initdb
+  // password file): the temp dir when the server's user can enter it, else /tmp or /var/tmp.
+  const shared = reachableTempDir(ids?.uid);
   if (ids && unreachableAncestor(a.dataDir, ids.uid)) {
     // The data directory is out of the "postgres" user's reach: keep the data under the temp dir,
     // at a stable place derived from the requested one (so restarts find it).
     const moved = path.join(
-      os.tmpdir(),
+      shared,
       `dagmaster-data-${createHash('sha1').update(a.dataDir).digest('hex').slice(0, 12)}`,
     );
     a.logger?.warn(
@@ -187,7 +190,7 @@ async function startWithPgCtl(args: PgCtlArgs): Promise<EmbeddedPostgresInstance
     // the binaries from a world-readable cache.
     const version =
       path.basename(path.dirname(a.native)) + '-' + statSync(path.join(a.native, 'bin', 'postgres')).size;
-    binaries = path.join(os.tmpdir(), `dagmaster-postgres-${version}`);
+    binaries = path.join(shared, `dagmaster-postgres-${version}`);
     if (!existsSync(path.join(binaries, '.complete'))) {
       rmSync(binaries, { recursive: true, force: true });
       cpSync(a.native, binaries, { recursive: true, verbatimSymlinks: true });
@@ -201,7 +204,7 @@ async function startWithPgCtl(args: PgCtlArgs): Promise<EmbeddedPostgresInstance
   if (!existsSync(path.join(a.dataDir, 'PG_VERSION'))) {
     mkdirSync(a.dataDir, { recursive: true, mode: 0o700 });
     if (ids) chownSync(a.dataDir, ids.uid, ids.gid);
-    const pwfile = path.join(os.tmpdir(), `dagmaster-pw-${process.pid}-${Date.now()}`);
+    const pwfile = path.join(shared, `dagmaster-pw-${process.pid}-${Date.now()}`);
     writeFileSync(pwfile, a.password, { mode: 0o600 });
     if (ids) chownSync(pwfile, ids.uid, ids.gid);
     try {
@@ -243,7 +246,7 @@ async function startWithPgCtl(args: PgCtlArgs): Promise<EmbeddedPostgresInstance
         '-t',
         String(Math.ceil(a.startTimeoutMs / 1000)),
         '-o',
-        `-p ${port} -h 127.0.0.1 -k ${os.tmpdir()}`,
+        `-p ${port} -h 127.0.0.1 -k ${shared}`,
         'start',
       ],
       { ...runAs, stdio: 'pipe' },
@@ -319,6 +322,20 @@ function osUser(name: string): { uid: number; gid: number } | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A temp directory that uid (the server's user; undefined: this process's) can enter and write. */
+function reachableTempDir(uid: number | undefined): string {
+  if (uid === undefined) return os.tmpdir();
+  for (const dir of [os.tmpdir(), '/tmp', '/var/tmp']) {
+    if (!existsSync(dir) || unreachableAncestor(path.join(dir, 'x'), uid)) continue;
+    const st = statSync(dir);
+    if (st.uid === uid || (st.mode & 0o002) !== 0) return dir;
+  }
+  throw new DevHostError(
+    'launcher',
+    `the embedded Postgres runs as the OS user "postgres", which can write to none of ${os.tmpdir()}, /tmp, /var/tmp; set TMPDIR to a directory it can write, or set DATABASE_URL`,
+  );
 }
 
 /** The first existing ancestor of dir that uid cannot traverse (as "other"), if any. */

@@ -108,6 +108,9 @@ function createServices(env: NodeJS.ProcessEnv = process.env): Services {
   };
 
   let bootstrapped: Promise<void> | undefined;
+  // Aborted when the app terminates: handlers running in activities stop instead of holding the
+  // process (a sleeping handler's timer would keep it alive after the host has stopped).
+  const shutdown = new AbortController();
   const s: Services = {
     config,
     pool,
@@ -155,6 +158,7 @@ function createServices(env: NodeJS.ProcessEnv = process.env): Services {
         sendToQueue: (q, m) => s.sendToQueue(q, m),
         log,
         sourceApp: 'functionapp',
+        shutdown: shutdown.signal,
       };
     },
     ready() {
@@ -169,6 +173,7 @@ function createServices(env: NodeJS.ProcessEnv = process.env): Services {
       return bootstrapped;
     },
     async close() {
+      shutdown.abort(new Error('The Function App is shutting down'));
       await pool.end().catch(() => undefined);
     },
   };
