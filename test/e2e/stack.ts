@@ -132,6 +132,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     return { status: res.status, body: parsed as T };
   };
 
+  // submit() and waitForJob() send the key when the stack has one; api() sends what it is given.
+  const keyHeader: Record<string, string> = options.apiKey ? { 'x-functions-key': options.apiKey } : {};
   const stack: Stack = {
     host,
     url,
@@ -148,11 +150,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
     api,
     async submit(workflowId, inputs = {}, extra = {}) {
-      const r = await api<{ job_id: string }>('POST', '/api/jobs', {
-        workflow_id: workflowId,
-        inputs,
-        ...extra,
-      });
+      const r = await api<{ job_id: string }>(
+        'POST',
+        '/api/jobs',
+        { workflow_id: workflowId, inputs, ...extra },
+        keyHeader,
+      );
       if (r.status !== 202 && r.status !== 200)
         throw new Error(`submit ${workflowId} → ${r.status} ${JSON.stringify(r.body)}`);
       return r.body.job_id;
@@ -160,7 +163,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     async waitForJob(jobId, timeoutMs = 60_000) {
       const until = Date.now() + timeoutMs;
       for (;;) {
-        const r = await api<JobDetail>('GET', `/api/jobs/${jobId}`);
+        const r = await api<JobDetail>('GET', `/api/jobs/${jobId}`, undefined, keyHeader);
         if (r.status !== 200) throw new Error(`GET job ${jobId} → ${r.status} ${JSON.stringify(r.body)}`);
         if (['completed', 'failed', 'cancelled'].includes(r.body.job.status)) return r.body;
         if (Date.now() > until) {

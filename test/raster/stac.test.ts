@@ -13,7 +13,12 @@ import type { CogFacts } from '../../handlers/raster/cogFacts';
 import { ProcessTileBatchParams, processTileBatch } from '../../handlers/raster/processTileBatch';
 import { closeStacPools } from '../../handlers/raster/rasterCatalog';
 import { loadRasterConfig } from '../../handlers/raster/rasterConfig';
-import { buildCollection, buildItem, mergeCollection } from '../../handlers/raster/stacDocuments';
+import {
+  buildCollection,
+  buildItem,
+  extendCollectionExtent,
+  mergeCollection,
+} from '../../handlers/raster/stacDocuments';
 import { EnsureCollectionParams, stacEnsureCollection } from '../../handlers/raster/stacEnsureCollection';
 import { RegisterItemParams, stacRegisterItem } from '../../handlers/raster/stacRegisterItem';
 import { RegisterItemsParams, stacRegisterItems } from '../../handlers/raster/stacRegisterItems';
@@ -116,6 +121,55 @@ describe('STAC documents and the shipped JSON Schemas', () => {
       temporal: { interval: [['2026-01-01T00:00:00Z', null]] },
     });
     expect(validateStac(m, 'collection').valid).toBe(true);
+  });
+
+  it('without a configured STAC API or TiTiler, documents hold no placeholder links and stay valid', () => {
+    const unconfigured = loadRasterConfig({});
+    expect(unconfigured.stacApiIsPlaceholder).toBe(true);
+    const i = buildItem(unconfigured, {
+      id: 'dem_cog',
+      collectionId: 'dems',
+      // A copy: the refusal tests above edit the shared facts' band through the items they built.
+      facts: { ...structuredClone(facts), bands: [{ data_type: 'float32' }] },
+      href: 'http://127.0.0.1:1/devstoreaccount1/silver-cogs/dem_cog.tif',
+      datetime: '2026-01-02T03:04:05.000Z',
+    });
+    const c = buildCollection(unconfigured, { id: 'dems', start: '2026-01-01T00:00:00Z' });
+    expect(JSON.stringify([i, c])).not.toContain('example.com');
+    expect((i.links as Out[]).map((l) => l.rel)).toEqual(['collection']);
+    expect(c.links).toEqual([]);
+    expect(validateStac(i, 'item')).toEqual({ valid: true, errors: [] });
+    expect(validateStac(c, 'collection')).toEqual({ valid: true, errors: [] });
+  });
+
+  it('a collection grows to contain the items registered in it, in space and in time', () => {
+    const c = buildCollection(config, {
+      id: 'dems',
+      bbox: [16, 37, 17, 38],
+      start: '2026-12-05T10:00:00.000Z',
+    });
+    const older = item({ datetime: '2019-06-01T00:00:00Z' });
+    const later = {
+      ...item(),
+      properties: { ...(item().properties as Out), datetime: '2027-01-01T00:00:00Z' },
+    };
+    const grown = extendCollectionExtent(c, [older]) as Out;
+    expect(grown.extent).toEqual({
+      spatial: { bbox: [[15, 36.12, 17, 38]] },
+      temporal: { interval: [['2019-06-01T00:00:00.000Z', null]] },
+    });
+    // An open end stays open; a closed one widens.
+    const closed = {
+      ...c,
+      extent: {
+        ...(c.extent as Out),
+        temporal: { interval: [['2026-01-01T00:00:00Z', '2026-02-01T00:00:00Z']] },
+      },
+    };
+    expect((extendCollectionExtent(closed, [later]) as Out).extent.temporal.interval).toEqual([
+      ['2026-01-01T00:00:00Z', '2027-01-01T00:00:00.000Z'],
+    ]);
+    expect(validateStac(grown, 'collection').valid).toBe(true);
   });
 
   it('search hashes ignore key order', () => {
@@ -334,6 +388,18 @@ describeGdal('the STAC handlers on a real COG', () => {
     ]);
     expect(stored.assets.data['dag:file_checksum']).toBe(cog.file_checksum);
     expect((await seedItem()).inserted).toBe(false);
+
+    // The collection was made "now"; an item acquired in 2019 widens its temporal extent.
+    await seedItem({ item_id: 'dem_2019', datetime: '2019-06-01T00:00:00Z' });
+    const collection = (
+      await t.pool.query(`SELECT content FROM "${t.schema}".stac_collections WHERE id = 'dems'`)
+    ).rows[0].content;
+    const [[start]] = collection.extent.temporal.interval;
+    expect(new Date(start).getTime()).toBeLessThanOrEqual(Date.parse('2019-06-01T00:00:00Z'));
+    const [w, s_, e, n] = collection.extent.spatial.bbox[0];
+    const [iw, is, ie, iN] = stored.bbox;
+    expect(w <= iw && s_ <= is && e >= ie && n >= iN).toBe(true);
+    expect(validateStac(collection, 'collection').valid).toBe(true);
   });
 
   it('refuses a COG that does not exist, and an invalid collection (nothing written)', async () => {
