@@ -182,13 +182,29 @@ async function route(req: HostRequest, rawPath: string, ctx: ManagementContext):
       return statusResponse(req, s, sq.returnInternalServerErrorOnFailure === true);
     }
     if (m === 'DELETE') {
-      const n = await ctx.ops.purge(a);
-      return n
-        ? json(200, { instancesDeleted: n })
-        : errorResponse(404, 'not-found', `No instance with ID '${a}'`);
+      // HandleDeleteHistoryByIdRequestAsync: only finished instances can be purged by id.
+      const s = await ctx.ops.getStatus(a, { showInput: false });
+      if (!s) return errorResponse(404, 'not-found', `No instance with ID '${a}'`);
+      if (!isTerminal(s.runtimeStatus)) {
+        return errorResponse(
+          412,
+          'precondition-failed',
+          `Only orchestrations in a terminal state can be purged, but the orchestration with instance ID ${a} ` +
+            `has status ${s.runtimeStatus}`,
+        );
+      }
+      return json(200, { instancesDeleted: await ctx.ops.purge(a) });
     }
   }
   if (head === 'instances' && a && b === 'raiseEvent' && c && m === 'POST') {
+    // HandleRaiseEventRequestAsync: 404 / 410 first, then only application/json bodies.
+    const s = await ctx.ops.getStatus(a, { showInput: false });
+    if (!s) return errorResponse(404, 'not-found', `No instance with ID '${a}'`);
+    if (isTerminal(s.runtimeStatus)) return { status: 410 };
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json') {
+      return errorResponse(400, 'bad-request', 'Only application/json request content is supported');
+    }
     await ctx.ops.raiseEvent(a, c, bodyJson(req, 'raise event'));
     return { status: 202 };
   }
