@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { EventType, type DevHost, type HistoryEvent, type OrchestrationStatus } from '../../../devhost';
 import { fixtures, useDevHost, waitFor } from '../helpers';
 import { conformanceState } from './conformanceState';
+import { multipleSubOutputs } from './specCases';
 
 const host = useDevHost({
   appEntry: path.join(__dirname, 'conformanceApp.ts'),
@@ -200,12 +201,7 @@ const cases: E2eCase[] = [
     ],
     ended: ended(4),
     status: 'Completed',
-    output: [
-      'Hello, World_SayHelloWithActivity_0!',
-      'Hello, World_SayHelloInline_1!',
-      'Hello, World_SayHelloWithActivity_2!',
-      'Hello, World_SayHelloInline_3!',
-    ],
+    output: multipleSubOutputs('World'),
   },
   {
     name: 'SayHelloWithSubOrchestratorRetry (the child fails once)',

@@ -250,25 +250,21 @@ export const sayHelloWithActivityReplayOne = (t0: number, name: string, input: u
     .os(1000)
     .done(0, `Hello, ${String(input)}!`, 1000).events;
 
-/** TestHistories.GetSayHelloWithActivityRetryFailOne */
-export const activityRetryFailOne = (t0: number, input: unknown) =>
+const activityFirstFailure = (t0: number, input: unknown) =>
   h(t0)
     .os()
     .start('SayHelloWithActivityRetry', input)
     .sched(0, 'Hello')
     .oc()
     .os(1000)
-    .fail(0, failure, undefined, 1000).events;
+    .fail(0, failure, undefined, 1000);
+
+/** TestHistories.GetSayHelloWithActivityRetryFailOne */
+export const activityRetryFailOne = (t0: number, input: unknown) => activityFirstFailure(t0, input).events;
 
 /** TestHistories.GetSayHelloWithActivityRetryRetryOne */
 export const activityRetryRetryOne = (t0: number, input: unknown, interval: number) =>
-  h(t0)
-    .os()
-    .start('SayHelloWithActivityRetry', input)
-    .sched(0, 'Hello')
-    .oc()
-    .os(1000)
-    .fail(0, failure, undefined, 1000)
+  activityFirstFailure(t0, input)
     .timer(1, 1000 + interval, 1000)
     .oc(1000)
     .os(1000 + interval)
@@ -365,8 +361,8 @@ export const subRetryFailOne = (t0: number, subId: string, input: unknown) =>
     .os(1000)
     .subFail(0, subFailure, 1000).events;
 
-/** TestHistories.GetSayHelloWithSubOrchestratorRetryRetryOne */
-export const subRetryRetryOne = (t0: number, subId: string, input: string, interval: number) =>
+/** The first failed attempt of SayHelloWithSubOrchestratorRetry and its retry timer. */
+const subRetryFirstFailure = (t0: number, subId: string, input: string, interval: number) =>
   h(t0)
     .os()
     .startRaw('SayHelloWithSubOrchestratorRetry', input)
@@ -375,21 +371,17 @@ export const subRetryRetryOne = (t0: number, subId: string, input: string, inter
     .os(1000)
     .subFail(0, subFailure, 1000)
     .timer(1, 1000 + interval, 1000)
-    .oc(1000)
+    .oc(1000);
+
+/** TestHistories.GetSayHelloWithSubOrchestratorRetryRetryOne */
+export const subRetryRetryOne = (t0: number, subId: string, input: string, interval: number) =>
+  subRetryFirstFailure(t0, subId, input, interval)
     .os(1000 + interval)
     .fired(1, 1000 + interval, 1000 + interval).events;
 
 /** TestHistories.GetSayHelloWithSubOrchestratorRetryRetryTwo */
 export const subRetryRetryTwo = (t0: number, subId: string, input: string, interval: number) =>
-  h(t0)
-    .os()
-    .startRaw('SayHelloWithSubOrchestratorRetry', input)
-    .sub(0, 'SayHelloInline', subId, input)
-    .oc()
-    .os(1000)
-    .subFail(0, subFailure, 1000)
-    .timer(1, 1000 + interval, 1000)
-    .oc(1000)
+  subRetryFirstFailure(t0, subId, input, interval)
     .os(2000 + interval)
     .fired(1, 2000 + interval, 2000 + interval)
     .sub(2, 'SayHelloInline', subId, input)

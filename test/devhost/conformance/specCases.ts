@@ -69,6 +69,16 @@ const falsy: { label: string; value: unknown; json: unknown }[] = [
   { label: 'NaN', value: NaN, json: null },
 ];
 const day = 24 * 3600 * 1000;
+const taskSetActions = [
+  'WaitForExternalEvent firstRequiredEvent',
+  'WaitForExternalEvent secondRequiredEvent',
+  'CreateTimer @300000',
+];
+/** The outputs of MultipleSubOrchestratorNoSubId (the SDK's orchestrator) for an input. */
+export const multipleSubOutputs = (input: string) =>
+  ['SayHelloWithActivity', 'SayHelloInline', 'SayHelloWithActivity', 'SayHelloInline'].map(
+    (n, i) => `Hello, ${input}_${n}_${i}!`,
+  );
 const uuid: unknown = expect.stringMatching(
   /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
 );
@@ -332,21 +342,11 @@ export const specCases: SpecCase[] = [
         'CallSubOrchestrator SayHelloWithActivity',
         'CallSubOrchestrator SayHelloInline',
       ],
-      output: [
-        'Hello, World_SayHelloWithActivity_0!',
-        'Hello, World_SayHelloInline_1!',
-        'Hello, World_SayHelloWithActivity_2!',
-        'Hello, World_SayHelloInline_3!',
-      ],
+      output: multipleSubOutputs('World'),
     },
     azure: {
       status: 'Completed',
-      output: [
-        'Hello, World_SayHelloWithActivity_0!',
-        'Hello, World_SayHelloInline_1!',
-        'Hello, World_SayHelloWithActivity_2!',
-        'Hello, World_SayHelloInline_3!',
-      ],
+      output: multipleSubOutputs('World'),
     },
   },
   {
@@ -573,11 +573,7 @@ export const specCases: SpecCase[] = [
     history: (t0) => H.anyWithTaskSet(t0, 1, true),
     sdk: {
       isDone: false,
-      actions: [
-        'WaitForExternalEvent firstRequiredEvent',
-        'WaitForExternalEvent secondRequiredEvent',
-        'CreateTimer @300000',
-      ],
+      actions: taskSetActions,
     },
     azure: { status: 'Running', scheduled: ['T0 +300000'] },
   },
@@ -587,12 +583,7 @@ export const specCases: SpecCase[] = [
     history: (t0) => H.anyWithTaskSet(t0, 2, true),
     sdk: {
       isDone: false,
-      actions: [
-        'WaitForExternalEvent firstRequiredEvent',
-        'WaitForExternalEvent secondRequiredEvent',
-        'CreateTimer @300000',
-        'CallActivity Hello',
-      ],
+      actions: [...taskSetActions, 'CallActivity Hello'],
     },
     azure: { status: 'Running', scheduled: ['A1 Hello'] },
   },
@@ -602,11 +593,7 @@ export const specCases: SpecCase[] = [
     history: (t0) => H.anyWithTaskSet(t0, 1, false),
     sdk: {
       isDone: false,
-      actions: [
-        'WaitForExternalEvent firstRequiredEvent',
-        'WaitForExternalEvent secondRequiredEvent',
-        'CreateTimer @300000',
-      ],
+      actions: taskSetActions,
     },
     azure: { status: 'Running', scheduled: ['T0 +300000'] },
   },
@@ -616,11 +603,7 @@ export const specCases: SpecCase[] = [
     history: (t0) => H.anyWithTaskSet(t0, 2, false),
     sdk: {
       isDone: true,
-      actions: [
-        'WaitForExternalEvent firstRequiredEvent',
-        'WaitForExternalEvent secondRequiredEvent',
-        'CreateTimer @300000',
-      ],
+      actions: taskSetActions,
       output: ['timeout'],
     },
     azure: { status: 'Completed', output: ['timeout'] },
