@@ -278,6 +278,8 @@ export class OrchestrationDispatcher {
   ): void {
     const key = `${instanceId}|${executionId}`;
     if (this.reportedOpenTasks.has(key)) return;
+    // Once per execution; a long-lived host forgets old ones (at worst it warns twice).
+    if (this.reportedOpenTasks.size >= 10_000) this.reportedOpenTasks.clear();
     this.reportedOpenTasks.add(key);
     const tasks = open.map((t) => `${describeTask(t)} (id ${t.id})`);
     if (this.stats.openTaskReturns.length < 100)
