@@ -4,7 +4,7 @@
 import { errorMessage } from './devHostError';
 import type { FunctionInvoker } from './functionInvoker';
 import { EventType, newEvent, type HistoryEvent } from './historyEvents';
-import type { Registration } from './loadApp';
+import { findRegistration, type Registration } from './loadApp';
 import type { Logger } from './logger';
 import type { OutputBindings } from './outputBindings';
 import { rpcToJsonText } from './rpcData';
@@ -123,7 +123,8 @@ export class ActivityRunner {
   }
 
   private async invoke(item: ActivityWorkItem): Promise<HistoryEvent> {
-    const reg = this.o.registrations.get(item.name);
+    // The name is as the orchestrator called it; Azure resolves it case-insensitively.
+    const reg = findRegistration(this.o.registrations, item.name);
     if (!reg || reg.kind !== 'activity') {
       return failed(
         item,
@@ -135,7 +136,7 @@ export class ActivityRunner {
     // The extension passes the activity input as a string; the worker JSON-parses it again.
     const data =
       value === null ? undefined : { string: typeof value === 'string' ? value : JSON.stringify(value) };
-    const res = await this.o.invoker.invoke(item.name, [
+    const res = await this.o.invoker.invoke(reg.name, [
       { name: reg.triggerBinding, data },
       ...this.o.outputs.extraInputs(reg),
     ]);

@@ -2,8 +2,15 @@
 // start, status, list, raise event, terminate, purge, wait.
 import { randomUUID } from 'node:crypto';
 import { DevHostError } from './devHostError';
-import { EventType, isTerminal, newEvent, type HistoryEvent, type RuntimeStatus } from './historyEvents';
-import type { Registration } from './loadApp';
+import {
+  EventType,
+  eventTypeName,
+  isTerminal,
+  newEvent,
+  type HistoryEvent,
+  type RuntimeStatus,
+} from './historyEvents';
+import { findRegistration, type Registration } from './loadApp';
 import type { OrchestrationDispatcher } from './orchestrationDispatcher';
 import { newExecutionId } from './store/memoryStore';
 import type { InstanceFilter, InstanceRecord, InstanceStore } from './store/instanceStore';
@@ -54,7 +61,9 @@ export class DurableOperations {
     inputJson: string | null,
     options: Omit<StartOptions, 'input'> = {},
   ): Promise<string> {
-    const reg = this.registrations.get(name);
+    // Case-insensitive like the extension's ThrowIfFunctionDoesNotExist; the instance keeps the name
+    // as given (ExecutionStarted.Name), as on Azure.
+    const reg = findRegistration(this.registrations, name);
     if (!reg || reg.kind !== 'orchestration') {
       const known = [...this.registrations.values()]
         .filter((r) => r.kind === 'orchestration')
@@ -81,11 +90,13 @@ export class DurableOperations {
   async getStatus(instanceId: string, options: StatusOptions = {}): Promise<OrchestrationStatus | undefined> {
     const r = await this.store.getInstance(instanceId);
     if (!r) return undefined;
-    const status = toStatus(r, options.showInput !== false);
-    if (options.showHistory) {
+    const showInput = options.showInput !== false;
+    const status = toStatus(r, showInput);
+    if (options.showHistory && r.runtimeStatus !== 'Pending') {
       status.historyEvents = friendlyHistory(
         await this.store.getHistory(instanceId),
         options.showHistoryOutput === true,
+        showInput,
       );
     }
     return status;
@@ -184,12 +195,15 @@ export function validateInstanceId(id: string): void {
   }
 }
 
+/** The extension's DurableClient.ParseToJToken: JSON if the (trimmed) text is JSON, else the text itself. */
 function parseJson(text: string | null | undefined): unknown {
   if (text === null || text === undefined) return null;
+  const value = text.trim();
+  if (value === '') return '';
   try {
-    return JSON.parse(text);
+    return JSON.parse(value);
   } catch {
-    return text;
+    return value;
   }
 }
 
@@ -211,72 +225,77 @@ export function toStatus(r: InstanceRecord, showInput: boolean): OrchestrationSt
   };
 }
 
-/** History the way the extension shows it in getStatus(showHistory): scheduling merged into results. */
-export function friendlyHistory(history: HistoryEvent[], withOutput: boolean): Record<string, unknown>[] {
-  const scheduled = new Map<number, HistoryEvent>();
-  const out: Record<string, unknown>[] = [];
-  for (const e of history) {
-    const type = e.EventType;
-    const base = (name: string): Record<string, unknown> => ({ EventType: name, Timestamp: e.Timestamp });
-    switch (type) {
+/**
+ * History the way the extension shows it in getStatus(showHistory) (DurableClient.GetDurableOrchestrationStatusAsync):
+ * event types by name; TaskScheduled / SubOrchestrationInstanceCreated merged into their completion
+ * (FunctionName, ScheduledTime, Input) and kept as they are while still pending; timers and every
+ * other event kept; OrchestratorStarted/Completed, EventId and IsPlayed left out; inputs (raw JSON
+ * text) unless showInput is false; results (parsed) only with showHistoryOutput.
+ */
+export function friendlyHistory(
+  history: readonly HistoryEvent[],
+  showHistoryOutput: boolean,
+  showInput = true,
+): Record<string, unknown>[] {
+  const scheduled = new Map<string, { index: number; event: HistoryEvent }>();
+  const merged = new Set<number>();
+  const items: Record<string, unknown>[] = [];
+  const mergeScheduled = (prefix: string, e: HistoryEvent, item: Record<string, unknown>) => {
+    const s = scheduled.get(`${prefix}_${e.TaskScheduledId}`);
+    if (s) {
+      item.ScheduledTime = s.event.Timestamp;
+      item.FunctionName = s.event.Name;
+      if (showInput) item.Input = s.event.Input;
+      merged.add(s.index);
+    }
+    delete item.TaskScheduledId;
+  };
+  history.forEach((e, index) => {
+    const item: Record<string, unknown> = { ...e, EventType: eventTypeName(e.EventType) };
+    switch (e.EventType) {
       case EventType.TaskScheduled:
       case EventType.SubOrchestrationInstanceCreated:
-      case EventType.TimerCreated:
-        scheduled.set(e.EventId, e);
-        break;
-      case EventType.ExecutionStarted:
-        out.push({
-          ...base('ExecutionStarted'),
-          FunctionName: e.Name,
-          ...(withOutput ? { Input: parseJson(e.Input) } : {}),
-        });
+        scheduled.set(`${eventTypeName(e.EventType)}_${e.EventId}`, { index, event: e });
+        delete item.Version;
         break;
       case EventType.TaskCompleted:
       case EventType.TaskFailed:
       case EventType.SubOrchestrationInstanceCompleted:
       case EventType.SubOrchestrationInstanceFailed: {
-        const s = scheduled.get(e.TaskScheduledId ?? -1);
-        const name =
-          type === EventType.TaskCompleted
-            ? 'TaskCompleted'
-            : type === EventType.TaskFailed
-              ? 'TaskFailed'
-              : type === EventType.SubOrchestrationInstanceCompleted
-                ? 'SubOrchestrationInstanceCompleted'
-                : 'SubOrchestrationInstanceFailed';
-        out.push({
-          ...base(name),
-          FunctionName: s?.Name,
-          ...(s?.InstanceId ? { InstanceId: s.InstanceId } : {}),
-          ScheduledTime: s?.Timestamp,
-          ...(e.Reason !== undefined ? { Reason: e.Reason, Details: e.Details } : {}),
-          ...(withOutput && e.Result !== undefined ? { Result: parseJson(e.Result) } : {}),
-        });
+        const task = e.EventType === EventType.TaskCompleted || e.EventType === EventType.TaskFailed;
+        mergeScheduled(task ? 'TaskScheduled' : 'SubOrchestrationInstanceCreated', e, item);
+        const completed =
+          e.EventType === EventType.TaskCompleted ||
+          e.EventType === EventType.SubOrchestrationInstanceCompleted;
+        if (completed && !showHistoryOutput) delete item.Result;
+        else if (completed) item.Result = parseJson(e.Result);
         break;
       }
-      case EventType.TimerFired:
-        out.push({ ...base('TimerFired'), FireAt: e.FireAt });
-        break;
-      case EventType.EventRaised:
-        out.push({
-          ...base('EventRaised'),
-          Name: e.Name,
-          ...(withOutput ? { Input: parseJson(e.Input) } : {}),
-        });
-        break;
-      case EventType.ExecutionTerminated:
-        out.push({ ...base('ExecutionTerminated'), Input: e.Input });
+      case EventType.ExecutionStarted:
+        item.FunctionName = e.Name;
+        delete item.Name;
+        delete item.OrchestrationInstance;
+        delete item.ParentInstance;
+        delete item.Version;
         break;
       case EventType.ExecutionCompleted:
-        out.push({
-          ...base('ExecutionCompleted'),
-          OrchestrationStatus: e.OrchestrationStatus,
-          ...(withOutput ? { Result: parseJson(e.Result) } : {}),
-        });
+        if (showHistoryOutput) item.Result = parseJson(e.Result);
+        else delete item.Result;
+        break;
+      case EventType.TimerFired:
+        delete item.TimerId;
+        break;
+      case EventType.OrchestratorStarted:
+      case EventType.OrchestratorCompleted:
+        merged.add(index);
         break;
       default:
         break;
     }
-  }
-  return out;
+    if (!showInput) delete item.Input;
+    delete item.EventId;
+    delete item.IsPlayed;
+    items.push(item);
+  });
+  return items.filter((_, i) => !merged.has(i));
 }

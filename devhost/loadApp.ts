@@ -85,6 +85,29 @@ export function loadApp(appEntry: string): LoadedApp {
   return { appEntry: resolved, registry, registrations };
 }
 
+const byLowerName = new WeakMap<ReadonlyMap<string, Registration>, Map<string, Registration>>();
+
+/**
+ * The registration a Durable function name refers to. Names are case-insensitive on Azure (the
+ * extension keys its functions by FunctionName, compared OrdinalIgnoreCase), so 'SayHello' finds
+ * 'sayHello'. The caller keeps the name as given (history and status show it) and invokes reg.name.
+ */
+export function findRegistration(
+  registrations: ReadonlyMap<string, Registration>,
+  name: string,
+): Registration | undefined {
+  const exact = registrations.get(name);
+  if (exact) return exact;
+  let lower = byLowerName.get(registrations);
+  if (!lower || lower.size !== registrations.size) {
+    lower = new Map();
+    for (const r of registrations.values())
+      if (!lower.has(r.name.toLowerCase())) lower.set(r.name.toLowerCase(), r);
+    byLowerName.set(registrations, lower);
+  }
+  return lower.get(name.toLowerCase());
+}
+
 const capabilitiesKey = Symbol.for('rmhdagmaster.devhost.capabilities');
 
 /**

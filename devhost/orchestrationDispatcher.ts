@@ -6,7 +6,10 @@ import { errorMessage } from './devHostError';
 import { EventType, isTerminal, newEvent, type HistoryEvent } from './historyEvents';
 import type { Logger } from './logger';
 import { runEpisode, type EpisodeContext } from './orchestrationEpisode';
+import { describeTask } from './replayShim';
 import type { ActivityWorkItem, EpisodeClaim, InstanceStore } from './store/instanceStore';
+
+type TaskLike = Parameters<typeof describeTask>[0] & { id: number };
 
 export interface DispatcherOptions {
   store: InstanceStore;
@@ -26,6 +29,20 @@ export interface DispatcherStats {
   /** CPU time (user+system) spent in episodes, ms. */
   episodeCpuMs: number;
   failedEpisodes: number;
+  /**
+   * Orchestrator executions that returned (or threw) while tasks were still open, so the instance
+   * stayed Running until they finished (as on Azure). Test mode warns about each; the first 100 are
+   * listed here.
+   */
+  openTaskReturns: OpenTaskReturn[];
+}
+
+export interface OpenTaskReturn {
+  instanceId: string;
+  executionId: string;
+  name: string;
+  /** The open tasks when the orchestrator first returned, e.g. "activity 'slow' (id 1)". */
+  tasks: string[];
 }
 
 interface CacheEntry {
@@ -48,7 +65,9 @@ export class OrchestrationDispatcher {
     invocationMs: 0,
     episodeCpuMs: 0,
     failedEpisodes: 0,
+    openTaskReturns: [],
   };
+  private readonly reportedOpenTasks = new Set<string>();
   private readonly ready = new Set<string>();
   private readonly running = new Set<string>();
   private readonly notBefore = new Map<string, number>();
@@ -219,6 +238,18 @@ export class OrchestrationDispatcher {
         if (this.cache.size > maxCacheEntries) this.cache.delete(this.cache.keys().next().value!);
       }
       if (outcome.failure) this.o.logger.info(outcome.failure.split('\n')[0]!, { instanceId });
+      if (outcome.openTasksAtReturn)
+        this.reportOpenTasks(inst.instanceId, inst.executionId, inst.name, outcome.openTasksAtReturn);
+      for (const child of result.droppedChildren) {
+        // DTFx drops a duplicate ExecutionStarted: nothing fails, the parent just waits. Say so loudly.
+        this.o.logger.warn(
+          `Sub-orchestration '${child.name}' with instance ID '${child.instanceId}' was not started: an instance ` +
+            `with that ID is already running. As on Azure (the duplicate start is dropped), '${child.parent.name}' ` +
+            `(instance ${child.parent.instanceId}, task id ${child.parent.taskId}) will wait for it in vain. ` +
+            'Give sub-orchestrations unique instance IDs.',
+          { instanceId: child.parent.instanceId },
+        );
+      }
       const elapsed = performance.now() - started;
       if (outcome.pendingWork > 1 && !isTerminal(status)) {
         this.notBefore.set(instanceId, Date.now() + Math.min(elapsed * lingerFactor, maxLingerMs));
@@ -237,6 +268,28 @@ export class OrchestrationDispatcher {
       const cpu = process.cpuUsage(cpu0);
       this.stats.episodeCpuMs += (cpu.user + cpu.system) / 1000;
     }
+  }
+
+  private reportOpenTasks(
+    instanceId: string,
+    executionId: string,
+    name: string,
+    open: readonly TaskLike[],
+  ): void {
+    const key = `${instanceId}|${executionId}`;
+    if (this.reportedOpenTasks.has(key)) return;
+    // Once per execution; a long-lived host forgets old ones (at worst it warns twice).
+    if (this.reportedOpenTasks.size >= 10_000) this.reportedOpenTasks.clear();
+    this.reportedOpenTasks.add(key);
+    const tasks = open.map((t) => `${describeTask(t)} (id ${t.id})`);
+    if (this.stats.openTaskReturns.length < 100)
+      this.stats.openTaskReturns.push({ instanceId, executionId, name, tasks });
+    const msg =
+      `Orchestrator '${name}' returned while ${tasks.length} task(s) were still open: ${tasks.join(', ')}. ` +
+      'As on Azure (DTFx completes an instance only when no task is open), the instance stays Running until ' +
+      'they finish. Cancel timers you created and do not leave Task.any losers running.';
+    if (this.o.episode.testMode) this.o.logger.warn(msg, { instanceId });
+    else this.o.logger.debug(msg, { instanceId });
   }
 
   private notifyChange(instanceId: string): void {
@@ -273,10 +326,10 @@ export class OrchestrationDispatcher {
       const claim = await this.o.store.claimEpisode(instanceId);
       if (!claim) return;
       const now = new Date();
-      const json = JSON.stringify(message);
       const inst = claim.instance;
+      // Stored raw, as DTFx stores a failure reason.
       const appended = [
-        newEvent(EventType.ExecutionCompleted, { OrchestrationStatus: 'Failed', Result: json }, now),
+        newEvent(EventType.ExecutionCompleted, { OrchestrationStatus: 'Failed', Result: message }, now),
       ];
       const result = await claim.commit({
         consumedEventIds: claim.events.map((e) => e.id),
@@ -286,7 +339,7 @@ export class OrchestrationDispatcher {
           runtimeStatus: 'Failed',
           executionId: inst.executionId,
           input: inst.input,
-          output: json,
+          output: message,
           customStatus: undefined,
           completedAt: now,
           historyLength: inst.historyLength + appended.length,

@@ -12,16 +12,17 @@ import {
   type HistoryEvent,
   type RuntimeStatus,
 } from './historyEvents';
-import type { Registration } from './loadApp';
+import { findRegistration, type Registration } from './loadApp';
 import type { Logger } from './logger';
-import { replayActions, type ActionJson, type NewTask, type ShimResult } from './replayShim';
+import { replayActions, type ActionJson, type NewTask, type ShimResult, type TaskInfo } from './replayShim';
 import { fromRpc } from './rpcData';
 import type { EpisodeCommit, EventMessage, InstanceRecord, QueuedEvent } from './store/instanceStore';
 import { newExecutionId } from './store/memoryStore';
 import { checkTaskIdDrift } from './taskIdDriftCheck';
 
 export interface EpisodeContext {
-  invoker: FunctionInvoker;
+  /** Invokes the orchestrator function (the dev host's FunctionInvoker; tests may call the SDK directly). */
+  invoker: Pick<FunctionInvoker, 'invoke'>;
   registrations: Map<string, Registration>;
   testMode: boolean;
   logger: Logger;
@@ -50,6 +51,11 @@ export interface EpisodeOutcome {
   nextTimer: Date | undefined;
   /** Set when the instance failed in this episode. */
   failure?: string;
+  /**
+   * The orchestrator returned (or threw) while these tasks were still open: DTFx keeps the instance
+   * Running until they finish, so it did not complete in this episode.
+   */
+  openTasksAtReturn?: TaskInfo[];
 }
 
 /** The JSON the SDK returns (OrchestratorState). */
@@ -63,9 +69,9 @@ interface OrchestratorStateJson {
 
 const outOfProcMarker = '\n\n$OutOfProcData$:';
 
-// The Azure Storage provider's values are 6 days / 3 days. The SDK and the extension split long
-// timers differently (a real-Azure id hazard), so the dev host makes every timer "short".
-const maximumShortTimerDuration = '36500.00:00:00';
+// The Azure Storage provider's values (MaximumDelayTime, LongRunningTimerIntervalLength). Longer
+// timers become chains of sub-timers, in the SDK (LongTimerTask) and in replayShim.ts alike.
+const maximumShortTimerDuration = '6.00:00:00';
 const longRunningTimerIntervalDuration = '3.00:00:00';
 
 export async function runEpisode(input: EpisodeInput, ctx: EpisodeContext): Promise<EpisodeOutcome> {
@@ -135,11 +141,14 @@ export async function runEpisode(input: EpisodeInput, ctx: EpisodeContext): Prom
 
   const started_ = newEvent(EventType.OrchestratorStarted, {}, now);
   if (terminate) {
+    // DTFx: ExecutionTerminated completes the instance with its reason, stored as given (a JSON
+    // reason reads back as JSON), and the parent's SubOrchestrationInstanceFailed carries the bare
+    // reason and no details (TaskOrchestrationDispatcher.ProcessWorkflowCompletedTaskDecision).
     const reason = terminate.Input ?? '';
-    finish(outcome, input, [started_, ...fresh, terminate], 'Terminated', JSON.stringify(reason), now);
+    finish(outcome, input, [started_, ...fresh, terminate], 'Terminated', reason, now);
     if (instance.parentInstanceId) {
       commit.messages.push(
-        parentFailure(instance, `Orchestration '${instance.name}' was terminated: ${reason}`, ''),
+        parentMessage(instance, EventType.SubOrchestrationInstanceFailed, { Reason: reason }),
       );
     }
     return outcome;
@@ -147,7 +156,7 @@ export async function runEpisode(input: EpisodeInput, ctx: EpisodeContext): Prom
   if (!started || fresh.length === 0) return outcome; // nothing the orchestrator has not seen
 
   const newEvents = [started_, ...fresh];
-  const reg = ctx.registrations.get(instance.name);
+  const reg = findRegistration(ctx.registrations, instance.name);
   if (!reg || reg.kind !== 'orchestration') {
     const msg =
       `Orchestrator function '${instance.name}' failed: The function '${instance.name}' doesn't exist, is disabled, ` +
@@ -158,9 +167,7 @@ export async function runEpisode(input: EpisodeInput, ctx: EpisodeContext): Prom
 
   const payload = buildPayload(instance, input.playedJson, newEvents);
   const t0 = performance.now();
-  const res = await ctx.invoker.invoke(instance.name, [
-    { name: reg.triggerBinding, data: { string: payload } },
-  ]);
+  const res = await ctx.invoker.invoke(reg.name, [{ name: reg.triggerBinding, data: { string: payload } }]);
   outcome.invoked = true;
   let state: OrchestratorStateJson | undefined;
   let crash: string | undefined;
@@ -189,6 +196,13 @@ export async function runEpisode(input: EpisodeInput, ctx: EpisodeContext): Prom
       crashDetails = res.error.stack ?? '';
     }
   }
+  // The extension takes the custom status from every invocation (null when the orchestrator set
+  // none, or set null: the status is cleared). A new execution that sets none keeps the previous
+  // execution's (TaskOrchestrationDispatcher: runtimeState.Status ?? carryOverStatus).
+  const custom = state?.customStatus;
+  const firstEpisode = fresh.some((e) => e.EventType === EventType.ExecutionStarted);
+  if (custom !== undefined && custom !== null) commit.instance.customStatus = JSON.stringify(custom);
+  else if (!firstEpisode) commit.instance.customStatus = null;
   if (!state) {
     outcome.invocationMs = performance.now() - t0;
     failWith(
@@ -219,14 +233,11 @@ export async function runEpisode(input: EpisodeInput, ctx: EpisodeContext): Prom
     instanceId: instance.instanceId,
     executionId: instance.executionId,
     parentInstanceId: instance.parentInstanceId,
-    functionKind: (name) => ctx.registrations.get(name)?.kind,
+    functionKind: (name) => findRegistration(ctx.registrations, name)?.kind,
     functionNames: (kind) =>
       [...ctx.registrations.values()].filter((r) => r.kind === kind).map((r) => r.name),
   });
   outcome.invocationMs = performance.now() - t0;
-  if (state.customStatus !== undefined && state.customStatus !== null) {
-    commit.instance.customStatus = JSON.stringify(state.customStatus);
-  }
 
   if (shim.failure) {
     failWith(
@@ -261,7 +272,14 @@ export async function runEpisode(input: EpisodeInput, ctx: EpisodeContext): Prom
   outcome.pendingWork = [...shim.pending.values()].filter((t) => t.kind !== 'timer').length;
   const appended = [...newEvents, ...scheduling];
 
-  if (shim.allActionsDone && state.error) {
+  // DTFx ends the execution only once the extension reached the end of the action list and no task
+  // is open: an orchestrator that returned (or threw) beside a running activity, sub-orchestration,
+  // Task.any loser or un-canceled timer stays Running until those finish, then ends on that replay.
+  const returned = shim.allActionsDone && (!!state.error || !!state.isDone);
+  if (returned && shim.open.length) outcome.openTasksAtReturn = shim.open;
+  const ends = returned && shim.open.length === 0;
+
+  if (ends && state.error) {
     failWith(
       outcome,
       input,
@@ -270,9 +288,9 @@ export async function runEpisode(input: EpisodeInput, ctx: EpisodeContext): Prom
       '',
       now,
     );
-  } else if (shim.allActionsDone && state.isDone && shim.continueAsNew) {
+  } else if (ends && shim.continueAsNew) {
     continueAsNew(outcome, input, shim, now);
-  } else if (shim.allActionsDone && state.isDone) {
+  } else if (ends) {
     finish(outcome, input, appended, 'Completed', JSON.stringify(state.output ?? null), now);
     if (instance.parentInstanceId) {
       commit.messages.push(
@@ -365,23 +383,28 @@ function schedule(
   return out;
 }
 
+/**
+ * Ends the execution. `output` is stored as DTFx stores ExecutionCompleted.Result: the output's JSON
+ * when Completed, the raw reason text when Failed or Terminated (status readers parse it as JSON if
+ * it is JSON, as the extension's ParseToJToken does).
+ */
 function finish(
   outcome: EpisodeOutcome,
   input: EpisodeInput,
   appended: HistoryEvent[],
   status: RuntimeStatus,
-  outputJson: string,
+  output: string,
   now: Date,
 ): void {
   const c = outcome.commit;
   const all = [
     ...appended,
-    newEvent(EventType.ExecutionCompleted, { OrchestrationStatus: status, Result: outputJson }, now),
+    newEvent(EventType.ExecutionCompleted, { OrchestrationStatus: status, Result: output }, now),
     newEvent(EventType.OrchestratorCompleted, {}, now),
   ];
   c.historyAppend = all;
   c.instance.runtimeStatus = status;
-  c.instance.output = outputJson;
+  c.instance.output = output;
   c.instance.completedAt = now;
   c.instance.historyLength = input.history.length + all.length;
   outcome.appended = all;
@@ -395,7 +418,7 @@ function failWith(
   details: string,
   now: Date,
 ): void {
-  finish(outcome, input, appended, 'Failed', JSON.stringify(message), now);
+  finish(outcome, input, appended, 'Failed', message, now);
   outcome.failure = message;
   if (input.instance.parentInstanceId)
     outcome.commit.messages.push(parentFailure(input.instance, message, details));
@@ -403,14 +426,16 @@ function failWith(
 
 function continueAsNew(outcome: EpisodeOutcome, input: EpisodeInput, shim: ShimResult, now: Date): void {
   const c = outcome.commit;
-  const raw = shim.continueAsNew?.input;
-  // durable-functions JSON-encodes string inputs of continueAsNew once more (processInput); the
-  // next execution's getInput() returns the original value.
-  const inputJson = typeof raw === 'string' ? safeJson(raw) : JSON.stringify(raw ?? null);
+  // durable-functions JSON-encodes a string input once more (Utils.processInput) and DTFx serializes
+  // the action's input again, so the next execution's getInput() of 'x' is '"x"' (quotes included).
+  const inputJson = JSON.stringify(shim.continueAsNew?.input ?? null);
   const executionId = newExecutionId();
   c.historyReset = true;
   c.historyAppend = [];
-  c.instance.runtimeStatus = 'ContinuedAsNew';
+  // DTFx runs the new execution in the same work item: pollers never see ContinuedAsNew, and the
+  // instance's CreatedTime becomes the new ExecutionStarted's timestamp (AzureTableTrackingStore).
+  c.instance.runtimeStatus = 'Running';
+  c.instance.createdAt = now;
   c.instance.executionId = executionId;
   c.instance.input = inputJson;
   c.instance.output = null;
@@ -430,16 +455,16 @@ function continueAsNew(outcome: EpisodeOutcome, input: EpisodeInput, shim: ShimR
       now,
     ),
   });
-  outcome.appended = [];
-}
-
-function safeJson(text: string): string {
-  try {
-    JSON.parse(text);
-    return text;
-  } catch {
-    return JSON.stringify(text);
+  // Events raised after the continueAsNew call go to the new execution, in order, right after its
+  // start (TaskOrchestrationContext.AddEventToNextIteration; Azure Storage's Carryover behaviour).
+  for (const e of shim.carryover) {
+    c.messages.push({
+      instanceId: input.instance.instanceId,
+      executionId,
+      event: { ...e, IsPlayed: false },
+    });
   }
+  outcome.appended = [];
 }
 
 function parentMessage(instance: InstanceRecord, type: 8 | 9, fields: Partial<HistoryEvent>): EventMessage {

@@ -4,8 +4,10 @@
 // make to the orchestration context gets the next sequence id; completion events resolve tasks by
 // id; each top-level action is awaited before the next one is invoked (WhenAll waits for every
 // child even if one failed). The result says which tasks are new (to be scheduled), which ids are
-// still waiting for a completion event, and whether the extension has reached the end of the action
-// list (only then can the instance complete, fail or continue as new).
+// still waiting for a completion event, which of them DTFx counts as open (TaskOrchestrationContext
+// openTasks: a canceled timer is not), and whether the extension has reached the end of the action
+// list. DTFx completes, fails or continues an instance as new only when both hold: the end of the
+// list was reached and no task is open (TaskOrchestrationExecutor: `if (!context.HasOpenTasks)`).
 import { EventType, eventTypeName, type HistoryEvent } from './historyEvents';
 
 export type TaskKind = 'activity' | 'timer' | 'subOrchestration';
@@ -40,10 +42,14 @@ export interface ShimResult {
   allocated: Map<number, TaskInfo>;
   /** Allocated ids still waiting for their completion event (canceled timers included: they still fire). */
   pending: Map<number, TaskInfo>;
+  /** What DTFx counts as open tasks: pending ids except canceled timers. */
+  open: TaskInfo[];
   nextId: number;
   /** The extension awaited every action in the list (it may now complete / fail / continue as new). */
   allActionsDone: boolean;
   continueAsNew: { input: unknown } | undefined;
+  /** EventRaised events processed after continueAsNew: DTFx carries them into the next execution. */
+  carryover: HistoryEvent[];
   failure?: { kind: ShimFailureKind; message: string };
 }
 
@@ -51,7 +57,8 @@ export interface ShimContext {
   instanceId: string;
   executionId: string;
   parentInstanceId: string | null;
-  /** 'activity' | 'orchestration' | other kind for a registered function, undefined if unknown. */
+  /** 'activity' | 'orchestration' | other kind for a registered function, undefined if unknown
+   * (looked up case-insensitively, as the extension does). */
   functionKind(name: string): string | undefined;
   /** Names of registered functions of a kind, for error messages. */
   functionNames(kind: 'activity' | 'orchestration'): string[];
@@ -98,6 +105,10 @@ export const ActionType = {
 
 /** The extension's default RetryOptions.MaxRetryInterval. */
 const defaultMaxRetryIntervalMs = 6 * 24 * 3600 * 1000;
+
+/** Azure Storage provider (AzureStorageDurabilityProvider): MaximumDelayTime and LongRunningTimerIntervalLength. */
+export const maximumShortTimerMs = 6 * 24 * 3600 * 1000;
+export const longRunningTimerIntervalMs = 3 * 24 * 3600 * 1000;
 
 class ShimFailure extends Error {
   constructor(
@@ -153,6 +164,7 @@ class Simulator {
   private actionIndex = 0;
   private allDone = false;
   private continueAsNew: { input: unknown } | undefined;
+  private readonly carryover: HistoryEvent[] = [];
 
   constructor(
     private readonly history: readonly HistoryEvent[],
@@ -181,9 +193,11 @@ class Simulator {
       newTasks: this.newTasks,
       allocated: this.allocated,
       pending: this.pending,
+      open: [...this.pending.values()].filter((t) => t.purpose !== 'canceledTimer'),
       nextId: this.nextId,
       allActionsDone: this.allDone,
       continueAsNew: this.continueAsNew,
+      carryover: this.carryover,
       failure,
     };
   }
@@ -213,7 +227,10 @@ class Simulator {
         this.resolve(e.TimerId, false);
         break;
       case EventType.EventRaised:
-        this.raise(e.Name ?? '');
+        // Once the orchestration has called continueAsNew, DTFx (BehaviorOnContinueAsNew.Carryover,
+        // the Azure Storage default) keeps later events for the next execution.
+        if (this.continueAsNew) this.carryover.push(e);
+        else this.raise(e.Name ?? '');
         break;
       default:
         break;
@@ -257,10 +274,19 @@ class Simulator {
         const fireAt = new Date(a.fireAt ?? NaN);
         if (Number.isNaN(fireAt.getTime()))
           throw new ShimFailure('invalid-action', `createTimer: invalid fireAt ${a.fireAt}`);
-        const timer = this.scheduleTimer(fireAt, a.isCanceled ? 'canceledTimer' : 'timer');
-        // A canceled timer still consumes an id and still fires later; the awaiting code sees it
-        // complete (canceled) at once.
-        return a.isCanceled ? SimTask.completed(true) : timer;
+        if (a.isCanceled) {
+          // The extension cancels it right after creating it: it consumes one id (even a long timer:
+          // the loop stops after its first sub-timer) and still fires later, but DTFx no longer counts
+          // it as open and the awaiting code sees it complete (canceled) at once.
+          const first =
+            fireAt.getTime() - this.now.getTime() > maximumShortTimerMs
+              ? new Date(this.now.getTime() + longRunningTimerIntervalMs)
+              : fireAt;
+          this.scheduleTimer(first, 'canceledTimer');
+          return SimTask.completed(true);
+        }
+        if (fireAt.getTime() - this.now.getTime() > maximumShortTimerMs) return this.longTimer(fireAt);
+        return this.scheduleTimer(fireAt, 'timer');
       }
       case ActionType.WaitForExternalEvent: {
         // The extension matches event names case-insensitively and keeps waiters on a stack.
@@ -310,6 +336,26 @@ class Simulator {
           `The orchestrator returned an unknown action type ${String(a.actionType)}`,
         );
     }
+  }
+
+  /**
+   * The extension's DurableOrchestrationContext.CreateTimer for timers longer than MaximumDelayTime
+   * (V3 schema, where the SDK's LongTimerTask predicts the same ids): a chain of sub-timers of
+   * LongRunningTimerIntervalLength, each with its own id, the last one at the requested time.
+   */
+  private longTimer(fireAt: Date): SimTask {
+    const outer = new SimTask();
+    const end = fireAt.getTime();
+    const next = (at: number): void => {
+      const t = this.scheduleTimer(new Date(at), 'timer');
+      t.then(() => {
+        const remaining = end - this.now.getTime();
+        if (remaining <= 0) outer.complete(false);
+        else next(this.now.getTime() + Math.min(remaining, longRunningTimerIntervalMs));
+      });
+    };
+    next(this.now.getTime() + longRunningTimerIntervalMs);
+    return outer;
   }
 
   private functionName(a: ActionJson, kind: 'activity' | 'orchestration'): string {
@@ -370,10 +416,9 @@ class Simulator {
   private subInstanceId(a: ActionJson | undefined, id: number): string {
     const explicit = a?.instanceId;
     if (explicit) {
-      if (
-        explicit === this.ctx.instanceId ||
-        (this.ctx.parentInstanceId && explicit === this.ctx.parentInstanceId)
-      ) {
+      // Compared with StringComparison.OrdinalIgnoreCase, as the extension does.
+      const same = (x: string | null) => x !== null && x.toLowerCase() === explicit.toLowerCase();
+      if (same(this.ctx.instanceId) || same(this.ctx.parentInstanceId)) {
         throw new ShimFailure(
           'invalid-action',
           'The instance ID of a sub-orchestration must be different than the instance ID of a parent orchestration.',
@@ -387,7 +432,8 @@ class Simulator {
     return `${this.ctx.executionId}:${id}`;
   }
 
-  /** DTFx RetryInterceptor: attempt, on failure a timer (also after the last attempt), then retry. */
+  /** DTFx RetryInterceptor: attempt, on failure a backoff timer, then retry; after the last failed
+   * attempt a timer that fires at once (durabletask #661), then the failure. */
   private withRetry(a: ActionJson, kind: 'activity' | 'subOrchestration'): SimTask {
     const name = this.functionName(a, kind === 'activity' ? 'activity' : 'orchestration');
     const ro = a.retryOptions ?? {};
@@ -415,6 +461,13 @@ class Simulator {
       const t = this.schedule({ kind, name, purpose: n === 0 ? 'call' : 'retryAttempt' }, a.input, a);
       t.then(() => {
         if (!t.failed) return outer.complete(false);
+        if (n + 1 >= max) {
+          // After the last attempt DTFx (durabletask #661) still creates a timer, for histories
+          // written by older versions, but one that fires at once; then the failure surfaces.
+          const timer = this.scheduleTimer(new Date(this.now.getTime()), 'retryTimer', name);
+          timer.then(() => outer.complete(true));
+          return;
+        }
         let delay = 0;
         if (timeout === undefined || this.now.getTime() < firstAttempt + timeout) {
           const d = first * Math.pow(backoff, n);
@@ -425,9 +478,10 @@ class Simulator {
           // the orchestration hangs (durable-js #629). Fail loudly instead.
           throw new ShimFailure(
             'retry-timeout',
-            `Retries of '${name}' stopped because retryTimeoutInMilliseconds (${timeout} ms) elapsed. ` +
-              'On Azure this leaves the orchestration waiting forever (durable-functions v3 issue #629). ' +
-              'Remove retryTimeoutInMilliseconds and bound retries with maxNumberOfAttempts.',
+            `Retries of '${name}' stopped because retryTimeoutInMilliseconds (${timeout} ms) elapsed before ` +
+              `attempt ${n + 2} of ${max}. On Azure this leaves the orchestration waiting forever ` +
+              '(durable-functions v3 issue #629). Remove retryTimeoutInMilliseconds and bound retries with ' +
+              'maxNumberOfAttempts.',
           );
         }
         const timer = this.scheduleTimer(
@@ -435,7 +489,7 @@ class Simulator {
           'retryTimer',
           name,
         );
-        timer.then(() => (n + 1 < max ? attempt(n + 1) : outer.complete(true)));
+        timer.then(() => attempt(n + 1));
       });
     };
     attempt(0);
@@ -462,7 +516,9 @@ class Simulator {
         : e.EventType === EventType.TimerCreated
           ? 'timer'
           : 'subOrchestration';
-    const sameName = kind === 'timer' || e.Name === undefined || e.Name === info.name;
+    // DTFx compares names with StringComparison.OrdinalIgnoreCase.
+    const sameName =
+      kind === 'timer' || e.Name === undefined || e.Name.toLowerCase() === (info.name ?? '').toLowerCase();
     if (kind === info.kind && sameName) return;
     throw new ShimFailure(
       'non-determinism',

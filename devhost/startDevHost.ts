@@ -219,7 +219,13 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
       registrations,
       invoker,
       outputs,
-      management: { ops, taskHub: config.hubName, connectionName: 'Storage', key: apiKey || undefined },
+      management: {
+        ops,
+        taskHub: config.hubName,
+        connectionName: 'Storage',
+        key: apiKey || undefined,
+        logger: logger.child({ category: 'durable-http' }),
+      },
       logger,
       maxBodyBytes: bodySizeLimit(env.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT),
     });
@@ -311,7 +317,10 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
       getHistory: (id) => ops.getHistory(id),
       waitForCompletion: (id, timeoutMs) => ops.waitForCompletion(id, timeoutMs),
       runTimer: (name) => timers.fire(name),
-      stats: () => ({ orchestrations: { ...dispatcher.stats }, activities: { ...runner.stats } }),
+      stats: () => ({
+        orchestrations: { ...dispatcher.stats, openTaskReturns: [...dispatcher.stats.openTaskReturns] },
+        activities: { ...runner.stats },
+      }),
       stop: () => (stopped ??= cleanup().then(() => logger.info('dev host stopped'))),
     };
     return host;

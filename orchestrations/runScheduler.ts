@@ -187,7 +187,21 @@ export function* runScheduler(
     }
   }
 
-  for (const f of inFlight.values()) if (f.kind === 'results' && !f.timer.isCompleted) f.timer.cancel();
+  // The job has ended, but DTFx completes an instance only when none of its tasks is open. Deadline
+  // timers of queued container attempts are canceled (their results are events, not tasks); calls
+  // still running (after a cancel, or past their deadline) are waited for one at a time (a new
+  // Task.any would schedule them again) and their results ignored. Fresh units were never scheduled.
+  for (const f of inFlight.values()) {
+    if (f.kind === 'results') {
+      if (!f.timer.isCompleted) f.timer.cancel();
+    } else if (!f.fresh && !f.task.isCompleted) {
+      try {
+        yield f.task;
+      } catch {
+        // A faulted call no longer matters: the job's outcome is recorded.
+      }
+    }
+  }
   d.setCustomStatus(progress(state, io.mode));
   return state;
 

@@ -2,7 +2,7 @@
 // lost on exit) and PostgresStore (crash-safe). The unit of atomicity is the episode: claim an
 // instance with its visible events, run the orchestrator, commit everything the episode produced
 // at once (history, consumed events, activity work, timers, messages to other instances).
-import { EventType, newEvent, type HistoryEvent, type RuntimeStatus } from '../historyEvents';
+import { EventType, isTerminal, newEvent, type HistoryEvent, type RuntimeStatus } from '../historyEvents';
 
 export interface InstanceRecord {
   instanceId: string;
@@ -12,7 +12,7 @@ export interface InstanceRecord {
   runtimeStatus: RuntimeStatus;
   /** JSON text of the current execution's input. */
   input: string | null;
-  /** JSON text of the output (for failures: the failure message as a JSON string). */
+  /** The output as DTFx stores it: JSON text when Completed; the raw reason when Failed or Terminated. */
   output: string | null;
   /** JSON text of the custom status. */
   customStatus: string | null;
@@ -87,6 +87,8 @@ export interface EpisodeCommit {
     customStatus: string | null | undefined;
     completedAt: Date | null;
     historyLength: number;
+    /** Set when a new execution starts (continue-as-new moves the instance's createdTime). */
+    createdAt?: Date;
   };
   activities: NewActivity[];
   messages: EventMessage[];
@@ -98,6 +100,11 @@ export interface CommitResult {
   activities: ActivityWorkItem[];
   /** Instances that received immediately visible events (children, parents, self). */
   readyInstances: string[];
+  /**
+   * Sub-orchestrations not started because an unfinished instance has their id: their start is
+   * dropped, as DTFx drops a duplicate ExecutionStarted, so the parent waits for them in vain.
+   */
+  droppedChildren: ChildStart[];
 }
 
 export interface EpisodeClaim {
@@ -154,6 +161,11 @@ export interface InstanceStore {
   listInstances(filter: InstanceFilter, top: number, continuation?: string): Promise<InstancePage>;
   getHistory(instanceId: string): Promise<HistoryEvent[]>;
   purgeInstance(instanceId: string): Promise<number>;
+  /**
+   * Purges by filter like Azure Storage (AzureTableTrackingStore.PurgeInstanceHistoryAsync): only the
+   * terminal statuses of runtimeStatus count; without any, instances of every status match, running
+   * ones included.
+   */
   purgeInstances(filter: InstanceFilter): Promise<number>;
 }
 
@@ -181,6 +193,12 @@ export function executionStartedEvent(
     },
     now,
   );
+}
+
+/** The statuses a purge by filter honours (Azure Storage ignores the others). */
+export function purgeStatuses(statuses: string[] | undefined): string[] | undefined {
+  const terminal = statuses?.filter((s) => isTerminal(s));
+  return terminal?.length ? terminal : undefined;
 }
 
 export function matchesFilter(r: InstanceRecord, f: InstanceFilter): boolean {

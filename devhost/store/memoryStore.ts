@@ -1,10 +1,11 @@
 // In-memory InstanceStore: the semantics of PostgresStore without durability. One process, so an
 // instance "lock" is a flag; everything else is plain maps.
 import { DevHostError } from '../devHostError';
-import { EventType, isTerminal, newEvent, type HistoryEvent } from '../historyEvents';
+import { isTerminal, type HistoryEvent } from '../historyEvents';
 import {
   executionStartedEvent,
   matchesFilter,
+  purgeStatuses,
   type ActivityCompletion,
   type ActivityWorkItem,
   type ChildStart,
@@ -136,7 +137,7 @@ export class MemoryStore implements InstanceStore {
     const now = new Date();
     if (this.instances.get(inst.record.instanceId) !== inst) {
       // Purged (or replaced) while the episode ran: its results go nowhere.
-      return { activities: [], readyInstances: [] };
+      return { activities: [], readyInstances: [], droppedChildren: [] };
     }
     const consumed = new Set(c.consumedEventIds);
     inst.inbox = inst.inbox.filter((e) => !consumed.has(e.id));
@@ -150,6 +151,7 @@ export class MemoryStore implements InstanceStore {
     if (c.instance.customStatus !== undefined) r.customStatus = c.instance.customStatus;
     r.completedAt = c.instance.completedAt;
     r.historyLength = c.instance.historyLength;
+    if (c.instance.createdAt) r.createdAt = c.instance.createdAt;
     r.updatedAt = now;
     const activities: ActivityWorkItem[] = c.activities.map((a) => {
       const item = { id: String(++this.seq), lease: 'memory', instanceId: r.instanceId, ...a };
@@ -158,6 +160,7 @@ export class MemoryStore implements InstanceStore {
     });
     const ready = new Set<string>();
     const messages = [...c.messages];
+    const droppedChildren: ChildStart[] = [];
     for (const child of c.children) {
       const outcome = this.create(
         {
@@ -170,7 +173,7 @@ export class MemoryStore implements InstanceStore {
         child.parent,
         now,
       );
-      if (outcome === 'conflict') messages.push(childConflict(child, now));
+      if (outcome === 'conflict') droppedChildren.push(child);
       else ready.add(child.instanceId);
     }
     for (const m of messages) {
@@ -179,7 +182,7 @@ export class MemoryStore implements InstanceStore {
       this.push(target, m);
       if (!m.visibleAt || m.visibleAt.getTime() <= Date.now()) ready.add(m.instanceId);
     }
-    return { activities, readyInstances: [...ready] };
+    return { activities, readyInstances: [...ready], droppedChildren };
   }
 
   async findReadyInstances(limit: number): Promise<string[]> {
@@ -263,10 +266,10 @@ export class MemoryStore implements InstanceStore {
   }
 
   async purgeInstances(filter: InstanceFilter): Promise<number> {
+    const f = { ...filter, runtimeStatus: purgeStatuses(filter.runtimeStatus) };
     let n = 0;
     for (const [id, inst] of [...this.instances]) {
-      if (isTerminal(inst.record.runtimeStatus) && matchesFilter(inst.record, filter))
-        n += await this.purgeInstance(id);
+      if (matchesFilter(inst.record, f)) n += await this.purgeInstance(id);
     }
     return n;
   }
@@ -278,22 +281,6 @@ export class MemoryStore implements InstanceStore {
 
 export function newExecutionId(): string {
   return crypto.randomUUID().replace(/-/g, '');
-}
-
-export function childConflict(child: ChildStart, now: Date): EventMessage {
-  return {
-    instanceId: child.parent.instanceId,
-    executionId: child.parent.executionId,
-    event: newEvent(
-      EventType.SubOrchestrationInstanceFailed,
-      {
-        TaskScheduledId: child.parent.taskId,
-        Reason: `An orchestration with instance ID '${child.instanceId}' already exists and is not finished.`,
-        Details: '',
-      },
-      now,
-    ),
-  };
 }
 
 function heapPush(h: [number, string][], v: [number, string]): void {

@@ -8,9 +8,10 @@ import pg from 'pg';
 import { DevHostError, errorMessage } from '../devHostError';
 import type { HistoryEvent, RuntimeStatus } from '../historyEvents';
 import type { Logger } from '../logger';
-import { childConflict, newExecutionId } from './memoryStore';
+import { newExecutionId } from './memoryStore';
 import {
   executionStartedEvent,
+  purgeStatuses,
   type ActivityCompletion,
   type ActivityWorkItem,
   type ChildStart,
@@ -402,13 +403,14 @@ export class PostgresStore implements InstanceStore {
   ): Promise<CommitResult> {
     const messages = [...commit.messages];
     const ready = new Set<string>();
+    const droppedChildren: ChildStart[] = [];
     if (commit.children.length) {
       const now = new Date();
       const seen = new Set<string>();
       const items: { req: CreateInstanceRequest; parent: ChildStart['parent']; event: HistoryEvent }[] = [];
       for (const child of commit.children) {
         if (seen.has(child.instanceId)) {
-          messages.push(childConflict(child, now));
+          droppedChildren.push(child);
           continue;
         }
         seen.add(child.instanceId);
@@ -425,13 +427,7 @@ export class PostgresStore implements InstanceStore {
       const started = new Set(r.started.map((x) => x.instanceId));
       for (const item of items) {
         if (started.has(item.req.instanceId)) ready.add(item.req.instanceId);
-        else
-          messages.push(
-            childConflict(
-              commit.children.find((ch) => ch.instanceId === item.req.instanceId)!,
-              now,
-            ),
-          );
+        else droppedChildren.push(commit.children.find((ch) => ch.instanceId === item.req.instanceId)!);
       }
     }
     const ci = commit.instance;
@@ -451,7 +447,8 @@ export class PostgresStore implements InstanceStore {
        ), upd AS (
          UPDATE ${this.t('instances')} SET runtime_status = $7, execution_id = $4, input = $8, output = $9,
            custom_status = CASE WHEN $10::boolean THEN $11::text ELSE custom_status END,
-           completed_at = $12, history_length = $13, updated_at = now()
+           completed_at = $12, history_length = $13, updated_at = now(),
+           created_at = coalesce($24::timestamptz, created_at)
          WHERE instance_id = $3
        ), msg AS (
          INSERT INTO ${this.t('new_events')} (instance_id, execution_id, event, visible_at)
@@ -497,6 +494,7 @@ export class PostgresStore implements InstanceStore {
         commit.activities.map((a) => a.name),
         commit.activities.map((a) => a.input),
         this.channel,
+        ci.createdAt ?? null,
       ],
     });
     const row = r.rows[0];
@@ -511,7 +509,7 @@ export class PostgresStore implements InstanceStore {
       name: a.n,
       input: a.in,
     }));
-    return { activities, readyInstances: [...ready] };
+    return { activities, readyInstances: [...ready], droppedChildren };
   }
 
   async findReadyInstances(limit: number): Promise<string[]> {
@@ -679,11 +677,11 @@ export class PostgresStore implements InstanceStore {
   }
 
   async purgeInstances(filter: InstanceFilter): Promise<number> {
+    const statuses = purgeStatuses(filter.runtimeStatus);
     const r = await this.pool.query<{ n: number }>(
       `WITH d AS (
          DELETE FROM ${this.t('instances')}
-         WHERE runtime_status IN ${terminal}
-           AND ($1::timestamptz IS NULL OR created_at >= $1) AND ($2::timestamptz IS NULL OR created_at <= $2)
+         WHERE ($1::timestamptz IS NULL OR created_at >= $1) AND ($2::timestamptz IS NULL OR created_at <= $2)
            AND ($3::text[] IS NULL OR runtime_status = ANY($3)) AND ($4::text IS NULL OR starts_with(instance_id, $4))
          RETURNING instance_id
        ), h AS (DELETE FROM ${this.t('history')} WHERE instance_id IN (SELECT instance_id FROM d)),
@@ -693,7 +691,7 @@ export class PostgresStore implements InstanceStore {
       [
         filter.createdTimeFrom ?? null,
         filter.createdTimeTo ?? null,
-        filter.runtimeStatus?.length ? filter.runtimeStatus : null,
+        statuses ?? null,
         filter.instanceIdPrefix ?? null,
       ],
     );

@@ -82,7 +82,10 @@ describe('replay shim', () => {
     ]);
     h = [...h, timerCreated(3), episode(300), timerFired(3), scheduled(4, 'x'), episode(310), failed(4)];
     r = replayActions(h, [action], ctx);
-    expect(r.newTasks.map((t) => [t.id, t.kind])).toEqual([[5, 'timer']]); // still a timer after attempt 3
+    // Still a timer after the last attempt, but one that fires at once (durabletask #661).
+    expect(r.newTasks).toEqual([
+      { id: 5, kind: 'timer', fireAt: new Date(t0 + 310), purpose: 'retryTimer', name: 'x' },
+    ]);
     h = [...h, timerCreated(5), episode(500), timerFired(5)];
     r = replayActions(h, [action], ctx);
     expect(r.allActionsDone).toBe(true);
@@ -108,6 +111,20 @@ describe('replay shim', () => {
       [2, 'activity'],
     ]);
     expect([...r.pending.keys()]).toEqual([0, 1, 2]);
+    // DTFx removes a canceled timer from its open tasks: it does not keep the instance alive.
+    expect(r.open.map((t) => t.id)).toEqual([1, 2]);
+  });
+
+  it('carries events raised after continueAsNew into the next execution', () => {
+    const raised = (name: string) => ev(EventType.EventRaised, { Name: name, Input: '1' });
+    const wait: ActionJson = { actionType: ActionType.WaitForExternalEvent, externalEventName: 'a' };
+    const can: ActionJson = { actionType: ActionType.ContinueAsNew, input: 2 };
+    const h = [...start(), episode(1), raised('b'), raised('a'), raised('c')];
+    const r = replayActions(h, [wait, can], ctx);
+    expect(r.continueAsNew).toEqual({ input: 2 });
+    expect(r.allActionsDone).toBe(true);
+    // 'b' came before the call (buffered, then lost with the execution); 'c' after it.
+    expect(r.carryover.map((e) => e.Name)).toEqual(['c']);
   });
 
   it('delivers external events to the newest waiter and buffers the rest in order', () => {

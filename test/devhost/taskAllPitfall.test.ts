@@ -19,7 +19,7 @@ describe('Task.all fail-fast beside a retrying sibling', () => {
     host = await startDevHost({ appEntry, testMode: false });
     const id = await host.startNew('taskAllPitfall', { instanceId: 'pitfall-azure' });
     const s = await host.waitForCompletion(id, 20_000);
-    expect(s.runtimeStatus).toBe('Completed');
+    expect(s.runtimeStatus, String(s.output)).toBe('Completed');
     // The orchestrator believes callActivity('next') returned undefined: it got TimerFired 5.
     expect(s.output).toEqual({ caught: "Activity function 'alwaysFails' failed: permanent failure" });
     const h = await host.getHistory(id);

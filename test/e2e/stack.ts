@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
+import { jobInstanceId } from '../../activities/contracts';
 import { deploySchema } from '../../db';
 import { launchAzurite, startDevHost, type AzuriteInstance, type DevHost } from '../../devhost';
 import { createTestSchema, dropTestSchema, TEST_DATABASE_URL, type TestSchema } from '../support/pg';
@@ -165,7 +166,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       for (;;) {
         const r = await api<JobDetail>('GET', `/api/jobs/${jobId}`, undefined, keyHeader);
         if (r.status !== 200) throw new Error(`GET job ${jobId} → ${r.status} ${JSON.stringify(r.body)}`);
-        if (['completed', 'failed', 'cancelled'].includes(r.body.job.status)) return r.body;
+        if (['completed', 'failed', 'cancelled'].includes(r.body.job.status)) {
+          await expectStrictCompletion(host, jobInstanceId(jobId, r.body.job.run_count), until);
+          return r.body;
+        }
         if (Date.now() > until) {
           throw new Error(
             `job ${jobId} still ${r.body.job.status} after ${timeoutMs} ms: ${JSON.stringify(r.body.node_summary)}`,
@@ -192,6 +196,24 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
   };
   return stack;
+}
+
+/**
+ * The job's orchestration must end without failing (DTFx ends an instance only when none of its
+ * tasks is open, so this also waits for calls still running), and no orchestration of the app may
+ * have returned while tasks were open (the dev host lists those).
+ */
+async function expectStrictCompletion(host: DevHost, instanceId: string, until: number): Promise<void> {
+  if (!(await host.getStatus(instanceId))) return; // the job never got an orchestration
+  const s = await host.waitForCompletion(instanceId, Math.max(5_000, until - Date.now()));
+  // Terminated: ended from outside the product (a test does that on purpose).
+  if (s.runtimeStatus === 'Failed') {
+    throw new Error(`orchestration ${instanceId} failed: ${JSON.stringify(s.output)}`);
+  }
+  const open = host.stats().orchestrations.openTaskReturns;
+  if (open.length) {
+    throw new Error(`orchestrations returned while tasks were still open: ${JSON.stringify(open)}`);
+  }
 }
 
 export const nodeOf = (d: JobDetail, id: string) => {
