@@ -35,6 +35,8 @@ async function stopService(p: CliProcess): Promise<void> {
   p.interruptGroup();
   const r = await p.exited;
   expect(r.code).toBe(0);
+  // Stopping terminates no connection it did not close itself: no error lines.
+  expect(r.err).not.toMatch(/ERROR|error:/);
   expect(existsSync(stackFile())).toBe(false);
   expect(serversOf(dir)).toEqual([]);
 }
