@@ -1,12 +1,13 @@
 // The local stack behind `dagmaster run` and `dagmaster start`: Postgres (DATABASE_URL, else an
-// embedded one with data in .data/postgres), Azurite (data in .data/azurite), the dev host running
-// the Function App's real registrations, and the container worker beside it.
+// embedded one with data in .data/postgres) migrated at startup, Azurite (data in .data/azurite), the
+// dev host running the Function App's real registrations, and the container worker beside it.
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { ensureLocalLogin } from './localAppLogin';
 import { removeStackFile, writeStackFile } from './stackFile';
 import { loadWorkerConfig, startContainerWorker, type ContainerWorker } from '../container-worker';
-import { deploySchema } from '../db';
+import { defaultAppRole, runMigrations } from '../db';
 import { createLogger } from '../handlers/createLogger';
 import {
   launchAzurite,
@@ -68,9 +69,23 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       databaseUrl = pgInstance.url;
     }
     const schema = process.env.DAG_DB_SCHEMA || 'dagapp';
+    const stacSchema = process.env.DAG_STAC_SCHEMA || 'stac';
+    const appRole = process.env.DAG_DB_APP_ROLE || defaultAppRole(schema);
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+    // The app's connection: a login in the app role, as in production (see cli/localAppLogin.ts).
+    let appUrl = databaseUrl;
     try {
-      await deploySchema(pool, schema);
+      const login = await ensureLocalLogin(pool, databaseUrl, appRole);
+      if (login) appUrl = login.url;
+      else say(`cannot create roles on this server: the app connects as DATABASE_URL's user`);
+      // The local stack migrates at startup (in production the deployment's migration job does).
+      const r = await runMigrations(pool, {
+        schema,
+        stacSchema,
+        appRole,
+        grantTo: login ? [{ name: login.name }] : [],
+      });
+      if (r.applied.length) say(`database schema ${schema} migrated to ${r.to}`);
     } finally {
       await pool.end();
     }
@@ -86,8 +101,9 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     // The in-process container worker's handlers (raster.*) read their configuration from the
     // environment, as in the container: point them at this stack's Postgres, blob storage and a
     // mount under .data/, unless the caller set them.
-    process.env.DATABASE_URL ??= databaseUrl;
+    process.env.DATABASE_URL = appUrl;
     process.env.DAG_DB_SCHEMA ??= schema;
+    process.env.DAG_STAC_SCHEMA ??= stacSchema;
     if (!process.env.DAG_STORAGE_CONNECTION) process.env.DAG_STORAGE_CONNECTION = storage;
     if (!process.env.DAG_WORKER_ETL_MOUNT_PATH) {
       process.env.DAG_WORKER_ETL_MOUNT_PATH = path.join(dataDir, 'etl');
@@ -95,8 +111,9 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     }
 
     const env: Record<string, string> = {
-      DATABASE_URL: databaseUrl,
+      DATABASE_URL: appUrl,
       DAG_DB_SCHEMA: schema,
+      DAG_STAC_SCHEMA: stacSchema,
       DAG_WORKFLOWS_DIR: o.workflowsDir,
       DAG_RESULT_QUEUE: process.env.DAG_RESULT_QUEUE || 'dag-task-results',
       DAG_RECONCILE_SCHEDULE: process.env.DAG_RECONCILE_SCHEDULE || '0 */1 * * * *',
@@ -123,7 +140,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     const { etlCleanup } = loadWorkerConfig({
       ...process.env,
       DAG_QUEUE_CONNECTION: storage,
-      DATABASE_URL: databaseUrl,
+      DATABASE_URL: appUrl,
       DAG_DB_SCHEMA: schema,
     });
     const worker: ContainerWorker = await startContainerWorker({
@@ -132,7 +149,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
         .map((q) => q.trim())
         .filter(Boolean),
       storageConnectionString: storage,
-      databaseUrl,
+      databaseUrl: appUrl,
       schema,
       maxConcurrent: Number(process.env.DAG_WORKER_MAX_CONCURRENT) || 8,
       visibilityTimeoutSeconds: 30,

@@ -10,8 +10,11 @@ import { loadConfig } from '../functions/config';
 import { listWorkflowFiles, loadWorkflowFiles } from '../functions/workflowCatalog';
 import { defaultRegistry } from '../handlers/handlerRegistry';
 import { ApiError, call, exitCodeOf, follow, submit, summarize, type JobBody } from './jobClient';
+import { runDbCommand } from './dbCommand';
 import { startLocalStack } from './localStack';
+import { runSettingsCommand } from './settingsCommand';
 import { uploadFile } from './uploadFile';
+import { runWorkerCommand } from './workerCommand';
 
 const USAGE = `usage: dagmaster <command> [options]
 
@@ -26,6 +29,11 @@ commands:
   upload <local file> <container>/<blob> put a file into the configured blob storage
   schema --json-schema | --ddl [--schema S]
                                          print the workflow JSON Schema or the SQL DDL
+  db migrate | status | generate-migration <name> | new-migration <name> | seal
+                                         the Postgres schema's versioned migrations (dagmaster db help)
+  worker                                 the container worker alone, on ./local.settings.json
+  settings [--database-url URL] [--force]
+                                         write local.settings.json for a running Azurite and Postgres
 `;
 
 export interface CliIO {
@@ -56,6 +64,12 @@ export async function runCli(argv: string[], io: CliIO = stdio): Promise<number>
         return await submitCommand(rest, io);
       case 'upload':
         return await upload(rest, io);
+      case 'db':
+        return await runDbCommand(rest, io);
+      case 'worker':
+        return await runWorkerCommand(rest, io);
+      case 'settings':
+        return await runSettingsCommand(rest, io);
       case undefined:
       case '-h':
       case '--help':

@@ -118,7 +118,8 @@ export function grantDdl(
   for (const t of tables) {
     out.push(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${q(schema, t.name)} TO ${role}`);
     for (const c of t.columnInfo) {
-      if (c.serial) out.push(`GRANT USAGE, SELECT ON SEQUENCE ${q(schema, `${t.name}_${c.name}_seq`)} TO ${role}`);
+      if (c.serial)
+        out.push(`GRANT USAGE, SELECT ON SEQUENCE ${q(schema, `${t.name}_${c.name}_seq`)} TO ${role}`);
     }
   }
   return out;

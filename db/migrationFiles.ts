@@ -37,7 +37,11 @@ export interface MigrationTarget {
   appRole: string;
 }
 
-export const PLACEHOLDERS = { schema: '${schema}', stacSchema: '${stac_schema}', appRole: '${app_role}' } as const;
+export const PLACEHOLDERS = {
+  schema: '${schema}',
+  stacSchema: '${stac_schema}',
+  appRole: '${app_role}',
+} as const;
 
 export function checksumOf(text: string): string {
   return createHash('sha256').update(text.replace(/\r\n/g, '\n')).digest('hex');
@@ -45,7 +49,10 @@ export function checksumOf(text: string): string {
 
 /** db/migrations beside the sources, also when running from dist/ (dist/db → ../../db/migrations). */
 export function defaultMigrationsDir(): string {
-  const candidates = [path.join(__dirname, 'migrations'), path.join(__dirname, '..', '..', 'db', 'migrations')];
+  const candidates = [
+    path.join(__dirname, 'migrations'),
+    path.join(__dirname, '..', '..', 'db', 'migrations'),
+  ];
   return candidates.find((d) => existsSync(path.join(d, CHECKSUMS_FILE))) ?? candidates[0]!;
 }
 
@@ -67,7 +74,10 @@ export function readChecksums(dir: string): Record<string, string> {
  */
 export function loadMigrations(dir: string = defaultMigrationsDir()): Migration[] {
   if (!existsSync(dir)) {
-    throw new DbError('CONFIG', `The migrations directory ${dir} does not exist. It ships with the app (db/migrations).`);
+    throw new DbError(
+      'CONFIG',
+      `The migrations directory ${dir} does not exist. It ships with the app (db/migrations).`,
+    );
   }
   const sums = readChecksums(dir);
   const out: Migration[] = [];
@@ -76,7 +86,10 @@ export function loadMigrations(dir: string = defaultMigrationsDir()): Migration[
     const m = MIGRATION_FILE.exec(file);
     if (!m) {
       if (file.endsWith('.sql'))
-        throw new DbError('CONFIG', `${path.join(dir, file)}: migration files are named NNNN_name.sql (lowercase name).`);
+        throw new DbError(
+          'CONFIG',
+          `${path.join(dir, file)}: migration files are named NNNN_name.sql (lowercase name).`,
+        );
       continue;
     }
     const text = readFileSync(path.join(dir, file), 'utf8');
@@ -106,14 +119,17 @@ export function loadMigrations(dir: string = defaultMigrationsDir()): Migration[
   });
   for (const f of Object.keys(sums)) {
     if (!out.some((m) => m.file === f))
-      throw new DbError('CONFIG', `${CHECKSUMS_FILE} records ${f}, which is missing from ${dir}: a released migration must never be deleted.`);
+      throw new DbError(
+        'CONFIG',
+        `${CHECKSUMS_FILE} records ${f}, which is missing from ${dir}: a released migration must never be deleted.`,
+      );
   }
   return out;
 }
 
 /** A name that can be put into a migration: quoted as an identifier; `$` and `'` are refused (DO blocks, literals). */
 export function checkTargetName(what: string, name: string): string {
-  if (!name || Buffer.byteLength(name) > 63 || /[\u0000$']/.test(name)) {
+  if (!name || Buffer.byteLength(name) > 63 || name.includes('\u0000') || /[$']/.test(name)) {
     throw new DbError(
       'CONFIG',
       `${what} ${JSON.stringify(name)} cannot be used by the migrations: 1-63 bytes, without $, ' or NUL.`,
@@ -132,7 +148,10 @@ export function renderMigration(text: string, t: MigrationTarget): string {
   return text.replace(/\$\{([a-z_]+)\}/g, (whole) => {
     const v = values[whole];
     if (v === undefined)
-      throw new DbError('CONFIG', `Unknown placeholder ${whole} in a migration (known: ${Object.keys(values).join(', ')}).`);
+      throw new DbError(
+        'CONFIG',
+        `Unknown placeholder ${whole} in a migration (known: ${Object.keys(values).join(', ')}).`,
+      );
     return v;
   });
 }
@@ -150,6 +169,9 @@ export function migrationSlug(name: string): string {
     .replace(/^_+|_+$/g, '')
     .slice(0, 60);
   if (!slug || !/^[a-z0-9]/.test(slug))
-    throw new DbError('VALIDATION', `"${name}" is not a usable migration name: use letters, digits and underscores (e.g. add_job_priority).`);
+    throw new DbError(
+      'VALIDATION',
+      `"${name}" is not a usable migration name: use letters, digits and underscores (e.g. add_job_priority).`,
+    );
   return slug;
 }

@@ -11,12 +11,7 @@ import { describeDifferences } from './describeSchema';
 import { DbError } from './errors';
 import { generateDdl } from './generateDdl';
 import { bootstrapLockKey } from './migrate';
-import {
-  loadMigrations,
-  renderMigration,
-  type Migration,
-  type MigrationTarget,
-} from './migrationFiles';
+import { loadMigrations, renderMigration, type Migration, type MigrationTarget } from './migrationFiles';
 import { query, type Queryable } from './queryable';
 import { compareWithModels, MIGRATIONS_TABLE, SCHEMA_PARTS, type SchemaPart } from './schemaModel';
 import { sql, type SqlFragment } from './sql';
@@ -97,10 +92,7 @@ async function appliedRows(db: Queryable, schema: string) {
     sql`SELECT to_regclass(${`${sql.ident(schema).text}.${sql.ident(MIGRATIONS_TABLE).text}`}) IS NOT NULL AS ok`,
   );
   if (!present) return [];
-  const r = await query(
-    db,
-    sql`SELECT * FROM ${sql.table(schema, MIGRATIONS_TABLE)} ORDER BY version`,
-  );
+  const r = await query(db, sql`SELECT * FROM ${sql.table(schema, MIGRATIONS_TABLE)} ORDER BY version`);
   return r.rows.map((row) => parseRow(migrationsTable, row));
 }
 
@@ -174,7 +166,10 @@ async function currentUser(db: Queryable): Promise<string> {
 }
 
 async function grantLogin(db: Queryable, appRole: string, login: LoginGrant, log: (s: string) => void) {
-  const has = await exists(db, sql`SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${login.name}) AS ok`);
+  const has = await exists(
+    db,
+    sql`SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${login.name}) AS ok`,
+  );
   if (!has) {
     if (!login.entraObjectId) {
       throw new MigrationError(
@@ -223,11 +218,27 @@ export async function runMigrations(db: Queryable, o: RunMigrationsOptions): Pro
       granted: [],
     };
   }
+  // Nothing to do and nothing to grant: answer without taking locks or needing any privilege beyond
+  // reading the history (so the apps themselves may ask).
+  if (!o.grantTo?.length) {
+    const st = await migrationStatus(db, o.schema, migrations);
+    if (st.current > 0 && st.pending.length === 0)
+      return { from: st.current, to: st.current, applied: [], pending: [], dryRun: false, granted: [] };
+  }
   return withAdvisoryLock(db, bootstrapLockKey(o.schema), async (tx) => {
     // Index builds on big tables may take longer than the pool's statement timeout.
     await tx.query("SELECT set_config('statement_timeout', '0', true)");
+    // A STAC schema may be shared by several deployments: serialise on it too (always after the
+    // product schema's lock, so two runs cannot wait for each other).
+    if (o.stacSchema !== o.schema)
+      await query(
+        tx,
+        sql`SELECT pg_advisory_xact_lock(hashtextextended(${bootstrapLockKey(o.stacSchema)}, 0))`,
+      );
     await ensureRole(tx, o.appRole, log);
-    if (!(await exists(tx, sql`SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${o.schema}) AS ok`)))
+    if (
+      !(await exists(tx, sql`SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${o.schema}) AS ok`))
+    )
       await tx.query(`CREATE SCHEMA ${sql.ident(o.schema).text}`);
     for (const s of generateDdl(o.schema, [migrationsTable]).slice(1)) await tx.query(s);
     const applied = await appliedRows(tx, o.schema);
@@ -279,6 +290,13 @@ export async function runMigrations(db: Queryable, o: RunMigrationsOptions): Pro
         );
       }
     }
-    return { from, to: Math.max(from, ...result.map((r) => r.version)), applied: result, pending: [], dryRun: false, granted };
+    return {
+      from,
+      to: Math.max(from, ...result.map((r) => r.version)),
+      applied: result,
+      pending: [],
+      dryRun: false,
+      granted,
+    };
   });
 }

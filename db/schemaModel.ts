@@ -48,7 +48,10 @@ export function modelDdl(t: MigrationTarget, parts: readonly SchemaPart[] = SCHE
 }
 
 /** Runs fn inside a savepoint (or a transaction) that is always rolled back: it leaves nothing behind. */
-export async function rolledBack<T>(db: Queryable, fn: (tx: pg.PoolClient | pg.Client) => Promise<T>): Promise<T> {
+export async function rolledBack<T>(
+  db: Queryable,
+  fn: (tx: pg.PoolClient | pg.Client) => Promise<T>,
+): Promise<T> {
   const sentinel = Symbol('rollback');
   let result: T | undefined;
   try {

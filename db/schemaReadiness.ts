@@ -52,7 +52,10 @@ export async function checkSchemaReadiness(
       );
       current = v.rows[0]!.v;
     } catch (err) {
-      if ((err as { code?: string }).code === '42501' || (err instanceof DbError && /permission/i.test(err.message)))
+      if (
+        (err as { code?: string }).code === '42501' ||
+        (err instanceof DbError && /permission/i.test(err.message))
+      )
         return {
           ok: false,
           current: 0,

@@ -43,9 +43,16 @@ export const ConfigSchema = z.object({
   DAG_CONTAINER_QUEUE: queueName.default('container-tasks'),
   DAG_RESULT_QUEUE: queueName.default('dag-task-results'),
   DAG_DB_SCHEMA: z.string().min(1).max(63).default('dagapp'),
+  /** The STAC catalog schema the migrations create (auto-bootstrap and the bootstrap routes). */
+  DAG_STAC_SCHEMA: z.string().min(1).max(63).default('stac'),
+  /** The role the migrations grant to (auto-bootstrap and the bootstrap routes); default <schema>_app. */
+  DAG_DB_APP_ROLE: z.string().min(1).max(63).optional(),
   DAG_FANOUT_CHUNK_SIZE: int(500, 1, 5000),
   DAG_ACTIVITY_BATCH_SIZE: int(20, 1, 1000),
-  /** Deploy the Postgres schema (idempotent DDL) when the app starts. */
+  /**
+   * Local only: apply the migrations before the first submission (the app's login must be the Postgres
+   * administrator). Off on Azure, where the app checks the schema version instead.
+   */
   DAG_ENABLE_AUTO_BOOTSTRAP: bool(false),
   /** Jobs whose orchestration is gone are reconciled after this long without an update. */
   DAG_RECONCILE_GRACE_SECONDS: int(120, 1, 86400),
@@ -59,7 +66,10 @@ export const ConfigSchema = z.object({
 export type Config = z.infer<typeof ConfigSchema>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const r = ConfigSchema.safeParse(env);
+  // An app setting that is present but empty means "not set" (Core Tools and the portal keep empty values).
+  const r = ConfigSchema.safeParse(
+    Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== '')),
+  );
   if (!r.success) {
     const problems = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`Invalid configuration: ${problems}. See docs/configuration.md.`);

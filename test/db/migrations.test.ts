@@ -41,7 +41,10 @@ import { jobInput } from './helpers';
 
 const db = useTestSchema('mg');
 const ROOT = path.join(__dirname, '..', '..');
-const PREVIOUS_RELEASE = readFileSync(path.join(__dirname, '..', 'fixtures', 'db', 'release-0.1.0-schema.sql'), 'utf8');
+const PREVIOUS_RELEASE = readFileSync(
+  path.join(__dirname, '..', 'fixtures', 'db', 'release-0.1.0-schema.sql'),
+  'utf8',
+);
 
 const target = (t: TestSchema) => ({ schema: t.schema, stacSchema: t.stacSchema, appRole: t.appRole });
 const run = (t: TestSchema, extra: Partial<Parameters<typeof runMigrations>[1]> = {}) =>
@@ -55,7 +58,10 @@ async function snapshot(t: TestSchema) {
   ]);
   const history = await t.adminPool
     .query(`SELECT version, name, checksum FROM "${t.schema}".dagmaster_migrations ORDER BY version`)
-    .then((r) => r.rows, () => null);
+    .then(
+      (r) => r.rows,
+      () => null,
+    );
   return { main, stac, history };
 }
 
@@ -100,10 +106,9 @@ describe('checked-in migrations', () => {
       throw new Error(`git is needed to check the migrations' history: ${(err as Error).message}`);
     }
     for (const c of commits) {
-      const old = JSON.parse(execFileSync('git', ['show', `${c}:${file}`], { cwd: ROOT, encoding: 'utf8' })) as Record<
-        string,
-        string
-      >;
+      const old = JSON.parse(
+        execFileSync('git', ['show', `${c}:${file}`], { cwd: ROOT, encoding: 'utf8' }),
+      ) as Record<string, string>;
       for (const [f, sum] of Object.entries(old)) {
         expect(current[f], `${f}: its checksum in commit ${c.slice(0, 10)} must never change`).toBe(sum);
       }
@@ -171,7 +176,9 @@ describe('dagmaster db migrate (runMigrations)', () => {
     await run(t);
     const r = await createJob(t.pool, t.schema, jobInput());
     expect((await getJob(t.pool, t.schema, r.job.job_id))?.status).toBe('pending');
-    const who = await t.pool.query('SELECT current_user AS u, rolsuper FROM pg_roles WHERE rolname = current_user');
+    const who = await t.pool.query(
+      'SELECT current_user AS u, rolsuper FROM pg_roles WHERE rolname = current_user',
+    );
     expect(who.rows[0]).toEqual({ u: t.login, rolsuper: false });
     for (const ddl of [
       `CREATE TABLE "${t.schema}".x (i int)`,
@@ -247,7 +254,9 @@ describe('dagmaster db migrate (runMigrations)', () => {
       expect(sawWaiter).toBe(true);
       const counts = results.map((r) => r.applied.length).sort();
       expect(counts).toEqual([0, 0, migrations.length]);
-      const rows = await t.adminPool.query(`SELECT count(*)::int AS n FROM "${t.schema}".dagmaster_migrations`);
+      const rows = await t.adminPool.query(
+        `SELECT count(*)::int AS n FROM "${t.schema}".dagmaster_migrations`,
+      );
       expect(rows.rows[0].n).toBe(migrations.length);
     } finally {
       await Promise.all([...pools, watcher].map((p) => p.end()));
@@ -262,13 +271,23 @@ describe('dagmaster db migrate (runMigrations)', () => {
     const n = loadMigrations().length;
     const migrations: Migration[] = [
       ...loadMigrations(),
-      fakeMigration(n + 1, 'add_col', 'ALTER TABLE ${schema}."dag_jobs" ADD COLUMN extra int;\nCREATE TABLE ${schema}.t2 (i int);'),
-      fakeMigration(n + 2, 'broken', '-- a comment\nALTER TABLE ${schema}."dag_jobs" ADD COLUMN extra2 int;\nSELECT * FROM ${schema}.nope;'),
+      fakeMigration(
+        n + 1,
+        'add_col',
+        'ALTER TABLE ${schema}."dag_jobs" ADD COLUMN extra int;\nCREATE TABLE ${schema}.t2 (i int);',
+      ),
+      fakeMigration(
+        n + 2,
+        'broken',
+        '-- a comment\nALTER TABLE ${schema}."dag_jobs" ADD COLUMN extra2 int;\nSELECT * FROM ${schema}.nope;',
+      ),
     ];
     const err = await run(t, { migrations, verify: false }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MigrationError);
     expect((err as Error).message).toMatch(
-      new RegExp(`Migration ${String(n + 2).padStart(4, '0')}_broken\\.sql failed at line 3: SELECT \\* FROM .*nope.*Nothing was applied`),
+      new RegExp(
+        `Migration ${String(n + 2).padStart(4, '0')}_broken\\.sql failed at line 3: SELECT \\* FROM .*nope.*Nothing was applied`,
+      ),
     );
     expect(await snapshot(t)).toEqual(before);
   });
@@ -299,7 +318,9 @@ describe('dagmaster db migrate (runMigrations)', () => {
     await t.adminPool.query(
       `INSERT INTO "${t.schema}".dagmaster_migrations (version, name, checksum, duration_ms) VALUES (999, 'future', 'x', 0)`,
     );
-    await expect(run(t)).rejects.toThrow(/has migration 999 \(future\) applied, which this build does not have/);
+    await expect(run(t)).rejects.toThrow(
+      /has migration 999 \(future\) applied, which this build does not have/,
+    );
   });
 
   it('a login that does not exist is refused, unless an Entra object id says how to create it', async () => {
@@ -311,7 +332,9 @@ describe('dagmaster db migrate (runMigrations)', () => {
     expect((await snapshot(t)).history).toBeNull();
     // Outside Azure the Entra function does not exist: the error is PostgreSQL's, and again nothing is applied.
     await expect(
-      run(t, { grantTo: [{ name: `${t.schema}_mi`, entraObjectId: '00000000-0000-0000-0000-000000000001' }] }),
+      run(t, {
+        grantTo: [{ name: `${t.schema}_mi`, entraObjectId: '00000000-0000-0000-0000-000000000001' }],
+      }),
     ).rejects.toThrow(/pgaadauth_create_principal_with_oid/);
     expect((await snapshot(t)).history).toBeNull();
   });
@@ -328,14 +351,22 @@ describe('dagmaster db generate-migration', () => {
       if (r.kind !== 'written') return;
       const n = loadMigrations().length + 1;
       expect(r.file).toBe(`${String(n).padStart(4, '0')}_add_job_priority.sql`);
-      expect(r.sql).toContain('ALTER TABLE ${schema}."dag_jobs" ADD COLUMN IF NOT EXISTS "priority" integer NOT NULL DEFAULT 5');
+      expect(r.sql).toContain(
+        'ALTER TABLE ${schema}."dag_jobs" ADD COLUMN IF NOT EXISTS "priority" integer NOT NULL DEFAULT 5',
+      );
       expect(r.sql).toContain('CREATE TABLE IF NOT EXISTS ${schema}."dag_platforms"');
-      expect(r.sql).toContain('GRANT SELECT, INSERT, UPDATE, DELETE ON ${schema}."dag_platforms" TO ${app_role}');
-      expect(r.sql).toContain('GRANT USAGE, SELECT ON SEQUENCE ${schema}."dag_platforms_seq_seq" TO ${app_role}');
+      expect(r.sql).toContain(
+        'GRANT SELECT, INSERT, UPDATE, DELETE ON ${schema}."dag_platforms" TO ${app_role}',
+      );
+      expect(r.sql).toContain(
+        'GRANT USAGE, SELECT ON SEQUENCE ${schema}."dag_platforms_seq_seq" TO ${app_role}',
+      );
       expect(r.sql).not.toMatch(/dmgen_/);
       const all = loadMigrations(dir);
       expect(all.map((m) => m.file).at(-1)).toBe(r.file);
-      expect(JSON.parse(readFileSync(path.join(dir, CHECKSUMS_FILE), 'utf8'))[r.file]).toBe(checksumOf(r.sql));
+      expect(JSON.parse(readFileSync(path.join(dir, CHECKSUMS_FILE), 'utf8'))[r.file]).toBe(
+        checksumOf(r.sql),
+      );
       expect(await checkMigrationsMatchModels(t.adminPool, all, parts)).toEqual([]);
       // A database at the previous version with rows upgrades to it, and the models have nothing more to add.
       await run(t);
@@ -345,7 +376,9 @@ describe('dagmaster db generate-migration', () => {
       const prio = await t.pool.query(`SELECT priority FROM "${t.schema}".dag_jobs`);
       expect(prio.rows).toEqual([{ priority: 5 }]);
       await t.pool.query(`INSERT INTO "${t.schema}".dag_platforms (platform_id) VALUES ('p1')`);
-      expect(await generateMigration(t.adminPool, { name: 'again', dir, parts })).toEqual({ kind: 'up_to_date' });
+      expect(await generateMigration(t.adminPool, { name: 'again', dir, parts })).toEqual({
+        kind: 'up_to_date',
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -372,7 +405,9 @@ describe('dagmaster db generate-migration', () => {
         {
           key: 'schema',
           tables: ALL_TABLES.map((x) =>
-            x.name === 'dag_jobs' ? extendTable(jobsTable, { columns: { correlation_id: col.int().nullable() } }) : x,
+            x.name === 'dag_jobs'
+              ? extendTable(jobsTable, { columns: { correlation_id: col.int().nullable() } })
+              : x,
           ),
         },
         SCHEMA_PARTS[1]!,
@@ -406,7 +441,13 @@ describe('dagmaster db generate-migration', () => {
 });
 
 function fakeMigration(version: number, name: string, text: string): Migration {
-  return { version, name, file: `${String(version).padStart(4, '0')}_${name}.sql`, sql: text, checksum: checksumOf(text) };
+  return {
+    version,
+    name,
+    file: `${String(version).padStart(4, '0')}_${name}.sql`,
+    sql: text,
+    checksum: checksumOf(text),
+  };
 }
 
 function slowMigration(version: number): Migration {

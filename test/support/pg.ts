@@ -70,9 +70,7 @@ export async function createTestSchema(prefix = 't'): Promise<TestSchema> {
   const appRole = `${schema}_app`;
   const login = `${schema}_login`;
   const password = randomBytes(12).toString('hex');
-  await adminQuery(
-    `CREATE SCHEMA "${schema}"; CREATE ROLE "${login}" LOGIN PASSWORD '${password}'`,
-  );
+  await adminQuery(`CREATE SCHEMA "${schema}"; CREATE ROLE "${login}" LOGIN PASSWORD '${password}'`);
   const adminUrl = withSearchPath(TEST_DATABASE_URL, schema);
   const url = TEST_DB_ROLE === 'admin' ? adminUrl : withSearchPath(loginUrl(login, password), schema);
   const adminPool = new pg.Pool({ connectionString: adminUrl, max: 4 });
@@ -103,9 +101,14 @@ export async function createTestSchema(prefix = 't'): Promise<TestSchema> {
 export async function dropTestSchema(t: TestSchema): Promise<void> {
   await t.pool.end().catch(() => undefined);
   if (t.adminPool !== t.pool) await t.adminPool.end().catch(() => undefined);
+  // The schemas, then every role of the test (the app role, its login, a local stack's login).
   await adminQuery(
     `DROP SCHEMA IF EXISTS "${t.schema}" CASCADE; DROP SCHEMA IF EXISTS "${t.stacSchema}" CASCADE;
-     DROP ROLE IF EXISTS "${t.login}"; DROP ROLE IF EXISTS "${t.appRole}"`,
+     DO $$ DECLARE r text; BEGIN
+       FOR r IN SELECT rolname FROM pg_roles WHERE starts_with(rolname, '${t.schema}_') LOOP
+         EXECUTE format('DROP ROLE %I', r);
+       END LOOP;
+     END $$`,
   );
 }
 
