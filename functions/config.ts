@@ -1,6 +1,7 @@
 // Configuration from the environment (app settings on Azure, local.settings.json / the shell
 // locally), validated with zod. Every variable is documented in docs/configuration.md.
 import { z } from 'zod';
+import { withoutBlankSettings } from '../db/createPool';
 
 const csv = (fallback: string) =>
   z
@@ -66,10 +67,7 @@ export const ConfigSchema = z.object({
 export type Config = z.infer<typeof ConfigSchema>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  // An app setting that is present but empty means "not set" (Core Tools and the portal keep empty values).
-  const r = ConfigSchema.safeParse(
-    Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== '')),
-  );
+  const r = ConfigSchema.safeParse(withoutBlankSettings(env));
   if (!r.success) {
     const problems = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`Invalid configuration: ${problems}. See docs/configuration.md.`);

@@ -284,7 +284,8 @@ class Parser {
       else this.fail('expected a property name');
       this.expect(':');
       props.push({ key, value: this.value(), line: pline });
-      if (!(this.cur.kind === 'newline' || this.is(',') || this.is('}')))
+      const after: Token = this.t[this.i]!;
+      if (!(after.kind === 'newline' || this.is(',') || this.is('}')))
         this.fail('expected a new line, "," or "}"');
     }
     this.i++;
