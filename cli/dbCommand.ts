@@ -163,6 +163,7 @@ async function status(args: string[], env: Env, io: DbIO): Promise<number> {
       latest: s.latest,
       pending: s.pending.map((m) => ({ version: m.version, name: m.name })),
       unversioned: s.unversioned,
+      ahead: s.ahead,
     };
     if (p.switches.has('json')) io.out(JSON.stringify(body, null, 2));
     else
@@ -171,7 +172,8 @@ async function status(args: string[], env: Env, io: DbIO): Promise<number> {
           (s.pending.length
             ? `; pending: ${s.pending.map((m) => m.file).join(', ')} (run \`dagmaster db migrate\`)`
             : '; up to date') +
-          (s.unversioned ? ' (deployed by a release before versioned migrations: migrate adopts it)' : ''),
+          (s.unversioned ? ' (deployed by a release before versioned migrations: migrate adopts it)' : '') +
+          (s.ahead ? ` (migrated by a newer release: this build knows ${s.latest})` : ''),
       );
     return s.pending.length ? 1 : 0;
   } finally {

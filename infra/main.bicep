@@ -55,6 +55,11 @@ param functionDbPoolMax int = 5
 @allowed([2048, 4096])
 param functionInstanceMemoryMB int = 2048
 
+@description('Always-ready instances of the "durable" group (orchestrations, activities): 0 scales to zero (first request after idle waits for a cold start); Learn recommends 1 for Durable Functions on Flex Consumption, billed while idle.')
+@minValue(0)
+@maxValue(10)
+param functionAlwaysReadyDurable int = 0
+
 @description('Most worker replicas (KEDA scales 0..N on the task queues).')
 @minValue(1)
 @maxValue(300)
@@ -312,10 +317,11 @@ resource funcHostRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   }
 ]
 
-// Worker: receives, extends and deletes messages of its task queues (and moves poison messages), one
-// queue at a time; only sends to the result queue; reads bronze, writes silver COGs.
+// Worker: receives, extends and deletes messages of its task queues (and moves poison messages to their
+// poison queues), one queue at a time; only sends to the result queue (whose poison queue is the Functions
+// host's); reads bronze, writes silver COGs.
 resource workerQueueRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for (q, i) in queueNames: {
+  for (q, i) in queueNames: if (q != '${resultQueue}-poison') {
     scope: queues[i]
     name: guid(queues[i].id, workerIdentity.id, q == resultQueue ? role.queueDataMessageSender : role.queueDataContributor)
     properties: {
@@ -457,6 +463,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: functionMaxInstances
         instanceMemoryMB: functionInstanceMemoryMB
+        alwaysReady: functionAlwaysReadyDurable > 0 ? [{ name: 'durable', instanceCount: functionAlwaysReadyDurable }] : []
       }
       runtime: { name: 'node', version: '22' }
     }

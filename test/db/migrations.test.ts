@@ -13,6 +13,7 @@ import {
   ALL_TABLES,
   CHECKSUMS_FILE,
   checkMigrationsMatchModels,
+  checkSchemaReadiness,
   checksumOf,
   col,
   compareWithModels,
@@ -307,7 +308,7 @@ describe('dagmaster db migrate (runMigrations)', () => {
     expect(await snapshot(t)).toEqual(before);
   });
 
-  it('refuses a database whose applied migration differs from the file, or that is newer than the build', async () => {
+  it('refuses a database whose applied migration differs from the file; accepts one a newer release migrated (a rollback), applying nothing', async () => {
     const t = db();
     await run(t);
     const [first, ...rest] = loadMigrations();
@@ -315,11 +316,24 @@ describe('dagmaster db migrate (runMigrations)', () => {
     await expect(run(t, { migrations: [changed, ...rest] })).rejects.toThrow(
       /Migration 0001_initial\.sql differs from the one applied/,
     );
+    // A newer release added migration 999 and a column; this (older) build is deployed again.
+    await t.adminPool.query(`ALTER TABLE "${t.schema}".dag_jobs ADD COLUMN from_the_future text`);
     await t.adminPool.query(
       `INSERT INTO "${t.schema}".dagmaster_migrations (version, name, checksum, duration_ms) VALUES (999, 'future', 'x', 0)`,
     );
+    const before = await snapshot(t);
+    const logs: string[] = [];
+    const again = await run(t, { grantTo: [{ name: t.login }], log: (l) => logs.push(l) });
+    expect(again).toMatchObject({ from: 999, to: 999, applied: [] });
+    expect(logs.join('\n')).toMatch(/migration 999 of a newer release .*nothing to apply/);
+    expect(await snapshot(t)).toEqual(before);
+    expect(await migrationStatus(t.adminPool, t.schema)).toMatchObject({ current: 999, pending: [], ahead: true });
+    // The apps of the older build are ready on it (the readiness check accepts a database ahead).
+    expect(await checkSchemaReadiness(t.pool, t.schema)).toMatchObject({ ok: true, current: 999 });
+    // But a history this build cannot follow (a newer migration while one of its own is missing) is refused.
+    await t.adminPool.query(`DELETE FROM "${t.schema}".dagmaster_migrations WHERE version = 1`);
     await expect(run(t)).rejects.toThrow(
-      /has migration 999 \(future\) applied, which this build does not have/,
+      /has migration 999 \(future\) applied, which this build does not have \(it knows \d+\), and this build has migrations the database lacks/,
     );
   });
 

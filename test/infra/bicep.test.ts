@@ -469,6 +469,11 @@ describe('infra: names, identities and roles', () => {
     expect(scopes.sort()).toEqual(['bronze', 'queues[…]', 'registry', 'silverCogs']);
     const all = JSON.stringify(forWorker);
     expect(all).not.toMatch(/role\.blobDataOwner|role\.tableDataContributor/);
+    // Per queue: Contributor on its task queues and their poison queues, only Message Sender on the
+    // result queue, nothing on the result queue's poison queue (the Functions host writes that one).
+    const queueRoles = readFileSync(path.join(INFRA, 'main.bicep'), 'utf8').split('resource workerQueueRoles')[1]!.split('\n}')[0]!;
+    expect(queueRoles).toContain("for (q, i) in queueNames: if (q != '${resultQueue}-poison')");
+    expect(queueRoles).toMatch(/q == resultQueue \? role\.queueDataMessageSender : role\.queueDataContributor/);
     // Function App: its own host account only.
     const forFunc = roleAssignments.filter((r) =>
       JSON.stringify(r.value).includes('funcIdentity.properties.principalId'),
