@@ -626,6 +626,9 @@ describe('infra: Postgres', () => {
     expect(text(named('connectionDemand').value)).toBe(
       'functionMaxInstances*functionDbPoolMax+workerMaxReplicas*workerReplicaConnections+migrationConnections+operatorConnections',
     );
+    // docs/deployment.md gives the same max_connections per SKU.
+    const docs = readFileSync(path.join(ROOT, 'docs', 'deployment.md'), 'utf8');
+    for (const [sku, n] of max) expect(docs, sku).toMatch(new RegExp(`\\| ${sku}(?: \\(default\\))? \\| ${n} \\| ${n - reserved} \\|`));
     // B1ms (50 connections) cannot hold the defaults: the issue's defect, documented as such.
     expect(demand).toBeGreaterThan(max.get('Standard_B1ms')! - reserved);
     // The pools the apps get are the parameters the formula uses.
