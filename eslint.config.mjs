@@ -178,7 +178,16 @@ export default tseslint.config(
     ['functions/**/*.ts', 'handlers/**/*.ts'],
     [
       {
-        group: ['../devhost', '../devhost/**', '../../devhost', '../../devhost/**', '../cli', '../cli/**', '../../cli', '../../cli/**'],
+        group: [
+          '../devhost',
+          '../devhost/**',
+          '../../devhost',
+          '../../devhost/**',
+          '../cli',
+          '../cli/**',
+          '../../cli',
+          '../../cli/**',
+        ],
         message: 'The app runs on the Functions host: no dev-host or CLI module.',
       },
     ],

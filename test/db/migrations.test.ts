@@ -327,7 +327,11 @@ describe('dagmaster db migrate (runMigrations)', () => {
     expect(again).toMatchObject({ from: 999, to: 999, applied: [] });
     expect(logs.join('\n')).toMatch(/migration 999 of a newer release .*nothing to apply/);
     expect(await snapshot(t)).toEqual(before);
-    expect(await migrationStatus(t.adminPool, t.schema)).toMatchObject({ current: 999, pending: [], ahead: true });
+    expect(await migrationStatus(t.adminPool, t.schema)).toMatchObject({
+      current: 999,
+      pending: [],
+      ahead: true,
+    });
     // The apps of the older build are ready on it (the readiness check accepts a database ahead).
     expect(await checkSchemaReadiness(t.pool, t.schema)).toMatchObject({ ok: true, current: 999 });
     // But a history this build cannot follow (a newer migration while one of its own is missing) is refused.

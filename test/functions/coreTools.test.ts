@@ -45,29 +45,54 @@ describe('host.json', () => {
     const host = json<Record<string, Record<string, Record<string, unknown>>>>('host.json');
     const cases: Array<[string, (h: typeof host) => void, string]> = [
       ['batchSize above 32', (h) => (h.extensions!.queues!.batchSize = 64), '/extensions/queues/batchSize'],
-      ['unknown durableTask setting', (h) => ((h.extensions!.durableTask as Record<string, unknown>).maxConcurrentActivities = 4), '/extensions/durableTask'],
-      ['queue polling interval as a number', (h) => (h.extensions!.queues!.maxPollingInterval = 2000), '/extensions/queues/maxPollingInterval'],
-      ['functionTimeout of 25 hours', (h) => ((h as Record<string, unknown>).functionTimeout = '25:00:00'), '/functionTimeout'],
+      [
+        'unknown durableTask setting',
+        (h) => ((h.extensions!.durableTask as Record<string, unknown>).maxConcurrentActivities = 4),
+        '/extensions/durableTask',
+      ],
+      [
+        'queue polling interval as a number',
+        (h) => (h.extensions!.queues!.maxPollingInterval = 2000),
+        '/extensions/queues/maxPollingInterval',
+      ],
+      [
+        'functionTimeout of 25 hours',
+        (h) => ((h as Record<string, unknown>).functionTimeout = '25:00:00'),
+        '/functionTimeout',
+      ],
       ['missing version', (h) => delete (h as Record<string, unknown>).version, ''],
     ];
     for (const [what, mutate, at] of cases) {
       const h = structuredClone(host);
       mutate(h);
       expect(validateV2(h), what).toBe(false);
-      expect(validateV2.errors!.map((e) => e.instancePath), what).toContain(at);
+      expect(
+        validateV2.errors!.map((e) => e.instancePath),
+        what,
+      ).toContain(at);
     }
   });
 });
 
 // ---------------------------------------------------------------- the entry
 function registrations(entry: string) {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', 'test/support/listRegistrations.ts', entry], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, LOG_LEVEL: 'error' },
-  });
+  const out = execFileSync(
+    process.execPath,
+    ['--import', 'tsx', 'test/support/listRegistrations.ts', entry],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, LOG_LEVEL: 'error' },
+    },
+  );
   return JSON.parse(out) as {
-    functions: Array<{ name: string; kind: string; trigger: Record<string, unknown>; inputs: string[]; outputs: string[] }>;
+    functions: Array<{
+      name: string;
+      kind: string;
+      trigger: Record<string, unknown>;
+      inputs: string[];
+      outputs: string[];
+    }>;
     modules: string[];
     envReads: string[];
   };
@@ -83,7 +108,9 @@ describe('package.json main (what Core Tools and Azure load)', () => {
     const source = registrations('functions/index.ts');
     expect(compiled.functions.length).toBeGreaterThanOrEqual(20);
     expect(compiled.functions).toEqual(source.functions);
-    expect(compiled.functions.map((f) => f.kind)).toEqual(expect.arrayContaining(['http', 'orchestration', 'activity', 'queue', 'timer']));
+    expect(compiled.functions.map((f) => f.kind)).toEqual(
+      expect.arrayContaining(['http', 'orchestration', 'activity', 'queue', 'timer']),
+    );
   });
 
   it('every handler exported by functions/http*, queue*, timer* is registered in functions/index.ts', () => {
@@ -107,10 +134,15 @@ describe('package.json main (what Core Tools and Azure load)', () => {
     }
     // The bundle requirement as durable-functions itself states it (re-read so an upgrade cannot drift).
     const readme = read('node_modules/durable-functions/README.md');
-    const stated = /Version (\d+\.\d+) or higher of extension bundles is required for the v4 programming model/.exec(readme);
+    const stated =
+      /Version (\d+\.\d+) or higher of extension bundles is required for the v4 programming model/.exec(
+        readme,
+      );
     expect(stated?.[1]).toBe(matrix.extensionBundle.minimum.split('.').slice(0, 2).join('.'));
     // durable-functions' own dependency on @azure/functions is satisfied.
-    const dfDep = json<{ dependencies: Record<string, string> }>('node_modules/durable-functions/package.json').dependencies['@azure/functions']!;
+    const dfDep = json<{ dependencies: Record<string, string> }>(
+      'node_modules/durable-functions/package.json',
+    ).dependencies['@azure/functions']!;
     const [, dMaj, dMin] = /^\^(\d+)\.(\d+)/.exec(dfDep)!;
     const [aMaj, aMin] = installed('@azure/functions').split('.').map(Number);
     expect(aMaj === Number(dMaj) && aMin! >= Number(dMin)).toBe(true);
@@ -174,9 +206,11 @@ function missingSettings(values: Record<string, string>, readByCode: Set<string>
 const DOCS = ['docs/configuration.md', 'docs/database.md', 'docs/container-worker.md', 'docs/raster.md'];
 
 describe('local.settings.example.json', () => {
-  const example = json<{ IsEncrypted: boolean; Values: Record<string, string> }>('local.settings.example.json');
+  const example = json<{ IsEncrypted: boolean; Values: Record<string, string> }>(
+    'local.settings.example.json',
+  );
 
-  it('holds every setting the app and the worker read, and Core Tools\' own', () => {
+  it("holds every setting the app and the worker read, and Core Tools' own", () => {
     const readByCode = settingsReadByCode();
     expect(readByCode.size).toBeGreaterThan(40);
     expect(missingSettings(example.Values, readByCode)).toEqual([]);
@@ -186,7 +220,9 @@ describe('local.settings.example.json', () => {
     const { DAG_TASK_HUB: _dropped, ...without } = example.Values;
     expect(missingSettings(without, readByCode)).toEqual(['DAG_TASK_HUB']);
     // Nothing in the example that no code reads (stale settings), besides Core Tools' own.
-    const extra = Object.keys(example.Values).filter((k) => !readByCode.has(k) && k !== 'FUNCTIONS_WORKER_RUNTIME');
+    const extra = Object.keys(example.Values).filter(
+      (k) => !readByCode.has(k) && k !== 'FUNCTIONS_WORKER_RUNTIME',
+    );
     expect(extra).toEqual([]);
   });
 
@@ -201,10 +237,20 @@ describe('local.settings.example.json', () => {
     const { loadDbConfig } = await import('../../db/createPool');
     const { loadWorkerConfig } = await import('../../container-worker/workerConfig');
     const { loadRasterConfig } = await import('../../handlers/raster/rasterConfig');
-    const v = { ...example.Values, AzureWebJobsStorage: 'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;' };
-    expect(loadConfig(v)).toMatchObject({ DAG_RESULT_QUEUE: 'dag-task-results', DAG_ENABLE_AUTO_BOOTSTRAP: false });
+    const v = {
+      ...example.Values,
+      AzureWebJobsStorage:
+        'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;',
+    };
+    expect(loadConfig(v)).toMatchObject({
+      DAG_RESULT_QUEUE: 'dag-task-results',
+      DAG_ENABLE_AUTO_BOOTSTRAP: false,
+    });
     expect(loadDbConfig(v)).toMatchObject({ schema: 'dagapp', poolMax: 10, auth: 'password' });
-    expect(loadWorkerConfig(v)).toMatchObject({ queues: ['container-tasks', 'dag-worker-tasks'], healthPort: 7072 });
+    expect(loadWorkerConfig(v)).toMatchObject({
+      queues: ['container-tasks', 'dag-worker-tasks'],
+      healthPort: 7072,
+    });
     expect(loadRasterConfig(v)).toMatchObject({ stacSchema: 'stac', mountPath: '.data/etl' });
   });
 });
@@ -229,7 +275,9 @@ describe('the app has no dev-host-only behaviour', () => {
     const r = registrations('dist/functions/index.js');
     // The capture itself (devhost/loadApp) runs from the sources; nothing compiled from devhost/ or cli/
     // is pulled in by the app's own modules (dist/functions, dist/orchestrations, ...).
-    const app = r.modules.filter((m) => /^dist\/(functions|orchestrations|activities|handlers|db|dag)\//.test(m));
+    const app = r.modules.filter((m) =>
+      /^dist\/(functions|orchestrations|activities|handlers|db|dag)\//.test(m),
+    );
     expect(app.length).toBeGreaterThan(20);
     expect(r.modules.filter((m) => /^dist\/(devhost|cli)\//.test(m))).toEqual([]);
     expect(r.envReads.filter((k) => DEVHOST_ONLY.some((d) => k.startsWith(d)))).toEqual([]);

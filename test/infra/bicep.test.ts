@@ -471,9 +471,13 @@ describe('infra: names, identities and roles', () => {
     expect(all).not.toMatch(/role\.blobDataOwner|role\.tableDataContributor/);
     // Per queue: Contributor on its task queues and their poison queues, only Message Sender on the
     // result queue, nothing on the result queue's poison queue (the Functions host writes that one).
-    const queueRoles = readFileSync(path.join(INFRA, 'main.bicep'), 'utf8').split('resource workerQueueRoles')[1]!.split('\n}')[0]!;
+    const queueRoles = readFileSync(path.join(INFRA, 'main.bicep'), 'utf8')
+      .split('resource workerQueueRoles')[1]!
+      .split('\n}')[0]!;
     expect(queueRoles).toContain("for (q, i) in queueNames: if (q != '${resultQueue}-poison')");
-    expect(queueRoles).toMatch(/q == resultQueue \? role\.queueDataMessageSender : role\.queueDataContributor/);
+    expect(queueRoles).toMatch(
+      /q == resultQueue \? role\.queueDataMessageSender : role\.queueDataContributor/,
+    );
     // Function App: its own host account only.
     const forFunc = roleAssignments.filter((r) =>
       JSON.stringify(r.value).includes('funcIdentity.properties.principalId'),
@@ -628,7 +632,8 @@ describe('infra: Postgres', () => {
     );
     // docs/deployment.md gives the same max_connections per SKU.
     const docs = readFileSync(path.join(ROOT, 'docs', 'deployment.md'), 'utf8');
-    for (const [sku, n] of max) expect(docs, sku).toMatch(new RegExp(`\\| ${sku}(?: \\(default\\))? \\| ${n} \\| ${n - reserved} \\|`));
+    for (const [sku, n] of max)
+      expect(docs, sku).toMatch(new RegExp(`\\| ${sku}(?: \\(default\\))? \\| ${n} \\| ${n - reserved} \\|`));
     // B1ms (50 connections) cannot hold the defaults: the issue's defect, documented as such.
     expect(demand).toBeGreaterThan(max.get('Standard_B1ms')! - reserved);
     // The pools the apps get are the parameters the formula uses.

@@ -21,7 +21,9 @@ function service(fail: unknown) {
 
 describe('QueueDirectory.ensure', () => {
   it('treats 403 on create (an identity with send rights only) as an existing queue', async () => {
-    const { svc, calls } = service(Object.assign(new Error('AuthorizationPermissionMismatch'), { statusCode: 403 }));
+    const { svc, calls } = service(
+      Object.assign(new Error('AuthorizationPermissionMismatch'), { statusCode: 403 }),
+    );
     const d = new QueueDirectory(svc);
     const c = await d.ensure('dag-task-results');
     expect((c as unknown as { name: string }).name).toBe('dag-task-results');
