@@ -180,6 +180,26 @@ export default tseslint.config(
       },
     ],
   ),
+  // functions/, handlers/: what runs on Azure (Core Tools, the Functions host) never depends on the dev
+  // host or the CLI (test/functions/coreTools.test.ts checks the compiled app too).
+  zone(
+    ['functions/**/*.ts', 'handlers/**/*.ts'],
+    [
+      {
+        group: [
+          '../devhost',
+          '../devhost/**',
+          '../../devhost',
+          '../../devhost/**',
+          '../cli',
+          '../cli/**',
+          '../../cli',
+          '../../cli/**',
+        ],
+        message: 'The app runs on the Functions host: no dev-host or CLI module.',
+      },
+    ],
+  ),
   zone(
     ['activities/**/*.ts'],
     [

@@ -29,6 +29,8 @@ export interface Command {
   options: Record<string, OptionSpec>;
   /** How many positionals (min, max) and what they are called in errors. */
   positionals: { min: number; max: number; what: string };
+  /** The command parses its own arguments (subcommands): they reach run() as positionals, unparsed. */
+  rawArgs?: boolean;
   run(args: CommandArgs, io: CliIO): Promise<number>;
 }
 

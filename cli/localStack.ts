@@ -1,6 +1,6 @@
 // The local stack behind `dagmaster run` and `dagmaster start`: Postgres (DATABASE_URL, else an
-// embedded one with data in .data/postgres), Azurite (data in .data/azurite), the dev host running
-// the Function App's real registrations, and the container worker beside it.
+// embedded one with data in .data/postgres) migrated at startup, Azurite (data in .data/azurite), the
+// dev host running the Function App's real registrations, and the container worker beside it.
 //
 // One .data/ holds one stack, and one Postgres schema serves one stack: .data/stack.json says which
 // process owns it, and a session advisory lock on the schema keeps a second stack off the same
@@ -12,7 +12,8 @@ import path from 'node:path';
 import pg from 'pg';
 import { readStackFile, removeStackFile, writeStackFile, type StackFile } from './stackFile';
 import { loadWorkerConfig, startContainerWorker, type ContainerWorker } from '../container-worker';
-import { acquireSessionLock, deploySchema, listJobs } from '../db';
+import { acquireSessionLock, defaultAppRole, listJobs, runMigrations } from '../db';
+import { ensureLocalLogin } from './localAppLogin';
 import { MAX_BODY_BYTES } from '../functions/http';
 import { createLogger } from '../handlers/createLogger';
 import { launchAzurite, launchEmbeddedPostgres, startDevHost, type DevHost } from '../devhost';
@@ -103,9 +104,12 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       databaseUrl = pgInstance.url;
     }
     const schema = process.env.DAG_DB_SCHEMA || 'dagapp';
-    const db = await prepareDatabase(databaseUrl, schema);
+    const stacSchema = process.env.DAG_STAC_SCHEMA || 'stac';
+    const db = await prepareDatabase(databaseUrl, schema, stacSchema, say);
     stops.push(db.release);
     const unfinishedJobs = db.unfinished;
+    // The app's connection: a login in the app role, as in production (see cli/localAppLogin.ts).
+    const appUrl = db.appUrl;
 
     let storage = process.env.AzureWebJobsStorage;
     if (!storage || storage === 'UseDevelopmentStorage=true') {
@@ -122,8 +126,9 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     // The in-process container worker's handlers (raster.*) read their configuration from the
     // environment, as in the container: point them at this stack's Postgres, blob storage and a
     // mount under .data/, unless the caller set them.
-    process.env.DATABASE_URL ??= databaseUrl;
+    process.env.DATABASE_URL = appUrl;
     process.env.DAG_DB_SCHEMA ??= schema;
+    process.env.DAG_STAC_SCHEMA ??= stacSchema;
     if (!process.env.DAG_STORAGE_CONNECTION) process.env.DAG_STORAGE_CONNECTION = storage;
     if (!process.env.DAG_WORKER_ETL_MOUNT_PATH) {
       process.env.DAG_WORKER_ETL_MOUNT_PATH = path.join(dataDir, 'etl');
@@ -132,8 +137,9 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
 
     const workerQueues = process.env.DAG_WORKER_QUEUES || 'container-tasks,dag-worker-tasks';
     const env: Record<string, string> = {
-      DATABASE_URL: databaseUrl,
+      DATABASE_URL: appUrl,
       DAG_DB_SCHEMA: schema,
+      DAG_STAC_SCHEMA: stacSchema,
       DAG_WORKFLOWS_DIR: o.workflowsDir,
       DAG_RESULT_QUEUE: process.env.DAG_RESULT_QUEUE || 'dag-task-results',
       DAG_RECONCILE_SCHEDULE: process.env.DAG_RECONCILE_SCHEDULE || '0 */1 * * * *',
@@ -165,7 +171,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     const { etlCleanup } = loadWorkerConfig({
       ...process.env,
       DAG_QUEUE_CONNECTION: storage,
-      DATABASE_URL: databaseUrl,
+      DATABASE_URL: appUrl,
       DAG_DB_SCHEMA: schema,
     });
     const worker: ContainerWorker = await startContainerWorker({
@@ -174,7 +180,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
         .map((q) => q.trim())
         .filter(Boolean),
       storageConnectionString: storage,
-      databaseUrl,
+      databaseUrl: appUrl,
       schema,
       maxConcurrent: Number(process.env.DAG_WORKER_MAX_CONCURRENT) || 8,
       visibilityTimeoutSeconds: 30,
@@ -224,14 +230,17 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
 }
 
 /**
- * Deploys the schema, takes the stack's lock on it (a session advisory lock for the stack's lifetime:
- * two stacks on one schema would run each other's orchestrations with different storage), and lists
- * the jobs an earlier stack left unfinished. Returns them and the release of the lock.
+ * Takes the stack's lock on the schema (a session advisory lock for the stack's lifetime: two stacks
+ * on one schema would run each other's orchestrations with different storage), migrates it (in
+ * production the deployment's migration job does), makes the app's login, and lists the jobs an
+ * earlier stack left unfinished.
  */
 async function prepareDatabase(
   databaseUrl: string,
   schema: string,
-): Promise<{ unfinished: UnfinishedJob[]; release: () => Promise<void> }> {
+  stacSchema: string,
+  say: (line: string) => void,
+): Promise<{ unfinished: UnfinishedJob[]; appUrl: string; release: () => Promise<void> }> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   // Errors after the stack stopped (the server going away) are expected; the lock goes with it.
   pool.on('error', () => undefined);
@@ -243,7 +252,16 @@ async function prepareDatabase(
           'this Postgres: stop it, or give this one its own schema with DAG_DB_SCHEMA',
       );
     }
-    await deploySchema(pool, schema);
+    const appRole = process.env.DAG_DB_APP_ROLE || defaultAppRole(schema);
+    const login = await ensureLocalLogin(pool, databaseUrl, appRole);
+    if (!login) say(`cannot create roles on this server: the app connects as DATABASE_URL's user`);
+    const r = await runMigrations(pool, {
+      schema,
+      stacSchema,
+      appRole,
+      grantTo: login ? [{ name: login.name }] : [],
+    });
+    if (r.applied.length) say(`database schema ${schema} migrated to ${r.to}`);
     const page = await listJobs(pool, schema, { status: ['pending', 'running'], limit: 50 });
     const unfinished = page.items.map((j) => ({
       job_id: j.job_id,
@@ -253,6 +271,7 @@ async function prepareDatabase(
     }));
     return {
       unfinished,
+      appUrl: login?.url ?? databaseUrl,
       release: async () => {
         await lock.release();
         await pool.end();

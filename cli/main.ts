@@ -6,6 +6,7 @@ import path from 'node:path';
 import { commandHelp, parseCommandArgs, UsageError, type CliIO, type Command } from './cliCommand';
 import { COMMANDS } from './commands';
 import { suggest } from '../dag/suggest';
+import { ArgsError } from './commandEnv';
 import { ApiError } from './jobClient';
 
 export type { CliIO };
@@ -69,14 +70,15 @@ export async function runCli(argv: string[], io: CliIO = stdio): Promise<number>
     );
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  if (!command.rawArgs && (rest.includes('--help') || rest.includes('-h'))) {
     io.out(commandHelp(command));
     return 0;
   }
   try {
-    return await command.run(parseCommandArgs(command, rest), io);
+    const args = command.rawArgs ? { positionals: rest, values: {} } : parseCommandArgs(command, rest);
+    return await command.run(args, io);
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof ArgsError) {
       io.err(`dagmaster ${name}: ${err.message}\n(dagmaster ${name} --help describes the command)`);
       return 2;
     }

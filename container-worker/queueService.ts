@@ -38,7 +38,12 @@ export class QueueDirectory {
     const client = this.client(name);
     const e = this.entries.get(name)!;
     if (!e.ready) {
-      e.ready = client.createIfNotExists();
+      // On Azure the queues are declared by the deployment and the worker's identity may only send to
+      // some of them (the result queue): a 403 on create means "exists, not ours to manage".
+      e.ready = client.createIfNotExists().catch((err: unknown) => {
+        if (storageStatus(err) === 403) return undefined;
+        throw err;
+      });
       e.ready.catch(() => (e.ready = undefined));
     }
     await e.ready;

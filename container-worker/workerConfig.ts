@@ -2,7 +2,7 @@
 // locally), validated with zod. Every variable is documented in docs/container-worker.md.
 import os from 'node:os';
 import { z } from 'zod';
-import { loadDbConfig, type DbConfig } from '../db';
+import { loadDbConfig, withoutBlankSettings, type DbConfig } from '../db';
 
 const int = (fallback: number, min: number, max: number) =>
   z
@@ -117,7 +117,8 @@ export function usableConnectionString(s: string | undefined): string | undefine
   return /AccountName=|QueueEndpoint=/i.test(v) ? v : undefined;
 }
 
-export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
+export function loadWorkerConfig(settings: Record<string, string | undefined> = process.env): WorkerConfig {
+  const env = withoutBlankSettings(settings);
   const r = WorkerEnvSchema.safeParse(env);
   if (!r.success) {
     const problems = r.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ');

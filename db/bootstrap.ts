@@ -1,12 +1,16 @@
 // Schema lifecycle (SPEC §5 /api/bootstrap/*): plain async functions returning {status, body}, ready to
-// be wrapped by HTTP triggers. deploy/migrate/rebuild run in one transaction under an advisory lock, so
-// two of them never interleave; each has a dry run that lists what it would execute.
+// be wrapped by HTTP triggers. deploy, migrate and rebuild apply the checked-in versioned migrations
+// (db/migrations, runMigrations) in one transaction under the schema's advisory lock; each has a dry run.
+// On Azure the Function App's database role cannot change the schema (the deployment's migration job
+// does): these routes then answer 403 and say so. Locally (dev host, Core Tools) they work as before.
 import { withAdvisoryLock } from './advisoryLock';
 import { type TableDef } from './defineTable';
 import { isDbError } from './errors';
 import { generateDdl } from './generateDdl';
-import { bootstrapLockKey, migrate, planMigration, readCatalog } from './migrate';
+import { bootstrapLockKey, planMigration, readCatalog } from './migrate';
+import { loadMigrations, renderMigration, type MigrationTarget } from './migrationFiles';
 import { query, type Queryable } from './queryable';
+import { defaultAppRole, migrationStatus, runMigrations, type RunMigrationsResult } from './runMigrations';
 import { sql } from './sql';
 import { ALL_TABLES } from './tables';
 
@@ -15,6 +19,10 @@ export interface BootstrapDeps {
   schema: string;
   /** Default: every table of db/tables.ts. */
   tables?: readonly TableDef[];
+  /** The STAC catalog schema the migrations create (default `stac`). */
+  stacSchema?: string;
+  /** The app role the migrations grant to (default `<schema>_app`). */
+  appRole?: string;
 }
 
 export interface HttpResult<B = unknown> {
@@ -36,16 +44,34 @@ export function isTrue(v: unknown): boolean {
   return v === true || (typeof v === 'string' && ['true', '1', 'yes'].includes(v.trim().toLowerCase()));
 }
 
+const targetOf = (d: BootstrapDeps): MigrationTarget => ({
+  schema: d.schema,
+  stacSchema: d.stacSchema ?? 'stac',
+  appRole: d.appRole ?? defaultAppRole(d.schema),
+});
+
+const NOT_ALLOWED =
+  "this app's database role may not change the schema (by design on Azure): the deployment's migration job " +
+  'runs `dagmaster db migrate` as the migration identity (docs/deployment.md)';
+
 async function guarded(fn: () => Promise<HttpResult>): Promise<HttpResult> {
   try {
     return await fn();
   } catch (err) {
+    const pgCode = (err as { code?: unknown; cause?: { code?: unknown } }).code;
+    const causeCode = (err as { cause?: { code?: unknown } }).cause?.code;
+    if (pgCode === '42501' || causeCode === '42501')
+      return error(403, 'FORBIDDEN', `Bootstrap refused: ${NOT_ALLOWED}. (${(err as Error).message})`);
     const code = isDbError(err) ? err.code : 'DATABASE';
-    return error(code === 'VALIDATION' ? 400 : 500, code, `Bootstrap failed: ${(err as Error).message}`);
+    const status = code === 'VALIDATION' ? 400 : code === 'CONFLICT' ? 409 : 500;
+    return error(status, code, `Bootstrap failed: ${(err as Error).message}`);
   }
 }
 
-/** Runs the generated DDL in one transaction under the bootstrap lock. Returns the statements run. */
+/**
+ * Runs the generated DDL of the models in one transaction under the bootstrap lock (no migration history,
+ * no grants). For benchmarks and tests of the repositories; deployments use runMigrations.
+ */
 export async function deploySchema(
   db: Queryable,
   schema: string,
@@ -58,22 +84,17 @@ export async function deploySchema(
   return statements;
 }
 
-/** GET /bootstrap/status: whether the schema exists and matches the models. */
+/** GET /bootstrap/status: which migrations the schema has, and whether it matches the models. */
 export async function bootstrapStatus(deps: BootstrapDeps): Promise<HttpResult> {
   return guarded(async () => {
     const tables = deps.tables ?? ALL_TABLES;
     const cat = await readCatalog(deps.db, deps.schema);
     const plan = await planMigration(deps.db, deps.schema, tables);
+    const mig = await migrationStatus(deps.db, deps.schema);
     const v = await query<{ v: string }>(deps.db, sql`SELECT current_setting('server_version') AS v`);
     const allTables = tables.every((t) => cat.tables.has(t.name));
     const status =
-      !cat.schemaExists || !allTables
-        ? 'not_initialized'
-        : plan.blocked.length
-          ? 'blocked'
-          : plan.steps.length
-            ? 'needs_migration'
-            : 'ok';
+      !cat.schemaExists || !allTables ? 'not_initialized' : mig.pending.length ? 'needs_migration' : 'ok';
     return {
       status: 200,
       body: {
@@ -82,9 +103,10 @@ export async function bootstrapStatus(deps: BootstrapDeps): Promise<HttpResult> 
         schema_exists: cat.schemaExists,
         tables: Object.fromEntries(tables.map((t) => [t.name, cat.tables.has(t.name)])),
         enums: Object.fromEntries(cat.enums),
-        pending_migrations: plan.steps.map((s) => ({ kind: s.kind, object: s.object })),
+        migration: { current: mig.current, latest: mig.latest, unversioned: mig.unversioned },
+        pending_migrations: mig.pending.map((m) => ({ version: m.version, name: m.name })),
         drift: plan.drift,
-        blocked: plan.blocked,
+        missing: plan.steps.map((s) => ({ kind: s.kind, object: s.object })),
         server_version: v.rows[0]?.v ?? null,
       },
     };
@@ -116,9 +138,12 @@ export async function bootstrapTables(deps: BootstrapDeps): Promise<HttpResult> 
   });
 }
 
-/** GET /bootstrap/ddl: the statements deploy would run. */
-export async function bootstrapDdl(deps: Pick<BootstrapDeps, 'schema' | 'tables'>): Promise<HttpResult> {
+/** GET /bootstrap/ddl: the models' DDL, and the migrations (rendered for this schema) that deploy runs. */
+export async function bootstrapDdl(
+  deps: Pick<BootstrapDeps, 'schema' | 'tables' | 'stacSchema' | 'appRole'>,
+): Promise<HttpResult> {
   const statements = generateDdl(deps.schema, deps.tables ?? ALL_TABLES);
+  const t = targetOf({ db: undefined as never, ...deps });
   return {
     status: 200,
     body: {
@@ -126,6 +151,11 @@ export async function bootstrapDdl(deps: Pick<BootstrapDeps, 'schema' | 'tables'
       statement_count: statements.length,
       source: 'zod models (db/tables.ts)',
       statements,
+      migrations: loadMigrations().map((m) => ({
+        version: m.version,
+        name: m.name,
+        sql: renderMigration(m.sql, t),
+      })),
     },
   };
 }
@@ -135,99 +165,63 @@ export interface ConfirmInput {
   dryRun?: boolean | string | null;
 }
 
-/** POST /bootstrap/deploy?confirm=yes | ?dry_run=true: create whatever is missing (idempotent). */
+function migrationBody(deps: BootstrapDeps, r: RunMigrationsResult) {
+  return {
+    schema: deps.schema,
+    dry_run: r.dryRun,
+    applied: r.applied.length > 0,
+    from: r.from,
+    to: r.to,
+    migrations: (r.dryRun ? r.pending : r.applied).map((m) => ({ version: m.version, name: m.name })),
+    summary: r.dryRun
+      ? r.pending.length
+        ? `${r.pending.length} migration(s) would be applied`
+        : 'schema is up to date'
+      : r.applied.length
+        ? `${r.applied.length} migration(s) applied (now at ${r.to})`
+        : 'schema is up to date',
+  };
+}
+
+/** POST /bootstrap/deploy?confirm=yes | ?dry_run=true: apply the migrations (idempotent), then check the tables. */
 export async function bootstrapDeploy(deps: BootstrapDeps, input: ConfirmInput): Promise<HttpResult> {
   const tables = deps.tables ?? ALL_TABLES;
-  if (isTrue(input.dryRun)) {
-    const statements = generateDdl(deps.schema, tables);
-    return {
-      status: 200,
-      body: {
-        success: true,
-        dry_run: true,
-        schema: deps.schema,
-        statement_count: statements.length,
-        statements,
-      },
-    };
+  const dryRun = isTrue(input.dryRun);
+  if (!dryRun && input.confirm !== 'yes') {
+    return error(400, 'VALIDATION', 'Deploy needs ?confirm=yes (or ?dry_run=true to see the migrations).');
   }
-  if (input.confirm !== 'yes') {
-    return error(400, 'VALIDATION', 'Deploy needs ?confirm=yes (or ?dry_run=true to see the statements).');
-  }
-  const steps: Array<{ step: string; ok: boolean; detail?: unknown }> = [];
-  try {
+  return guarded(async () => {
     await query(deps.db, sql`SELECT 1`);
-    steps.push({ step: 'test_connection', ok: true });
-    const statements = await deploySchema(deps.db, deps.schema, tables);
-    steps.push({ step: 'deploy_schema', ok: true, detail: { statements: statements.length } });
+    const r = await runMigrations(deps.db, { ...targetOf(deps), dryRun });
+    if (dryRun) return { status: 200, body: { success: true, ...migrationBody(deps, r) } };
     const cat = await readCatalog(deps.db, deps.schema);
     const missing = tables.filter((t) => !cat.tables.has(t.name)).map((t) => t.name);
-    steps.push({ step: 'verify_tables', ok: missing.length === 0, detail: { missing } });
-    const plan = await planMigration(deps.db, deps.schema, tables);
     const ok = missing.length === 0;
     return {
       status: ok ? 200 : 500,
       body: {
         success: ok,
-        schema: deps.schema,
-        steps,
-        summary: ok
-          ? `schema ${deps.schema} deployed (${tables.length} tables)` +
-            (plan.steps.length
-              ? `; ${plan.steps.length} migration step(s) pending: run bootstrap migrate`
-              : '')
-          : `tables missing after deploy: ${missing.join(', ')}`,
-        pending_migrations: plan.steps.map((s) => ({ kind: s.kind, object: s.object })),
+        ...migrationBody(deps, r),
+        steps: [
+          { step: 'test_connection', ok: true },
+          { step: 'migrate', ok: true, detail: { applied: r.applied.map((a) => a.name) } },
+          { step: 'verify_tables', ok, detail: { missing } },
+        ],
+        ...(ok ? {} : { summary: `tables missing after deploy: ${missing.join(', ')}` }),
       },
     };
-  } catch (err) {
-    steps.push({
-      step: steps.length === 0 ? 'test_connection' : 'deploy_schema',
-      ok: false,
-      detail: (err as Error).message,
-    });
-    return {
-      status: 500,
-      body: {
-        success: false,
-        schema: deps.schema,
-        steps,
-        summary: `deploy failed: ${(err as Error).message}`,
-      },
-    };
-  }
+  });
 }
 
-/** POST /bootstrap/migrate?confirm=yes | ?dry_run=true: add what the models have and the database lacks. */
+/** POST /bootstrap/migrate?confirm=yes | ?dry_run=true: apply the pending versioned migrations. */
 export async function bootstrapMigrate(deps: BootstrapDeps, input: ConfirmInput): Promise<HttpResult> {
-  const tables = deps.tables ?? ALL_TABLES;
   const dryRun = isTrue(input.dryRun);
   if (!dryRun && input.confirm !== 'yes') {
     return error(400, 'VALIDATION', 'Migrate needs ?confirm=yes (or ?dry_run=true to see the plan).');
   }
   return guarded(async () => {
-    const r = await migrate(deps.db, deps.schema, { dryRun, tables });
-    const body = {
-      schema: deps.schema,
-      dry_run: dryRun,
-      applied: r.applied,
-      steps: r.steps,
-      drift: r.drift,
-      blocked: r.blocked,
-      summary: r.blocked.length
-        ? `${r.blocked.length} step(s) blocked; nothing applied`
-        : r.steps.length === 0
-          ? 'schema is up to date'
-          : dryRun
-            ? `${r.steps.length} step(s) would be applied`
-            : `${r.steps.length} step(s) applied`,
-    };
-    if (r.blocked.length)
-      return {
-        status: 409,
-        body: { ...body, error: { code: 'CONFLICT', message: body.summary, details: r.blocked } },
-      };
-    return { status: 200, body };
+    const r = await runMigrations(deps.db, { ...targetOf(deps), dryRun });
+    return { status: 200, body: migrationBody(deps, r) };
   });
 }
 
@@ -253,10 +247,10 @@ export async function bootstrapRebuild(deps: BootstrapDeps, input: RebuildInput)
       'Rebuild is disabled: it deletes all data. Set DAG_ENABLE_DESTRUCTIVE_BOOTSTRAP=true on the app to allow it.',
     );
   }
-  const tables = deps.tables ?? ALL_TABLES;
+  const t = targetOf(deps);
   const statements = [
     `DROP SCHEMA IF EXISTS ${sql.ident(deps.schema).text} CASCADE`,
-    ...generateDdl(deps.schema, tables),
+    ...loadMigrations().map((m) => `-- migration ${m.file}`),
   ];
   if (isTrue(input.dryRun)) {
     return {
@@ -272,8 +266,10 @@ export async function bootstrapRebuild(deps: BootstrapDeps, input: RebuildInput)
     );
   }
   return guarded(async () => {
-    await withAdvisoryLock(deps.db, bootstrapLockKey(deps.schema), async (tx) => {
-      for (const s of statements) await tx.query(s);
+    // One transaction: the drop and the migrations (runMigrations joins it as a savepoint).
+    const r = await withAdvisoryLock(deps.db, bootstrapLockKey(deps.schema), async (tx) => {
+      await tx.query(statements[0]!);
+      return runMigrations(tx, t);
     });
     return {
       status: 200,
@@ -281,7 +277,7 @@ export async function bootstrapRebuild(deps: BootstrapDeps, input: RebuildInput)
         status: 'rebuilt',
         warning: 'ALL DATA WAS DELETED',
         schema: deps.schema,
-        statements_executed: statements.length,
+        migrations_applied: r.applied.length,
       },
     };
   });

@@ -59,6 +59,14 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[]):
   return v;
 }
 
+/**
+ * The settings without the blank ones: an app setting that is present but empty means "not set" (Core
+ * Tools passes local.settings.json's empty values through, the portal keeps empty app settings).
+ */
+export function withoutBlankSettings<E extends Record<string, string | undefined>>(env: E): E {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== '')) as E;
+}
+
 /** Reads the database configuration from environment variables (see docs/database.md). */
 export function loadDbConfig(env: Env = process.env): DbConfig {
   const auth = oneOf(env, 'DAG_DB_AUTH', ['password', 'entra'] as const) ?? 'password';

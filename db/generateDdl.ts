@@ -103,6 +103,28 @@ export function allEnums(tables: readonly TableDef[]): EnumDef[] {
   return out;
 }
 
+/**
+ * The privileges of the apps' role on a schema's tables: USAGE on the schema, SELECT/INSERT/UPDATE/DELETE
+ * on each table and USAGE/SELECT on its serial sequences. Nothing else: no DDL, no TRUNCATE, no
+ * ownership. `role` is SQL text: a quoted identifier, or the ${app_role} placeholder of a migration.
+ */
+export function grantDdl(
+  schema: string,
+  tables: readonly TableDef[],
+  role: string,
+  opts: { schemaUsage?: boolean } = {},
+): string[] {
+  const out = opts.schemaUsage === false ? [] : [`GRANT USAGE ON SCHEMA ${q(schema)} TO ${role}`];
+  for (const t of tables) {
+    out.push(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${q(schema, t.name)} TO ${role}`);
+    for (const c of t.columnInfo) {
+      if (c.serial)
+        out.push(`GRANT USAGE, SELECT ON SEQUENCE ${q(schema, `${t.name}_${c.name}_seq`)} TO ${role}`);
+    }
+  }
+  return out;
+}
+
 /** The statements that create the whole schema, in order. */
 export function generateDdl(schema: string, tables: readonly TableDef[] = ALL_TABLES): string[] {
   const out: string[] = [`CREATE SCHEMA IF NOT EXISTS ${q(schema)}`];

@@ -104,15 +104,27 @@ export interface StacCatalogOptions {
 
 const ensured = new WeakMap<object, Map<string, Promise<void>>>();
 
-/** Creates the catalog tables once per pool and schema (idempotent DDL under an advisory lock). */
+/**
+ * Makes sure the catalog tables exist, once per pool and schema. The migrations create them
+ * (db/migrations); only where they are missing — a local database nobody migrated — they are created
+ * here (idempotent DDL under an advisory lock), which needs a role that may create them.
+ */
 export function ensureStacTables(db: Queryable, schema: string): Promise<void> {
   let bySchema = ensured.get(db);
   if (!bySchema) ensured.set(db, (bySchema = new Map()));
   let p = bySchema.get(schema);
   if (!p) {
-    p = withAdvisoryLock(db, `rmhdagmaster:stac-ddl:${schema}`, async (tx) => {
-      for (const stmt of generateDdl(schema, STAC_TABLES)) await tx.query(stmt);
-    });
+    p = (async () => {
+      const names = STAC_TABLES.map((t) => sql.table(schema, t.name).text);
+      const r = await query<{ n: number }>(
+        db,
+        sql`SELECT count(to_regclass(x))::int AS n FROM unnest(${names}::text[]) AS x`,
+      );
+      if (r.rows[0]!.n === STAC_TABLES.length) return;
+      await withAdvisoryLock(db, `rmhdagmaster:stac-ddl:${schema}`, async (tx) => {
+        for (const stmt of generateDdl(schema, STAC_TABLES)) await tx.query(stmt);
+      });
+    })();
     p.catch(() => bySchema.delete(schema));
     bySchema.set(schema, p);
   }

@@ -7,7 +7,7 @@ export type { HostConfig } from './hostConfig';
 export { EventType, eventTypeName, type HistoryEvent, type RuntimeStatus } from './historyEvents';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './logger';
 export { DevHostError, type DevHostErrorCode } from './devHostError';
-export { launchAzurite, type AzuriteInstance, type AzuriteOptions } from './launchAzurite';
+export { launchAzurite, azuriteEndpoints, type AzuriteInstance, type AzuriteOptions } from './launchAzurite';
 export {
   launchEmbeddedPostgres,
   type EmbeddedPostgresInstance,

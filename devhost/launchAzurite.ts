@@ -140,18 +140,14 @@ export async function launchAzurite(options: AzuriteOptions = {}): Promise<Azuri
     throw err;
   }
   if (pidFile) writeFileSync(pidFile, `${child.pid}\n${bin}\n`);
-  const blobEndpoint = `http://${host}:${ports.Blob}/${account}`;
-  const queueEndpoint = `http://${host}:${ports.Queue}/${account}`;
-  const tableEndpoint = `http://${host}:${ports.Table}/${account}`;
-  options.logger?.info(`Azurite started (pid ${child.pid})`, { blobEndpoint, queueEndpoint });
+  const endpoints = azuriteEndpoints(host, { blob: ports.Blob!, queue: ports.Queue!, table: ports.Table! });
+  options.logger?.info(`Azurite started (pid ${child.pid})`, {
+    blobEndpoint: endpoints.blobEndpoint,
+    queueEndpoint: endpoints.queueEndpoint,
+  });
   let stopped: Promise<void> | undefined;
   return {
-    connectionString:
-      `DefaultEndpointsProtocol=http;AccountName=${account};AccountKey=${accountKey};` +
-      `BlobEndpoint=${blobEndpoint};QueueEndpoint=${queueEndpoint};TableEndpoint=${tableEndpoint};`,
-    blobEndpoint,
-    queueEndpoint,
-    tableEndpoint,
+    ...endpoints,
     pid: child.pid!,
     stop: () =>
       (stopped ??= (async () => {
@@ -163,6 +159,24 @@ export async function launchAzurite(options: AzuriteOptions = {}): Promise<Azuri
 }
 
 /** SIGTERM, then SIGKILL after graceMs; resolves when the child has exited. */
+/** The endpoints and connection string of an Azurite (its well-known development account) on host:ports. */
+export function azuriteEndpoints(
+  host: string,
+  ports: { blob: number; queue: number; table: number },
+): { connectionString: string; blobEndpoint: string; queueEndpoint: string; tableEndpoint: string } {
+  const blobEndpoint = `http://${host}:${ports.blob}/${account}`;
+  const queueEndpoint = `http://${host}:${ports.queue}/${account}`;
+  const tableEndpoint = `http://${host}:${ports.table}/${account}`;
+  return {
+    connectionString:
+      `DefaultEndpointsProtocol=http;AccountName=${account};AccountKey=${accountKey};` +
+      `BlobEndpoint=${blobEndpoint};QueueEndpoint=${queueEndpoint};TableEndpoint=${tableEndpoint};`,
+    blobEndpoint,
+    queueEndpoint,
+    tableEndpoint,
+  };
+}
+
 export function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {

@@ -1,6 +1,7 @@
 // Configuration from the environment (app settings on Azure, local.settings.json / the shell
 // locally), validated with zod. Every variable is documented in docs/configuration.md.
 import { z } from 'zod';
+import { withoutBlankSettings } from '../db/createPool';
 
 const csv = (fallback: string) =>
   z
@@ -45,9 +46,16 @@ export const ConfigSchema = z.object({
   DAG_WORKER_QUEUES: csv('container-tasks,dag-worker-tasks'),
   DAG_RESULT_QUEUE: queueName.default('dag-task-results'),
   DAG_DB_SCHEMA: z.string().min(1).max(63).default('dagapp'),
+  /** The STAC catalog schema the migrations create (auto-bootstrap and the bootstrap routes). */
+  DAG_STAC_SCHEMA: z.string().min(1).max(63).default('stac'),
+  /** The role the migrations grant to (auto-bootstrap and the bootstrap routes); default <schema>_app. */
+  DAG_DB_APP_ROLE: z.string().min(1).max(63).optional(),
   DAG_FANOUT_CHUNK_SIZE: int(500, 1, 5000),
   DAG_ACTIVITY_BATCH_SIZE: int(20, 1, 1000),
-  /** Deploy the Postgres schema (idempotent DDL) when the app starts. */
+  /**
+   * Local only: apply the migrations before the first submission (the app's login must be the Postgres
+   * administrator). Off on Azure, where the app checks the schema version instead.
+   */
   DAG_ENABLE_AUTO_BOOTSTRAP: bool(false),
   /** Jobs whose orchestration is gone are reconciled after this long without an update. */
   DAG_RECONCILE_GRACE_SECONDS: int(120, 1, 86400),
@@ -61,7 +69,7 @@ export const ConfigSchema = z.object({
 export type Config = z.infer<typeof ConfigSchema>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const r = ConfigSchema.safeParse(env);
+  const r = ConfigSchema.safeParse(withoutBlankSettings(env));
   if (!r.success) {
     const problems = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`Invalid configuration: ${problems}. See docs/configuration.md.`);

@@ -12,7 +12,7 @@ import {
 import { json } from './http';
 import { services } from './services';
 
-const deps = () => ({ db: services().pool, schema: services().schema });
+const deps = () => ({ db: services().pool, ...services().migrationTarget });
 const respond = (r: HttpResult): HttpResponseInit => json(r.status, r.body);
 const confirmOf = (req: HttpRequest) => ({
   ...(req.query.get('confirm') !== null ? { confirm: req.query.get('confirm')! } : {}),

@@ -2,7 +2,7 @@
 // there, workflows load) and health (every dependency, with latencies: 200 healthy, 206 degraded,
 // 503 unhealthy). Probes are anonymous and never expose secrets.
 import type { HttpResponseInit } from '@azure/functions';
-import { query, sql } from '../db';
+import { checkSchemaReadiness } from '../db';
 import { json } from './http';
 import { services } from './services';
 import { version } from './version';
@@ -32,16 +32,10 @@ async function timed(fn: () => Promise<Omit<Check, 'latency_ms'>>, timeoutMs = 5
 async function postgresCheck(): Promise<Check> {
   const s = services();
   return timed(async () => {
-    const r = await query<{ ok: boolean }>(
-      s.pool,
-      sql`SELECT to_regclass(${`"${s.schema.replace(/"/g, '""')}".dag_jobs`}) IS NOT NULL AS ok`,
-    );
-    return r.rows[0]?.ok
-      ? { status: 'healthy' }
-      : {
-          status: 'unhealthy',
-          message: `schema "${s.schema}" is not deployed: POST /api/bootstrap/deploy?confirm=yes`,
-        };
+    // Reachable, and migrated far enough for this build (the schema version in dagmaster_migrations).
+    const r = await checkSchemaReadiness(s.pool, s.schema);
+    const details = { schema: s.schema, migration: r.current, required: r.required };
+    return r.ok ? { status: 'healthy', details } : { status: 'unhealthy', message: r.message!, details };
   });
 }
 

@@ -8,7 +8,8 @@ import { statSync, readdirSync } from 'node:fs';
 import type pg from 'pg';
 import type { ActivityDeps } from '../activities/activityDeps';
 import type { QueueConfig } from '../dag/runners';
-import { createPool, deploySchema, loadDbConfig } from '../db';
+import { AppError } from '../dag/appError';
+import { checkSchemaReadiness, createPool, defaultAppRole, loadDbConfig, runMigrations } from '../db';
 import { createLogger, type Logger } from '../handlers/createLogger';
 import { defaultRegistry, type HandlerRegistry } from '../handlers/handlerRegistry';
 import { loadConfig, type Config } from './config';
@@ -29,8 +30,13 @@ export interface Services {
   sendToQueue(queue: string, message: unknown): Promise<void>;
   queueClient(queue: string): QueueClient;
   activityDeps(): ActivityDeps;
-  /** Deploys the schema once when DAG_ENABLE_AUTO_BOOTSTRAP is on. */
+  /**
+   * Resolves once the database is migrated far enough for this build (503 UNAVAILABLE otherwise, saying
+   * to run `dagmaster db migrate`). With DAG_ENABLE_AUTO_BOOTSTRAP (local only) it applies the migrations.
+   */
   ready(): Promise<void>;
+  /** The migration target of this app (schema, STAC schema, app role). */
+  migrationTarget: { schema: string; stacSchema: string; appRole: string };
   close(): Promise<void>;
 }
 
@@ -111,6 +117,11 @@ function createServices(env: NodeJS.ProcessEnv = process.env): Services {
   // Aborted when the app terminates: handlers running in activities stop instead of holding the
   // process (a sleeping handler's timer would keep it alive after the host has stopped).
   const shutdown = new AbortController();
+  const migrationTarget = {
+    schema,
+    stacSchema: config.DAG_STAC_SCHEMA,
+    appRole: config.DAG_DB_APP_ROLE ?? defaultAppRole(schema),
+  };
   const s: Services = {
     config,
     pool,
@@ -161,15 +172,21 @@ function createServices(env: NodeJS.ProcessEnv = process.env): Services {
         shutdown: shutdown.signal,
       };
     },
+    migrationTarget,
     ready() {
-      if (!config.DAG_ENABLE_AUTO_BOOTSTRAP) return Promise.resolve();
-      bootstrapped ??= deploySchema(pool, schema).then(
-        () => undefined,
-        (err: unknown) => {
-          bootstrapped = undefined;
-          throw err;
-        },
-      );
+      bootstrapped ??= (async () => {
+        if (config.DAG_ENABLE_AUTO_BOOTSTRAP) {
+          const r = await runMigrations(pool, { ...migrationTarget, log: (line) => log.info(line) });
+          if (r.applied.length) log.info('database migrated', { from: r.from, to: r.to });
+          return;
+        }
+        const r = await checkSchemaReadiness(pool, schema);
+        if (!r.ok) throw new AppError('UNAVAILABLE', `The database is not ready: ${r.message}.`, r);
+      })().catch((err: unknown) => {
+        // Checked again on the next call (a deployment may be migrating right now).
+        bootstrapped = undefined;
+        throw err;
+      });
       return bootstrapped;
     },
     async close() {

@@ -1,27 +1,85 @@
-// rmhdagmaster on Azure: the Function App (HTTP API + Durable orchestrations + activities), the
-// container worker (Container Apps, GDAL image, scaled on queue length), PostgreSQL Flexible Server
-// with Microsoft Entra authentication, one storage account (Functions/Durable state, task queues,
-// raster containers), Application Insights. Everything authenticates with one user-assigned managed
-// identity; no secrets in app settings.
+// rmhdagmaster on Azure (docs/deployment.md): the Function App (HTTP API, Durable orchestrations and
+// activities) on Flex Consumption, the container worker (Container Apps, GDAL image, scaled on its queues
+// by KEDA with its managed identity), a Container Apps job that runs the schema migrations at deploy time,
+// PostgreSQL Flexible Server with Microsoft Entra authentication only, storage, a container registry,
+// Log Analytics and Application Insights.
 //
-// Deploy: az deployment group create -g <rg> -f infra/main.bicep -p namePrefix=dag workerImage=<acr>/dagmaster-worker:<tag>
-// (or `azd up` with azure.yaml). Not compiled in this repository's CI (no Bicep CLI here): run
-// `az bicep build -f infra/main.bicep` before deploying.
+// Three user-assigned identities, each with only what it needs:
+//   func    — the Function App: its host storage (Functions, Durable, task queues), Postgres as a login in the app role
+//   worker  — the worker: its task queues, sending results, reading bronze / writing silver COGs, AcrPull,
+//             Postgres as a login in the app role
+//   migrate — the migration job: the only Postgres (Entra) administrator, AcrPull
+// No secret is an app setting or an output; the one key in use (the worker's SMB staging share, which
+// Container Apps mounts with an account key only) stays inside this deployment.
+//
+// `azd up` provisions this file (azure.yaml). Every resource type@apiVersion and the properties used are
+// checked in CI against the REST API specs (infra/api-versions.json, test/infra/bicep.test.ts).
 
-@description('Prefix of every resource name (3-11 lowercase letters/digits).')
-@minLength(3)
-@maxLength(11)
-param namePrefix string
+targetScope = 'resourceGroup'
+
+@description('The azd environment name (AZURE_ENV_NAME): every resource name is derived from it.')
+@minLength(2)
+@maxLength(40)
+param environmentName string
 
 param location string = resourceGroup().location
 
-@description('Container image of the worker (see container-worker/Dockerfile).')
-param workerImage string
+@description('Worker image; azd sets it to the image it built from container-worker/Dockerfile (a public placeholder runs until the first deploy).')
+param workerImage string = 'mcr.microsoft.com/k8se/quickstart:latest'
 
-@description('Postgres SKU (Burstable B1ms is enough to start).')
-param postgresSku string = 'Standard_B1ms'
+@description('PostgreSQL compute (see pgMaxConnections and the connection budget below).')
+@allowed([
+  'Standard_B1ms'
+  'Standard_B2s'
+  'Standard_B2ms'
+  'Standard_D2ds_v5'
+  'Standard_D4ds_v5'
+])
+param postgresSku string = 'Standard_B2s'
 
-@description('Base URL of the TiTiler service the STAC items link to (preview and tile links).')
+@minValue(32)
+param postgresStorageGB int = 32
+
+@description('Route the apps through the server\'s built-in PgBouncer (port 6432; General Purpose and Memory Optimized tiers only).')
+param enablePgBouncer bool = false
+
+@description('Most Flex Consumption instances of the Function App (each opens up to functionDbPoolMax Postgres connections).')
+@minValue(1)
+@maxValue(1000)
+param functionMaxInstances int = 40
+
+@description('Postgres pool size of one Function App instance (DAG_DB_POOL_MAX).')
+@minValue(1)
+param functionDbPoolMax int = 5
+
+@allowed([2048, 4096])
+param functionInstanceMemoryMB int = 2048
+
+@description('Always-ready instances of the "durable" group (orchestrations, activities): 0 scales to zero (first request after idle waits for a cold start); Learn recommends 1 for Durable Functions on Flex Consumption, billed while idle.')
+@minValue(0)
+@maxValue(10)
+param functionAlwaysReadyDurable int = 0
+
+@description('Most worker replicas (KEDA scales 0..N on the task queues).')
+@minValue(1)
+@maxValue(300)
+param workerMaxReplicas int = 10
+
+@description('Tasks one worker replica runs at once (DAG_WORKER_MAX_CONCURRENT).')
+@minValue(1)
+param workerMaxConcurrent int = 2
+
+@description('Postgres pool size of one worker replica (DAG_DB_POOL_MAX; the worker uses at least maxConcurrent + 4).')
+@minValue(1)
+param workerDbPoolMax int = 6
+
+@description('Private networking: VNet integration of both apps, private endpoints for Postgres and the storage accounts, public access to Postgres and the data account disabled.')
+param enablePrivateNetworking bool = false
+
+@description('Extra client addresses allowed through the Postgres firewall (public mode), e.g. an operator\'s IP.')
+param postgresClientIps array = []
+
+@description('Base URL of the TiTiler service the STAC items link to.')
 param titilerUrl string = 'https://titiler.example.com'
 
 @description('Base URL of the STAC API the STAC items link to.')
@@ -30,177 +88,206 @@ param stacApiUrl string = 'https://stac-api.example.com'
 @description('Durable task hub name.')
 param taskHub string = 'DagMaster'
 
-var suffix = uniqueString(resourceGroup().id)
-var storageName = toLower('${namePrefix}st${take(suffix, 8)}')
-var etlStorageName = toLower('${namePrefix}etl${take(suffix, 8)}')
-var pgName = '${namePrefix}-pg-${take(suffix, 6)}'
-var dbName = 'dagmaster'
-var resultQueue = 'dag-task-results'
-var containerQueues = 'container-tasks,dag-worker-tasks'
+@description('Postgres schema of the dag_* tables (DAG_DB_SCHEMA) and of the STAC tables (DAG_STAC_SCHEMA).')
+param dbSchema string = 'dagapp'
+param stacSchema string = 'stac'
 
-resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
-  name: '${namePrefix}-id'
-  location: location
+// ---------------------------------------------------------------- names
+// Storage accounts and registries take lowercase letters and digits only: the environment name is
+// stripped of everything else and a unique suffix keeps the names global.
+var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
+var slug = toLower(environmentName)
+var alnum = take(replace(replace(replace(slug, '-', ''), '_', ''), '.', ''), 9)
+var prefix = take(replace(replace(slug, '_', '-'), '.', '-'), 20)
+var tags = { 'azd-env-name': environmentName }
+var hostStorageName = take('sth${alnum}${token}', 24)
+var dataStorageName = take('std${alnum}${token}', 24)
+var etlStorageName = take('ste${alnum}${token}', 24)
+var registryName = take('cr${alnum}${token}', 50)
+var pgName = '${prefix}-pg-${take(token, 6)}'
+var dbName = 'dagmaster'
+var appRole = '${dbSchema}_app'
+
+// ---------------------------------------------------------------- queues
+var taskQueues = ['container-tasks', 'dag-worker-tasks']
+var resultQueue = 'dag-task-results'
+// Every queue the product uses, declared (the apps never need to create one): task queues, the result
+// queue, and the poison queue of each (`<queue>-poison`, written by the worker and the Functions host).
+var queueNames = [
+  'container-tasks'
+  'container-tasks-poison'
+  'dag-worker-tasks'
+  'dag-worker-tasks-poison'
+  'dag-task-results'
+  'dag-task-results-poison'
+]
+
+// ---------------------------------------------------------------- Postgres connection budget
+// max_connections of each SKU (learn.microsoft.com/azure/postgresql/flexible-server/concepts-limits);
+// 15 of them are reserved by the service. The apps must fit in the rest:
+//   functionMaxInstances × functionDbPoolMax
+//   + workerMaxReplicas × (max(workerDbPoolMax, workerMaxConcurrent + 4) + min(workerDbPoolMax, 4))   [worker pool + STAC pool]
+//   + migrationConnections + operatorConnections  ≤  max_connections − 15
+// test/infra/bicep.test.ts evaluates this for the defaults and every allowed SKU.
+var pgMaxConnections = {
+  Standard_B1ms: 50
+  Standard_B2s: 429
+  Standard_B2ms: 859
+  Standard_D2ds_v5: 859
+  Standard_D4ds_v5: 1718
+}
+var pgReservedConnections = 15
+var migrationConnections = 2
+var operatorConnections = 10
+var workerReplicaConnections = max(workerDbPoolMax, workerMaxConcurrent + 4) + min(workerDbPoolMax, 4)
+var connectionDemand = functionMaxInstances * functionDbPoolMax + workerMaxReplicas * workerReplicaConnections + migrationConnections + operatorConnections
+var connectionBudget = pgMaxConnections[postgresSku] - pgReservedConnections
+var dbPort = enablePgBouncer ? '6432' : '5432'
+
+// ---------------------------------------------------------------- built-in role definitions
+var role = {
+  acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d'
+  blobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  blobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  blobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
+  queueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  queueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
+  tableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 }
 
-resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
-  name: '${namePrefix}-logs'
+// ---------------------------------------------------------------- identities
+resource funcIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${prefix}-func-id'
   location: location
+  tags: tags
+}
+
+resource workerIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${prefix}-worker-id'
+  location: location
+  tags: tags
+}
+
+resource migrateIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${prefix}-migrate-id'
+  location: location
+  tags: tags
+}
+
+// ---------------------------------------------------------------- monitoring
+resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: '${prefix}-logs-${take(token, 6)}'
+  location: location
+  tags: tags
   properties: { sku: { name: 'PerGB2018' }, retentionInDays: 30 }
 }
 
 resource insights 'Microsoft.Insights/components@2020-02-02' = {
-  name: '${namePrefix}-ai'
+  name: '${prefix}-ai-${take(token, 6)}'
   location: location
+  tags: tags
   kind: 'web'
   properties: { Application_Type: 'web', WorkspaceResourceId: logs.id }
 }
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  name: storageName
+// ---------------------------------------------------------------- networking (optional)
+module network 'modules/network.bicep' = if (enablePrivateNetworking) {
+  name: 'network'
+  params: {
+    prefix: prefix
+    location: location
+    tags: tags
+  }
+}
+
+// ---------------------------------------------------------------- storage: Functions host, Durable state, queues
+resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: hostStorageName
   location: location
+  tags: tags
   sku: { name: 'Standard_LRS' }
   kind: 'StorageV2'
   properties: {
     minimumTlsVersion: 'TLS1_2'
     allowBlobPublicAccess: false
     allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    supportsHttpsTrafficOnly: true
   }
 }
 
-resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
-  parent: storage
+resource hostBlobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: hostStorage
+  name: 'default'
+}
+
+// The Flex Consumption deployment package (azd uploads it; the app reads it with its identity).
+resource deployments 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: hostBlobs
+  name: 'deployments'
+  properties: { publicAccess: 'None' }
+}
+
+resource hostQueues 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: hostStorage
+  name: 'default'
+}
+
+resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
+  for q in queueNames: {
+    parent: hostQueues
+    name: q
+  }
+]
+
+// ---------------------------------------------------------------- storage: rasters (bronze in, silver COGs out)
+resource dataStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: dataStorageName
+  location: location
+  tags: tags
+  sku: { name: 'Standard_LRS' }
+  kind: 'StorageV2'
+  properties: {
+    minimumTlsVersion: 'TLS1_2'
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: enablePrivateNetworking ? 'Disabled' : 'Enabled'
+  }
+}
+
+resource dataBlobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: dataStorage
   name: 'default'
 }
 
 resource bronze 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
-  parent: blobService
+  parent: dataBlobs
   name: 'bronze'
+  properties: { publicAccess: 'None' }
 }
 
 resource silverCogs 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
-  parent: blobService
+  parent: dataBlobs
   name: 'silver-cogs'
+  properties: { publicAccess: 'None' }
 }
 
-// Blob, queue and table data roles: Durable (tables, queues, blobs), task queues, rasters.
-var roles = [
-  'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
-  '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor
-  '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Storage Table Data Contributor
-]
-
-resource storageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for role in roles: {
-    scope: storage
-    name: guid(storage.id, identity.id, role)
-    properties: {
-      principalId: identity.properties.principalId
-      principalType: 'ServicePrincipal'
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
-    }
-  }
-]
-
-resource postgres 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
-  name: pgName
-  location: location
-  sku: { name: postgresSku, tier: startsWith(postgresSku, 'Standard_B') ? 'Burstable' : 'GeneralPurpose' }
-  properties: {
-    version: '16'
-    storage: { storageSizeGB: 32 }
-    authConfig: { activeDirectoryAuth: 'Enabled', passwordAuth: 'Disabled', tenantId: subscription().tenantId }
-    backup: { backupRetentionDays: 7, geoRedundantBackup: 'Disabled' }
-    highAvailability: { mode: 'Disabled' }
-  }
-}
-
-resource pgAdmin 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = {
-  parent: postgres
-  name: identity.properties.principalId
-  properties: {
-    principalName: identity.name
-    principalType: 'ServicePrincipal'
-    tenantId: subscription().tenantId
-  }
-}
-
-resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-01' = {
-  parent: postgres
-  name: dbName
-}
-
-resource allowAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = {
-  parent: postgres
-  name: 'AllowAzureServices'
-  properties: { startIpAddress: '0.0.0.0', endIpAddress: '0.0.0.0' }
-}
-
-var dbSettings = [
-  { name: 'DAG_DB_HOST', value: postgres.properties.fullyQualifiedDomainName }
-  { name: 'DAG_DB_NAME', value: dbName }
-  { name: 'DAG_DB_USER', value: identity.name }
-  { name: 'DAG_DB_AUTH', value: 'entra' }
-  { name: 'DAG_DB_SSL', value: 'require' }
-  { name: 'DAG_DB_SCHEMA', value: 'dagapp' }
-  { name: 'AZURE_CLIENT_ID', value: identity.properties.clientId }
-  { name: 'DAG_QUEUE_SERVICE_URL', value: storage.properties.primaryEndpoints.queue }
-  { name: 'DAG_RESULT_QUEUE', value: resultQueue }
-  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
-  { name: 'LOG_FORMAT', value: 'json' }
-]
-
-resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
-  name: '${namePrefix}-plan'
-  location: location
-  sku: { name: 'EP1', tier: 'ElasticPremium' }
-  kind: 'elastic'
-  properties: { reserved: true, maximumElasticWorkerCount: 10 }
-}
-
-resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
-  name: '${namePrefix}-func-${take(suffix, 6)}'
-  location: location
-  kind: 'functionapp,linux'
-  identity: { type: 'UserAssigned', userAssignedIdentities: { '${identity.id}': {} } }
-  properties: {
-    serverFarmId: plan.id
-    httpsOnly: true
-    siteConfig: {
-      linuxFxVersion: 'Node|20'
-      minTlsVersion: '1.2'
-      appSettings: concat(
-        [
-          { name: 'FUNCTIONS_EXTENSION_VERSION', value: '~4' }
-          { name: 'FUNCTIONS_WORKER_RUNTIME', value: 'node' }
-          // Identity-based connection for the host, Durable and the queue trigger.
-          { name: 'AzureWebJobsStorage__accountName', value: storage.name }
-          { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
-          { name: 'AzureWebJobsStorage__clientId', value: identity.properties.clientId }
-          { name: 'DAG_TASK_HUB', value: taskHub }
-          { name: 'DAG_RECONCILE_SCHEDULE', value: '0 */1 * * * *' }
-          { name: 'DAG_ENABLE_AUTO_BOOTSTRAP', value: 'true' }
-          { name: 'DAG_WORKFLOWS_DIR', value: './workflows' }
-        ],
-        dbSettings
-      )
-    }
-  }
-  dependsOn: [storageRoles, pgAdmin, database]
-}
-
-// The worker's shared staging area (/mnt/etl): a raster node stages a blob there and a later node
-// of the same job, possibly on another replica, reads it. Container Apps mounts an SMB share with an
-// account key only, so the share lives in its own account; the main account stays key-less.
+// ---------------------------------------------------------------- storage: the worker's shared staging share
+// A raster node stages a blob under /mnt/etl and a later node of the same job, possibly on another replica,
+// reads it. Container Apps mounts SMB shares with an account key only, so the share has its own account.
 resource etlStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: etlStorageName
   location: location
+  tags: tags
   sku: { name: 'Standard_LRS' }
   kind: 'StorageV2'
   properties: {
     minimumTlsVersion: 'TLS1_2'
     allowBlobPublicAccess: false
     allowSharedKeyAccess: true
+    supportsHttpsTrafficOnly: true
   }
 }
 
@@ -215,9 +302,201 @@ resource etlShare 'Microsoft.Storage/storageAccounts/fileServices/shares@2023-05
   properties: { shareQuota: 1024 }
 }
 
-resource containerEnv 'Microsoft.App/managedEnvironments@2024-03-01' = {
-  name: '${namePrefix}-cae'
+// ---------------------------------------------------------------- storage role assignments
+// Function App: the Functions host and the Durable extension create and use blobs, queues and tables of
+// their task hub, and the app sends to the task queues, on its host account only.
+resource funcHostRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for r in [role.blobDataOwner, role.queueDataContributor, role.tableDataContributor]: {
+    scope: hostStorage
+    name: guid(hostStorage.id, funcIdentity.id, r)
+    properties: {
+      principalId: funcIdentity.properties.principalId
+      principalType: 'ServicePrincipal'
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', r)
+    }
+  }
+]
+
+// Worker: receives, extends and deletes messages of its task queues (and moves poison messages to their
+// poison queues), one queue at a time; only sends to the result queue (whose poison queue is the Functions
+// host's); reads bronze, writes silver COGs.
+resource workerQueueRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (q, i) in queueNames: if (q != '${resultQueue}-poison') {
+    scope: queues[i]
+    name: guid(queues[i].id, workerIdentity.id, q == resultQueue ? role.queueDataMessageSender : role.queueDataContributor)
+    properties: {
+      principalId: workerIdentity.properties.principalId
+      principalType: 'ServicePrincipal'
+      roleDefinitionId: subscriptionResourceId(
+        'Microsoft.Authorization/roleDefinitions',
+        q == resultQueue ? role.queueDataMessageSender : role.queueDataContributor
+      )
+    }
+  }
+]
+
+resource workerBronzeRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: bronze
+  name: guid(bronze.id, workerIdentity.id, role.blobDataReader)
+  properties: {
+    principalId: workerIdentity.properties.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.blobDataReader)
+  }
+}
+
+resource workerSilverRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: silverCogs
+  name: guid(silverCogs.id, workerIdentity.id, role.blobDataContributor)
+  properties: {
+    principalId: workerIdentity.properties.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.blobDataContributor)
+  }
+}
+
+// ---------------------------------------------------------------- container registry
+resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
+  name: registryName
   location: location
+  tags: tags
+  sku: { name: 'Basic' }
+  properties: { adminUserEnabled: false, anonymousPullEnabled: false }
+}
+
+resource acrPullRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for principalId in [workerIdentity.properties.principalId, migrateIdentity.properties.principalId]: {
+    scope: registry
+    name: guid(registry.id, principalId, role.acrPull)
+    properties: {
+      principalId: principalId
+      principalType: 'ServicePrincipal'
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.acrPull)
+    }
+  }
+]
+
+// ---------------------------------------------------------------- PostgreSQL
+// Children are created one after the other (administrator → database → parameters → firewall): in
+// parallel they fail with ServerIsBusy / AAD administrator errors.
+resource postgres 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
+  name: pgName
+  location: location
+  tags: tags
+  sku: { name: postgresSku, tier: startsWith(postgresSku, 'Standard_B') ? 'Burstable' : 'GeneralPurpose' }
+  properties: {
+    version: '16'
+    storage: { storageSizeGB: postgresStorageGB, autoGrow: 'Enabled' }
+    authConfig: { activeDirectoryAuth: 'Enabled', passwordAuth: 'Disabled', tenantId: subscription().tenantId }
+    backup: { backupRetentionDays: 7, geoRedundantBackup: 'Disabled' }
+    highAvailability: { mode: 'Disabled' }
+    network: { publicNetworkAccess: enablePrivateNetworking ? 'Disabled' : 'Enabled' }
+  }
+}
+
+// The migration identity is the only administrator: the apps' identities become plain logins in the app
+// role when the migration job creates them (`dagmaster db migrate --grant name:objectId`).
+resource pgAdmin 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = {
+  parent: postgres
+  name: migrateIdentity.properties.principalId
+  properties: {
+    principalName: migrateIdentity.name
+    principalType: 'ServicePrincipal'
+    tenantId: subscription().tenantId
+  }
+}
+
+resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-01' = {
+  parent: postgres
+  name: dbName
+  properties: { charset: 'UTF8', collation: 'en_US.utf8' }
+  dependsOn: [pgAdmin]
+}
+
+resource pgBouncer 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = if (enablePgBouncer) {
+  parent: postgres
+  name: 'pgbouncer.enabled'
+  properties: { value: 'true', source: 'user-override' }
+  dependsOn: [database]
+}
+
+// ---------------------------------------------------------------- Function App (Flex Consumption)
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: '${prefix}-plan-${take(token, 6)}'
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: { name: 'FC1', tier: 'FlexConsumption' }
+  properties: { reserved: true }
+}
+
+var dbSettings = [
+  { name: 'DAG_DB_HOST', value: postgres.properties.fullyQualifiedDomainName }
+  { name: 'DAG_DB_PORT', value: dbPort }
+  { name: 'DAG_DB_NAME', value: dbName }
+  { name: 'DAG_DB_AUTH', value: 'entra' }
+  { name: 'DAG_DB_SSL', value: 'require' }
+  { name: 'DAG_DB_SCHEMA', value: dbSchema }
+  { name: 'DAG_STAC_SCHEMA', value: stacSchema }
+  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
+  { name: 'LOG_FORMAT', value: 'json' }
+]
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: '${prefix}-func-${take(token, 6)}'
+  location: location
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: { type: 'UserAssigned', userAssignedIdentities: { '${funcIdentity.id}': {} } }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    virtualNetworkSubnetId: enablePrivateNetworking ? network.outputs.functionsSubnetId : null
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${hostStorage.properties.primaryEndpoints.blob}${deployments.name}'
+          authentication: { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: funcIdentity.id }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: functionMaxInstances
+        instanceMemoryMB: functionInstanceMemoryMB
+        alwaysReady: functionAlwaysReadyDurable > 0 ? [{ name: 'durable', instanceCount: functionAlwaysReadyDurable }] : []
+      }
+      runtime: { name: 'node', version: '22' }
+    }
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      appSettings: concat(
+        [
+          // Identity-based host storage: the Functions host, Durable (Azure Storage provider), the result queue trigger.
+          { name: 'AzureWebJobsStorage__accountName', value: hostStorage.name }
+          { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
+          { name: 'AzureWebJobsStorage__clientId', value: funcIdentity.properties.clientId }
+          { name: 'AZURE_CLIENT_ID', value: funcIdentity.properties.clientId }
+          { name: 'DAG_DB_USER', value: funcIdentity.name }
+          { name: 'DAG_DB_POOL_MAX', value: string(functionDbPoolMax) }
+          { name: 'DAG_TASK_HUB', value: taskHub }
+          { name: 'DAG_RESULT_QUEUE', value: resultQueue }
+          { name: 'DAG_QUEUE_SERVICE_URL', value: hostStorage.properties.primaryEndpoints.queue }
+          { name: 'DAG_RECONCILE_SCHEDULE', value: '0 */1 * * * *' }
+          { name: 'DAG_WORKFLOWS_DIR', value: './workflows' }
+        ],
+        dbSettings
+      )
+    }
+  }
+  dependsOn: [funcHostRoles, database]
+}
+
+// ---------------------------------------------------------------- Container Apps environment
+resource containerEnv 'Microsoft.App/managedEnvironments@2025-01-01' = {
+  name: '${prefix}-cae-${take(token, 6)}'
+  location: location
+  tags: tags
   properties: {
     appLogsConfiguration: {
       destination: 'log-analytics'
@@ -226,10 +505,14 @@ resource containerEnv 'Microsoft.App/managedEnvironments@2024-03-01' = {
         sharedKey: logs.listKeys().primarySharedKey
       }
     }
+    workloadProfiles: [{ name: 'Consumption', workloadProfileType: 'Consumption' }]
+    vnetConfiguration: enablePrivateNetworking
+      ? { infrastructureSubnetId: network.outputs.containerAppsSubnetId, internal: true }
+      : null
   }
 }
 
-resource etlMount 'Microsoft.App/managedEnvironments/storages@2024-03-01' = {
+resource etlMount 'Microsoft.App/managedEnvironments/storages@2025-01-01' = {
   parent: containerEnv
   name: 'etl'
   properties: {
@@ -242,12 +525,19 @@ resource etlMount 'Microsoft.App/managedEnvironments/storages@2024-03-01' = {
   }
 }
 
-resource worker 'Microsoft.App/containerApps@2024-03-01' = {
-  name: '${namePrefix}-worker'
+// ---------------------------------------------------------------- the worker
+resource worker 'Microsoft.App/containerApps@2025-01-01' = {
+  name: '${prefix}-worker'
   location: location
-  identity: { type: 'UserAssigned', userAssignedIdentities: { '${identity.id}': {} } }
+  tags: union(tags, { 'azd-service-name': 'worker' })
+  identity: { type: 'UserAssigned', userAssignedIdentities: { '${workerIdentity.id}': {} } }
   properties: {
-    managedEnvironmentId: containerEnv.id
+    environmentId: containerEnv.id
+    workloadProfileName: 'Consumption'
+    configuration: {
+      activeRevisionsMode: 'Single'
+      registries: [{ server: registry.properties.loginServer, identity: workerIdentity.id }]
+    }
     template: {
       containers: [
         {
@@ -255,10 +545,15 @@ resource worker 'Microsoft.App/containerApps@2024-03-01' = {
           image: workerImage
           resources: { cpu: json('2.0'), memory: '4Gi' }
           env: concat(dbSettings, [
-            { name: 'DAG_WORKER_QUEUES', value: containerQueues }
-            { name: 'DAG_WORKER_MAX_CONCURRENT', value: '2' }
+            { name: 'AZURE_CLIENT_ID', value: workerIdentity.properties.clientId }
+            { name: 'DAG_DB_USER', value: workerIdentity.name }
+            { name: 'DAG_DB_POOL_MAX', value: string(workerDbPoolMax) }
+            { name: 'DAG_QUEUE_SERVICE_URL', value: hostStorage.properties.primaryEndpoints.queue }
+            { name: 'DAG_RESULT_QUEUE', value: resultQueue }
+            { name: 'DAG_WORKER_QUEUES', value: join(taskQueues, ',') }
+            { name: 'DAG_WORKER_MAX_CONCURRENT', value: string(workerMaxConcurrent) }
             { name: 'DAG_WORKER_HEALTH_PORT', value: '8080' }
-            { name: 'DAG_STORAGE_BLOB_URL', value: storage.properties.primaryEndpoints.blob }
+            { name: 'DAG_STORAGE_BLOB_URL', value: dataStorage.properties.primaryEndpoints.blob }
             { name: 'DAG_WORKER_ETL_MOUNT_PATH', value: '/mnt/etl' }
             { name: 'DAG_TITILER_URL', value: titilerUrl }
             { name: 'DAG_STAC_API_URL', value: stacApiUrl }
@@ -273,34 +568,120 @@ resource worker 'Microsoft.App/containerApps@2024-03-01' = {
       volumes: [{ name: 'etl', storageType: 'AzureFile', storageName: etlMount.name }]
       scale: {
         minReplicas: 0
-        maxReplicas: 10
+        maxReplicas: workerMaxReplicas
+        // KEDA azure-queue with the worker's identity (accountName + identity: API 2025-01-01 and later).
         rules: [
-          {
-            name: 'container-tasks'
+          for q in taskQueues: {
+            name: q
             azureQueue: {
-              accountName: storage.name
-              queueName: 'container-tasks'
-              queueLength: 2
-              identity: identity.id
-            }
-          }
-          {
-            name: 'dag-worker-tasks'
-            azureQueue: {
-              accountName: storage.name
-              queueName: 'dag-worker-tasks'
-              queueLength: 2
-              identity: identity.id
+              accountName: hostStorage.name
+              queueName: q
+              queueLength: workerMaxConcurrent
+              identity: workerIdentity.id
             }
           }
         ]
       }
     }
   }
-  dependsOn: [storageRoles, pgAdmin]
+  dependsOn: [workerQueueRoles, workerBronzeRole, workerSilverRole, acrPullRoles, database]
 }
 
-output functionAppName string = functionApp.name
-output functionAppUrl string = 'https://${functionApp.properties.defaultHostName}'
-output postgresHost string = postgres.properties.fullyQualifiedDomainName
-output storageAccount string = storage.name
+// ---------------------------------------------------------------- the migration job
+// Runs `dagmaster db migrate` from the worker image as the migration identity (the only Postgres
+// administrator), after every deployment (azure.yaml postdeploy hook, infra/scripts/migrate.sh). It
+// creates the apps' identities as Entra logins and makes them members of the app role.
+resource migrationJob 'Microsoft.App/jobs@2025-01-01' = {
+  name: '${prefix}-migrate'
+  location: location
+  tags: tags
+  identity: { type: 'UserAssigned', userAssignedIdentities: { '${migrateIdentity.id}': {} } }
+  properties: {
+    environmentId: containerEnv.id
+    workloadProfileName: 'Consumption'
+    configuration: {
+      triggerType: 'Manual'
+      replicaTimeout: 1800
+      replicaRetryLimit: 0
+      manualTriggerConfig: { parallelism: 1, replicaCompletionCount: 1 }
+      registries: [{ server: registry.properties.loginServer, identity: migrateIdentity.id }]
+    }
+    template: {
+      containers: [
+        {
+          name: 'migrate'
+          image: workerImage
+          command: ['node', 'bin/dagmaster.js']
+          args: [
+            'db'
+            'migrate'
+            '--app-role'
+            appRole
+            '--grant'
+            '${funcIdentity.name}:${funcIdentity.properties.principalId}'
+            '--grant'
+            '${workerIdentity.name}:${workerIdentity.properties.principalId}'
+          ]
+          resources: { cpu: json('0.5'), memory: '1Gi' }
+          env: concat(dbSettings, [
+            { name: 'AZURE_CLIENT_ID', value: migrateIdentity.properties.clientId }
+            { name: 'DAG_DB_USER', value: migrateIdentity.name }
+            // Migrations go to the server, not through PgBouncer (one long transaction).
+            { name: 'DAG_DB_PORT', value: '5432' }
+          ])
+        }
+      ]
+    }
+  }
+  dependsOn: [acrPullRoles, pgAdmin, database]
+}
+
+// ---------------------------------------------------------------- Postgres firewall (public mode)
+// Only the apps' outbound addresses (and the operators' given ones): no 0.0.0.0 "allow all Azure
+// services" rule. Created last, after the other Postgres children (one operation at a time on the server).
+module postgresFirewall 'modules/postgresFirewall.bicep' = if (!enablePrivateNetworking) {
+  name: 'postgres-firewall'
+  params: {
+    serverName: postgres.name
+    addresses: union(
+      split(functionApp.properties.possibleOutboundIpAddresses, ','),
+      worker.properties.outboundIpAddresses,
+      postgresClientIps
+    )
+  }
+  dependsOn: [database, pgBouncer]
+}
+
+// ---------------------------------------------------------------- private endpoints (private mode)
+module privateEndpoints 'modules/privateEndpoints.bicep' = if (enablePrivateNetworking) {
+  name: 'private-endpoints'
+  params: {
+    location: location
+    tags: tags
+    subnetId: network.outputs.privateEndpointsSubnetId
+    postgresId: postgres.id
+    hostStorageId: hostStorage.id
+    dataStorageId: dataStorage.id
+    etlStorageId: etlStorage.id
+    zoneIds: network.outputs.privateDnsZoneIds
+  }
+  dependsOn: [database, pgBouncer]
+}
+
+// ---------------------------------------------------------------- outputs (names and endpoints only)
+output AZURE_LOCATION string = location
+output AZURE_RESOURCE_GROUP string = resourceGroup().name
+output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.properties.loginServer
+output AZURE_CONTAINER_REGISTRY_NAME string = registry.name
+output FUNCTION_APP_NAME string = functionApp.name
+output FUNCTION_APP_URL string = 'https://${functionApp.properties.defaultHostName}'
+output WORKER_APP_NAME string = worker.name
+output MIGRATION_JOB_NAME string = migrationJob.name
+output POSTGRES_HOST string = postgres.properties.fullyQualifiedDomainName
+output POSTGRES_DATABASE string = dbName
+output DB_SCHEMA string = dbSchema
+output DB_APP_ROLE string = appRole
+output HOST_STORAGE_ACCOUNT string = hostStorage.name
+output DATA_STORAGE_ACCOUNT string = dataStorage.name
+output POSTGRES_CONNECTION_DEMAND int = connectionDemand
+output POSTGRES_CONNECTION_BUDGET int = connectionBudget

@@ -2,6 +2,7 @@
 // at import: the Function App imports the registry too and has none of these). Every variable is
 // documented in docs/raster.md.
 import { z } from 'zod';
+import { withoutBlankSettings } from '../../db/createPool';
 import { NonRetryableError } from '../handlerTypes';
 
 /** Placeholders of the original system, used when the deployment does not name its services. */
@@ -141,7 +142,8 @@ export interface RasterConfig {
 }
 
 /** Reads and checks the raster configuration; an invalid value is a non-retryable error naming it. */
-export function loadRasterConfig(env: Record<string, string | undefined> = process.env): RasterConfig {
+export function loadRasterConfig(settings: Record<string, string | undefined> = process.env): RasterConfig {
+  const env = withoutBlankSettings(settings);
   const r = RasterEnvSchema.safeParse(env);
   if (!r.success) {
     const problems = r.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ');

@@ -1,14 +1,10 @@
-// Shared setup for db tests: a fresh schema per test (test/support/pg.ts) with the DDL deployed.
-import { beforeEach } from 'vitest';
-import { useTestSchema, type TestSchema } from '../support/pg';
-import { createJob, deploySchema, type CreateJobInput, type NodeSpec } from '../../db';
+// Shared setup for db tests: a fresh schema per test (test/support/pg.ts), migrated as in production,
+// the repositories connected as the app's non-admin login.
+import { useMigratedSchema, type TestSchema } from '../support/pg';
+import { createJob, type CreateJobInput, type NodeSpec } from '../../db';
 
 export function useDeployedSchema(): () => TestSchema {
-  const db = useTestSchema('db');
-  beforeEach(async () => {
-    await deploySchema(db().pool, db().schema);
-  });
-  return db;
+  return useMigratedSchema('db');
 }
 
 export const SNAPSHOT = { workflow_id: 'wf', version: 1, nodes: { start: { type: 'start' } } };

@@ -22,7 +22,9 @@ import {
 import { TEST_DATABASE_URL, useTestSchema } from '../support/pg';
 import { jobInput } from './helpers';
 
-const db = useTestSchema('mig');
+// The diff engine (the generator's) changes the schema: these tests run as the administrator.
+const schemaOfTest = useTestSchema('mig');
+const db = () => ({ ...schemaOfTest(), pool: schemaOfTest().adminPool });
 
 const withTable = (t: TableDef): TableDef[] => ALL_TABLES.map((x) => (x.name === t.name ? t : x));
 

@@ -162,7 +162,8 @@ describe('advisory locks', () => {
   });
 
   it('rolls back the transaction when the critical section throws', async () => {
-    const { pool, schema } = db();
+    // A fixture table of the test's own: created and written by the administrator.
+    const { adminPool: pool, schema } = db();
     await pool.query(`CREATE TABLE "${schema}".t (x int)`);
     await expect(
       withAdvisoryLock(pool, `rb:${schema}`, async (tx) => {

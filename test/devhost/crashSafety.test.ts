@@ -8,6 +8,7 @@ import { useTestSchema } from '../support/pg';
 import { spawnDevHost, waitForExit, type HostProcess } from './devHostProcess';
 import { fixtures, waitFor } from './helpers';
 
+// The dev host's store and the test's bookkeeping table are not the app's: the administrator.
 const schema = useTestSchema('devhost_crash');
 const started: HostProcess[] = [];
 afterEach(async () => {
@@ -20,14 +21,14 @@ afterEach(async () => {
 describe('dev host crash safety (Postgres store)', () => {
   it('finishes an instance after SIGKILL and applies each activity result once', async () => {
     const t = schema();
-    await t.pool.query('CREATE TABLE crash_runs (i int NOT NULL, pid int NOT NULL)');
+    await t.adminPool.query('CREATE TABLE crash_runs (i int NOT NULL, pid int NOT NULL)');
     const args = [
       '--app',
       path.join(fixtures, 'crashApp.ts'),
       '--store',
       'postgres',
       '--database-url',
-      t.url,
+      t.adminUrl,
       '--store-schema',
       t.schema,
       '--port',
@@ -35,7 +36,7 @@ describe('dev host crash safety (Postgres store)', () => {
       '--log-level',
       'warn',
     ];
-    const env = { CRASH_DB_URL: t.url };
+    const env = { CRASH_DB_URL: t.adminUrl };
     const first = await spawnDevHost(args, env);
     started.push(first);
     const hook = (p: HostProcess) => `${p.url}/runtime/webhooks/durabletask`;
@@ -45,7 +46,8 @@ describe('dev host crash safety (Postgres store)', () => {
     });
     expect(res.status).toBe(202);
     const runs = async () =>
-      (await t.pool.query<{ n: number }>('SELECT count(DISTINCT i)::int AS n FROM crash_runs')).rows[0]!.n;
+      (await t.adminPool.query<{ n: number }>('SELECT count(DISTINCT i)::int AS n FROM crash_runs')).rows[0]!
+        .n;
     await waitFor(async () => ((await runs()) >= 80 ? true : undefined), 30_000, '80 activities');
     first.child.kill('SIGKILL');
     await waitForExit(first.child);
@@ -65,7 +67,7 @@ describe('dev host crash safety (Postgres store)', () => {
     );
     expect(status).toMatchObject({ runtimeStatus: 'Completed', output: 2 * ((199 * 200) / 2) });
 
-    const rows = await t.pool.query<{ events: string }>(
+    const rows = await t.adminPool.query<{ events: string }>(
       `SELECT events FROM ${t.schema}.history WHERE instance_id = 'crash-1' ORDER BY first_seq`,
     );
     const history = rows.rows.flatMap((r) => JSON.parse(r.events) as HistoryEvent[]);
@@ -78,9 +80,9 @@ describe('dev host crash safety (Postgres store)', () => {
     expect(completed).toHaveLength(200);
     expect(new Set(completed)).toEqual(new Set(scheduled));
     expect(await runs()).toBe(200);
-    const leftovers = await t.pool.query(`SELECT count(*)::int AS n FROM ${t.schema}.activity_tasks`);
+    const leftovers = await t.adminPool.query(`SELECT count(*)::int AS n FROM ${t.schema}.activity_tasks`);
     expect(leftovers.rows[0].n).toBe(0);
-    const executions = await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM crash_runs');
+    const executions = await t.adminPool.query<{ n: number }>('SELECT count(*)::int AS n FROM crash_runs');
     // At-least-once: activities in flight when the first process died ran again.
     expect(executions.rows[0]!.n).toBeGreaterThanOrEqual(200);
     if (process.env.DEVHOST_TEST_VERBOSE) console.log({ doneAtKill, executions: executions.rows[0]!.n });

@@ -6,6 +6,8 @@ import { EventType, startDevHost, type DevHost, type DevHostOptions } from '../.
 import { useTestSchema } from '../support/pg';
 import { count, sampleApp, waitFor } from './helpers';
 
+// The dev host's own store is a local tool's, not the app's: it creates its tables, so it connects as the
+// administrator (the app's login has data privileges only).
 const schema = useTestSchema('devhost');
 
 function start(extra: Partial<DevHostOptions> = {}): Promise<DevHost> {
@@ -13,7 +15,7 @@ function start(extra: Partial<DevHostOptions> = {}): Promise<DevHost> {
   return startDevHost({
     appEntry: sampleApp,
     store: 'postgres',
-    databaseUrl: t.url,
+    databaseUrl: t.adminUrl,
     storeSchema: t.schema,
     testMode: true,
     pollIntervalMs: 200,
@@ -54,7 +56,7 @@ describe('dev host: Postgres store', () => {
       const h = await host.getHistory(ids.fan);
       expect(count(h, EventType.TaskScheduled)).toBe(200);
       expect(count(h, EventType.TaskCompleted)).toBe(200);
-      const rows = await schema().pool.query(
+      const rows = await schema().adminPool.query(
         `SELECT count(*)::int AS n FROM ${schema().schema}.activity_tasks`,
       );
       expect(rows.rows[0].n).toBe(0);

@@ -26,6 +26,7 @@ function dagmaster(
           ...process.env,
           DATABASE_URL: TEST_DATABASE_URL,
           DAG_DB_SCHEMA: schema.schema,
+          DAG_STAC_SCHEMA: schema.stacSchema,
           LOG_LEVEL: 'error',
           ...extraEnv,
         },

@@ -8,7 +8,6 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { deploySchema } from '../../db';
 import { launchAzurite, type AzuriteInstance } from '../../devhost';
 import { createTestSchema, dropTestSchema, TEST_DATABASE_URL, type TestSchema } from '../support/pg';
 import { ROOT, type JobDetail } from './stack';
@@ -40,7 +39,7 @@ const CRASH_WF = {
 
 beforeAll(async () => {
   schema = await createTestSchema('e2e');
-  await deploySchema(schema.pool, schema.schema);
+  await schema.migrate();
   azurite = await launchAzurite();
   workflowsDir = mkdtempSync(path.join(os.tmpdir(), 'dag-wf-'));
   for (const f of readdirSync(path.join(ROOT, 'workflows')))
@@ -91,7 +90,7 @@ function startHostProcess(): Promise<{ proc: ChildProcess; url: string }> {
       cwd: ROOT,
       env: {
         ...process.env,
-        DATABASE_URL: TEST_DATABASE_URL,
+        DATABASE_URL: schema.url,
         DAG_DB_SCHEMA: schema.schema,
         DAG_WORKFLOWS_DIR: workflowsDir,
         DAG_RESULT_QUEUE: 'results-crash',

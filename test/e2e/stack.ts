@@ -1,13 +1,14 @@
-// The local stack for end-to-end tests: real Postgres (a fresh schema for the product and one for the
-// dev host's Durable store), real Azurite, and the dev host running functions/index.ts — the same
-// registrations Azure runs. One stack per test file (registrations are captured once per process).
+// The local stack for end-to-end tests: real Postgres (a fresh schema for the product, migrated as in
+// production, and one for the dev host's Durable store), real Azurite, and the dev host running
+// functions/index.ts — the same registrations Azure runs. The app connects as the schema's non-admin
+// login (test/support/pg.ts); only the dev host's own store uses the administrator. One stack per test
+// file (registrations are captured once per process).
 import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { jobInstanceId } from '../../activities/contracts';
-import { deploySchema } from '../../db';
 import { launchAzurite, startDevHost, type AzuriteInstance, type DevHost } from '../../devhost';
 import { createTestSchema, dropTestSchema, TEST_DATABASE_URL, type TestSchema } from '../support/pg';
 
@@ -72,7 +73,7 @@ export interface StackOptions {
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const schema = await createTestSchema('e2e');
   const pool = schema.pool;
-  await deploySchema(pool, schema.schema);
+  await schema.migrate();
   const workflowsDir = mkdtempSync(path.join(os.tmpdir(), 'dag-wf-'));
   if (options.shippedWorkflows !== false) {
     for (const f of readdirSync(path.join(ROOT, 'workflows')))
@@ -81,8 +82,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const azurite = await launchAzurite();
   const suffix = randomBytes(3).toString('hex');
   const env: Record<string, string> = {
-    DATABASE_URL: TEST_DATABASE_URL,
+    DATABASE_URL: schema.url,
     DAG_DB_SCHEMA: schema.schema,
+    DAG_STAC_SCHEMA: schema.stacSchema,
     DAG_WORKFLOWS_DIR: workflowsDir,
     DAG_RESULT_QUEUE: `results-${suffix}`,
     DAG_CONTAINER_QUEUE: `container-tasks`,

@@ -35,6 +35,7 @@ afterAll(async () => {
       `raster CLI test failed: schemas ${schema.schema}, ${schema.schema}_durable, ${stacSchema} kept`,
     );
     await schema.pool.end();
+    await schema.adminPool.end();
     return;
   }
   await dropTestSchema(schema);
@@ -132,7 +133,8 @@ describeGdal('raster_ingest through the CLI', () => {
       expect(check.valid, check.output).toBe(true);
       expect(JSON.parse(run('gdalinfo', ['-json', file])).stac['proj:epsg']).toBe(4326);
 
-      const rows = await schema.pool.query(
+      // The stack ran the app as its own login; the test reads the results as the administrator.
+      const rows = await schema.adminPool.query(
         `SELECT content FROM "${stacSchema}".stac_items WHERE collection_id = 'samples'`,
       );
       expect(rows.rows).toHaveLength(1);
@@ -144,7 +146,7 @@ describeGdal('raster_ingest through the CLI', () => {
         'ddh:dataset_id': 'ds-42',
         'proj:epsg': 4326,
       });
-      const coll = await schema.pool.query(
+      const coll = await schema.adminPool.query(
         `SELECT content FROM "${stacSchema}".stac_collections WHERE id = 'samples'`,
       );
       expect(validateStac(coll.rows[0].content, 'collection').errors).toEqual([]);

@@ -189,6 +189,8 @@ describe('the catalog tables (no pgSTAC)', () => {
     await dropTestSchema(t);
   });
 
+  // ensureStacTables is the DDL path for a database the migrations have not prepared (it creates the
+  // tables itself): it runs as the administrator here, so the checks read as the administrator too.
   it('are created once, concurrently, idempotently; collections, items and searches upsert', async () => {
     const pools = Array.from(
       { length: 3 },
@@ -226,9 +228,9 @@ describe('the catalog tables (no pgSTAC)', () => {
       const h1 = await cat.registerSearch({ collections: ['dems'] }, { name: 'a' });
       const h2 = await cat.registerSearch({ collections: ['dems'] }, { name: 'b' });
       expect(h1).toBe(h2);
-      const rows = await t.pool.query(`SELECT use_count, metadata FROM "${t.schema}".stac_searches`);
+      const rows = await t.adminPool.query(`SELECT use_count, metadata FROM "${t.schema}".stac_searches`);
       expect(rows.rows).toEqual([{ use_count: 2, metadata: { name: 'b' } }]);
-      const bbox = await t.pool.query(
+      const bbox = await t.adminPool.query(
         `SELECT west, south, east, north, datetime FROM "${t.schema}".stac_items WHERE id = 'dem_cog'`,
       );
       expect(bbox.rows[0]).toMatchObject({ west: 15, south: 36.12, east: 15.03, north: 36.14 });
@@ -250,7 +252,7 @@ describe('the catalog tables (no pgSTAC)', () => {
 });
 
 /** A stand-in for pgSTAC: its function signatures over plain tables, recording what was written. */
-async function fakePgstac(pool: pg.Pool, s: string): Promise<void> {
+async function fakePgstac(pool: pg.Pool, s: string, appRole: string): Promise<void> {
   await pool.query(`
     CREATE SCHEMA "${s}";
     CREATE TABLE "${s}".collections (id text PRIMARY KEY, content jsonb);
@@ -269,6 +271,9 @@ async function fakePgstac(pool: pg.Pool, s: string): Promise<void> {
       RETURNS "${s}".searches LANGUAGE sql AS
       $$ INSERT INTO "${s}".searches VALUES (md5(_search::text), _search, _metadata)
          ON CONFLICT (hash) DO UPDATE SET metadata = EXCLUDED.metadata RETURNING * $$;
+    -- What a pgSTAC installation grants its writers (pgstac_ingest): the app's role uses the functions.
+    GRANT USAGE ON SCHEMA "${s}" TO "${appRole}";
+    GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA "${s}" TO "${appRole}";
   `);
 }
 
@@ -285,14 +290,17 @@ useEnv(() => ({
   DAG_PGSTAC_SCHEMA: pgstacSchema,
 }));
 beforeAll(async () => {
+  // The handlers run as the app's login, on the STAC tables the migrations created (as on Azure).
   t = await createTestSchema('stach');
-  process.env.DAG_STAC_SCHEMA = t.schema;
+  await t.migrate();
+  process.env.DAG_STAC_SCHEMA = t.stacSchema;
+  process.env.DATABASE_URL = t.url;
 });
 afterAll(async () => {
   rmSync(mount, { recursive: true, force: true });
   delete process.env.DAG_STAC_SCHEMA;
   await closeStacPools();
-  await t.pool.query(`DROP SCHEMA IF EXISTS "${pgstacSchema}" CASCADE`);
+  await t.adminPool.query(`DROP SCHEMA IF EXISTS "${pgstacSchema}" CASCADE`);
   await dropTestSchema(t);
 });
 
@@ -373,8 +381,9 @@ describeGdal('the STAC handlers on a real COG', () => {
       `https://tiles.test/searches/${r.search_id}/WebMercatorQuad/map?assets=data`,
     );
     expect(r.stac_urls.item).toBe('https://stac.test/api/collections/dems/items/dem_cog');
-    const stored = (await t.pool.query(`SELECT content FROM "${t.schema}".stac_items WHERE id = 'dem_cog'`))
-      .rows[0].content;
+    const stored = (
+      await t.pool.query(`SELECT content FROM "${t.stacSchema}".stac_items WHERE id = 'dem_cog'`)
+    ).rows[0].content;
     expect(validateStac(stored, 'item')).toEqual({ valid: true, errors: [] });
     expect(stored.properties).toMatchObject({
       'proj:epsg': 4326,
@@ -410,7 +419,7 @@ describeGdal('the STAC handlers on a real COG', () => {
       /STAC collection bad is not valid STAC 1.0.0 \(not written\): .*license/,
     );
     const n = await t.pool.query(
-      `SELECT count(*)::int AS n FROM "${t.schema}".stac_collections WHERE id = 'bad'`,
+      `SELECT count(*)::int AS n FROM "${t.stacSchema}".stac_collections WHERE id = 'bad'`,
     );
     expect(n.rows[0].n).toBe(0);
     expect(EnsureCollectionParams.safeParse({ collection_id: 'a/b' }).success).toBe(false);
@@ -457,7 +466,7 @@ describeGdal('the STAC handlers on a real COG', () => {
     expect(r.item_ids[0]).toBe('dem_tile_r0_c0');
     const rows = (
       await t.pool.query(
-        `SELECT content FROM "${t.schema}".stac_items WHERE collection_id = 'dem_tiles' ORDER BY id`,
+        `SELECT content FROM "${t.stacSchema}".stac_items WHERE collection_id = 'dem_tiles' ORDER BY id`,
       )
     ).rows;
     expect(rows).toHaveLength(s.tile_count);
@@ -515,25 +524,25 @@ describeGdal('the STAC handlers on a real COG', () => {
     )) as Out;
     expect(r.items_failed).toBe(0);
     const rows = (
-      await t.pool.query(`SELECT content FROM "${t.schema}".stac_items WHERE collection_id = 'pacific'`)
+      await t.pool.query(`SELECT content FROM "${t.stacSchema}".stac_items WHERE collection_id = 'pacific'`)
     ).rows;
     for (const row of rows) expect(validateStac(row.content, 'item').errors).toEqual([]);
     expect(rows.some((row) => row.content.geometry.type === 'MultiPolygon')).toBe(true);
     const coll = (
-      await t.pool.query(`SELECT content FROM "${t.schema}".stac_collections WHERE id = 'pacific'`)
+      await t.pool.query(`SELECT content FROM "${t.stacSchema}".stac_collections WHERE id = 'pacific'`)
     ).rows[0].content;
     const extent = coll.extent.spatial.bbox[0];
     expect(extent[0]).toBeGreaterThan(extent[2]);
     expect(validateStac(coll, 'collection').errors).toEqual([]);
     const search = (
-      await t.pool.query(`SELECT search FROM "${t.schema}".stac_searches WHERE hash = $1`, [r.search_id])
+      await t.pool.query(`SELECT search FROM "${t.stacSchema}".stac_searches WHERE hash = $1`, [r.search_id])
     ).rows[0].search;
     expect(search.bbox).toBeUndefined();
     expect(search.intersects.type).toBe('MultiPolygon');
   });
 
   it('uses pgSTAC functions when the database has them', async () => {
-    await fakePgstac(t.pool, pgstacSchema);
+    await fakePgstac(t.adminPool, pgstacSchema, t.appRole);
     const c = await seedCollection({ collection_id: 'pg_dems' });
     expect(c).toMatchObject({ backend: 'pgstac', catalog_schema: pgstacSchema, created: true });
     const r = await seedItem({ collection_id: 'pg_dems', item_id: 'my-item' });
@@ -545,7 +554,7 @@ describeGdal('the STAC handlers on a real COG', () => {
     expect(searches.rows.map((x) => x.hash)).toEqual([r.search_id]);
     // The product's own tables were not touched by these calls.
     const own = await t.pool.query(
-      `SELECT count(*)::int AS n FROM "${t.schema}".stac_collections WHERE id = 'pg_dems'`,
+      `SELECT count(*)::int AS n FROM "${t.stacSchema}".stac_collections WHERE id = 'pg_dems'`,
     );
     expect(own.rows[0].n).toBe(0);
   });

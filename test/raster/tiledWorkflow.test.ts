@@ -4,17 +4,14 @@
 // The second resumes from the checkpoint; a PATH wrapper around gdal_translate counts the
 // conversions per tile: none is converted twice.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
-import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startContainerWorker } from '../../container-worker';
 import { closeStacPools } from '../../handlers/raster/rasterCatalog';
 import { validateStac } from '../../handlers/raster/stacValidator';
 import { nodeOf, ROOT, startStack, type Stack } from '../e2e/stack';
-import { TEST_DATABASE_URL } from '../support/pg';
 import { events, isAlive, testLogger, waitFor } from '../worker/support';
 import {
   describeGdal,
@@ -29,8 +26,9 @@ import {
 const SAMPLE = path.join(ROOT, 'samples', 'sample_rgb_utm33n.tif');
 const dir = tempDir('raster-tiled-');
 const mount = path.join(dir, 'etl');
-const stacSchema = `rtile_${randomBytes(5).toString('hex')}`;
 let stack: Stack;
+// The STAC tables' schema: created by the migrations beside the stack's schema.
+let stacSchema: string;
 let failed = false;
 const children: ChildProcess[] = [];
 const saved: Record<string, string | undefined> = {};
@@ -40,6 +38,7 @@ type Out = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 beforeAll(async () => {
   mkdirSync(mount, { recursive: true });
   stack = await startStack();
+  stacSchema = stack.schema.stacSchema;
   const blobs = BlobServiceClient.fromConnectionString(stack.azurite.connectionString).getContainerClient(
     'bronze',
   );
@@ -49,7 +48,7 @@ beforeAll(async () => {
   const env = {
     DAG_WORKER_ETL_MOUNT_PATH: mount,
     DAG_STORAGE_CONNECTION: stack.azurite.connectionString,
-    DATABASE_URL: TEST_DATABASE_URL,
+    DATABASE_URL: stack.schema.url,
     DAG_STAC_SCHEMA: stacSchema,
   };
   for (const [k, v] of Object.entries(env)) {
@@ -66,10 +65,6 @@ afterAll(async () => {
   }
   await closeStacPools();
   if (!failed) {
-    const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await c.connect();
-    await c.query(`DROP SCHEMA IF EXISTS "${stacSchema}" CASCADE`);
-    await c.end();
     rmSync(dir, { recursive: true, force: true });
   } else console.error(`raster tiled test failed: STAC schema ${stacSchema}, mount ${mount} kept`);
   await stack?.stop(failed);
@@ -102,7 +97,7 @@ describeGdal('raster_tiled.yaml on the local stack', () => {
           const worker = await startContainerWorker({
             queues: ['container-tasks'],
             storageConnectionString: stack.azurite.connectionString,
-            databaseUrl: TEST_DATABASE_URL,
+            databaseUrl: stack.schema.url,
             schema: stack.schema.schema,
             maxConcurrent: 4,
             pollIntervalMs: 100,
@@ -172,7 +167,7 @@ describeGdal('raster_tiled.yaml on the local stack', () => {
               env: {
                 ...process.env,
                 PATH: `${bin}:${process.env.PATH}`,
-                DATABASE_URL: TEST_DATABASE_URL,
+                DATABASE_URL: stack.schema.url,
                 DAG_DB_SCHEMA: stack.schema.schema,
                 AzureWebJobsStorage: stack.azurite.connectionString,
                 DAG_STORAGE_CONNECTION: '',

@@ -27,6 +27,7 @@ function dagmaster(args: string[]): Promise<{ code: number; out: string; err: st
           ...process.env,
           DATABASE_URL: TEST_DATABASE_URL,
           DAG_DB_SCHEMA: schema.schema,
+          DAG_STAC_SCHEMA: schema.stacSchema,
           LOG_LEVEL: 'error',
         },
         encoding: 'utf8',

@@ -11,7 +11,6 @@ import { defaultRegistry, HandlerRegistry } from '../../handlers/handlerRegistry
 import type { HandlerContext, HandlerDefinition } from '../../handlers/handlerTypes';
 import { sleep as sleepHandler } from '../../handlers/builtinHandlers';
 import { jobInstanceId } from '../../activities/contracts';
-import { TEST_DATABASE_URL } from '../support/pg';
 import { nodeOf, ROOT, startStack, type Stack } from '../e2e/stack';
 import { approximateCount, events, isAlive, queueClient, send, testLogger, waitFor } from './support';
 
@@ -56,7 +55,7 @@ function spawnWorker(entry: string, env: Record<string, string>): ChildProcess {
     cwd: ROOT,
     env: {
       ...process.env,
-      DATABASE_URL: TEST_DATABASE_URL,
+      DATABASE_URL: stack.schema.url,
       DAG_DB_SCHEMA: stack.schema.schema,
       AzureWebJobsStorage: stack.azurite.connectionString,
       DAG_WORKER_HEALTH_PORT: 'off',
@@ -84,7 +83,7 @@ beforeAll(async () => {
   worker = await startContainerWorker({
     queues: ['dag-worker-tasks', 'container-tasks'],
     storageConnectionString: stack.azurite.connectionString,
-    databaseUrl: TEST_DATABASE_URL,
+    databaseUrl: stack.schema.url,
     schema: stack.schema.schema,
     registry: processRegistry(),
     maxConcurrent: 8,

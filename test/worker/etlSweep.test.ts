@@ -8,7 +8,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sweepEtlMount } from '../../container-worker/sweepEtlMount';
-import { createJob, deploySchema } from '../../db';
+import { createJob } from '../../db';
 import { useTestSchema } from '../support/pg';
 import { useWorkerSetup, waitFor } from './support';
 
@@ -58,7 +58,7 @@ describe('sweepEtlMount', () => {
 
   it('removes ended jobs after their retention, keeps running and recent ones, judges unknown jobs by age', async () => {
     const { pool, schema } = getSchema();
-    await deploySchema(pool, schema);
+    await getSchema().migrate();
     const root = mount();
     const oldCompleted = await job(pool, schema, 'completed', 48);
     const newCompleted = await job(pool, schema, 'completed', 1);
@@ -102,7 +102,7 @@ describe('sweepEtlMount', () => {
 
   it('a mount without job directories, or without the areas at all, is a no-op', async () => {
     const { pool, schema } = getSchema();
-    await deploySchema(pool, schema);
+    await getSchema().migrate();
     const root = mount();
     expect(await sweepEtlMount(pool, schema, root, retention)).toEqual({ removed: [], kept: 0, errors: [] });
     mkdirSync(path.join(root, 'input'), { recursive: true });

@@ -212,6 +212,7 @@ describe('the worker process', () => {
     });
     await send(s.tasks, t.message);
     const w = workerProcess({
+      DATABASE_URL: s.url,
       DAG_DB_SCHEMA: s.schema,
       AzureWebJobsStorage: s.conn,
       DAG_WORKER_QUEUES: s.queue,

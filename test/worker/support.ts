@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { z } from 'zod';
 import type { ContainerTaskMessage } from '../../dag/containerMessages';
-import { createJob, deploySchema, startAttempt } from '../../db';
+import { createJob, startAttempt } from '../../db';
 import { useTestSchema } from '../support/pg';
 import { launchAzurite, type AzuriteInstance } from '../../devhost';
 import { abortableSleep } from '../../handlers/abortableSleep';
@@ -290,7 +290,7 @@ export function useWorkerSetup(defaults: Partial<ContainerWorkerOptions> = {}) {
   });
   return async function setup(extra: Partial<ContainerWorkerOptions> = {}) {
     const { pool, schema } = getSchema();
-    await deploySchema(pool, schema);
+    await getSchema().migrate();
     const queue = uniqueQueue();
     const resultQueue = uniqueQueue('results');
     const conn = azurite().connectionString;
@@ -317,6 +317,8 @@ export function useWorkerSetup(defaults: Partial<ContainerWorkerOptions> = {}) {
     return {
       pool,
       schema,
+      /** The app login's connection string, for worker processes. */
+      url: getSchema().url,
       queue,
       conn,
       tasks: queueClient(conn, queue),
