@@ -20,4 +20,5 @@ export * from './eventRepository';
 export * from './checkpointRepository';
 export * from './createDagStore';
 export * from './attemptRepository';
+export * from './attemptStates';
 export * from './jobLifecycle';
