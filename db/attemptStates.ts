@@ -83,3 +83,41 @@ export async function readAttemptStates(
     jobStatus: row.job_status,
   }));
 }
+
+export interface RecordedResult {
+  jobId: string;
+  nodeId: string;
+  attempt: number;
+  state: AttemptState;
+  /** The orchestration instance the attempt's (latest) task message named, when it was recorded. */
+  replyTo: string | null;
+}
+
+/**
+ * The result recorded for a task id, with its node's and job's state and the instance its task was
+ * sent for; null when no result is recorded. The result queue trigger answers from this, not from
+ * the message (docs/messages.md, "Trust").
+ */
+export async function readRecordedResult(
+  db: Queryable,
+  schema: string,
+  taskId: string,
+): Promise<RecordedResult | null> {
+  const r = await query<{ job_id: string; node_id: string; attempt: number; reply_to: string | null }>(
+    db,
+    sql`SELECT tr.job_id, tr.node_id, tr.attempt,
+               (SELECT m.reply_to FROM ${sql.table(schema, 'dag_task_messages')} m
+                WHERE m.task_id = tr.task_id ORDER BY m.enqueued_at DESC LIMIT 1) AS reply_to
+        FROM ${sql.table(schema, 'dag_task_results')} tr WHERE tr.task_id = ${taskId}`,
+  );
+  const row = r.rows[0];
+  if (!row) return null;
+  const [state] = await readAttemptStates(db, schema, row.job_id, [{ nodeId: row.node_id, taskId }]);
+  return {
+    jobId: row.job_id,
+    nodeId: row.node_id,
+    attempt: row.attempt,
+    state: state!,
+    replyTo: row.reply_to,
+  };
+}

@@ -22,3 +22,4 @@ export * from './createDagStore';
 export * from './attemptRepository';
 export * from './attemptStates';
 export * from './jobLifecycle';
+export * from './taskMessageRepository';

@@ -2,12 +2,15 @@
 // terminated outside the product or vanished is marked failed (never stuck running); a pending job
 // whose orchestration was never started (a crash between insert and start) is started. Only a
 // definite "not found" (HTTP 404) counts as vanished: any other error leaves the job as it is until
-// the next tick.
+// the next tick. Container attempts whose task message was lost are sent again
+// (activities/strandedAttempts.ts).
 import type { InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { jobInstanceId } from '../activities/contracts';
 import { finishJob, getJob, listQuietActiveJobs, tryWithAdvisoryLock } from '../db';
+import { findStrandedAttempts, requeueStranded } from '../activities/strandedAttempts';
 import { lookupInstance, type InstanceLookup } from './instanceStatus';
+import { strandedAfterSeconds } from './strandedHealth';
 import { ensureOrchestration } from './jobService';
 import { services } from './services';
 
@@ -67,7 +70,18 @@ export async function reconcileJobs(_timer: Timer, context: InvocationContext): 
         fixed++;
       }
     }
-    return { checked: quiet.length, fixed, unknown };
+    // Attempts whose task message was lost: sent again long before their deadline.
+    let requeued = 0;
+    try {
+      const deps = s.activityDeps();
+      const scan = await findStrandedAttempts(deps, { quietSeconds: strandedAfterSeconds(s.config) });
+      requeued = await requeueStranded(deps, scan.stranded);
+    } catch (err) {
+      s.log.warn('reconciler: looking for stranded attempts failed; tried again next time', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+    return { checked: quiet.length, fixed, unknown, requeued };
   });
-  if (r.acquired && r.result.fixed) s.log.info('reconciled jobs', r.result);
+  if (r.acquired && (r.result.fixed || r.result.requeued)) s.log.info('reconciled jobs', r.result);
 }

@@ -132,7 +132,11 @@ async function crashAcrossDeadline(whileDown: () => Promise<void> = async () => 
   await whileDown();
   const second = await start();
   const d = await waitForJobEnd(second.url, jobId, 60_000).catch(async (err: unknown) => {
-    const st = await api(second.url, 'GET', `/runtime/webhooks/durabletask/instances/${jobId}?showHistory=true`);
+    const st = await api(
+      second.url,
+      'GET',
+      `/runtime/webhooks/durabletask/instances/${jobId}?showHistory=true`,
+    );
     console.error(JSON.stringify(st.body).slice(0, 6000), second.output().slice(-4000));
     throw err;
   });

@@ -6,7 +6,10 @@ import { canonicalOutcome } from '../../activities/settleAttempts';
 import type { AttemptState, NodeRow } from '../../db';
 
 const TIMED_OUT = 'Task timed out after 8s';
-const state = (over: Partial<AttemptState> & { node?: Partial<NonNullable<AttemptState['node']>> | null }) =>
+type NodeState = NonNullable<AttemptState['node']>;
+const state = (
+  over: Omit<Partial<AttemptState>, 'node'> & { node?: Partial<NodeState> | null },
+): AttemptState =>
   ({
     jobStatus: 'running',
     result: null,
