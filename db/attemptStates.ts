@@ -2,10 +2,11 @@
 // result recorded for each task id, plus the job's status — in one statement. The orchestration's
 // timeout path asks this before it fails an attempt, because a worker may have finished it while the
 // Function App could not hear the result (crashed, redeployed, holding the result message).
+import { z } from 'zod';
 import { query, type Queryable } from './queryable';
 import { recordSource, type RecordColumns } from './recordSource';
 import { sql } from './sql';
-import type { NodeStatus, ResultDisposition } from './statuses';
+import { NodeStatus, ResultDisposition } from './statuses';
 
 export interface AttemptState {
   node: {
@@ -24,6 +25,26 @@ export interface AttemptState {
   jobStatus: string | null;
 }
 
+const StateRow = z.object({
+  ord: z.number(),
+  node_status: NodeStatus.nullable(),
+  node_task_id: z.string().nullable(),
+  attempt: z.number().nullable(),
+  first_attempt: z.number().nullable(),
+  node_error: z.string().nullable(),
+  result_status: z.enum(['completed', 'failed']).nullable(),
+  disposition: ResultDisposition.nullable(),
+  result_error: z.string().nullable(),
+  job_status: z.string().nullable(),
+});
+
+const ResultRow = StateRow.extend({
+  job_id: z.string(),
+  result_node_id: z.string(),
+  result_attempt: z.number(),
+  reply_to: z.string().nullable(),
+});
+
 const COLUMNS: RecordColumns = [
   ['ord', 'int'],
   ['node_id', 'text'],
@@ -38,18 +59,7 @@ export async function readAttemptStates(
   attempts: ReadonlyArray<{ nodeId: string; taskId: string }>,
 ): Promise<AttemptState[]> {
   if (!attempts.length) return [];
-  const r = await query<{
-    ord: number;
-    node_status: NodeStatus | null;
-    node_task_id: string | null;
-    attempt: number | null;
-    first_attempt: number | null;
-    node_error: string | null;
-    result_status: 'completed' | 'failed' | null;
-    disposition: ResultDisposition | null;
-    result_error: string | null;
-    job_status: string | null;
-  }>(
+  const r = await query(
     db,
     sql`WITH x AS (${recordSource(
       COLUMNS,
@@ -65,7 +75,11 @@ export async function readAttemptStates(
     LEFT JOIN ${sql.table(schema, 'dag_task_results')} tr ON tr.task_id = x.task_id
     ORDER BY x.ord`,
   );
-  return r.rows.map((row) => ({
+  return r.rows.map((raw) => toState(StateRow.parse(raw)));
+}
+
+function toState(row: z.infer<typeof StateRow>): AttemptState {
+  return {
     node:
       row.node_status === null
         ? null
@@ -81,7 +95,7 @@ export async function readAttemptStates(
         ? null
         : { status: row.result_status, disposition: row.disposition, errorMessage: row.result_error },
     jobStatus: row.job_status,
-  }));
+  };
 }
 
 export interface RecordedResult {
@@ -103,21 +117,29 @@ export async function readRecordedResult(
   schema: string,
   taskId: string,
 ): Promise<RecordedResult | null> {
-  const r = await query<{ job_id: string; node_id: string; attempt: number; reply_to: string | null }>(
+  // One statement: this runs for every result message.
+  const r = await query(
     db,
-    sql`SELECT tr.job_id, tr.node_id, tr.attempt,
+    sql`SELECT 0 AS ord, tr.job_id, tr.node_id AS result_node_id, tr.attempt AS result_attempt,
                (SELECT m.reply_to FROM ${sql.table(schema, 'dag_task_messages')} m
-                WHERE m.task_id = tr.task_id ORDER BY m.enqueued_at DESC LIMIT 1) AS reply_to
-        FROM ${sql.table(schema, 'dag_task_results')} tr WHERE tr.task_id = ${taskId}`,
+                WHERE m.task_id = tr.task_id ORDER BY m.enqueued_at DESC LIMIT 1) AS reply_to,
+               n.status::text AS node_status, n.task_id AS node_task_id, n.attempt, n.first_attempt,
+               n.error_message AS node_error, tr.status::text AS result_status,
+               tr.disposition::text AS disposition, tr.error_message AS result_error,
+               j.status::text AS job_status
+        FROM ${sql.table(schema, 'dag_task_results')} tr
+        LEFT JOIN ${sql.table(schema, 'dag_node_states')} n ON n.job_id = tr.job_id AND n.node_id = tr.node_id
+        LEFT JOIN ${sql.table(schema, 'dag_jobs')} j ON j.job_id = tr.job_id
+        WHERE tr.task_id = ${taskId}`,
+    { prepare: true },
   );
-  const row = r.rows[0];
-  if (!row) return null;
-  const [state] = await readAttemptStates(db, schema, row.job_id, [{ nodeId: row.node_id, taskId }]);
+  if (!r.rows[0]) return null;
+  const row = ResultRow.parse(r.rows[0]);
   return {
     jobId: row.job_id,
-    nodeId: row.node_id,
-    attempt: row.attempt,
-    state: state!,
+    nodeId: row.result_node_id,
+    attempt: row.result_attempt,
+    state: toState(row),
     replyTo: row.reply_to,
   };
 }

@@ -8,7 +8,7 @@ import { deploySchema } from '../../db';
 import { launchAzurite, type AzuriteInstance } from '../../devhost';
 import type { HostProcess } from '../devhost/devHostProcess';
 import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from '../support/pg';
-import { queueClient, testLogger } from '../worker/support';
+import { queueClient, testLogger, waitFor } from '../worker/support';
 import {
   api,
   dropSchemas,
@@ -98,16 +98,6 @@ async function nodeRow(jobId: string, nodeId: string) {
   return r.rows[0]!;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /**
  * Submits, kills the app while `nap` runs on the worker, waits for the worker's result in Postgres
  * and for the attempt's deadline to pass, runs `whileDown`, starts the app again and returns the job.
@@ -117,13 +107,13 @@ async function crashAcrossDeadline(whileDown: () => Promise<void> = async () => 
   const submit = await api<{ job_id: string }>(first.url, 'POST', '/api/jobs', { workflow_id: 'fa_crash' });
   expect(submit.status).toBe(202);
   const jobId = submit.body.job_id;
-  const running = await until('nap running on the worker', async () => {
+  const running = await waitFor('nap running on the worker', async () => {
     const n = await nodeRow(jobId, 'nap');
     return n.status === 'running' ? n : undefined;
   });
   await killHard(first);
   hosts.splice(hosts.indexOf(first), 1);
-  await until('the worker recorded its result', async () =>
+  await waitFor('the worker recorded its result', async () =>
     (await nodeRow(jobId, 'nap')).status === 'completed' ? true : undefined,
   );
   // Down until well past the attempt's deadline: its timer is due the moment the app is back.

@@ -3,12 +3,12 @@
 // (no sign of life for N heartbeats, and the message is gone from the queue), reported in
 // /api/health, and sent again as the same attempt, long before the attempt's one-hour timeout. A
 // message that merely waits in a backlog is left alone.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { startContainerWorker, type ContainerWorker } from '../../container-worker';
 import { TEST_DATABASE_URL } from '../support/pg';
-import { approximateCount, queueClient, testLogger } from '../worker/support';
-import { nodeOf, ROOT, startStack, type Stack } from './stack';
+import { approximateCount, queueClient, spawnWorkerProcess, testLogger, waitFor } from '../worker/support';
+import { nodeOf, startStack, type Stack } from './stack';
 
 const QUEUE = 'stranded-tasks';
 let stack: Stack;
@@ -74,16 +74,6 @@ async function node(jobId: string) {
   return r.rows[0]!;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 interface Health {
   status: string;
   checks: {
@@ -101,7 +91,7 @@ const health = async () => (await stack.api<Health>('GET', '/api/health')).body.
 /** Takes the visible task message off the queue for good, as a queue that lost it would. */
 async function loseTheMessage(): Promise<void> {
   const q = queueClient(stack.azurite.connectionString, QUEUE);
-  const got = await until('the task message', async () => {
+  const got = await waitFor('the task message', async () => {
     const r = await q.receiveMessages({ numberOfMessages: 1, visibilityTimeout: 30 });
     return r.receivedMessageItems[0];
   });
@@ -123,7 +113,7 @@ describe('stranded container attempts', () => {
       failed = true;
     });
     const jobId = await stack.submit('lost_task');
-    await until('dispatched', async () => (await node(jobId)).status === 'dispatched');
+    await waitFor('dispatched', async () => (await node(jobId)).status === 'dispatched');
     // Quiet past the threshold, but the message waits in the queue (no worker yet): not stranded.
     await new Promise((r) => setTimeout(r, 2500));
     const waiting = await health();
@@ -161,26 +151,21 @@ describe('stranded container attempts', () => {
       failed = true;
     });
     // A worker process that will be SIGKILLed mid-task (1 s heartbeats with a 3 s lease).
-    const dying = spawn(process.execPath, ['--import', 'tsx', 'container-worker/main.ts'], {
-      cwd: ROOT,
+    const dying = spawnWorkerProcess('container-worker/main.ts', {
+      schema: stack.schema.schema,
+      storage: stack.azurite.connectionString,
       env: {
-        ...process.env,
-        DATABASE_URL: TEST_DATABASE_URL,
-        DAG_DB_SCHEMA: stack.schema.schema,
-        AzureWebJobsStorage: stack.azurite.connectionString,
         DAG_WORKER_QUEUES: QUEUE,
-        DAG_WORKER_HEALTH_PORT: 'off',
-        DAG_WORKER_VISIBILITY_TIMEOUT_SEC: '3',
         DAG_WORKER_POLL_INTERVAL_MS: '100',
         DAG_WORKER_ID: 'doomed',
         LOG_LEVEL: 'error',
       },
-      stdio: 'ignore',
+      quiet: true,
     });
     children.push(dying);
     for (const w of workers.splice(0)) await w.stop();
     const jobId = await stack.submit('lost_task', { seconds: 4 });
-    await until('running on the doomed worker', async () => {
+    await waitFor('running on the doomed worker', async () => {
       const n = await node(jobId);
       return n.status === 'running' && n.worker_id === 'doomed';
     });
