@@ -129,6 +129,12 @@ export async function enqueueContainerTasks(
   );
   if (failures.length)
     await recordTaskResults(deps.pool, deps.schema, failures, { sourceApp: deps.sourceApp });
-  await recordTaskMessages(deps.pool, deps.schema, sentMessages);
+  // Only the detection of lost messages depends on this row: a failure does not fail the attempts.
+  await recordTaskMessages(deps.pool, deps.schema, sentMessages).catch((err: unknown) =>
+    deps.log.warn('could not record the task messages sent (a lost one is then found only at its deadline)', {
+      job_id: jobId,
+      error: errorMessage(err),
+    }),
+  );
   return { results };
 }

@@ -42,7 +42,6 @@ const ResultRow = StateRow.extend({
   job_id: z.string(),
   result_node_id: z.string(),
   result_attempt: z.number(),
-  reply_to: z.string().nullable(),
 });
 
 const COLUMNS: RecordColumns = [
@@ -103,13 +102,11 @@ export interface RecordedResult {
   nodeId: string;
   attempt: number;
   state: AttemptState;
-  /** The orchestration instance the attempt's (latest) task message named, when it was recorded. */
-  replyTo: string | null;
 }
 
 /**
- * The result recorded for a task id, with its node's and job's state and the instance its task was
- * sent for; null when no result is recorded. The result queue trigger answers from this, not from
+ * The result recorded for a task id, with its node's and job's state; null when no result is
+ * recorded. The result queue trigger answers from this, not from
  * the message (docs/messages.md, "Trust").
  */
 export async function readRecordedResult(
@@ -121,8 +118,6 @@ export async function readRecordedResult(
   const r = await query(
     db,
     sql`SELECT 0 AS ord, tr.job_id, tr.node_id AS result_node_id, tr.attempt AS result_attempt,
-               (SELECT m.reply_to FROM ${sql.table(schema, 'dag_task_messages')} m
-                WHERE m.task_id = tr.task_id ORDER BY m.enqueued_at DESC LIMIT 1) AS reply_to,
                n.status::text AS node_status, n.task_id AS node_task_id, n.attempt, n.first_attempt,
                n.error_message AS node_error, tr.status::text AS result_status,
                tr.disposition::text AS disposition, tr.error_message AS result_error,
@@ -140,6 +135,5 @@ export async function readRecordedResult(
     nodeId: row.result_node_id,
     attempt: row.result_attempt,
     state: toState(row),
-    replyTo: row.reply_to,
   };
 }

@@ -3,9 +3,10 @@
 //
 // Trust: a result message is a doorbell, not evidence. The worker writes the result to Postgres
 // before it sends the message, so the outcome raised is read from Postgres (the recorded result and
-// the node's state), and it goes to the instance the task was sent for; a message whose task has no
-// recorded result, or whose recorded result was not applied (a stale attempt, a finished job), is
-// dropped. Forging a result therefore needs write access to Postgres, not just to the queue
+// the node's state), whatever the message claims; a message whose task has no recorded result, or
+// whose recorded result was not applied (a stale attempt, a finished job), is dropped. (The event
+// goes to the message's reply_to: only the instance that dispatched a task id waits for it, so
+// naming another instance changes nothing.) Forging a result therefore needs write access to Postgres, not just to the queue
 // (docs/messages.md). Delivered at least once: a repeat is harmless (the orchestration ignores it).
 import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
@@ -54,7 +55,7 @@ async function raiseResult(m: ContainerResultMessage, context: InvocationContext
     return;
   }
   const outcome = canonicalOutcome(recorded.attempt, recorded.state, 'failed');
-  const instance = recorded.replyTo ?? m.reply_to;
+  const instance = m.reply_to;
   try {
     // A finished instance (410) is accepted silently by the client; only an unknown one throws.
     await df.getClient(context).raiseEvent(instance, m.task_id, outcome);

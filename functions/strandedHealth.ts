@@ -17,7 +17,17 @@ export async function strandedAttemptsCheck(): Promise<{
 }> {
   const s = services();
   const quietSeconds = strandedAfterSeconds(s.config);
-  const scan = await findStrandedAttempts(s.activityDeps(), { quietSeconds, limit: 50 });
+  let scan;
+  try {
+    scan = await findStrandedAttempts(s.activityDeps(), { quietSeconds, limit: 50 });
+  } catch (err) {
+    // Not a reason to take the app out of rotation (e.g. the schema awaits its migration).
+    return {
+      status: 'degraded',
+      message: `could not look for stranded attempts: ${err instanceof Error ? err.message : String(err)}`,
+      details: { quiet_seconds: quietSeconds },
+    };
+  }
   const details = {
     quiet_seconds: quietSeconds,
     quiet: scan.checked,
