@@ -53,6 +53,8 @@ import { retryOptions } from './retryOptions';
 
 /** How often units in flight are checked while a retry waits (they cannot be raced against its timer). */
 const POLL_MS = 5000;
+/** Timed-out attempts per settle activity call (its input allows 1000). */
+const SETTLE_BATCH = 1000;
 
 export interface SchedulerIO {
   plan: Plan;
@@ -325,15 +327,18 @@ export function* runScheduler(
     const todo = attempts
       .filter((a) => !settling.has(a.taskId) && isAttemptInFlight(state, a.key, a.attempt))
       .map(({ key, attempt, taskId, timeoutSeconds }) => ({ key, attempt, taskId, timeoutSeconds }));
-    if (!todo.length) return;
     for (const a of todo) settling.add(a.taskId);
-    const input: SettleAttemptsInput = { jobId: io.jobId, attempts: todo };
-    inFlight.set(`settle:${todo[0]!.taskId}`, {
-      kind: 'settle',
-      task: d.callActivityWithRetry(ACTIVITY.settleAttempts, retryOptions(), input),
-      attempts: todo,
-      fresh: true,
-    });
+    // A chunk may time out thousands of children at once: at most SETTLE_BATCH per call.
+    for (let i = 0; i < todo.length; i += SETTLE_BATCH) {
+      const batch = todo.slice(i, i + SETTLE_BATCH);
+      const input: SettleAttemptsInput = { jobId: io.jobId, attempts: batch };
+      inFlight.set(`settle:${batch[0]!.taskId}`, {
+        kind: 'settle',
+        task: d.callActivityWithRetry(ACTIVITY.settleAttempts, retryOptions(), input),
+        attempts: batch,
+        fresh: true,
+      });
+    }
   }
 
   function finished(f: InFlight, at: number): void {
