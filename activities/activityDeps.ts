@@ -5,6 +5,12 @@ import type { QueueConfig } from '../dag/runners';
 import type { Logger } from '../handlers/createLogger';
 import type { HandlerRegistry } from '../handlers/handlerRegistry';
 
+/** What Put Message returns: the message's id and a receipt valid until it is dequeued. */
+export interface SentMessage {
+  messageId: string;
+  popReceipt: string;
+}
+
 export interface ActivityDeps {
   pool: pg.Pool;
   /** Postgres schema of the product's tables (DAG_DB_SCHEMA). */
@@ -18,7 +24,13 @@ export interface ActivityDeps {
   /** The queue container workers send results to (DAG_RESULT_QUEUE). */
   resultQueue: string;
   /** Sends one message (JSON) to a Storage Queue, creating the queue if needed. */
-  sendToQueue(queue: string, message: unknown): Promise<void>;
+  sendToQueue(queue: string, message: unknown): Promise<SentMessage>;
+  /**
+   * Whether a sent message still exists, asked with the receipt its send returned: 'present' (it
+   * waits in the queue, or a worker dequeued it since: receipt mismatch) or 'gone' (404). Throws when
+   * the queue service cannot tell.
+   */
+  probeQueueMessage(queue: string, sent: SentMessage): Promise<'present' | 'gone'>;
   log: Logger;
   /** Written to events' source_app. */
   sourceApp: string;

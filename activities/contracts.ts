@@ -10,6 +10,7 @@ export const ACTIVITY = {
   recordTransitions: 'dagRecordTransitions',
   runTasks: 'dagRunTasks',
   enqueueContainerTasks: 'dagEnqueueContainerTasks',
+  settleAttempts: 'dagSettleAttempts',
 } as const;
 
 export const ORCHESTRATION = {
@@ -130,6 +131,28 @@ export const EnqueueOutputSchema = z.discriminatedUnion('ok', [
 export type EnqueueOutput = z.infer<typeof EnqueueOutputSchema>;
 export const EnqueueTasksOutputSchema = z.object({ results: z.array(EnqueueOutputSchema) });
 export type EnqueueTasksOutput = z.infer<typeof EnqueueTasksOutputSchema>;
+
+/**
+ * Attempts whose deadline passed without a result reaching the orchestration: the activity records
+ * the timeouts and answers what Postgres holds for each (a result recorded meanwhile wins).
+ */
+export const SettleAttemptsInputSchema = z.object({
+  jobId: z.string().min(1).max(64),
+  attempts: z
+    .array(
+      z.object({
+        key: z.string().min(1).max(140),
+        attempt: z.int().min(0),
+        taskId: z.string().min(1).max(200),
+        timeoutSeconds: z.int().min(0),
+      }),
+    )
+    .min(1)
+    .max(1000),
+});
+export type SettleAttemptsInput = z.infer<typeof SettleAttemptsInputSchema>;
+export const SettleAttemptsOutputSchema = z.object({ results: z.array(AttemptOutcomeSchema) });
+export type SettleAttemptsOutput = z.infer<typeof SettleAttemptsOutputSchema>;
 
 export const FanOutInputSchema = z.object({
   jobId: z.string().min(1).max(64),

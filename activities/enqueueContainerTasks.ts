@@ -4,13 +4,20 @@
 // orchestration as events named after the task ids. Idempotent: a redelivered enqueue of a started
 // attempt sends its message again, and the worker acknowledges a task that already has a result
 // without running it twice.
-import { fitsQueueMessage, type ContainerTaskMessage } from '../dag/containerMessages';
 import { renderTaskParams } from '../dag/evaluateNode';
 import { retryDelaySeconds } from '../dag/retryDelay';
 import type { TaskNode } from '../dag/workflowModel';
-import { recordTaskResults, startAttempts, type StartAttemptOutcome, type TaskResultInput } from '../db';
+import {
+  recordTaskMessages,
+  recordTaskResults,
+  startAttempts,
+  type StartAttemptOutcome,
+  type TaskMessageInput,
+  type TaskResultInput,
+} from '../db';
 import { errorMessage } from '../handlers/executeHandler';
 import type { ActivityDeps } from './activityDeps';
+import { buildTaskMessage } from './buildTaskMessage';
 import { EnqueueTasksInputSchema, type EnqueueOutput, type EnqueueTasksOutput } from './contracts';
 import { loadJobData, templateContextFor } from './jobData';
 import { notStarted, taskSpec } from './runTasks';
@@ -66,6 +73,8 @@ export async function enqueueContainerTasks(
   const results: EnqueueOutput[] = new Array(attempts.length);
   // Attempts claimed in Postgres that could not be sent fail there too, so the next attempt can start.
   const failures: TaskResultInput[] = [];
+  // What was sent, so that a message the queue loses can be found missing (strandedAttempts.ts).
+  const sentMessages: TaskMessageInput[] = [];
   await Promise.all(
     prepared.map(async ({ a, spec, params, renderError }, i) => {
       const start = starts[i]!;
@@ -89,30 +98,29 @@ export async function enqueueContainerTasks(
         });
       };
       if (renderError !== undefined || !spec) return fail(renderError ?? 'unknown node', false);
-      const taskParams = (a.index === undefined ? params : node.input_params) ?? {};
-      const envelope: ContainerTaskMessage = {
-        v: 1,
-        task_id: a.taskId,
-        job_id: a.jobId,
-        node_id: a.key,
+      const message = buildTaskMessage({
+        taskId: a.taskId,
+        jobId: a.jobId,
+        nodeId: a.key,
         attempt: a.attempt,
         handler: spec.handler,
-        params_in_db: false,
-        timeout_seconds: a.timeoutSeconds,
-        deadline: new Date(a.deadline).toISOString(),
-        dispatched_at: new Date().toISOString(),
-        correlation_id: data.job.correlation_id,
-        reply_to: a.instanceId,
-        result_queue: deps.resultQueue,
-      };
-      // Params travel in the message when the whole encoded message fits the queue's 64 KiB, else
-      // the worker reads them from the node's input_params (written by startAttempts above).
-      const withParams = { ...envelope, params: taskParams as Record<string, unknown> };
-      const message: ContainerTaskMessage = fitsQueueMessage(withParams)
-        ? withParams
-        : { ...envelope, params_in_db: true };
+        params: a.index === undefined ? params : node.input_params,
+        timeoutSeconds: a.timeoutSeconds,
+        deadline: new Date(a.deadline),
+        correlationId: data.job.correlation_id,
+        replyTo: a.instanceId,
+        resultQueue: deps.resultQueue,
+      });
       try {
-        await deps.sendToQueue(a.queue, message);
+        const sent = await deps.sendToQueue(a.queue, message);
+        sentMessages.push({
+          ...sent,
+          taskId: a.taskId,
+          queue: a.queue,
+          jobId: a.jobId,
+          nodeId: a.key,
+          replyTo: a.instanceId,
+        });
         results[i] = { ok: true };
       } catch (err) {
         fail(`Could not send the task to queue "${a.queue}": ${errorMessage(err)}`, true);
@@ -121,5 +129,12 @@ export async function enqueueContainerTasks(
   );
   if (failures.length)
     await recordTaskResults(deps.pool, deps.schema, failures, { sourceApp: deps.sourceApp });
+  // Only the detection of lost messages depends on this row: a failure does not fail the attempts.
+  await recordTaskMessages(deps.pool, deps.schema, sentMessages).catch((err: unknown) =>
+    deps.log.warn('could not record the task messages sent (a lost one is then found only at its deadline)', {
+      job_id: jobId,
+      error: errorMessage(err),
+    }),
+  );
   return { results };
 }

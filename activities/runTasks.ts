@@ -210,10 +210,18 @@ export function notStarted(start: StartAttemptOutcome, a: TaskAttempt): RunTaskO
         cancelled: true,
       };
     case 'stale':
+      // The node moved on without this orchestration (a result recorded while it could not hear it):
+      // Postgres is the truth, so its outcome is reported instead of a failure of this attempt.
+      if (start.node.status === 'completed') return { ok: true };
+      if (start.node.status === 'failed')
+        return { ok: false, error: start.node.error_message ?? 'failed', retryable: false };
       return {
         ok: false,
         error: `Attempt ${a.attempt} of "${a.key}" is stale: the node is ${start.node.status} at attempt ${start.node.attempt}`,
-        retryable: false,
+        // Waiting for a later attempt in Postgres: the next attempt of the policy lines up with it.
+        retryable:
+          (start.node.status === 'ready' || start.node.status === 'pending') &&
+          start.node.attempt > a.attempt,
       };
     case 'not_found':
       return { ok: false, error: `Node "${a.key}" of job ${a.jobId} does not exist`, retryable: false };

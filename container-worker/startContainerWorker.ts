@@ -114,6 +114,8 @@ interface ActiveTask {
   popReceipt: string;
   controller: AbortController;
   stopReason?: 'cancelled' | 'superseded' | 'shutdown';
+  /** The handler returned: its result is being recorded and sent (which moves the node on). */
+  finishing: boolean;
   startedAt: number;
   lastRenewAt: number;
   lastBeatAt: number;
@@ -556,6 +558,7 @@ class Worker {
       messageId: h.messageId,
       popReceipt: h.popReceipt,
       controller: new AbortController(),
+      finishing: false,
       startedAt: now,
       lastRenewAt: now,
       lastBeatAt: now,
@@ -584,6 +587,9 @@ class Worker {
         },
         t.controller.signal,
       );
+      // From here the node moves on because of this very result: the poll must not take that for
+      // another attempt having replaced this one.
+      t.finishing = true;
       this.phase('execute', Date.now() - t0);
       if (t.stopReason === 'shutdown' && !result.ok && result.aborted) {
         await this.handBack(t, log);
@@ -864,7 +870,7 @@ class Worker {
       for (const t of tasks) if (due.has(t.msg.task_id)) t.lastBeatAt = now;
       for (const row of rows) {
         const t = this.active.get(row.taskId);
-        if (!t || t.stopReason) continue;
+        if (!t || t.stopReason || t.finishing) continue;
         if (row.cancelRequested || row.jobStatus === 'cancelled') {
           this.stopTask(t, 'cancelled', new Error('The job was cancelled while the task was running'));
         } else if (row.jobStatus === null || TERMINAL_JOB.has(row.jobStatus)) {
@@ -879,6 +885,20 @@ class Worker {
             t,
             'superseded',
             new Error(`Worker ${row.holder} took this attempt over; stopped here`),
+          );
+        } else if (
+          row.nodeTaskId === t.msg.task_id &&
+          row.nodeStatus !== 'running' &&
+          row.nodeStatus !== 'dispatched'
+        ) {
+          // A result for this attempt was recorded elsewhere (its deadline passed, the orchestration
+          // timed it out): its result would be ignored.
+          this.stopTask(
+            t,
+            'superseded',
+            new Error(
+              `This attempt was ended elsewhere (the node is ${row.nodeStatus ?? 'gone'} with its result, e.g. its deadline passed); stopped`,
+            ),
           );
         } else if (
           row.nodeTaskId !== t.msg.task_id ||

@@ -146,7 +146,7 @@ function topologicalOrder(ids: string[], deps: Record<string, NodeDeps>): string
   }
   for (const id of ids) {
     for (const d of new Set([...deps[id]!.allOf, ...deps[id]!.anyOf])) {
-      if (d in indegree) {
+      if (Object.hasOwn(indegree, d)) {
         indegree[id]!++;
         out[d]!.push(id);
       }

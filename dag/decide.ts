@@ -185,6 +185,20 @@ function isInFlight(state: JobState, key: string, attempt: number, group: number
   return (c.s === 'dispatched' || c.s === 'running') && c.n - 1 === attempt && c.g === group;
 }
 
+/** Whether this attempt of a node or child is the one in flight (dispatched or running). */
+export function isAttemptInFlight(state: JobState, key: string, attempt: number): boolean {
+  const { node, index } = parseKey(key);
+  if (index === undefined) {
+    const run = state.nodes[node];
+    return !!run && (run.status === 'dispatched' || run.status === 'running') && run.attempts - 1 === attempt;
+  }
+  const fan = state.fanOuts[node];
+  const local = fan && localIndex(fan, index);
+  if (!fan || local === undefined) return false;
+  const c = getChild(fan, local);
+  return (c.s === 'dispatched' || c.s === 'running') && c.n - 1 === attempt;
+}
+
 /** Keys of every attempt in flight (told to stop when the job is cancelled). */
 export function inFlightKeys(state: JobState): string[] {
   const keys: string[] = [];

@@ -43,7 +43,7 @@ export function evaluateConditional(
     const r = renderString(asTemplate(node.condition ?? ''), ctx);
     if (!r.ok) return { ok: false, error: `Conditional "${nodeId}": ${r.error.message}` };
     const key = branchKey(r.value);
-    const target = node.branches[key];
+    const target = Object.hasOwn(node.branches, key) ? node.branches[key] : undefined;
     if (target !== undefined) return pick(target, r.value, key);
     if (node.default !== undefined) return pick(node.default, r.value, 'default');
     return {

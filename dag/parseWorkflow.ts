@@ -125,6 +125,17 @@ export function parseWorkflow(text: string, file?: string): ParsedWorkflow {
     return { issues, locate };
   }
 
+  // zod assigns record keys one by one: a "__proto__" key would set a prototype and vanish silently.
+  for (const path of protoKeyPaths(raw)) {
+    add({
+      code: 'reserved_key',
+      path,
+      message: 'the key "__proto__" is not allowed in a workflow (it would be dropped, not read)',
+      hint: 'rename the key',
+    });
+  }
+  if (issues.length) return { issues, locate };
+
   const header = WorkflowHeaderSchema.safeParse(raw);
   if (!header.success) {
     for (const i of zodIssues(header.error.issues, [], WorkflowHeaderSchema, raw))
@@ -152,7 +163,7 @@ export function parseWorkflow(text: string, file?: string): ParsedWorkflow {
         continue;
       }
       const type = (rawNode as Record<string, unknown>).type ?? 'task';
-      if (typeof type !== 'string' || !(type in NODE_SCHEMAS)) {
+      if (typeof type !== 'string' || !Object.hasOwn(NODE_SCHEMAS, type)) {
         add({
           code: 'unknown_node_type',
           path: [...path, 'type'],
@@ -302,6 +313,22 @@ const FAST_PARSE_FAILED = Symbol('fast parse failed');
  * js-yaml with the YAML 1.2 core schema (the `yaml` library's default too). Documents with aliases
  * or tags take the `yaml` path, which bounds alias expansion and reports positions.
  */
+/** Paths of every "__proto__" key in parsed YAML (own keys: YAML parsers define them as data). */
+function protoKeyPaths(
+  v: unknown,
+  path: Array<string | number> = [],
+  out: Array<Array<string | number>> = [],
+) {
+  if (Array.isArray(v)) v.forEach((x, i) => protoKeyPaths(x, [...path, i], out));
+  else if (v !== null && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      if (k === '__proto__') out.push([...path, k]);
+      else protoKeyPaths(x, [...path, k], out);
+    }
+  }
+  return out;
+}
+
 function fastParse(text: string): unknown {
   if (/(^|[\s[{,:-])[*!]/m.test(text)) return FAST_PARSE_FAILED;
   try {

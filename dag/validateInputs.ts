@@ -31,7 +31,7 @@ export function validateInputs(workflow: Workflow, inputs: unknown): InputValida
   const problems: InputProblem[] = [];
   const value: Record<string, unknown> = {};
   for (const name of Object.keys(given)) {
-    if (!(name in declared)) {
+    if (!Object.hasOwn(declared, name)) {
       const hint = didYouMean(name, Object.keys(declared));
       problems.push({
         input: name,
@@ -40,7 +40,7 @@ export function validateInputs(workflow: Workflow, inputs: unknown): InputValida
     }
   }
   for (const [name, def] of Object.entries(declared)) {
-    const v = given[name];
+    const v = Object.hasOwn(given, name) ? given[name] : undefined;
     if (v === undefined || v === null) {
       if (def.default !== undefined) value[name] = structuredCloneJson(def.default);
       else if (def.required)

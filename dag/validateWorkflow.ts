@@ -5,6 +5,7 @@ import { ancestorsOf, asList, compilePlan, nearestFanOut, type Plan } from './co
 import { checkCondition } from './evaluateCondition';
 import { collectTemplates, inspectTemplate, isTemplateString } from './inspectTemplate';
 import { runnerForQueue, type HandlerCatalog, type QueueConfig } from './runners';
+import { isReservedName } from './reservedNames';
 import { didYouMean } from './suggest';
 import type { IssuePath, WorkflowIssue } from './workflowIssue';
 import type { NodeDefinition, Workflow } from './workflowModel';
@@ -335,7 +336,14 @@ function validateHandlers(
 
 function validateInputsDeclarations(workflow: Workflow, add: (i: Issue) => void) {
   for (const [name, def] of Object.entries(workflow.inputs)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+    if (isReservedName(name))
+      add({
+        code: 'bad_input_name',
+        path: ['inputs', name],
+        message: `input name "${name}" belongs to every JavaScript object (constructor, toString, valueOf, …) and cannot be an input`,
+        hint: 'rename the input',
+      });
+    else if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
       add({
         code: 'bad_input_name',
         path: ['inputs', name],
@@ -494,7 +502,7 @@ function checkTemplate(
         });
         continue;
       }
-      if (!(target in workflow.nodes)) {
+      if (!Object.hasOwn(workflow.nodes, target)) {
         add({
           code: 'unknown_node_reference',
           path,

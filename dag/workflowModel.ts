@@ -2,6 +2,7 @@
 // validating it, typing the rest of the code and generating the JSON Schema for editors.
 // Every object is strict: an unknown key is an error (the original system silently dropped them).
 import { z } from 'zod';
+import { isReservedName } from './reservedNames';
 
 export const NODE_ID_PATTERN = /^[A-Za-z0-9_]+$/;
 export const WORKFLOW_ID_PATTERN = /^[a-z0-9_-]+$/;
@@ -11,7 +12,11 @@ export const NodeIdSchema = z
   .min(1)
   .max(64, 'node ids are at most 64 characters')
   .regex(NODE_ID_PATTERN, 'node ids use letters, digits and "_" only')
-  .refine((s) => !s.includes('__'), 'node ids must not contain "__" (reserved for fan-out children)');
+  .refine((s) => !s.includes('__'), 'node ids must not contain "__" (reserved for fan-out children)')
+  .refine(
+    (s) => !isReservedName(s),
+    'this name belongs to every JavaScript object (constructor, toString, valueOf, …): rename the node',
+  );
 
 const NodeIdList = z.union([NodeIdSchema, z.array(NodeIdSchema)]);
 

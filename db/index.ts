@@ -26,4 +26,6 @@ export * from './eventRepository';
 export * from './checkpointRepository';
 export * from './createDagStore';
 export * from './attemptRepository';
+export * from './attemptStates';
 export * from './jobLifecycle';
+export * from './taskMessageRepository';

@@ -197,19 +197,6 @@ export async function listQuietActiveJobs(
   return r.rows;
 }
 
-/** The recorded disposition of a task result (applied, stale, ...), or null when none was recorded. */
-export async function taskResultDisposition(
-  db: Queryable,
-  schema: string,
-  taskId: string,
-): Promise<string | null> {
-  const r = await query<{ d: string }>(
-    db,
-    sql`SELECT disposition::text AS d FROM ${sql.table(schema, 'dag_task_results')} WHERE task_id = ${taskId}`,
-  );
-  return r.rows[0]?.d ?? null;
-}
-
 /** A job's status and whether a cancel was requested (cheap: no snapshot). Null when absent. */
 export async function getJobState(
   db: Queryable,

@@ -510,7 +510,7 @@ export async function deleteJobs(
   }
   const limit = pageLimit(input.limit, 1000, 100_000);
   const t = T(schema);
-  // Nodes and checkpoints go by cascade; results and events have no foreign key (see tables.ts).
+  // Nodes and checkpoints go by cascade; results, events and messages have no foreign key (see tables.ts).
   const r = await query<{ n: number }>(
     db,
     sql`WITH gone AS (
@@ -524,8 +524,11 @@ export async function deleteJobs(
           DELETE FROM ${t.events} e USING gone WHERE e.job_id = gone.job_id RETURNING 1
         ), res AS (
           DELETE FROM ${sql.table(schema, 'dag_task_results')} r USING gone WHERE r.job_id = gone.job_id RETURNING 1
+        ), msg AS (
+          DELETE FROM ${sql.table(schema, 'dag_task_messages')} m USING gone WHERE m.job_id = gone.job_id RETURNING 1
         )
-        SELECT (SELECT count(*) FROM gone)::int AS n, (SELECT count(*) FROM ev) + (SELECT count(*) FROM res) AS _children`,
+        SELECT (SELECT count(*) FROM gone)::int AS n,
+               (SELECT count(*) FROM ev) + (SELECT count(*) FROM res) + (SELECT count(*) FROM msg) AS _children`,
   );
   return { deleted: r.rows[0]?.n ?? 0 };
 }

@@ -58,6 +58,8 @@ export const EVENT_TYPES = [
   'fan_out_expanded',
   'checkpoint_saved',
   'result_ignored',
+  /** The attempt's task message was lost (no longer in its queue, no worker on it): sent again. */
+  'node_requeued',
 ] as const;
 export const EventType = z.enum(EVENT_TYPES);
 export type EventType = z.infer<typeof EventType>;

@@ -263,6 +263,35 @@ export const checkpointsTable = defineTable({
 });
 export type CheckpointRow = Row<typeof checkpointsTable>;
 
+/**
+ * The queue messages sent for container attempts (one row per send: a re-enqueued attempt has two).
+ * Storage Queues cannot look a message up by id, but Update Message with the receipt Put Message
+ * returned answers 404 when the message no longer exists, and succeeds or reports a receipt mismatch
+ * (dequeued since) when it does: that is how a lost task message is told from one waiting in a
+ * backlog or held by a worker (see activities/strandedAttempts.ts).
+ */
+export const taskMessagesTable = defineTable({
+  name: 'dag_task_messages',
+  columns: z.object({
+    task_id: col.varchar(LIMITS.taskId),
+    message_id: col.varchar(128),
+    pop_receipt: col.varchar(512),
+    queue: col.varchar(63),
+    job_id: col.varchar(LIMITS.jobId),
+    node_id: col.varchar(LIMITS.nodeId),
+    /** The orchestration instance the result goes to (needed to send the task again). */
+    reply_to: col.varchar(300),
+    enqueued_at: col.timestamptz(),
+    /** When the reconciler last asked the queue about it (probes go to the least recently asked). */
+    probed_at: col.timestamptz().nullable(),
+  }),
+  primaryKey: ['task_id', 'message_id'],
+  // No foreign key, as for the other append-only tables: deleteJobs deletes the rows explicitly.
+  sqlDefaults: { enqueued_at: 'now()' },
+  indexes: [{ name: 'dag_task_messages_job_idx', columns: ['job_id'] }],
+});
+export type TaskMessageRow = Row<typeof taskMessagesTable>;
+
 /** Every table, in creation order (referenced tables first). */
 export const ALL_TABLES = [
   jobsTable,
@@ -270,5 +299,6 @@ export const ALL_TABLES = [
   taskResultsTable,
   jobEventsTable,
   checkpointsTable,
+  taskMessagesTable,
 ] as const;
 export type AnyTable = (typeof ALL_TABLES)[number];

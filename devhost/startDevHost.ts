@@ -66,6 +66,11 @@ export interface DevHostOptions {
   timerTriggers?: boolean;
   /** Safety-net poll for work from other processes (Postgres store), ms (default 1000). */
   pollIntervalMs?: number;
+  /**
+   * Where the app's durable clients send management calls (default: this host's own RPC listener,
+   * `rpcBaseUrl`). Tests put a fault-injecting proxy in front of the listener here.
+   */
+  durableClientRpcBaseUrl?: string;
 }
 
 export interface DevHostStats {
@@ -176,7 +181,7 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
       durableClientData: () =>
         durableClientBinding({
           publicOrigin: front.http!.url,
-          rpcBaseUrl: front.http!.rpcBaseUrl,
+          rpcBaseUrl: options.durableClientRpcBaseUrl ?? front.http!.rpcBaseUrl,
           taskHub: config.hubName,
           connectionName: 'Storage',
           key: apiKey || undefined,

@@ -59,6 +59,10 @@ export const ConfigSchema = z.object({
   DAG_ENABLE_AUTO_BOOTSTRAP: bool(false),
   /** Jobs whose orchestration is gone are reconciled after this long without an update. */
   DAG_RECONCILE_GRACE_SECONDS: int(120, 1, 86400),
+  /** How often container workers beat (a third of their DAG_WORKER_VISIBILITY_TIMEOUT_SEC). */
+  DAG_WORKER_HEARTBEAT_SECONDS: int(20, 1, 3600),
+  /** An attempt silent for this many heartbeat intervals has its task message looked for. */
+  DAG_STRANDED_AFTER_HEARTBEATS: int(3, 1, 1000),
   /** Storage for task queues: a connection string (Azurite locally), else the account URL + managed identity. */
   DAG_QUEUE_CONNECTION: z.string().optional(),
   AzureWebJobsStorage: z.string().optional(),

@@ -37,7 +37,12 @@ const correlationId = z
   .max(64)
   .regex(/^[\x20-\x7e]+$/, 'must be printable ASCII');
 const workflowId = z.string().min(1).max(64);
-const inputsObject = z.record(z.string(), z.unknown());
+// Passed through as parsed (not z.record, which assigns key by key: a "__proto__" key would set the
+// prototype and vanish): validateInputs then names every undeclared key, whatever it is called.
+const inputsObject = z.custom<Record<string, unknown>>(
+  (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+  'must be a JSON object of input names to values',
+);
 
 const SubmitBody = z.strictObject({
   workflow_id: workflowId,

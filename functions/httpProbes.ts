@@ -5,6 +5,7 @@ import type { HttpResponseInit } from '@azure/functions';
 import { checkSchemaReadiness } from '../db';
 import { json } from './http';
 import { services } from './services';
+import { strandedAttemptsCheck } from './strandedHealth';
 import { version } from './version';
 
 type Check = {
@@ -86,6 +87,7 @@ export async function health(): Promise<HttpResponseInit> {
     postgres: await postgresCheck(),
     queues: await queuesCheck(),
     workflows: workflowsCheck(),
+    attempts: await timed(strandedAttemptsCheck),
   };
   const statuses = Object.values(checks).map((c) => c.status);
   const status = statuses.includes('unhealthy')

@@ -8,6 +8,7 @@ import { enqueueContainerTasks } from '../activities/enqueueContainerTasks';
 import { loadJob } from '../activities/loadJob';
 import { recordTransitions } from '../activities/recordTransitions';
 import { runTasks } from '../activities/runTasks';
+import { settleAttempts } from '../activities/settleAttempts';
 import { dagFanOut } from '../orchestrations/dagFanOut';
 import { dagFanOutChunk } from '../orchestrations/dagFanOutChunk';
 import { dagJob } from '../orchestrations/dagJob';
@@ -49,6 +50,9 @@ df.app.activity(ACTIVITY.recordTransitions, {
 });
 df.app.activity(ACTIVITY.runTasks, {
   handler: (input: unknown) => runTasks(services().activityDeps(), input),
+});
+df.app.activity(ACTIVITY.settleAttempts, {
+  handler: (input: unknown) => settleAttempts(services().activityDeps(), input),
 });
 df.app.activity(ACTIVITY.enqueueContainerTasks, {
   handler: (input: unknown) => enqueueContainerTasks(services().activityDeps(), input),

@@ -18,6 +18,7 @@ import {
   type NodeRow,
   type JobEventRow,
 } from '../db';
+import { lookupInstance } from './instanceStatus';
 import type { Services } from './services';
 
 export interface SubmitInput {
@@ -124,13 +125,9 @@ export async function ensureOrchestration(client: df.DurableClient, job: JobRow)
   }
 }
 
+/** Whether the instance exists; throws when the durable client cannot tell (not a 404). */
 export async function instanceExists(client: df.DurableClient, instanceId: string): Promise<boolean> {
-  try {
-    const st = await client.getStatus(instanceId);
-    return !!st && typeof st.runtimeStatus === 'string';
-  } catch {
-    return false;
-  }
+  return (await lookupInstance(client, instanceId)).found;
 }
 
 export async function cancelJob(

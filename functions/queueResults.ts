@@ -1,16 +1,18 @@
-// Storage Queue trigger on the result queue: a container worker's result, or a batch of them
-// (already written to Postgres by the worker), is raised to the waiting orchestration as an
-// external event named after the attempt's task id. Results of stale attempts, finished jobs or unknown instances are recorded
-// and dropped. Delivered at least once: a repeat is harmless (the orchestration ignores it).
+// Storage Queue trigger on the result queue: a container worker's result, or a batch of them, is
+// raised to the waiting orchestration as an external event named after the attempt's task id.
+//
+// Trust: a result message is a doorbell, not evidence. The worker writes the result to Postgres
+// before it sends the message, so the outcome raised is read from Postgres (the recorded result and
+// the node's state), whatever the message claims; a message whose task has no recorded result, or
+// whose recorded result was not applied (a stale attempt, a finished job), is dropped. (The event
+// goes to the message's reply_to: only the instance that dispatched a task id waits for it, so
+// naming another instance changes nothing.) Forging a result therefore needs write access to Postgres, not just to the queue
+// (docs/messages.md). Delivered at least once: a repeat is harmless (the orchestration ignores it).
 import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import {
-  ResultQueueMessageSchema,
-  resultsOf,
-  type AttemptOutcome,
-  type ContainerResultMessage,
-} from '../dag/containerMessages';
-import { recordTaskResult, taskResultDisposition } from '../db';
+import { canonicalOutcome } from '../activities/settleAttempts';
+import { ResultQueueMessageSchema, resultsOf, type ContainerResultMessage } from '../dag/containerMessages';
+import { readRecordedResult } from '../db';
 import { services } from './services';
 
 export async function onContainerResult(message: unknown, context: InvocationContext): Promise<void> {
@@ -40,41 +42,26 @@ export async function onContainerResult(message: unknown, context: InvocationCon
 async function raiseResult(m: ContainerResultMessage, context: InvocationContext): Promise<void> {
   const s = services();
   const log = s.log.child({ job_id: m.job_id, node_id: m.node_id, task_id: m.task_id });
-  let disposition = await taskResultDisposition(s.pool, s.schema, m.task_id);
-  if (disposition === null) {
-    // The worker writes the result before sending it; a result without a row came from elsewhere.
-    const r = await recordTaskResult(
-      s.pool,
-      s.schema,
-      {
-        taskId: m.task_id,
-        jobId: m.job_id,
-        nodeId: m.node_id,
-        attempt: m.attempt,
-        status: m.status,
-        errorMessage: m.error_message ?? null,
-        retryable: m.retryable,
-        workerId: m.worker_id ?? null,
-        durationMs: m.execution_duration_ms ?? null,
-      },
-      { sourceApp: 'functionapp' },
+  const recorded = await readRecordedResult(s.pool, s.schema, m.task_id);
+  if (!recorded) {
+    log.warn(
+      'container result dropped: no result is recorded for its task (results are written before they are sent)',
     );
-    disposition = r.kind === 'applied' ? 'applied' : r.kind;
+    return;
   }
+  const disposition = recorded.state.result?.disposition;
   if (disposition !== 'applied') {
     log.info('container result dropped', { disposition });
     return;
   }
-  const outcome: AttemptOutcome =
-    m.status === 'completed'
-      ? { ok: true }
-      : { ok: false, error: m.error_message ?? 'failed', retryable: m.retryable };
+  const outcome = canonicalOutcome(recorded.attempt, recorded.state, 'failed');
+  const instance = m.reply_to;
   try {
     // A finished instance (410) is accepted silently by the client; only an unknown one throws.
-    await df.getClient(context).raiseEvent(m.reply_to, m.task_id, outcome);
+    await df.getClient(context).raiseEvent(instance, m.task_id, outcome);
   } catch (err) {
     if (!(err instanceof Error) || !/^No instance with ID/.test(err.message)) throw err;
-    log.warn('container result for an unknown orchestration instance dropped', { instance: m.reply_to });
+    log.warn('container result for an unknown orchestration instance dropped', { instance });
   }
 }
 

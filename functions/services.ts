@@ -6,7 +6,7 @@ import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
 import path from 'node:path';
 import { statSync, readdirSync } from 'node:fs';
 import type pg from 'pg';
-import type { ActivityDeps } from '../activities/activityDeps';
+import type { ActivityDeps, SentMessage } from '../activities/activityDeps';
 import type { QueueConfig } from '../dag/runners';
 import { AppError } from '../dag/appError';
 import { checkSchemaReadiness, createPool, defaultAppRole, loadDbConfig, runMigrations } from '../db';
@@ -27,7 +27,8 @@ export interface Services {
    * or at once with `fresh`).
    */
   catalog(fresh?: boolean): WorkflowCatalog;
-  sendToQueue(queue: string, message: unknown): Promise<void>;
+  sendToQueue(queue: string, message: unknown): Promise<SentMessage>;
+  probeQueueMessage(queue: string, sent: SentMessage): Promise<'present' | 'gone'>;
   queueClient(queue: string): QueueClient;
   activityDeps(): ActivityDeps;
   /**
@@ -155,7 +156,22 @@ function createServices(env: NodeJS.ProcessEnv = process.env): Services {
       const e = queueEntry(name);
       await e.created;
       // Functions queue triggers read base64 by default (host.json messageEncoding).
-      await e.client.sendMessage(Buffer.from(JSON.stringify(message)).toString('base64'));
+      const r = await e.client.sendMessage(Buffer.from(JSON.stringify(message)).toString('base64'));
+      return { messageId: r.messageId, popReceipt: r.popReceipt };
+    },
+    async probeQueueMessage(name, sent) {
+      // Visibility 0 changes nothing for a message never dequeued (it is visible); a dequeued one no
+      // longer matches the receipt and is left alone.
+      try {
+        await queueEntry(name).client.updateMessage(sent.messageId, sent.popReceipt, undefined, 0);
+        return 'present';
+      } catch (err) {
+        const status = (err as { statusCode?: number }).statusCode;
+        const code = (err as { code?: string }).code;
+        if (status === 404) return 'gone';
+        if (status === 400 && code === 'PopReceiptMismatch') return 'present';
+        throw err;
+      }
     },
     activityDeps() {
       return {
@@ -167,6 +183,7 @@ function createServices(env: NodeJS.ProcessEnv = process.env): Services {
         activityBatchSize: config.DAG_ACTIVITY_BATCH_SIZE,
         resultQueue: config.DAG_RESULT_QUEUE,
         sendToQueue: (q, m) => s.sendToQueue(q, m),
+        probeQueueMessage: (q, m) => s.probeQueueMessage(q, m),
         log,
         sourceApp: 'functionapp',
         shutdown: shutdown.signal,

@@ -13,6 +13,11 @@
 // loop waits on the oldest unit alone, which the SDK never re-sends, and then takes every unit
 // that completed meanwhile. Queued container attempts are one unit: their result events raced
 // against one timer at their deadline, all created together.
+//
+// A deadline that passes is not a failure by itself: the worker may have finished while the Function
+// App could not hear it (down, redeployed, its result message held by a crashed instance). Timed-out
+// attempts go to one settle activity that records the timeout in Postgres — where a result recorded
+// first wins — and answers the canonical outcome, which is what the loop applies.
 import type * as df from 'durable-functions';
 import {
   ACTIVITY,
@@ -22,19 +27,34 @@ import {
   type FanOutInput,
   type Placement,
   type RecordTransitionsInput,
+  type SettleAttemptsInput,
   type TaskAttempt,
 } from '../activities/contracts';
 import { apply } from '../dag/applyEvent';
 import type { Plan } from '../dag/compilePlan';
 import { AttemptOutcomeSchema, type AttemptOutcome } from '../dag/containerMessages';
-import { decide, decisionEvents } from '../dag/decide';
-import { EnqueueTasksOutputSchema, FanOutSummarySchema, RunTasksOutputSchema } from '../activities/contracts';
-import { getChild, isTerminalJob, type Decision, type JobEvent, type JobState } from '../dag/jobState';
+import { decide, decisionEvents, isAttemptInFlight } from '../dag/decide';
+import {
+  EnqueueTasksOutputSchema,
+  FanOutSummarySchema,
+  RunTasksOutputSchema,
+  SettleAttemptsOutputSchema,
+} from '../activities/contracts';
+import {
+  getChild,
+  isTerminalJob,
+  taskIdOf,
+  type Decision,
+  type JobEvent,
+  type JobState,
+} from '../dag/jobState';
 import type { FanOutNode } from '../dag/workflowModel';
 import { retryOptions } from './retryOptions';
 
 /** How often units in flight are checked while a retry waits (they cannot be raced against its timer). */
 const POLL_MS = 5000;
+/** Timed-out attempts per settle activity call (its input allows 1000). */
+const SETTLE_BATCH = 1000;
 
 export interface SchedulerIO {
   plan: Plan;
@@ -75,6 +95,12 @@ type InFlight = (
       attempts: Array<AttemptRef & { event: df.Task }>;
       timer: df.TimerTask;
     }
+  | {
+      /** Timed-out attempts being settled against Postgres (a result may be recorded there). */
+      kind: 'settle';
+      task: df.Task;
+      attempts: AttemptRef[];
+    }
   | { kind: 'fan_out'; task: df.Task; node: string; count: number }
 ) & {
   /** Not yielded yet: it goes into the next Task.any (which schedules it). */
@@ -99,6 +125,8 @@ export function* runScheduler(
   const inFlight = new Map<string, InFlight>();
   const cancelWaiters: df.Task[] = [];
   let cancelSeen = false;
+  /** Task ids of attempts in a settle call: decide keeps reporting them overdue meanwhile. */
+  const settling = new Set<string>();
   const applyAll = (events: readonly JobEvent[]) => {
     for (const e of events) state = apply(plan, state, e);
   };
@@ -113,7 +141,21 @@ export function* runScheduler(
   for (;;) {
     const now = d.currentUtcDateTime.getTime();
     const decisions = decide(plan, state, now);
-    const actionable = decisions.filter((x) => x.kind !== 'wake');
+    settle(
+      decisions.flatMap((x) =>
+        x.kind === 'timeout'
+          ? [
+              {
+                key: x.key,
+                attempt: x.attempt,
+                taskId: taskIdOf(io.jobId, x.key, x.attempt),
+                timeoutSeconds: x.timeoutSeconds,
+              },
+            ]
+          : [],
+      ),
+    );
+    const actionable = decisions.filter((x) => x.kind !== 'wake' && x.kind !== 'timeout');
     if (actionable.length || unrecorded.length) {
       const events = decisionEvents(actionable, now);
       applyAll(events);
@@ -290,6 +332,29 @@ export function* runScheduler(
     for (const group of [...batches.keys()]) flush(group);
   }
 
+  /**
+   * Asks Postgres how attempts whose deadline passed really ended (one activity for all of them).
+   * Until it answers they stay in flight; an attempt settling already is not asked about twice.
+   */
+  function settle(attempts: AttemptRef[]): void {
+    // Plain refs: a results unit's attempts also carry their event task, which is not data.
+    const todo = attempts
+      .filter((a) => !settling.has(a.taskId) && isAttemptInFlight(state, a.key, a.attempt))
+      .map(({ key, attempt, taskId, timeoutSeconds }) => ({ key, attempt, taskId, timeoutSeconds }));
+    for (const a of todo) settling.add(a.taskId);
+    // A chunk may time out thousands of children at once: at most SETTLE_BATCH per call.
+    for (let i = 0; i < todo.length; i += SETTLE_BATCH) {
+      const batch = todo.slice(i, i + SETTLE_BATCH);
+      const input: SettleAttemptsInput = { jobId: io.jobId, attempts: batch };
+      inFlight.set(`settle:${batch[0]!.taskId}`, {
+        kind: 'settle',
+        task: d.callActivityWithRetry(ACTIVITY.settleAttempts, retryOptions(), input),
+        attempts: batch,
+        fresh: true,
+      });
+    }
+  }
+
   function finished(f: InFlight, at: number): void {
     switch (f.kind) {
       case 'fan_out': {
@@ -352,9 +417,34 @@ export function* runScheduler(
       }
       case 'results': {
         if (!f.timer.isCompleted) f.timer.cancel();
+        const overdue: AttemptRef[] = [];
         for (const a of f.attempts) {
           if (!a.event.isCompleted) {
-            // The deadline passed without a result: the worker died or the queue lost the task.
+            // The deadline passed without a result event: the worker died, the queue lost the task,
+            // or the result was recorded while this app could not hear it. Postgres says which.
+            overdue.push(a);
+            continue;
+          }
+          const o = AttemptOutcomeSchema.safeParse(a.event.result);
+          if (o.success) applyOutcome(a.key, a.attempt, o.data, at);
+          else {
+            const error = `invalid attempt result: ${o.error.issues[0]?.message ?? 'unknown'}`;
+            learn([{ type: 'attempt_failed', key: a.key, attempt: a.attempt, error, retryable: true, at }]);
+          }
+        }
+        settle(overdue);
+        return;
+      }
+      case 'settle': {
+        const out = f.task.isFaulted ? undefined : SettleAttemptsOutputSchema.safeParse(f.task.result);
+        const results =
+          out?.success && out.data.results.length === f.attempts.length ? out.data.results : undefined;
+        f.attempts.forEach((a, i) => {
+          settling.delete(a.taskId);
+          const o = results?.[i];
+          // Postgres could not be asked (retries exhausted): the timeout stands, recorded with the
+          // next batch of transitions (where a recorded result still wins in the database).
+          if (!o)
             learn([
               {
                 type: 'attempt_failed',
@@ -365,15 +455,8 @@ export function* runScheduler(
                 at,
               },
             ]);
-            continue;
-          }
-          const o = AttemptOutcomeSchema.safeParse(a.event.result);
-          if (o.success) applyOutcome(a.key, a.attempt, o.data, at);
-          else {
-            const error = `invalid attempt result: ${o.error.issues[0]?.message ?? 'unknown'}`;
-            learn([{ type: 'attempt_failed', key: a.key, attempt: a.attempt, error, retryable: true, at }]);
-          }
-        }
+          else applyOutcome(a.key, a.attempt, o, at);
+        });
         return;
       }
     }

@@ -4,6 +4,7 @@
 // add fields freely.
 import { z } from 'zod';
 import { NonRetryableError } from '../handlerTypes';
+import { GdalDataError } from './gdalErrors';
 import { runGdal } from './runGdal';
 
 const GDAL_TO_STAC: Record<string, string> = {
@@ -44,6 +45,8 @@ export const DTYPE_BYTES: Record<string, number> = {
 const num = z.number();
 const BandJson = z.looseObject({
   band: num,
+  /** Block (tile or strip) size in pixels. */
+  block: z.tuple([num, num]).optional(),
   type: z.string(),
   colorInterpretation: z.string().optional(),
   noDataValue: z.union([num, z.string()]).optional(),
@@ -84,6 +87,8 @@ export interface BandInfo {
   colorInterp: string;
   nodata: Nodata | null;
   overviewCount: number;
+  /** [width, height] of the band's blocks (tiles or strips), when GDAL reports it. */
+  block: [number, number] | null;
   hasColorTable: boolean;
   maskFlags: string[];
   statistics?: { minimum: number; maximum: number; mean: number; stddev: number };
@@ -171,6 +176,7 @@ export function toRasterInfo(path: string, j: GdalInfoJson): RasterInfo {
       colorInterp: b.colorInterpretation ?? 'Undefined',
       nodata: nodataOf(b.noDataValue),
       overviewCount: b.overviews?.length ?? 0,
+      block: b.block ?? null,
       hasColorTable: b.colorTable !== undefined,
       maskFlags: b.mask?.flags ?? [],
       ...(b.minimum !== undefined && b.maximum !== undefined
@@ -209,11 +215,9 @@ export async function gdalInfo(path: string, o: GdalInfoOptions = {}): Promise<R
     ...(o.signal ? { signal: o.signal } : {}),
     env: { GDAL_PAM_ENABLED: 'NO', ...o.env },
   }).catch((err: unknown) => {
-    if (err instanceof NonRetryableError) throw err;
-    const msg = (err as Error).message;
-    if (/not recognized as|No such file|does not exist|not a supported file format/i.test(msg)) {
-      throw new NonRetryableError(
-        `GDAL cannot open ${path} as a raster: ${msg.split('\n').slice(-2).join(' ')}`,
+    if (err instanceof GdalDataError) {
+      throw new GdalDataError(
+        `GDAL cannot open ${path} as a raster: ${err.message.split('\n').slice(-3).join(' ')}`,
       );
     }
     throw err;

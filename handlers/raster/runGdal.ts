@@ -1,7 +1,9 @@
 // Every GDAL command of the raster handlers goes through here: runProcess (argument array, no shell,
 // process group killed on cancel/timeout/shutdown) plus a clear, non-retryable error when the tool is
-// not installed — retrying on the same worker image cannot make it appear.
+// not installed — retrying on the same worker image cannot make it appear — or when the input data
+// cannot be read (see gdalErrors.ts: a corrupt or truncated file fails the same way every time).
 import { NonRetryableError } from '../handlerTypes';
+import { classifyGdalFailure, GdalDataError } from './gdalErrors';
 import { ProcessError, runProcess, type ProcessResult } from '../runProcess';
 
 export interface GdalRunOptions {
@@ -42,6 +44,15 @@ export async function runGdal(
   } catch (err) {
     if (err instanceof ProcessError && !err.aborted && /could not start: .*ENOENT/.test(err.message)) {
       throw new GdalMissingError(tool);
+    }
+    // Not a process killed by a signal (OOM, shutdown): those may pass next time.
+    if (
+      err instanceof ProcessError &&
+      !err.aborted &&
+      !err.result.signal &&
+      classifyGdalFailure(err.result.stderr ?? err.message) === 'data'
+    ) {
+      throw new GdalDataError(`${err.message} (the input cannot be read: retrying cannot help)`);
     }
     throw err;
   }

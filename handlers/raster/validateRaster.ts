@@ -9,6 +9,7 @@ import { bboxesToWgs84, crsKey, resolveCrs, type Bbox, type ResolvedCrs } from '
 import { gdalInfo, type RasterInfo } from './gdalInfo';
 import { requireInsideMount } from './mountPaths';
 import { loadRasterConfig, type RasterConfig } from './rasterConfig';
+import { readSampleBlocks } from './readSampleBlocks';
 import { optionalBool, optionalString, tierParam } from './rasterParams';
 import {
   applicableTiers,
@@ -256,8 +257,15 @@ export const validateRaster: HandlerDefinition<ValidateParams> = {
     const src = await resolveSource(p, config);
     // Approximate statistics (overviews or sampled blocks): STAC raster:bands and TiTiler's rescale.
     const info = await gdalInfo(src.gdalPath, { signal: ctx.signal, env: src.env, approxStats: true });
+    // Metadata alone passes a truncated file: decode a sample of its blocks too.
+    const read = await readSampleBlocks(src.gdalPath, info, { signal: ctx.signal, env: src.env });
     const override = p.input_crs ? await resolveCrs(p.input_crs, ctx.signal) : null;
     const a = assessRaster(info, { override, hint: p.raster_type, tier: p.output_tier });
+    if (!read.ok)
+      a.errors.unshift({
+        code: 'DATA_UNREADABLE',
+        message: `the pixel data cannot be read (a truncated or corrupt file): ${read.error}`,
+      });
     let bounds: Bbox | null = null;
     if (a.crsArg && info.geotransform && !a.errors.some((e) => e.code === 'CRS_MISMATCH')) {
       bounds = (await bboxesToWgs84([info.nativeBounds], a.crsArg, a.epsg, ctx.signal))[0]!;

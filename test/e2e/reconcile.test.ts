@@ -5,12 +5,20 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { jobInstanceId } from '../../activities/contracts';
 import { TEST_DATABASE_URL } from '../support/pg';
+import { startFaultProxy, type FaultProxy } from './faultProxy';
 import { nodeOf, startStack, type JobDetail, type Stack } from './stack';
 
 let stack: Stack;
+let proxy: FaultProxy;
 let failed = false;
 beforeAll(async () => {
-  stack = await startStack({ env: { DAG_RECONCILE_GRACE_SECONDS: '1' } });
+  // The app's durable clients reach the host through a proxy that can answer with injected errors.
+  proxy = await startFaultProxy();
+  stack = await startStack({
+    env: { DAG_RECONCILE_GRACE_SECONDS: '1' },
+    durableClientRpcBaseUrl: proxy.baseUrl,
+  });
+  proxy.target = stack.host.rpcBaseUrl;
   stack.writeWorkflow({
     workflow_id: 'e2e_long',
     name: 'long',
@@ -23,6 +31,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await stack?.stop(failed);
+  await proxy?.close();
 });
 
 async function waitRunning(jobId: string) {
@@ -35,6 +44,33 @@ async function waitRunning(jobId: string) {
 }
 
 describe('reconciliation and cancel', () => {
+  it('a status error other than 404 leaves a running job running; only a 404 marks it failed', async () => {
+    onTestFailed(() => {
+      failed = true;
+    });
+    const jobId = await stack.submit('e2e_long');
+    await waitRunning(jobId);
+    const instance = jobInstanceId(jobId, 1);
+    const statusOf = `/durabletask/instances/${instance}`;
+    // Quiet for longer than the grace period (a long node does not touch the job row).
+    await new Promise((res) => setTimeout(res, 1500));
+    proxy.fault = (r) => (r.method === 'GET' && r.path === statusOf ? 500 : undefined);
+    await stack.host.runTimer('reconcileJobs');
+    await stack.host.runTimer('reconcileJobs');
+    expect(proxy.faulted.filter((f) => f === `500 GET ${statusOf}`).length).toBeGreaterThanOrEqual(2);
+    let d = (await stack.api<JobDetail>('GET', `/api/jobs/${jobId}`)).body;
+    expect(d.job.status).toBe('running');
+    expect(nodeOf(d, 'nap').status).toBe('running');
+    // The extension says the instance does not exist: now the job cannot make progress.
+    proxy.fault = (r) => (r.method === 'GET' && r.path === statusOf ? 404 : undefined);
+    await stack.host.runTimer('reconcileJobs');
+    proxy.fault = undefined;
+    d = await stack.waitForJob(jobId, 20_000);
+    expect(d.job.status).toBe('failed');
+    expect(d.job.error_message).toMatch(/no longer exists/);
+    await stack.host.terminate(instance, 'test cleanup').catch(() => undefined);
+  }, 60_000);
+
   it('a job whose orchestration was terminated outside the product is marked failed', async () => {
     onTestFailed(() => {
       failed = true;

@@ -1,22 +1,27 @@
 // The product under stress: the dev host killed with SIGKILL mid-job and restarted; 200 concurrent
 // submissions; fuzzed API bodies and query strings.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, cpSync, readdirSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import fc from 'fast-check';
 import pg from 'pg';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { launchAzurite, type AzuriteInstance } from '../../devhost';
-import { createTestSchema, dropTestSchema, TEST_DATABASE_URL, type TestSchema } from '../support/pg';
-import { ROOT, type JobDetail } from './stack';
+import type { HostProcess } from '../devhost/devHostProcess';
+import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from '../support/pg';
+import {
+  api,
+  dropSchemas,
+  killHard,
+  removeDir,
+  startAppProcess,
+  waitForJobEnd,
+  workflowsDirWith,
+} from './appProcess';
+import type { JobDetail } from './stack';
 
 let schema: TestSchema;
 let azurite: AzuriteInstance;
 let workflowsDir: string;
 let failed = false;
-const procs = new Set<ChildProcess>();
+const procs = new Set<HostProcess>();
 
 const CRASH_WF = {
   workflow_id: 'e2e_crash',
@@ -41,122 +46,31 @@ beforeAll(async () => {
   schema = await createTestSchema('e2e');
   await schema.migrate();
   azurite = await launchAzurite();
-  workflowsDir = mkdtempSync(path.join(os.tmpdir(), 'dag-wf-'));
-  for (const f of readdirSync(path.join(ROOT, 'workflows')))
-    cpSync(path.join(ROOT, 'workflows', f), path.join(workflowsDir, f));
-  writeFileSync(path.join(workflowsDir, 'e2e_crash.yaml'), stringify(CRASH_WF));
+  workflowsDir = workflowsDirWith([CRASH_WF]);
 }, 120_000);
 
 afterAll(async () => {
-  for (const p of procs) p.kill('SIGKILL');
+  for (const p of procs) await killHard(p);
   await azurite?.stop().catch(() => undefined);
-  rmSync(workflowsDir, { recursive: true, force: true });
-  if (failed) {
-    await schema.pool.end();
-    console.error(`resilience test failed: schemas ${schema.schema}, ${schema.schema}_dh kept`);
-  } else {
-    await dropTestSchema(schema);
-    const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await c.connect();
-    await c.query(`DROP SCHEMA IF EXISTS "${schema.schema}_dh" CASCADE`);
-    await c.end();
-  }
+  removeDir(workflowsDir);
+  if (schema) await dropSchemas(schema, failed);
 });
 
-/** Starts the dev host as a child process on the shared stores; resolves with its URL. */
-function startHostProcess(): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      path.join(ROOT, 'devhost', 'main.ts'),
-      '--app',
-      path.join(ROOT, 'functions', 'index.ts'),
-      '--store',
-      'postgres',
-      '--database-url',
-      TEST_DATABASE_URL,
-      '--store-schema',
-      `${schema.schema}_dh`,
-      '--port',
-      '0',
-      '--storage-connection-string',
-      azurite.connectionString,
-      '--log-level',
-      'error',
-    ],
-    {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        DATABASE_URL: schema.url,
-        DAG_DB_SCHEMA: schema.schema,
-        DAG_WORKFLOWS_DIR: workflowsDir,
-        DAG_RESULT_QUEUE: 'results-crash',
-        DAG_RECONCILE_SCHEDULE: '0 0 0 1 1 *',
-        DAG_TASK_HUB: 'crashhub',
-        DAG_API_KEY: '',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  procs.add(proc);
-  proc.on('exit', () => procs.delete(proc));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`dev host did not start: ${out}`)), 60_000);
-    proc.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, url: m[1]! });
-      }
-    });
-    proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`dev host exited (${code}): ${out}`));
-    });
+/** Starts the dev host as a child process on the shared stores. */
+async function startHostProcess(): Promise<HostProcess> {
+  const p = await startAppProcess({
+    schema,
+    storage: azurite.connectionString,
+    workflowsDir,
+    taskHub: 'crashhub',
+    resultQueue: 'results-crash',
   });
+  procs.add(p);
+  p.child.on('exit', () => procs.delete(p));
+  return p;
 }
 
-async function api<T>(
-  url: string,
-  method: string,
-  route: string,
-  body?: unknown,
-): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${url}${route}`, {
-    method,
-    ...(body === undefined
-      ? {}
-      : {
-          headers: { 'content-type': 'application/json' },
-          body: typeof body === 'string' ? body : JSON.stringify(body),
-        }),
-  });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // keep the text
-  }
-  return { status: res.status, body: parsed as T };
-}
-
-async function waitFor(url: string, jobId: string, timeoutMs: number): Promise<JobDetail> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await api<JobDetail>(url, 'GET', `/api/jobs/${jobId}`);
-    if (r.status === 200 && ['completed', 'failed', 'cancelled'].includes(r.body.job.status)) return r.body;
-    if (Date.now() > until)
-      throw new Error(`job ${jobId} not finished: ${JSON.stringify(r.body)}`.slice(0, 500));
-    await new Promise((res) => setTimeout(res, 200));
-  }
-}
+const waitFor = waitForJobEnd;
 
 describe('crash safety', () => {
   it('SIGKILL of the dev host mid-job, restart: the job completes and each node completes exactly once', async () => {
@@ -176,8 +90,7 @@ describe('crash safety', () => {
       if ((r.body.node_summary?.completed ?? 0) >= 20) break;
       await new Promise((res) => setTimeout(res, 100));
     }
-    first.proc.kill('SIGKILL');
-    await new Promise((res) => first.proc.once('exit', res));
+    await killHard(first);
 
     const second = await startHostProcess();
     const d = await waitFor(second.url, jobId, 120_000);
@@ -202,19 +115,17 @@ describe('crash safety', () => {
     } finally {
       await c.end();
     }
-    second.proc.kill('SIGTERM');
-    await new Promise((res) => second.proc.once('exit', res));
+    await killHard(second);
   }, 240_000);
 });
 
 describe('load and bad input', () => {
-  let host: { proc: ChildProcess; url: string };
+  let host: HostProcess;
   beforeAll(async () => {
     host = await startHostProcess();
   }, 90_000);
   afterAll(async () => {
-    host?.proc.kill('SIGTERM');
-    if (host) await new Promise((res) => host.proc.once('exit', res));
+    if (host) await killHard(host);
   });
 
   it('200 concurrent submissions: all complete, none lost or duplicated', async () => {

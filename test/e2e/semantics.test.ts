@@ -413,6 +413,23 @@ describe('cancel, rerun, idempotency, version pinning', () => {
     await stack.waitForJob(a.body.job_id);
   });
 
+  it('inputs named like Object.prototype members are rejected by name (400), never dropped', async () => {
+    track();
+    for (const name of ['__proto__', 'constructor', 'toString']) {
+      // Raw JSON: "__proto__" must reach the server as an own key, as any HTTP client sends it.
+      const body = `{"workflow_id": "hello_world", "inputs": {"message": "m", ${JSON.stringify(name)}: {"x": 1}}}`;
+      for (const route of ['/api/jobs', '/api/gateway/submit']) {
+        const r = await stack.api<{ error: { code: string; message: string } }>(
+          'POST',
+          route,
+          route === '/api/jobs' ? body : body.replace('"inputs"', '"input_params"'),
+        );
+        expect(r.status, `${route} ${name}`).toBe(400);
+        expect(r.body.error.message).toContain(`"${name}" is not an input of workflow "hello_world"`);
+      }
+    }
+  });
+
   it('editing the YAML mid-job never changes the in-flight job (version pinning)', async () => {
     track();
     const wf = {

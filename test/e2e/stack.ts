@@ -68,6 +68,8 @@ export interface StackOptions {
   shippedWorkflows?: boolean;
   env?: Record<string, string>;
   apiKey?: string;
+  /** Durable client management calls go here instead of the host's own listener (a fault proxy). */
+  durableClientRpcBaseUrl?: string;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -106,6 +108,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       env,
       loadLocalSettings: false,
       testMode: true,
+      ...(options.durableClientRpcBaseUrl
+        ? { durableClientRpcBaseUrl: options.durableClientRpcBaseUrl }
+        : {}),
     });
   } catch (err) {
     await azurite.stop();

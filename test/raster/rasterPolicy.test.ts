@@ -33,6 +33,7 @@ const band = (dtype: string, colorInterp = 'Undefined', extra: Partial<BandInfo>
   colorInterp,
   nodata: null,
   overviewCount: 0,
+  block: null,
   hasColorTable: false,
   maskFlags: [],
   ...extra,

@@ -1,10 +1,14 @@
 // raster.validate with real GDAL on rasters generated at test time: each type is recognised with its
 // profile and tiers; a raster without CRS, a float64 raster, a CRS conflict and an impossible type hint
 // give the documented errors; a missing GDAL gives the documented message.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { NonRetryableError } from '../../handlers/handlerTypes';
+import { classifyGdalFailure, GdalDataError } from '../../handlers/raster/gdalErrors';
+import { gdalInfo } from '../../handlers/raster/gdalInfo';
+import { sampleBlockPixels } from '../../handlers/raster/readSampleBlocks';
 import { runGdal } from '../../handlers/raster/runGdal';
 import { ValidateParams, validateRaster } from '../../handlers/raster/validateRaster';
 import { describeGdal, fakeCtx, itHasGdal, makeRaster, SPECS, tempDir, type RasterName } from './support';
@@ -209,6 +213,82 @@ describeGdal('raster.validate', () => {
     expect(ValidateParams.safeParse({ local_path: '', input_crs: '' }).error?.issues[0]?.message).toMatch(
       /^MISSING_PARAM/,
     );
+  });
+
+  it('random bytes behind a TIFF header → non-retryable (not retried three times)', async () => {
+    const junk = path.join(mount, 'random-with-header.tif');
+    writeFileSync(junk, Buffer.concat([Buffer.from('II*\0', 'binary'), randomBytes(20_000)]));
+    const err = await validate({ local_path: junk }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NonRetryableError);
+    expect((err as NonRetryableError).retryable).toBe(false);
+    expect((err as Error).message).toMatch(/GDAL cannot open .*random-with-header\.tif as a raster: .*TIFF/);
+  });
+
+  it('a truncated GeoTIFF: metadata reads fine, validation decodes sample blocks and refuses it', async () => {
+    const whole = makeRaster(path.join(mount, 'input', 'job', 'whole.tif'), {
+      width: 700,
+      height: 600,
+      bands: 3,
+      dtype: 'Byte',
+      srs: 'EPSG:4326',
+      geotransform: [10, 0.0001, 0, 50, 0, -0.0001],
+      // Noise: tiles that do not compress away, so the cut loses real data.
+      value: () => Math.floor(Math.random() * 256),
+      co: ['-co', 'TILED=YES', '-co', 'BLOCKXSIZE=128', '-co', 'BLOCKYSIZE=128', '-co', 'COMPRESS=DEFLATE'],
+    });
+    const cut = path.join(mount, 'input', 'job', 'truncated.tif');
+    const bytes = readFileSync(whole);
+    writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.7)));
+    // The header and directory are intact: gdalinfo alone sees a valid raster.
+    expect((await gdalInfo(cut)).bands).toHaveLength(3);
+    expect((await validate({ local_path: whole })).valid).toBe(true);
+
+    const err = await validate({ local_path: cut }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NonRetryableError);
+    expect((err as Error).message).toMatch(/DATA_UNREADABLE: the pixel data cannot be read .*TIFF/);
+    const report = await validate({ local_path: cut, strict: false });
+    expect(report.valid).toBe(false);
+    expect(report.errors[0]).toMatchObject({ code: 'DATA_UNREADABLE' });
+
+    // What create_cog runs on such a file fails as non-retryable too (the same error every time).
+    const cog = await runGdal('gdal_translate', ['-of', 'COG', cut, path.join(mount, 'out.tif')]).catch(
+      (e: unknown) => e,
+    );
+    expect(cog).toBeInstanceOf(GdalDataError);
+    expect((cog as GdalDataError).retryable).toBe(false);
+    expect((cog as Error).message).toMatch(/TIFF.*retrying cannot help/s);
+  });
+
+  it('GDAL failures: data errors are not retryable; network, disk and memory ones are', () => {
+    for (const data of [
+      'ERROR 1: TIFFFillTile:Read error at row 0, col 0, tile 15; got 0 bytes, expected 131093',
+      "ERROR 4: `x.tif' not recognized as a supported file format.",
+      'ERROR 1: x.tif: TIFFFetchDirectory:x.tif: Can not read TIFF directory count\ngdalinfo failed - unable to open',
+      'ERROR 1: ZIPDecode:Decoding error at scanline 0',
+    ])
+      expect(classifyGdalFailure(data), data).toBe('data');
+    for (const transient of [
+      'ERROR 11: HTTP response code: 503\nERROR 1: TIFFFillTile:Read error at row 0',
+      'ERROR 1: curl error: Connection reset by peer',
+      'ERROR 1: TIFFAppendToStrip:Write error at scanline 3\nERROR 3: Free disk space available is 0 bytes: No space left on device',
+      'gdal_translate was killed by SIGKILL',
+      'ERROR 2: Out of memory allocating 1 GB',
+    ])
+      expect(classifyGdalFailure(transient), transient).toBe('transient');
+  });
+
+  it('sample blocks: first and last always, evenly spaced between, inside the image', () => {
+    expect(sampleBlockPixels(700, 600, [128, 128], 4)).toEqual([
+      [64, 64], // block 0 of 6 × 5
+      [576, 192], // block 10
+      [192, 448], // block 19
+      [699, 576], // block 29, the last: clamped to the image
+    ]);
+    expect(sampleBlockPixels(10, 10, [256, 256])).toEqual([[9, 9]]); // one block, clamped
+    const strips = sampleBlockPixels(5000, 9000, [5000, 1]);
+    expect(strips).toHaveLength(32);
+    expect(strips[0]).toEqual([2500, 0]);
+    expect(strips.at(-1)).toEqual([2500, 8999]);
   });
 
   it('GDAL missing from PATH → a non-retryable error naming the tool', async () => {

@@ -3,9 +3,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { evaluateConditional } from '../../dag/evaluateNode';
 import { validateInputs } from '../../dag/validateInputs';
 import { workflowJsonSchema } from '../../dag/workflowJsonSchema';
-import { planOf } from '../support/workflows';
+import { load, planOf } from '../support/workflows';
 
 const wf = planOf({
   inputs: {
@@ -57,6 +58,90 @@ describe('submit-time input validation (SPEC §1)', () => {
     const r = validateInputs(wf, { name: 'x' });
     (r as unknown as { value: { opts: { a: number } } }).value.opts.a = 99;
     expect(validateInputs(wf, { name: 'x' })).toMatchObject({ value: { opts: { a: 1 } } });
+  });
+});
+
+describe('names that every JavaScript object answers to (issue 22.5)', () => {
+  const PROTO_NAMES = ['__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf'];
+
+  it.each(PROTO_NAMES)('an undeclared input named %s is rejected by name, not dropped', (name) => {
+    // JSON.parse makes "__proto__" an own key, as the HTTP body parser does.
+    const given = JSON.parse(`{"name": "x", ${JSON.stringify(name)}: {"count": 7}}`) as unknown;
+    const r = validateInputs(wf, given);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.problems).toHaveLength(1);
+    expect(r.problems[0]).toMatchObject({ input: name });
+    expect(r.problems[0]!.message).toContain(`"${name}" is not an input of workflow "test"`);
+  });
+
+  it('a declared input is read from the given object only, never from its prototype', () => {
+    const only = planOf({
+      inputs: { note: { type: 'string', required: false }, must: { type: 'string' } },
+      nodes: { start: { type: 'start', next: 'end' }, end: { type: 'end' } },
+    }).workflow;
+    const inherited = Object.create({ must: 'from the prototype' }) as Record<string, unknown>;
+    expect(validateInputs(only, inherited)).toMatchObject({
+      ok: false,
+      problems: [{ input: 'must', message: 'required input "must" (string) is missing' }],
+    });
+  });
+
+  it.each(['constructor', 'toString', 'valueOf', '__proto__'])(
+    'an input or node named %s is refused at load time with a clear message',
+    (name) => {
+      const inputs = load({
+        inputs: { [name]: { type: 'string' } },
+        nodes: { start: { type: 'start', next: 'end' }, end: { type: 'end' } },
+      }).issues;
+      expect(inputs.map((i) => i.code)).toContain(name === '__proto__' ? 'reserved_key' : 'bad_input_name');
+      if (name !== '__proto__') {
+        const nodes = load({
+          nodes: {
+            start: { type: 'start', next: name },
+            [name]: { type: 'task', handler: 'echo', next: 'end' },
+            end: { type: 'end' },
+          },
+        }).issues;
+        expect(nodes.map((i) => i.message).join('\n')).toMatch(/belongs to every JavaScript object/);
+      }
+    },
+  );
+
+  it('a node type or edge target named like a prototype member is an error, not a crash or a match', () => {
+    const typed = load({
+      nodes: {
+        start: { type: 'start', next: 'x' },
+        x: { type: 'constructor', next: 'end' },
+        end: { type: 'end' },
+      },
+    });
+    expect(typed.issues.map((i) => i.code)).toContain('unknown_node_type');
+    const ref = load({
+      nodes: {
+        start: { type: 'start', next: 'x' },
+        x: { type: 'task', handler: 'echo', params: { a: '{{ nodes.hasOwnProperty.output }}' }, next: 'end' },
+        end: { type: 'end' },
+      },
+    });
+    expect(ref.issues.map((i) => i.message).join('\n')).toMatch(/nodes\.hasOwnProperty, which is not a node/);
+  });
+
+  it('a conditional value spelt like a prototype member takes the default branch', () => {
+    const plan = planOf({
+      inputs: { v: { type: 'string' } },
+      nodes: {
+        start: { type: 'start', next: 'c' },
+        c: { type: 'conditional', condition: '{{ inputs.v }}', branches: { yes: 'a' }, default: 'b' },
+        a: { type: 'task', handler: 'echo', next: 'end' },
+        b: { type: 'task', handler: 'echo', next: 'end' },
+        end: { type: 'end' },
+      },
+    });
+    for (const v of ['constructor', 'toString', '__proto__']) {
+      const r = evaluateConditional(plan, 'c', { inputs: { v }, nodes: {} } as never);
+      expect(r).toMatchObject({ ok: true, value: { taken: ['b'] } });
+    }
   });
 });
 

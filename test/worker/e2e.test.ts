@@ -2,7 +2,7 @@
 // Postgres): the seed workflows of the original system run unchanged, cancel stops a running
 // container task, a worker SIGKILLed mid-task is resumed from its checkpoint by another, and a
 // handler that crashes its process ends in the poison queue with the job failed.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,16 @@ import type { HandlerContext, HandlerDefinition } from '../../handlers/handlerTy
 import { sleep as sleepHandler } from '../../handlers/builtinHandlers';
 import { jobInstanceId } from '../../activities/contracts';
 import { nodeOf, ROOT, startStack, type Stack } from '../e2e/stack';
-import { approximateCount, events, isAlive, queueClient, send, testLogger, waitFor } from './support';
+import {
+  approximateCount,
+  events,
+  isAlive,
+  queueClient,
+  send,
+  spawnWorkerProcess,
+  testLogger,
+  waitFor,
+} from './support';
 
 const SEEDS = path.join(ROOT, '..', 'shared', 'fixtures', 'seed-workflows');
 
@@ -51,20 +60,11 @@ const children: ChildProcess[] = [];
 
 /** A worker as its own process (the container entry point), on the given queue. */
 function spawnWorker(entry: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      DATABASE_URL: stack.schema.url,
-      DAG_DB_SCHEMA: stack.schema.schema,
-      AzureWebJobsStorage: stack.azurite.connectionString,
-      DAG_WORKER_HEALTH_PORT: 'off',
-      DAG_WORKER_VISIBILITY_TIMEOUT_SEC: '3',
-      DAG_WORKER_POLL_INTERVAL_MS: '200',
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-      ...env,
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
+  const child = spawnWorkerProcess(entry, {
+    schema: stack.schema.schema,
+    databaseUrl: stack.schema.url,
+    storage: stack.azurite.connectionString,
+    env,
   });
   children.push(child);
   return child;

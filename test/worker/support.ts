@@ -2,13 +2,15 @@
 // the db/ repositories (as the enqueue activity does), task messages on a queue, and a registry of
 // test-only handlers that count their runs.
 import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { z } from 'zod';
 import type { ContainerTaskMessage } from '../../dag/containerMessages';
 import { createJob, startAttempt } from '../../db';
-import { useTestSchema } from '../support/pg';
+import { TEST_DATABASE_URL, useTestSchema } from '../support/pg';
 import { launchAzurite, type AzuriteInstance } from '../../devhost';
 import { abortableSleep } from '../../handlers/abortableSleep';
 import { createLogger } from '../../handlers/createLogger';
@@ -328,4 +330,36 @@ export function useWorkerSetup(defaults: Partial<ContainerWorkerOptions> = {}) {
       start,
     };
   };
+}
+
+/**
+ * A container worker as its own process (an entry such as container-worker/main.ts, relative to the
+ * repository), on a product schema and a storage account, with a 3 s lease; `env` overrides.
+ */
+export function spawnWorkerProcess(
+  entry: string,
+  o: {
+    schema: string;
+    storage: string;
+    /** The worker's connection (default: the test server; pass a test schema's url to connect as its login). */
+    databaseUrl?: string;
+    env?: Record<string, string>;
+    quiet?: boolean;
+  },
+): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: path.join(__dirname, '..', '..'),
+    env: {
+      ...process.env,
+      DATABASE_URL: o.databaseUrl ?? TEST_DATABASE_URL,
+      DAG_DB_SCHEMA: o.schema,
+      AzureWebJobsStorage: o.storage,
+      DAG_WORKER_HEALTH_PORT: 'off',
+      DAG_WORKER_VISIBILITY_TIMEOUT_SEC: '3',
+      DAG_WORKER_POLL_INTERVAL_MS: '200',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      ...o.env,
+    },
+    stdio: o.quiet ? 'ignore' : ['ignore', 'inherit', 'inherit'],
+  });
 }

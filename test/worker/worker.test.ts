@@ -9,6 +9,7 @@ import {
   resultsOf,
 } from '../../dag/containerMessages';
 import { markTaskStarted, recordTaskResult, transitionNode } from '../../db';
+import { createLogger } from '../../handlers/createLogger';
 import {
   approximateCount,
   dispatchAttempt,
@@ -321,6 +322,29 @@ describe('container worker: duplicates and stale deliveries', () => {
     );
     expect(r.rows).toEqual([{ error_message: 'Task timed out after 300s', worker_id: null }]);
     expect(await peekAll(s.results)).toEqual([]);
+  });
+});
+
+describe('container worker: logs', () => {
+  it('a normal completion is never reported as "stopping a running task" (its own result moves the node on)', async () => {
+    const s = await setup();
+    const lines: string[] = [];
+    const logger = createLogger({ app: 'container-worker' }, { LOG_LEVEL: 'info' }, (line) => {
+      lines.push(line);
+    });
+    const tasks = await Promise.all(
+      Array.from({ length: 60 }, () =>
+        dispatchTask(s.pool, s.schema, { handler: 'echo', params: {}, resultQueue: s.resultQueue }),
+      ),
+    );
+    for (const t of tasks) await send(s.tasks, t.message);
+    // The running tasks are polled as often as the worker allows, to catch the window between
+    // recording a result and letting the task go.
+    const w = await s.start({ logger, maxConcurrent: 8, cancelPollIntervalMs: 1 });
+    await waitFor('all completed', () => w.stats().completed === 60, 60_000);
+    await waitFor('queue empty', async () => (await approximateCount(s.tasks)) === 0);
+    expect(lines.filter((l) => /stopping a running task/.test(l))).toEqual([]);
+    expect(w.stats()).toMatchObject({ completed: 60, superseded: 0, cancelled: 0 });
   });
 });
 

@@ -1,0 +1,40 @@
+// The task message of a container attempt (docs/messages.md), built the same way for its first send
+// (dagEnqueueContainerTasks) and for a send again after the message was lost (strandedAttempts).
+import { fitsQueueMessage, type ContainerTaskMessage } from '../dag/containerMessages';
+
+export interface TaskMessageSpec {
+  taskId: string;
+  jobId: string;
+  /** The node row's id (`<fan_out>__<i>` for a child). */
+  nodeId: string;
+  attempt: number;
+  handler: string;
+  params: unknown;
+  timeoutSeconds: number;
+  deadline: Date;
+  correlationId: string | null;
+  replyTo: string;
+  resultQueue: string;
+}
+
+export function buildTaskMessage(s: TaskMessageSpec): ContainerTaskMessage {
+  const envelope: ContainerTaskMessage = {
+    v: 1,
+    task_id: s.taskId,
+    job_id: s.jobId,
+    node_id: s.nodeId,
+    attempt: s.attempt,
+    handler: s.handler,
+    params_in_db: false,
+    timeout_seconds: s.timeoutSeconds,
+    deadline: s.deadline.toISOString(),
+    dispatched_at: new Date().toISOString(),
+    correlation_id: s.correlationId,
+    reply_to: s.replyTo,
+    result_queue: s.resultQueue,
+  };
+  // Params travel in the message when the whole encoded message fits the queue's 64 KiB, else the
+  // worker reads them from the node's input_params (written when the attempt was dispatched).
+  const withParams = { ...envelope, params: (s.params ?? {}) as Record<string, unknown> };
+  return fitsQueueMessage(withParams) ? withParams : { ...envelope, params_in_db: true };
+}

@@ -1,0 +1,99 @@
+// The result queue is a doorbell, not evidence (docs/messages.md, "Trust"): a result message whose
+// task has no result recorded in Postgres — one the worker did not write — changes nothing, and a
+// message that lies about a recorded result raises what Postgres holds.
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { startContainerWorker, type ContainerWorker } from '../../container-worker';
+import { TEST_DATABASE_URL } from '../support/pg';
+import { approximateCount, queueClient, send, testLogger, waitFor } from '../worker/support';
+import { nodeOf, startStack, type Stack } from './stack';
+
+const QUEUE = 'trust-tasks';
+let stack: Stack;
+let worker: ContainerWorker | undefined;
+let failed = false;
+
+beforeAll(async () => {
+  stack = await startStack();
+  stack.writeWorkflow({
+    workflow_id: 'trust',
+    name: 'a container task and forged results',
+    nodes: {
+      start: { type: 'start', next: 'work' },
+      work: {
+        type: 'task',
+        handler: 'fail',
+        queue: QUEUE,
+        params: { error_message: 'the real outcome' },
+        retry: { max_attempts: 0 },
+        next: 'end',
+      },
+      end: { type: 'end' },
+    },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await worker?.stop();
+  await stack?.stop(failed);
+});
+
+describe('result messages are checked against Postgres', () => {
+  it('a forged completion is dropped; a lie about a recorded failure raises the failure', async () => {
+    onTestFailed(() => {
+      failed = true;
+    });
+    const jobId = await stack.submit('trust');
+    const taskId = `${jobId}_work_0`;
+    const nodeStatus = async () =>
+      (
+        await stack.schema.pool.query<{ status: string }>(
+          `SELECT status::text AS status FROM "${stack.schema.schema}".dag_node_states WHERE job_id = $1 AND node_id = 'work'`,
+          [jobId],
+        )
+      ).rows[0]!.status;
+    await waitFor('dispatched', async () => (await nodeStatus()) === 'dispatched');
+    const results = queueClient(stack.azurite.connectionString, stack.env.DAG_RESULT_QUEUE!);
+    const forged = {
+      v: 1,
+      task_id: taskId,
+      job_id: jobId,
+      node_id: 'work',
+      attempt: 0,
+      status: 'completed',
+      error_message: null,
+      retryable: true,
+      worker_id: 'mallory',
+      execution_duration_ms: 1,
+      reported_at: new Date().toISOString(),
+      reply_to: jobId,
+    };
+    await send(results, forged);
+    await waitFor('the forged result consumed', async () => (await approximateCount(results)) === 0);
+    await new Promise((r) => setTimeout(r, 1500));
+    // Nothing recorded, nothing raised: the attempt still waits for its worker.
+    expect(await nodeStatus()).toBe('dispatched');
+    const recorded = await stack.schema.pool.query(
+      `SELECT 1 FROM "${stack.schema.schema}".dag_task_results WHERE task_id = $1`,
+      [taskId],
+    );
+    expect(recorded.rowCount).toBe(0);
+    expect((await stack.api<{ job: { status: string } }>('GET', `/api/jobs/${jobId}`)).body.job.status).toBe(
+      'running',
+    );
+
+    // The worker runs it (it fails, as the handler does); a copy of its result claiming success
+    // arrives too: whichever is raised first, the orchestration sees the recorded failure.
+    await send(results, { ...forged, worker_id: 'mallory-again' });
+    worker = await startContainerWorker({
+      queues: [QUEUE],
+      storageConnectionString: stack.azurite.connectionString,
+      databaseUrl: stack.schema.url,
+      schema: stack.schema.schema,
+      pollIntervalMs: 100,
+      logger: testLogger(),
+    });
+    const d = await stack.waitForJob(jobId, 30_000);
+    expect(d.job.status).toBe('failed');
+    expect(nodeOf(d, 'work')).toMatchObject({ status: 'failed', error_message: 'the real outcome' });
+  }, 90_000);
+});
