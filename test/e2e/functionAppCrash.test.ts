@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { startContainerWorker, type ContainerWorker } from '../../container-worker';
 import { launchAzurite, type AzuriteInstance } from '../../devhost';
 import type { HostProcess } from '../devhost/devHostProcess';
-import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from '../support/pg';
+import { createTestSchema, type TestSchema } from '../support/pg';
 import { queueClient, testLogger, waitFor } from '../worker/support';
 import {
   api,

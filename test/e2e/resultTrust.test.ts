@@ -3,7 +3,6 @@
 // message that lies about a recorded result raises what Postgres holds.
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { startContainerWorker, type ContainerWorker } from '../../container-worker';
-import { TEST_DATABASE_URL } from '../support/pg';
 import { approximateCount, queueClient, send, testLogger, waitFor } from '../worker/support';
 import { nodeOf, startStack, type Stack } from './stack';
 

@@ -6,7 +6,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { startContainerWorker, type ContainerWorker } from '../../container-worker';
-import { TEST_DATABASE_URL } from '../support/pg';
 import { approximateCount, queueClient, spawnWorkerProcess, testLogger, waitFor } from '../worker/support';
 import { nodeOf, startStack, type Stack } from './stack';
 
