@@ -6,6 +6,7 @@
 // state when it has moved on.
 import { parseKey } from '../dag/jobState';
 import { retryDelaySeconds } from '../dag/retryDelay';
+import { placeTask } from '../dag/runners';
 import { readAttemptStates, recordTaskResults, type AttemptState, type TaskResultInput } from '../db';
 import type { ActivityDeps } from './activityDeps';
 import { SettleAttemptsInputSchema, type SettleAttemptsOutput } from './contracts';
@@ -22,6 +23,16 @@ export async function settleAttempts(deps: ActivityDeps, rawInput: unknown): Pro
     };
   const refs = attempts.map((a) => ({ nodeId: a.key, taskId: a.taskId }));
   const before = await readAttemptStates(deps.pool, deps.schema, jobId, refs);
+  const errors = attempts.map((a, i) => {
+    // Still dispatched: no worker ever took the task from its queue.
+    if (before[i]!.node?.status !== 'dispatched' || before[i]!.node?.taskId !== a.taskId)
+      return timeoutError(a.timeoutSeconds);
+    const spec = taskSpec(data, parseKey(a.key).node);
+    const queue = spec
+      ? placeTask(deps.registry.catalog().get(spec.handler), spec.queue, deps.queueConfig).queue
+      : undefined;
+    return `${timeoutError(a.timeoutSeconds)}: no worker took it from queue "${queue ?? 'unknown'}" (is a container worker consuming that queue? see DAG_WORKER_QUEUES)`;
+  });
   const timeouts: TaskResultInput[] = attempts.map((a, i) => {
     const spec = taskSpec(data, parseKey(a.key).node);
     return {
@@ -30,7 +41,7 @@ export async function settleAttempts(deps: ActivityDeps, rawInput: unknown): Pro
       nodeId: a.key,
       attempt: a.attempt,
       status: 'failed',
-      errorMessage: timeoutError(a.timeoutSeconds),
+      errorMessage: errors[i]!,
       retryable: true,
       retryDelayMs: retryDelaySeconds(spec?.retry, a.attempt - (before[i]!.node?.firstAttempt ?? 0)) * 1000,
       timedOut: true,
@@ -39,7 +50,7 @@ export async function settleAttempts(deps: ActivityDeps, rawInput: unknown): Pro
   await recordTaskResults(deps.pool, deps.schema, timeouts, { sourceApp: deps.sourceApp });
   const after = await readAttemptStates(deps.pool, deps.schema, jobId, refs);
   return {
-    results: attempts.map((a, i) => canonicalOutcome(a.attempt, after[i]!, timeoutError(a.timeoutSeconds))),
+    results: attempts.map((a, i) => canonicalOutcome(a.attempt, after[i]!, errors[i]!)),
   };
 }
 

@@ -43,6 +43,22 @@ beforeAll(async () => {
       end: { type: 'end' },
     },
   });
+  stack.writeWorkflow({
+    workflow_id: 'api_nobody_quick',
+    name: 'a queue nobody reads, a short timeout',
+    nodes: {
+      start: { type: 'start', next: 'work' },
+      work: {
+        type: 'task',
+        handler: 'echo',
+        queue: 'nobody-reads-this',
+        timeout_seconds: 2,
+        retry: { max_attempts: 0 },
+        next: 'end',
+      },
+      end: { type: 'end' },
+    },
+  });
   const r = await stack.api<{ job_id: string }>(
     'POST',
     '/api/jobs',
@@ -318,6 +334,18 @@ describe('a queue that no worker consumes', () => {
         H,
       );
       expect(hello.body).not.toHaveProperty('warnings');
+    }),
+  );
+
+  it(
+    'times its task out with an error that names the queue and says no worker took the task',
+    guard(async () => {
+      const id = await stack.submit('api_nobody_quick');
+      const d = await stack.waitForJob(id, 60_000);
+      expect(d.job.status).toBe('failed');
+      expect(nodeOf(d, 'work').error_message).toBe(
+        'Task timed out after 2s: no worker took it from queue "nobody-reads-this" (is a container worker consuming that queue? see DAG_WORKER_QUEUES)',
+      );
     }),
   );
 });
