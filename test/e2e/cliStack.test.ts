@@ -72,6 +72,7 @@ describe('a Ctrl-C during run', () => {
     const service = await startService();
     try {
       expect(service.err).not.toContain('resuming');
+      expect(service.err).toContain('warning: DAG_API_KEY is not set, so the API needs no key');
       const unfinished = await dagmaster(['jobs', '--json'], dir);
       expect(JSON.parse(unfinished.out).jobs).toEqual([]);
       const job = await dagmaster(['jobs', '--status', 'all', '--json'], dir);
@@ -139,6 +140,7 @@ describe('one stack per .data/', () => {
   it('run, submit, jobs and upload use the running start (URL and key from .data/stack.json)', async () => {
     const service = await startService({ DAG_API_KEY: 'stack-key-1' });
     try {
+      expect(service.err).not.toContain('DAG_API_KEY is not set');
       const stack = JSON.parse(readFileSync(stackFile(), 'utf8')) as {
         pid: number;
         url: string;
