@@ -2,6 +2,7 @@
 // a container queue that no configured worker consumes. Its tasks would sit in the queue until
 // their timeout (an hour by default), so validate and submit say so up front.
 import { placeTask, type QueueConfig } from './runners';
+import { taskPlacement } from './taskPlacement';
 import type { ValidateOptions } from './validateWorkflow';
 import type { WorkflowIssue } from './workflowIssue';
 import type { Workflow } from './workflowModel';
@@ -19,13 +20,7 @@ export function queueWarnings(workflow: Workflow, options: QueueWarningOptions):
   if (!consumed) return [];
   const out: Warning[] = [];
   for (const id of Object.keys(workflow.nodes).sort()) {
-    const node = workflow.nodes[id]!;
-    const spec =
-      node.type === 'task'
-        ? { handler: node.handler, queue: node.queue, path: ['nodes', id] }
-        : node.type === 'fan_out'
-          ? { handler: node.task.handler, queue: node.task.queue, path: ['nodes', id, 'task'] }
-          : undefined;
+    const spec = taskPlacement(workflow, id);
     if (!spec) continue;
     const placed = placeTask(options.handlers?.get(spec.handler), spec.queue, options);
     if (placed.runner !== 'container' || !placed.queue || consumed.includes(placed.queue)) continue;

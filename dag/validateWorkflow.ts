@@ -7,6 +7,7 @@ import { collectTemplates, inspectTemplate, isTemplateString } from './inspectTe
 import { runnerForQueue, type HandlerCatalog, type QueueConfig } from './runners';
 import { isReservedName } from './reservedNames';
 import { didYouMean } from './suggest';
+import { taskPlacement } from './taskPlacement';
 import type { IssuePath, WorkflowIssue } from './workflowIssue';
 import type { NodeDefinition, Workflow } from './workflowModel';
 
@@ -300,13 +301,7 @@ function validateHandlers(
   if (!catalog) return;
   const names = [...catalog.keys()];
   for (const id of ids) {
-    const node = workflow.nodes[id]!;
-    const spec =
-      node.type === 'task'
-        ? { handler: node.handler, queue: node.queue, path: ['nodes', id] }
-        : node.type === 'fan_out'
-          ? { handler: node.task.handler, queue: node.task.queue, path: ['nodes', id, 'task'] }
-          : undefined;
+    const spec = taskPlacement(workflow, id);
     if (!spec) continue;
     const h = catalog.get(spec.handler);
     if (!h) {

@@ -175,8 +175,8 @@ export async function getJobOrThrow(s: Services, jobId: string): Promise<JobRow>
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
-/** A job in a list: no inputs, result or snapshot (GET /api/jobs/{id} has them). */
-export function jobSummaryView(job: JobSummaryRow) {
+/** The fields a job shows in lists and in its detail alike. */
+function jobFields(job: JobSummaryRow) {
   return {
     job_id: job.job_id,
     workflow_id: job.workflow_id,
@@ -192,29 +192,16 @@ export function jobSummaryView(job: JobSummaryRow) {
     submitted_by: job.submitted_by ?? null,
     run_count: job.run_count,
     cancel_requested_at: iso(job.cancel_requested_at),
-    links: jobLinks(job.job_id),
   };
+}
+
+/** A job in a list: no inputs, result or snapshot (GET /api/jobs/{id} has them). */
+export function jobSummaryView(job: JobSummaryRow) {
+  return { ...jobFields(job), links: jobLinks(job.job_id) };
 }
 
 export function jobView(job: Omit<JobRow, 'workflow_snapshot'> & { workflow_snapshot?: unknown }) {
-  return {
-    job_id: job.job_id,
-    workflow_id: job.workflow_id,
-    workflow_version: job.workflow_version,
-    status: job.status,
-    input_params: job.input_params,
-    result_data: job.result_data ?? null,
-    error_message: job.error_message ?? null,
-    created_at: iso(job.created_at),
-    started_at: iso(job.started_at),
-    completed_at: iso(job.completed_at),
-    updated_at: iso(job.updated_at),
-    correlation_id: job.correlation_id ?? null,
-    idempotency_key: job.idempotency_key ?? null,
-    submitted_by: job.submitted_by ?? null,
-    run_count: job.run_count,
-    cancel_requested_at: iso(job.cancel_requested_at),
-  };
+  return { ...jobFields(job), input_params: job.input_params, result_data: job.result_data ?? null };
 }
 
 export function nodeView(n: NodeRow) {
