@@ -5,13 +5,13 @@
 // attempt sends its message again, and the worker acknowledges a task that already has a result
 // without running it twice.
 import { INLINE_PARAMS_MAX_BYTES, type ContainerTaskMessage } from '../dag/containerMessages';
-import { renderTaskParams } from '../dag/evaluateNode';
 import { retryDelaySeconds } from '../dag/retryDelay';
 import type { TaskNode } from '../dag/workflowModel';
 import { recordTaskResults, startAttempts, type StartAttemptOutcome, type TaskResultInput } from '../db';
 import { errorMessage } from '../handlers/executeHandler';
 import type { ActivityDeps } from './activityDeps';
 import { EnqueueTasksInputSchema, type EnqueueOutput, type EnqueueTasksOutput } from './contracts';
+import { renderNodeTemplates } from './renderNodeTemplates';
 import { loadJobData, templateContextFor } from './jobData';
 import { notStarted, taskSpec } from './runTasks';
 
@@ -40,7 +40,7 @@ export async function enqueueContainerTasks(
         };
       if (a.index !== undefined) return { a, spec, params: undefined, renderError: undefined };
       const ctx = await templateContextFor(deps, data, a.node, [(spec as TaskNode).params]);
-      const r = renderTaskParams(data.plan, a.node, ctx);
+      const r = await renderNodeTemplates(data.plan, 'task_params', a.node, ctx);
       return r.ok
         ? { a, spec, params: r.value as unknown, renderError: undefined }
         : { a, spec, params: undefined, renderError: r.error };

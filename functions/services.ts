@@ -7,6 +7,7 @@ import path from 'node:path';
 import { statSync, readdirSync } from 'node:fs';
 import type pg from 'pg';
 import type { ActivityDeps } from '../activities/activityDeps';
+import { closeTemplateWorkers } from '../activities/renderNodeTemplates';
 import type { QueueConfig } from '../dag/runners';
 import { createPool, deploySchema, loadDbConfig } from '../db';
 import { createLogger, type Logger } from '../handlers/createLogger';
@@ -167,6 +168,7 @@ function createServices(env: NodeJS.ProcessEnv = process.env): Services {
       return bootstrapped;
     },
     async close() {
+      await closeTemplateWorkers().catch(() => undefined);
       await pool.end().catch(() => undefined);
     },
   };
