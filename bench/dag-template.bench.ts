@@ -1,7 +1,7 @@
 // Issue 20 (cost-bounded templates): the budget accounting must not slow normal templates down.
 // Measures the per-render cost of typical workflow templates (fan-out child params, task params
 // with filters and loops, list-form conditions) in this process.
-// Usage: npm run bench -- dag-template
+// Usage: npm run bench -- dag-template   (BASELINE_DAG=<other checkout>/dag to compare, see below)
 import { evaluateCondition } from '../dag/evaluateCondition';
 import { renderString, renderValue } from '../dag/renderTemplate';
 import type { TemplateContext } from '../dag/templateTypes';
@@ -39,53 +39,88 @@ const taskParams = {
   path: '{{ nodes.prepare.output.prefix }}/{{ inputs.bucket }}/{{ inputs.n * 2 }}',
 };
 
-/**
- * CPU µs per call: the fastest of `rounds` rounds (CPU time, not wall-clock, and the minimum: the
- * machine is shared, and load only ever adds time).
- */
-function perOp(fn: (i: number) => unknown, n: number, rounds = 15): number {
-  let best = Infinity;
-  for (let r = 0; r < rounds; r++) {
-    const c0 = process.cpuUsage();
-    for (let i = 0; i < n; i++) fn(i);
-    const c = process.cpuUsage(c0);
-    best = Math.min(best, (c.user + c.system) / n);
-  }
-  return Math.round(best * 1000) / 1000;
+interface Engine {
+  renderString: typeof renderString;
+  renderValue: typeof renderValue;
+  evaluateCondition: typeof evaluateCondition;
 }
 
 const items = ctx.inputs.items as Array<Record<string, unknown>>;
+// Contexts built once: the bench measures rendering, not copying the context.
+const childCtx = items.map((item, index) => ({ ...ctx, item, index }));
+
 function check(r: { ok: boolean }, what: string): void {
   if (!r.ok) throw new Error(`${what} failed: ${JSON.stringify(r)}`);
 }
-check(renderValue(childParams, { ...ctx, item: items[1], index: 1 }, 'params'), 'child params');
-check(renderValue(taskParams, ctx, 'params'), 'task params');
-check(evaluateCondition('value > 10 and value < 20', 15, {}), 'condition');
 
-// Contexts built once: the bench measures rendering, not copying the context.
-const childCtx = items.map((item, index) => ({ ...ctx, item, index }));
-const childUs = perOp((i) => renderValue(childParams, childCtx[i % 50]!, 'params'), 20_000);
-const taskUs = perOp(() => renderValue(taskParams, ctx, 'params'), 2_000);
-const mixedUs = perOp(
-  () => renderString('a/{{ inputs.bucket }}/{{ inputs.n }}/{{ inputs.name | lower }}.tif', ctx),
-  20_000,
-);
-const conditionUs = perOp((i) => evaluateCondition('value > 10 and value < 20', i % 30, {}), 100_000);
-const sourceUs = perOp(() => renderString('{{ range(0, inputs.n * 1000) }}', ctx), 300);
+/** The cases: a name, a call count per round, and the call. */
+function cases(e: Engine): Array<[string, number, (i: number) => unknown]> {
+  check(e.renderValue(childParams, childCtx[1]!, 'params'), 'child params');
+  check(e.renderValue(taskParams, ctx, 'params'), 'task params');
+  check(e.evaluateCondition('value > 10 and value < 20', 15, {}), 'condition');
+  return [
+    ['childParamsUs', 20_000, (i) => e.renderValue(childParams, childCtx[i % 50]!, 'params')],
+    ['taskParamsUs', 2_000, () => e.renderValue(taskParams, ctx, 'params')],
+    [
+      'mixedTextUs',
+      20_000,
+      () => e.renderString('a/{{ inputs.bucket }}/{{ inputs.n }}/{{ inputs.name | lower }}.tif', ctx),
+    ],
+    ['conditionUs', 100_000, (i) => e.evaluateCondition('value > 10 and value < 20', i % 30, {})],
+    ['range7000SourceUs', 300, () => e.renderString('{{ range(0, inputs.n * 1000) }}', ctx)],
+  ];
+}
+
+/** CPU µs of one round of `n` calls (CPU time: the machine is shared; load only ever adds time). */
+function round(n: number, fn: (i: number) => unknown): number {
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) fn(i);
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / n;
+}
+
+/** The fastest of 15 rounds per case and engine, the engines' rounds interleaved. */
+function measure(engines: Engine[]): Array<Record<string, number>> {
+  const all = engines.map(cases);
+  const best = engines.map(() => ({}) as Record<string, number>);
+  for (let k = 0; k < all[0]!.length; k++) {
+    for (let r = 0; r < 15; r++) {
+      all.forEach((cs, e) => {
+        const [name, n, fn] = cs[k]!;
+        best[e]![name] = Math.min(best[e]![name] ?? Infinity, round(n, fn));
+      });
+    }
+  }
+  return best.map((b) =>
+    Object.fromEntries(Object.entries(b).map(([k, v]) => [k, Math.round(v * 1000) / 1000])),
+  );
+}
+
+// BASELINE_DAG=<a dag/ directory of another checkout>: measured in the same process, for comparison.
+const baselineDir = process.env.BASELINE_DAG;
+const engines: Engine[] = [{ renderString, renderValue, evaluateCondition }];
+if (baselineDir) {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const r = require(`${baselineDir}/renderTemplate`) as Engine;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const c = require(`${baselineDir}/evaluateCondition`) as Engine;
+  engines.push({ ...r, evaluateCondition: c.evaluateCondition });
+}
+const [current, baseline] = measure(engines) as [Record<string, number>, Record<string, number> | undefined];
+const ratio = baseline
+  ? Object.fromEntries(
+      Object.entries(current).map(([k, v]) => [k, Math.round((v / baseline[k]!) * 100) / 100]),
+    )
+  : undefined;
 
 record({
   name: 'dag-template-render',
   target: 'typical templates render in a few µs (fan-out child params ≈ 6 µs before issue 20)',
-  results: {
-    childParamsUs: childUs,
-    taskParamsUs: taskUs,
-    mixedTextUs: mixedUs,
-    conditionUs,
-    range7000SourceUs: sourceUs,
-  },
+  results: { ...current, ...(baseline ? { baseline, ratioToBaseline: ratio } : {}) },
   notes:
-    'CPU µs per render, fastest of 15 rounds, in-process (dag/ only, no worker thread): ' +
+    'CPU µs per render, fastest of 15 rounds (interleaved with the baseline), in-process (dag/ only, no worker thread): ' +
     'child params = 7 keys, 5 templates; task params = selectattr/sum/join/loop over 50 items; ' +
     'mixed text = 3 expressions and a filter in text; condition = list-form "value > 10 and value < 20"; ' +
-    'source = range(7000) as a native value (fan-out sources skip the size charge, this does not).',
+    'source = range(7000) as a native value (fan-out sources skip the size charge, this does not).' +
+    (baselineDir ? ' baseline: dag/ of main before issue 20 (2f10273), same process and method.' : ''),
 });
