@@ -64,7 +64,7 @@ export function evaluateConditional(
     if (!r.ok)
       return templateFailure(`Conditional "${nodeId}"`, `conditional "${nodeId}" condition`, r.error);
     const key = branchKey(r.value, node.branches);
-    const target = key === undefined ? undefined : node.branches[key];
+    const target = key !== undefined && Object.hasOwn(node.branches, key) ? node.branches[key] : undefined;
     if (target !== undefined && key !== undefined) return pick(target, r.value, key);
     if (node.default !== undefined) return pick(node.default, r.value, 'default');
     return {
