@@ -65,7 +65,7 @@ const BOMBS: Bomb[] = [
     name: 'data sharing its halves, as the rendered value (measured, never expanded)',
     template: '{{ inputs.l }}',
     inputs: { l: sharedHalves(60) },
-    limit: 'work',
+    limit: 'memory',
     names: 'The rendered value',
   },
   {
