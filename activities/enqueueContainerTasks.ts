@@ -4,7 +4,6 @@
 // orchestration as events named after the task ids. Idempotent: a redelivered enqueue of a started
 // attempt sends its message again, and the worker acknowledges a task that already has a result
 // without running it twice.
-import { renderTaskParams } from '../dag/evaluateNode';
 import { retryDelaySeconds } from '../dag/retryDelay';
 import type { TaskNode } from '../dag/workflowModel';
 import {
@@ -19,6 +18,7 @@ import { errorMessage } from '../handlers/executeHandler';
 import type { ActivityDeps } from './activityDeps';
 import { buildTaskMessage } from './buildTaskMessage';
 import { EnqueueTasksInputSchema, type EnqueueOutput, type EnqueueTasksOutput } from './contracts';
+import { renderNodeTemplates } from './renderNodeTemplates';
 import { loadJobData, templateContextFor } from './jobData';
 import { notStarted, taskSpec } from './runTasks';
 
@@ -47,7 +47,7 @@ export async function enqueueContainerTasks(
         };
       if (a.index !== undefined) return { a, spec, params: undefined, renderError: undefined };
       const ctx = await templateContextFor(deps, data, a.node, [(spec as TaskNode).params]);
-      const r = renderTaskParams(data.plan, a.node, ctx);
+      const r = await renderNodeTemplates(data.plan, 'task_params', a.node, ctx);
       return r.ok
         ? { a, spec, params: r.value as unknown, renderError: undefined }
         : { a, spec, params: undefined, renderError: r.error };

@@ -3,7 +3,6 @@
 // timeouts, fan-out completions) and evaluates the nodes that need the job's data (conditionals,
 // fan-out expansion with its child rows in one statement, fan-in aggregation), in one transaction.
 import { aggregateFanIn } from '../dag/aggregateFanIn';
-import { evaluateConditional, evaluateFanOutSource, renderChildParams } from '../dag/evaluateNode';
 import { parseKey, taskIdOf, type JobEvent } from '../dag/jobState';
 import { maxRetries, retryDelaySeconds } from '../dag/retryDelay';
 import type { ConditionalNode, FanInNode, FanOutNode } from '../dag/workflowModel';
@@ -25,6 +24,7 @@ import {
 import type { ActivityDeps } from './activityDeps';
 import { RecordTransitionsInputSchema, type RecordTransitionsOutput } from './contracts';
 import { loadJobData, templateContextFor, type JobData } from './jobData';
+import { renderNodeTemplates } from './renderNodeTemplates';
 import { taskSpec } from './runTasks';
 
 export async function recordTransitions(
@@ -153,7 +153,7 @@ async function evaluateConditionalNode(
 ): Promise<JobEvent> {
   const def = data.workflow.nodes[node] as ConditionalNode;
   const ctx = await templateContextFor(deps, data, node, [def.condition ?? '', def.condition_field ?? '']);
-  const r = evaluateConditional(data.plan, node, ctx);
+  const r = await renderNodeTemplates(data.plan, 'conditional', node, ctx);
   if (!r.ok) return failNode(deps, tx, data.job.job_id, node, r.error, at);
   await transitionNode(
     tx,
@@ -187,14 +187,9 @@ async function expandFanOut(
     return { type: 'fan_out_expanded', node, count: s.total, at };
   }
   const ctx = await templateContextFor(deps, data, node, [def.source, def.task.params]);
-  const source = evaluateFanOutSource(data.plan, node, ctx);
-  if (!source.ok) return failNode(deps, tx, jobId, node, source.error, at);
-  const children: Array<{ index: number; inputParams: unknown }> = new Array(source.value.length);
-  for (let i = 0; i < source.value.length; i++) {
-    const p = renderChildParams(data.plan, node, ctx, source.value[i], i);
-    if (!p.ok) return failNode(deps, tx, jobId, node, p.error, at);
-    children[i] = { index: i, inputParams: p.value };
-  }
+  const params = await renderNodeTemplates(data.plan, 'fan_out', node, ctx);
+  if (!params.ok) return failNode(deps, tx, jobId, node, params.error, at);
+  const children = params.value.map((inputParams, index) => ({ index, inputParams }));
   await insertFanOutChildren(tx, deps.schema, {
     jobId,
     parentNodeId: node,

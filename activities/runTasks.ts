@@ -4,7 +4,6 @@
 // transitions to Postgres (running, then each result, idempotently keyed by task id), so the
 // orchestration needs no extra activity per transition, and returns {ok} or {ok: false, error,
 // retryable} per attempt.
-import { renderTaskParams } from '../dag/evaluateNode';
 import { retryDelaySeconds } from '../dag/retryDelay';
 import type { FanOutNode, TaskNode } from '../dag/workflowModel';
 import {
@@ -17,6 +16,7 @@ import {
 import { executeHandler, type AttemptResult } from '../handlers/executeHandler';
 import type { ActivityDeps } from './activityDeps';
 import { RunTasksInputSchema, type RunTaskOutput, type RunTasksOutput, type TaskAttempt } from './contracts';
+import { renderNodeTemplates } from './renderNodeTemplates';
 import { loadJobData, templateContextFor, type JobData } from './jobData';
 
 export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<RunTasksOutput> {
@@ -42,7 +42,7 @@ export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<R
         };
       if (a.index !== undefined) return { a, spec, params: undefined, renderError: undefined };
       const ctx = await templateContextFor(deps, data, a.node, [(spec as TaskNode).params]);
-      const r = renderTaskParams(data.plan, a.node, ctx);
+      const r = await renderNodeTemplates(data.plan, 'task_params', a.node, ctx);
       return r.ok
         ? { a, spec, params: r.value, renderError: undefined }
         : { a, spec, params: undefined, renderError: r.error };

@@ -36,6 +36,7 @@ import {
   truthy,
   valuesEqual,
 } from './templateEnvironment';
+import { TemplateBudget } from './templateBudget';
 import { type TemplateError, type TemplateResult } from './templateTypes';
 
 const isNull = (x: unknown): boolean => x === null || x === undefined;
@@ -138,23 +139,23 @@ function getCondition(condition: string): CompiledCondition {
   return c;
 }
 
-function applyOp(op: LeadingOp, left: unknown, right: unknown, where: string): boolean {
+function applyOp(op: LeadingOp, left: unknown, right: unknown, where: string, b: TemplateBudget): boolean {
   switch (op) {
     case '==':
-      return valuesEqual(left, right);
+      return valuesEqual(left, right, b, where);
     case '!=':
-      return !valuesEqual(left, right);
+      return !valuesEqual(left, right, b, where);
     case '<':
     case '>':
     case '<=':
     case '>=':
-      return compareOrder(op, left, right, where);
+      return compareOrder(op, left, right, where, b);
     case 'in':
-      return inOperator(left, right, where);
+      return inOperator(left, right, where, b);
     case 'not in':
-      return !inOperator(left, right, where);
+      return !inOperator(left, right, where, b);
     case 'contains':
-      return inOperator(right, left, where);
+      return inOperator(right, left, where, b);
     case 'starts_with':
     case 'ends_with':
       if (typeof left !== 'string' || typeof right !== 'string') {
@@ -163,6 +164,7 @@ function applyOp(op: LeadingOp, left: unknown, right: unknown, where: string): b
           `${op} needs text on both sides in ${where}, got ${describeValue(left)} and ${describeValue(right)}.`,
         );
       }
+      b.scan(right.length, where);
       return op === 'starts_with' ? left.startsWith(right) : left.endsWith(right);
   }
 }
@@ -170,11 +172,13 @@ function applyOp(op: LeadingOp, left: unknown, right: unknown, where: string): b
 /**
  * Evaluates a branch condition against the condition_field `value` (and the upstream `output`).
  * `{ ok: true, value: boolean }`, or `{ ok: false }` when the condition is invalid or cannot be evaluated.
+ * The work is charged to `budget` (the node's: TEMPLATE_TOO_EXPENSIVE when it runs out).
  */
 export function evaluateCondition(
   condition: string,
   value: unknown,
   output?: unknown,
+  budget: TemplateBudget = new TemplateBudget(),
 ): TemplateResult<boolean> {
   const c = getCondition(condition);
   const first = c.errors[0];
@@ -187,11 +191,14 @@ export function evaluateCondition(
     };
   }
   const v = value === undefined ? null : value;
-  const state = new State({ value: v, output });
+  const state = new State({ value: v, output }, budget);
   try {
     const result = evaluate(c.compiled, state);
     if (c.op === null) return { ok: true, value: truthy(result) };
-    return { ok: true, value: applyOp(c.op, v, result, `condition ${quoteTemplate(condition)}`) };
+    return {
+      ok: true,
+      value: applyOp(c.op, v, result, `condition ${quoteTemplate(condition)}`, budget),
+    };
   } catch (e) {
     const err = toTemplateError(e, condition);
     err.template = condition;

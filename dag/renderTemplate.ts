@@ -9,6 +9,10 @@
 // * Strings without `{{`/`{%` are data: returned unchanged, never parsed. Rendered results are never
 //   rendered again, so submitted inputs can never act as templates.
 // * Expected failures are returned as `{ ok: false, error }`; nothing is thrown.
+// * Every render is charged to a TemplateBudget (templateBudget.ts): pass the node's budget so that all
+//   its templates share the limits; a render that runs out fails with TEMPLATE_TOO_EXPENSIVE. The JSON
+//   size of each rendered value is charged too (it is stored and sent), so a value that shares
+//   sub-lists cannot expand into gigabytes later.
 // * Native values read from the context are returned by reference (not copied): treat results as
 //   immutable, like the context.
 import {
@@ -19,20 +23,50 @@ import {
   isTemplateString,
   toTemplateError,
 } from './templateCompiler';
+import { TemplateBudget } from './templateBudget';
 import { TemplateFailure, isPlainObject } from './templateEnvironment';
+import { jsonSizeBound } from './templateJson';
 import { type TemplateContext, type TemplateError, type TemplateResult } from './templateTypes';
 
-/** Renders one template string: native value for a single `{{ expr }}`, else a string. */
-export function renderString(template: string, ctx: TemplateContext): TemplateResult<unknown> {
+/**
+ * Renders one template string: native value for a single `{{ expr }}`, else a string. `measure: false`
+ * skips charging the result's JSON size (a fan-out source: only its elements are stored, in the
+ * children's params, which are measured).
+ */
+export function renderString(
+  template: string,
+  ctx: TemplateContext,
+  budget: TemplateBudget = new TemplateBudget(),
+  measure = true,
+): TemplateResult<unknown> {
   if (!isTemplateString(template)) return { ok: true, value: template };
   const c = compileTemplate(template);
   const first = c.errors[0];
   if (first !== undefined) return { ok: false, error: copyError(first) };
   try {
-    return { ok: true, value: evaluate(c, new State(ctx as unknown as Record<string, unknown>)) };
+    const value = evaluate(c, new State(ctx as unknown as Record<string, unknown>, budget));
+    if (measure) chargeResult(value, budget);
+    return { ok: true, value };
   } catch (e) {
     return { ok: false, error: toTemplateError(e, template) };
   }
+}
+
+/**
+ * Charges the JSON size of a rendered value as memory (one byte per character): it is stored and
+ * sent later. The walk stops as soon as the size passes what the budget has left.
+ */
+function chargeResult(value: unknown, b: TemplateBudget): void {
+  const where = 'The rendered value';
+  // Text and scalars: their size is known (text was charged as it was built; escapes do not matter here).
+  if (typeof value === 'string') return b.alloc(value.length + 2, where);
+  if (typeof value !== 'object' || value === null) return b.alloc(8, where);
+  const left = b.limits.memory - b.memory;
+  const size = jsonSizeBound(value, b, where, left, (n) => {
+    b.alloc(n, where);
+    throw new Error('unreachable: the memory limit was not enforced');
+  });
+  b.alloc(size, where);
 }
 
 /**
@@ -40,8 +74,13 @@ export function renderString(template: string, ctx: TemplateContext): TemplateRe
  * as they are. Unchanged subtrees are returned as the same objects (no copy). The first error wins and
  * carries the JSON path of its string (`path` is the prefix, e.g. "params" → "params.validation").
  */
-export function renderValue(value: unknown, ctx: TemplateContext, path?: string): TemplateResult<unknown> {
-  const state = new State(ctx as unknown as Record<string, unknown>);
+export function renderValue(
+  value: unknown,
+  ctx: TemplateContext,
+  path?: string,
+  budget: TemplateBudget = new TemplateBudget(),
+): TemplateResult<unknown> {
+  const state = new State(ctx as unknown as Record<string, unknown>, budget);
   try {
     return { ok: true, value: walk(value, state) };
   } catch (e) {
@@ -63,7 +102,9 @@ function renderOne(s: string, state: State): unknown {
     throw f;
   }
   try {
-    return evaluate(c, state);
+    const v = evaluate(c, state);
+    chargeResult(v, state.b);
+    return v;
   } catch (e) {
     if (e instanceof TemplateFailure) {
       e.template = s;
@@ -91,6 +132,7 @@ function withSegment(e: unknown, seg: string | number): TemplateFailure {
 }
 
 function walk(v: unknown, state: State): unknown {
+  state.b.spend(1, 'params');
   if (typeof v === 'string') return renderOne(v, state);
   if (typeof v !== 'object' || v === null) return v;
   if (Array.isArray(v)) {
@@ -105,6 +147,7 @@ function walk(v: unknown, state: State): unknown {
       }
       if (out !== null) out.push(r);
       else if (r !== el) {
+        state.b.list(v.length, 'params');
         out = v.slice(0, i);
         out.push(r);
       }
@@ -124,6 +167,7 @@ function walk(v: unknown, state: State): unknown {
       throw withSegment(e, k);
     }
     if (out === null && r !== el) {
+      state.b.object(keys.length, 'params');
       out = {};
       for (let j = 0; j < i; j++) {
         const kj = keys[j] as string;

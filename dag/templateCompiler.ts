@@ -1,19 +1,15 @@
 // Compiles a template (its nunjucks AST) into closures, once per template string, and checks it on the way:
 // syntax, forbidden constructs, unknown variables, and the variable references the validator needs.
 // See templateEnvironment.ts for the sandbox this relies on.
+import { TemplateBudget } from './templateBudget';
 import {
   CONSTANTS,
   FORBIDDEN_NAMES,
   FORBIDDEN_PROPERTIES,
-  MAX_LIST_LENGTH,
-  MAX_STEPS,
-  MAX_STRING_LENGTH,
   type NjNode,
   SafeFunction,
   TEMPLATE_FUNCTIONS,
   TemplateFailure,
-  checkListLength,
-  checkStringLength,
   compareOrder,
   describeValue,
   fail,
@@ -65,27 +61,20 @@ export class Frame {
   }
 }
 
-/** One evaluation: the root variables (the template context, or {value, output}), output buffer, budget. */
+/**
+ * One evaluation: the root variables (the template context, or {value, output}), the output buffer,
+ * and the budget every operation is charged to (shared by all the templates of a node).
+ */
 export class State {
   buf = '';
-  steps = 0;
   frame: Frame | null = null;
-  constructor(public roots: Readonly<Record<string, unknown>>) {}
-
-  /** Counts work against MAX_STEPS (see templateEnvironment.ts). */
-  spend(n: number): void {
-    this.steps += n;
-    if (this.steps > MAX_STEPS) {
-      throw fail(
-        'TEMPLATE_RUNTIME',
-        `The template does too much work (more than ${MAX_STEPS} steps of loops, ranges and list filters); simplify it.`,
-      );
-    }
-  }
+  constructor(
+    public roots: Readonly<Record<string, unknown>>,
+    public readonly b: TemplateBudget = new TemplateBudget(),
+  ) {}
 
   reset(): void {
     this.buf = '';
-    this.steps = 0;
     this.frame = null;
   }
 }
@@ -282,14 +271,31 @@ function arithmetic(op: string, l: unknown, r: unknown, where: string): number {
   return v;
 }
 
-function add(l: unknown, r: unknown, where: string): unknown {
-  if (typeof l === 'string' && typeof r === 'string') return checkStringLength(l + r, where);
+function add(l: unknown, r: unknown, where: string, b: TemplateBudget): unknown {
+  if (typeof l === 'string' && typeof r === 'string') {
+    b.concat(l.length + r.length, Math.min(l.length, r.length), where);
+    return l + r;
+  }
   if (Array.isArray(l) && Array.isArray(r)) {
-    if (l.length + r.length > MAX_LIST_LENGTH)
-      checkListLength(new Array<unknown>(l.length + r.length), where);
+    b.list(l.length + r.length, where);
     return l.concat(r);
   }
   return arithmetic('+', l, r, where);
+}
+
+/** `a ~ b`: both sides as text, joined. */
+function concatText(l: unknown, r: unknown, where: string, b: TemplateBudget): string {
+  const ls = toText(l, where, b);
+  const rs = toText(r, where, b);
+  b.concat(ls.length + rs.length, Math.min(ls.length, rs.length), where);
+  return ls + rs;
+}
+
+/** Appends text to the output buffer, charged like `~`. */
+function write(s: State, text: string, where: string): void {
+  const total = s.buf.length + text.length;
+  s.b.concat(total, Math.min(s.buf.length, text.length), where);
+  s.buf += text;
 }
 
 function notAFunction(v: unknown, where: string): void {
@@ -318,8 +324,13 @@ function wrapForeign(e: unknown, where: string): TemplateFailure {
 const undef: Ev = () => undefined;
 const noop: St = () => {};
 
+/** Work units of one loop iteration (binding the loop variables and `loop`), besides its body. */
+const LOOP_ITERATION_COST = 8;
+
 class Compiler {
   readonly errors: TemplateError[] = [];
+  /** Expression nodes compiled so far: the work units a statement is charged each time it runs. */
+  private exprCount = 0;
   private readonly refs = new Map<string, TemplateReference>();
   private readonly scopes: Array<Set<string>> = [new Set()];
 
@@ -383,11 +394,25 @@ class Compiler {
   compileRoot(root: NjNode): { native: Ev | null; body: St | null } {
     const single = this.singleExpression(root);
     if (single) {
-      const ev = this.expr(single);
+      const [ev, weight] = this.weighed(single);
       const where = `The template ${quoteTemplate(this.display)}`;
-      return { native: (s) => finalizeNative(ev(s), where), body: null };
+      const what = `{{ ${exprText(single)} }}`;
+      return {
+        native: (s) => {
+          s.b.spend(weight, what);
+          return finalizeNative(ev(s), where);
+        },
+        body: null,
+      };
     }
     return { native: null, body: this.stmt(root) };
+  }
+
+  /** Compiles an expression and counts its nodes (its weight: the work units of one evaluation). */
+  private weighed(n: NjNode | null | undefined): [Ev, number] {
+    const before = this.exprCount;
+    const ev = this.expr(n);
+    return [ev, Math.max(1, this.exprCount - before)];
   }
 
   /** The expression of a template that is exactly one `{{ expr }}` with only whitespace around it. */
@@ -429,10 +454,14 @@ class Compiler {
         return this.output(n);
       case 'If':
       case 'IfAsync': {
-        const cond = this.expr(n.cond);
+        const [cond, weight] = this.weighed(n.cond);
+        const what = `{% if ${exprText(n.cond)} %}`;
         const body = this.stmt(n.body);
         const other = this.stmt(n.else_);
-        return (s) => (truthy(cond(s)) ? body(s) : other(s));
+        return (s) => {
+          s.b.spend(weight, what);
+          return truthy(cond(s)) ? body(s) : other(s);
+        };
       }
       case 'For':
       case 'AsyncEach':
@@ -463,14 +492,14 @@ class Compiler {
     for (const c of n.children ?? []) {
       if (c.typename === 'TemplateData') {
         const text = String(c.value ?? '');
-        if (text !== '') parts.push((s) => void (s.buf += text));
+        if (text !== '') parts.push((s) => write(s, text, 'The template text'));
         continue;
       }
-      const ev = this.expr(c);
+      const [ev, weight] = this.weighed(c);
       const where = `{{ ${exprText(c)} }}`;
       parts.push((s) => {
-        s.buf += toText(ev(s), where);
-        if (s.buf.length > MAX_STRING_LENGTH) checkStringLength(s.buf, 'The template');
+        s.b.spend(weight, where);
+        write(s, toText(ev(s), where, s.b), where);
       });
     }
     if (parts.length === 0) return noop;
@@ -481,7 +510,7 @@ class Compiler {
   }
 
   private forLoop(n: NjNode): St {
-    const seqEv = this.expr(n.arr);
+    const [seqEv, weight] = this.weighed(n.arr);
     const names: string[] = [];
     if (n.name?.typename === 'Array') {
       for (const c of n.name.children ?? []) {
@@ -504,6 +533,7 @@ class Compiler {
     const multi = names.length > 1;
 
     return (s) => {
+      s.b.spend(weight, where);
       const seq = seqEv(s);
       const outer = s.frame;
       const frame = new Frame(outer);
@@ -511,7 +541,7 @@ class Compiler {
       try {
         let len = 0;
         const step = (i: number): void => {
-          s.spend(1);
+          s.b.spend(LOOP_ITERATION_COST, where);
           frame.bind('loop', {
             index: i + 1,
             index0: i,
@@ -535,6 +565,7 @@ class Compiler {
         } else if (isPlainObject(seq)) {
           const keys = Object.keys(seq);
           len = keys.length;
+          s.b.elements(len, where);
           for (let i = 0; i < len; i++) {
             const k = keys[i] ?? '';
             frame.bind(first, k);
@@ -555,7 +586,8 @@ class Compiler {
   }
 
   private set(n: NjNode): St {
-    const valueEv = n.value ? this.expr(n.value as NjNode) : this.capture(n.body);
+    const [valueEv, weight] = n.value ? this.weighed(n.value as NjNode) : [this.capture(n.body), 1];
+    const what = n.value ? `{% set ... = ${exprText(n.value as NjNode)} %}` : '{% set %}';
     const names: string[] = [];
     for (const t of n.targets ?? []) {
       const nm = this.bindingName(t, 'The target of {% set %}');
@@ -563,6 +595,7 @@ class Compiler {
     }
     for (const nm of names) this.declare(nm);
     return (s) => {
+      s.b.spend(weight, what);
       const v = valueEv(s);
       if (s.frame === null) s.frame = new Frame(null);
       for (const nm of names) s.frame.assign(nm, v);
@@ -570,18 +603,20 @@ class Compiler {
   }
 
   private switchStmt(n: NjNode): St {
-    const subject = this.expr(n.expr);
-    const cases = (n.cases ?? []).map((c) => ({
-      cond: this.expr(c.cond),
-      body: this.stmt(c.body),
-      empty: (c.body?.children ?? []).length === 0,
-    }));
+    const [subject, weight] = this.weighed(n.expr);
+    const where = `{% switch ${exprText(n.expr)} %}`;
+    const cases = (n.cases ?? []).map((c) => {
+      const [cond, w] = this.weighed(c.cond);
+      return { cond, w, body: this.stmt(c.body), empty: (c.body?.children ?? []).length === 0 };
+    });
     const dflt = n.default ? this.stmt(n.default) : null;
     return (s) => {
+      s.b.spend(weight, where);
       const v = subject(s);
       let matched = false;
       for (const c of cases) {
-        if (!matched && valuesEqual(v, c.cond(s))) matched = true;
+        if (!matched) s.b.spend(c.w, where);
+        if (!matched && valuesEqual(v, c.cond(s), s.b, where)) matched = true;
         if (matched) {
           c.body(s);
           if (!c.empty) return;
@@ -607,6 +642,7 @@ class Compiler {
 
   expr(n: NjNode | null | undefined): Ev {
     if (!n) return undef;
+    this.exprCount++;
     switch (n.typename) {
       case 'Literal':
         return this.literal(n);
@@ -616,10 +652,8 @@ class Compiler {
         return this.lookup(n);
       case 'Group':
         return this.group(n);
-      case 'Array': {
-        const els = (n.children ?? []).map((c) => this.expr(c));
-        return (s) => els.map((e) => nullify(e(s)));
-      }
+      case 'Array':
+        return this.listLiteral(n.children ?? []);
       case 'Dict':
         return this.dict(n);
       case 'InlineIf': {
@@ -652,12 +686,7 @@ class Compiler {
         const l = this.expr(n.left);
         const r = this.expr(n.right);
         const where = exprText(n);
-        return (s) => {
-          const needle = l(s);
-          const hay = r(s);
-          if (Array.isArray(hay)) s.spend(hay.length);
-          return inOperator(needle, hay, where);
-        };
+        return (s) => inOperator(l(s), r(s), where, s.b);
       }
       case 'Is':
         return this.isTest(n);
@@ -665,13 +694,13 @@ class Compiler {
         const l = this.expr(n.left);
         const r = this.expr(n.right);
         const where = exprText(n);
-        return (s) => add(l(s), r(s), where);
+        return (s) => add(l(s), r(s), where, s.b);
       }
       case 'Concat': {
         const l = this.expr(n.left);
         const r = this.expr(n.right);
         const where = exprText(n);
-        return (s) => checkStringLength(toText(l(s), where) + toText(r(s), where), where);
+        return (s) => concatText(l(s), r(s), where, s.b);
       }
       case 'Sub':
       case 'Mul':
@@ -895,12 +924,19 @@ class Compiler {
         return memberLookup(v, k);
       };
     }
+    const where = exprText(n);
     return (s) => {
       let v = rootEv(s);
       for (let i = 0; i < count; i++) {
         if (v === undefined || v === null) throw missing(i, v);
         const d = dyn[i];
-        v = memberLookup(v, d === null ? statics[i] : (d as Ev)(s));
+        let key = statics[i];
+        if (d !== null && d !== undefined) {
+          key = d(s);
+          // A computed key is hashed (and checked for digits): charged by its length.
+          if (typeof key === 'string') s.b.scan(key.length, where);
+        }
+        v = memberLookup(v, key);
       }
       return v;
     };
@@ -909,8 +945,17 @@ class Compiler {
   private group(n: NjNode): Ev {
     const c = n.children ?? [];
     if (c.length === 1) return this.expr(c[0]);
-    const els = c.map((x) => this.expr(x));
-    return (s) => els.map((e) => nullify(e(s)));
+    return this.listLiteral(c);
+  }
+
+  /** `[a, b]` (and tuples): charged as a list of its length. */
+  private listLiteral(nodes: NjNode[]): Ev {
+    const els = nodes.map((x) => this.expr(x));
+    const where = `[${nodes.map(exprText).join(', ')}]`;
+    return (s) => {
+      s.b.list(els.length, where);
+      return els.map((e) => nullify(e(s)));
+    };
   }
 
   private dict(n: NjNode): Ev {
@@ -928,7 +973,9 @@ class Compiler {
       const ev = this.expr(p.value as NjNode);
       if (key !== null) entries.push([key, ev]);
     }
+    const where = exprText(n);
     return (s) => {
+      s.b.object(entries.length, where);
       const o: Record<string, unknown> = {};
       for (const [k, e] of entries) o[k] = nullify(e(s));
       return o;
@@ -947,17 +994,17 @@ class Compiler {
         switch (op.type) {
           case '==':
           case '===':
-            ok = valuesEqual(left, right);
+            ok = valuesEqual(left, right, s.b, where);
             break;
           case '!=':
           case '!==':
-            ok = !valuesEqual(left, right);
+            ok = !valuesEqual(left, right, s.b, where);
             break;
           case '<':
           case '>':
           case '<=':
           case '>=':
-            ok = compareOrder(op.type, left, right, where);
+            ok = compareOrder(op.type, left, right, where, s.b);
             break;
           default:
             throw fail('TEMPLATE_RUNTIME', `Unknown comparison "${op.type}" in ${where}.`);
@@ -1070,6 +1117,7 @@ class Compiler {
       } else kwIdx.push([i, e]);
     }
     const where = `The ${name} filter`;
+    const expression = exprText(n);
     return (s) => {
       const v = valueEv(s);
       if (v instanceof SafeFunction)
@@ -1078,17 +1126,12 @@ class Compiler {
       for (let i = 0; i < pos.length && i < nParams; i++) args[i] = (pos[i] as Ev)(s);
       for (const [i, e] of kwIdx) args[i] = e(s);
       for (const a of args) notAFunction(a, `An argument of the ${name} filter`);
-      s.spend(
-        1 + (Array.isArray(v) ? v.length : isPlainObject(v) ? 8 : typeof v === 'string' ? v.length >> 6 : 0),
-      );
-      let r: unknown;
+      s.b.spend(1, expression);
       try {
-        r = spec.apply(v, args);
+        return spec.apply(v, args, s.b, expression);
       } catch (e) {
         throw wrapForeign(e, where);
       }
-      if (typeof r === 'string' && r.length > MAX_STRING_LENGTH) checkStringLength(r, where);
-      return r;
     };
   }
 
@@ -1130,13 +1173,14 @@ class Compiler {
       else kwIdx.push([i, e]);
     }
     const where = `The ${name} test`;
+    const expression = exprText(n);
     return (s) => {
       const v = left(s);
       const args = new Array<unknown>(spec.params.length);
       for (let i = 0; i < pos.length && i < args.length; i++) args[i] = (pos[i] as Ev)(s);
       for (const [i, e] of kwIdx) args[i] = e(s);
       try {
-        return spec.apply(v, args);
+        return spec.apply(v, args, s.b, expression);
       } catch (e) {
         throw wrapForeign(e, where);
       }
@@ -1190,15 +1234,12 @@ class Compiler {
         kwargs = new Map();
         for (const [k, e] of kw) kwargs.set(k, e(s));
       }
-      s.spend(1);
-      let r: unknown;
+      s.b.spend(1, where);
       try {
-        r = f.call(args, kwargs);
+        return f.call(args, kwargs, s.b);
       } catch (e) {
         throw wrapForeign(e, where);
       }
-      if (Array.isArray(r)) s.spend(r.length);
-      return r;
     };
   }
 }
@@ -1301,6 +1342,7 @@ export function toTemplateError(e: unknown, template: string): TemplateError {
     const err: TemplateError = { code: e.code, message: e.message, template: e.template ?? template };
     if (e.line !== undefined) err.line = e.line;
     if (e.column !== undefined) err.column = e.column;
+    if (e.limit !== undefined) err.limit = e.limit;
     return err;
   }
   const msg =

@@ -15,23 +15,15 @@
 // No loader exists: include/import/extends/from/macro/call are rejected when compiling. The variables a
 // template sees are exactly its context (inputs, nodes, item, index — or value, output in conditions), the
 // constants True/False/None and the functions above: there is no way to name `process`, `require`, `global`.
-// Work is bounded (loop iterations, string and list sizes) so a template cannot hang a render.
+// Every operation is charged to a TemplateBudget before it runs (templateBudget.ts), so a template
+// cannot hang a render or exhaust memory.
 import nunjucks from 'nunjucks';
+import { type TemplateBudget } from './templateBudget';
+import { jsonText } from './templateJson';
+import { TemplateFailure, fail } from './templateFailure';
 import { type TemplateErrorCode } from './templateTypes';
 
-// ---------------------------------------------------------------------------------------------------------
-// Limits
-
-/**
- * Work allowed in one template evaluation, in steps: one per loop iteration and per filter/function call,
- * plus one per element of every list a filter, range() or `in` goes through. Keeps a render well under a
- * second whatever the template does.
- */
-export const MAX_STEPS = 10_000_000;
-/** Longest string a template may build (characters). */
-export const MAX_STRING_LENGTH = 10_000_000;
-/** Longest list a template may build (range(), list concatenation, filters). */
-export const MAX_LIST_LENGTH = 1_000_000;
+export { TemplateFailure, fail };
 
 // ---------------------------------------------------------------------------------------------------------
 // Names
@@ -76,33 +68,9 @@ export const CONSTANTS: ReadonlyMap<string, unknown> = new Map<string, unknown>(
 ]);
 
 // ---------------------------------------------------------------------------------------------------------
-// Internal failure (thrown inside an evaluation, converted to a TemplateResult at the API boundary)
-
-export class TemplateFailure extends Error {
-  readonly code: TemplateErrorCode;
-  /** Path segments (keys/indices) from the renderValue root to the failing string, filled while unwinding. */
-  readonly segments: Array<string | number> = [];
-  /** The template being evaluated, filled in by the renderer. */
-  template?: string;
-  line?: number;
-  column?: number;
-
-  constructor(code: TemplateErrorCode, message: string, line?: number, column?: number) {
-    super(message);
-    this.code = code;
-    if (line !== undefined) this.line = line;
-    if (column !== undefined) this.column = column;
-  }
-}
-
-export function fail(code: TemplateErrorCode, message: string): TemplateFailure {
-  return new TemplateFailure(code, message);
-}
-
-// ---------------------------------------------------------------------------------------------------------
 // Functions callable from templates
 
-type NativeFn = (args: unknown[]) => unknown;
+type NativeFn = (args: unknown[], b: TemplateBudget) => unknown;
 
 /**
  * A function a template may call. Opaque on purpose: it has no readable members (memberLookup returns
@@ -123,7 +91,7 @@ export class SafeFunction {
     return this.#name;
   }
 
-  call(positional: unknown[], kwargs: ReadonlyMap<string, unknown> | null): unknown {
+  call(positional: unknown[], kwargs: ReadonlyMap<string, unknown> | null, b: TemplateBudget): unknown {
     const params = this.#params;
     if (positional.length > params.length) {
       throw fail(
@@ -139,7 +107,7 @@ export class SafeFunction {
         args[i] = v;
       }
     }
-    return this.#fn(args);
+    return this.#fn(args, b);
   }
 }
 
@@ -150,8 +118,8 @@ function toInteger(v: unknown, what: string): number {
   return v;
 }
 
-/** `range(stop)`, `range(start, stop[, step])` as in Jinja, capped at MAX_LIST_LENGTH elements. */
-export const rangeFunction = new SafeFunction('range', ['start', 'stop', 'step'], (args) => {
+/** `range(stop)`, `range(start, stop[, step])` as in Jinja, charged as a list of its length. */
+export const rangeFunction = new SafeFunction('range', ['start', 'stop', 'step'], (args, b) => {
   let start: number;
   let stop: number;
   if (args[1] === undefined) {
@@ -164,20 +132,15 @@ export const rangeFunction = new SafeFunction('range', ['start', 'stop', 'step']
   const step = args[2] === undefined ? 1 : toInteger(args[2], 'range() step');
   if (step === 0) throw fail('TEMPLATE_RUNTIME', 'range() step must not be zero.');
   const count = Math.max(0, Math.ceil((stop - start) / step));
-  if (count > MAX_LIST_LENGTH) {
-    throw fail(
-      'TEMPLATE_RUNTIME',
-      `range() would build ${count} numbers; at most ${MAX_LIST_LENGTH} are allowed.`,
-    );
-  }
+  b.list(count, 'range()');
   const out = new Array<number>(count);
   for (let i = 0; i < count; i++) out[i] = start + i * step;
   return out;
 });
 
 /** `joiner(sep=",")`: a function returning "" the first time and `sep` afterwards. */
-export const joinerFunction = new SafeFunction('joiner', ['sep'], (args) => {
-  const sep = args[0] === undefined ? ',' : toText(args[0], 'joiner() separator');
+export const joinerFunction = new SafeFunction('joiner', ['sep'], (args, b) => {
+  const sep = args[0] === undefined ? ',' : toText(args[0], 'joiner() separator', b);
   let first = true;
   return new SafeFunction('joiner', [], () => {
     if (first) {
@@ -267,21 +230,35 @@ export function truthy(v: unknown): boolean {
   }
 }
 
-/** Deep equality over JSON values; null and undefined are equal (both "none"); no type coercion. */
-export function valuesEqual(a: unknown, b: unknown): boolean {
+/**
+ * Deep equality over JSON values; null and undefined are equal (both "none"); no type coercion.
+ * Charged one unit per pair of values compared, and strings by their length.
+ */
+export function valuesEqual(a: unknown, b: unknown, m: TemplateBudget, where: string): boolean {
+  m.spend(1, where);
+  if (typeof a === 'string') {
+    if (typeof b !== 'string') return false;
+    if (a.length === b.length) m.scan(a.length, where);
+    return a === b;
+  }
   if (a === b) return true;
   if (a === null || a === undefined) return b === null || b === undefined;
   if (b === null || b === undefined) return false;
   if (typeof a !== 'object' || typeof b !== 'object') return false;
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!valuesEqual(a[i], b[i])) return false;
+    for (let i = 0; i < a.length; i++) if (!valuesEqual(a[i], b[i], m, where)) return false;
     return true;
   }
   if (Array.isArray(b) || !isPlainObject(a) || !isPlainObject(b)) return false;
   const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const k of ka) if (!hasOwn.call(b, k) || !valuesEqual(a[k], b[k])) return false;
+  const kb = Object.keys(b);
+  m.spend(ka.length + kb.length, where);
+  if (ka.length !== kb.length) return false;
+  for (const k of ka) {
+    m.scan(k.length, where);
+    if (!hasOwn.call(b, k) || !valuesEqual(a[k], b[k], m, where)) return false;
+  }
   return true;
 }
 
@@ -291,8 +268,10 @@ export type OrderOp = '<' | '>' | '<=' | '>=';
  * `<`, `>`, `<=`, `>=`: numbers with numbers, strings with strings (code-unit order). Anything else (a
  * string with a number, null, lists...) is an error, not a silent false.
  */
-export function compareOrder(op: OrderOp, a: unknown, b: unknown, where: string): boolean {
+export function compareOrder(op: OrderOp, a: unknown, b: unknown, where: string, m: TemplateBudget): boolean {
+  m.spend(1, where);
   if ((typeof a === 'number' && typeof b === 'number') || (typeof a === 'string' && typeof b === 'string')) {
+    if (typeof a === 'string') m.scan(Math.min(a.length, (b as string).length), where);
     switch (op) {
       case '<':
         return a < b;
@@ -320,9 +299,10 @@ export function compareOrder(op: OrderOp, a: unknown, b: unknown, where: string)
 }
 
 /** Jinja's `in`: element of a list (deep equality), substring of a string, own key of an object. */
-export function inOperator(needle: unknown, haystack: unknown, where: string): boolean {
+export function inOperator(needle: unknown, haystack: unknown, where: string, m: TemplateBudget): boolean {
   if (Array.isArray(haystack)) {
-    for (const el of haystack) if (valuesEqual(el, needle)) return true;
+    m.spend(haystack.length, where);
+    for (const el of haystack) if (valuesEqual(el, needle, m, where)) return true;
     return false;
   }
   if (typeof haystack === 'string') {
@@ -332,9 +312,12 @@ export function inOperator(needle: unknown, haystack: unknown, where: string): b
         `Cannot test whether ${describeValue(needle)} is in the string ${describeValue(haystack)} (${where}): only text can be found in text.`,
       );
     }
+    // V8's substring search is linear in the haystack plus the needle (measured: ~1 unit a character).
+    m.loop((haystack.length + needle.length) >> 1, where);
     return haystack.includes(needle);
   }
   if (isPlainObject(haystack)) {
+    if (typeof needle === 'string') m.scan(needle.length, where);
     return typeof needle === 'string' && !FORBIDDEN_PROPERTIES.has(needle) && hasOwn.call(haystack, needle);
   }
   throw fail(
@@ -371,7 +354,7 @@ export function describeValue(v: unknown): string {
  * numbers and booleans in JSON form (`5`, `2.5`, `true`), null and undefined as "" (nothing), lists and
  * objects as compact JSON (`[1,2]`, `{"a":1}`). Functions and non-finite numbers are errors.
  */
-export function toText(v: unknown, where: string): string {
+export function toText(v: unknown, where: string, b: TemplateBudget): string {
   switch (typeof v) {
     case 'string':
       return v;
@@ -385,7 +368,7 @@ export function toText(v: unknown, where: string): string {
     case 'object':
       if (v === null) return '';
       if (v instanceof SafeFunction) throw functionValue(v, where);
-      return JSON.stringify(v);
+      return jsonText(v, b, where);
     default:
       throw fail('TEMPLATE_RUNTIME', `${where} produced a ${typeof v}, which cannot be written as text.`);
   }
@@ -403,26 +386,6 @@ export function functionValue(f: SafeFunction, where: string): TemplateFailure {
     'TEMPLATE_RUNTIME',
     `${where} is the function ${f.fnName}(), not a value; call it, e.g. ${f.fnName}(...).`,
   );
-}
-
-export function checkStringLength(s: string, where: string): string {
-  if (s.length > MAX_STRING_LENGTH) {
-    throw fail(
-      'TEMPLATE_RUNTIME',
-      `${where} built a string of ${s.length} characters; at most ${MAX_STRING_LENGTH} are allowed.`,
-    );
-  }
-  return s;
-}
-
-export function checkListLength<T>(a: T[], where: string): T[] {
-  if (a.length > MAX_LIST_LENGTH) {
-    throw fail(
-      'TEMPLATE_RUNTIME',
-      `${where} built a list of ${a.length} elements; at most ${MAX_LIST_LENGTH} are allowed.`,
-    );
-  }
-  return a;
 }
 
 // ---------------------------------------------------------------------------------------------------------

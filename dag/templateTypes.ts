@@ -14,7 +14,18 @@ export interface TemplateContext {
 }
 
 export type TemplateErrorCode =
-  'TEMPLATE_SYNTAX' | 'TEMPLATE_UNDEFINED' | 'TEMPLATE_FORBIDDEN' | 'TEMPLATE_RUNTIME';
+  | 'TEMPLATE_SYNTAX'
+  | 'TEMPLATE_UNDEFINED'
+  | 'TEMPLATE_FORBIDDEN'
+  | 'TEMPLATE_RUNTIME'
+  | 'TEMPLATE_TOO_EXPENSIVE';
+
+/**
+ * The limits of a render (docs/templates.md "Limits"): work units, memory, string and list sizes per
+ * node are charged deterministically in dag/; `time` and `heap` are the wall-clock and heap bounds of
+ * the worker thread that runs expensive renders (activities/), a backstop the budget should never reach.
+ */
+export type TemplateLimitName = 'work' | 'memory' | 'string' | 'list' | 'time' | 'heap';
 
 export interface TemplateError {
   code: TemplateErrorCode;
@@ -28,6 +39,8 @@ export interface TemplateError {
   line?: number;
   /** 1-based column inside that line, when known. */
   column?: number;
+  /** TEMPLATE_TOO_EXPENSIVE only: the limit the render reached. */
+  limit?: TemplateLimitName;
 }
 
 export type TemplateResult<T> = { ok: true; value: T } | { ok: false; error: TemplateError };

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { statSync, readdirSync } from 'node:fs';
 import type pg from 'pg';
 import type { ActivityDeps, SentMessage } from '../activities/activityDeps';
+import { closeTemplateWorkers } from '../activities/renderNodeTemplates';
 import type { QueueConfig } from '../dag/runners';
 import { AppError } from '../dag/appError';
 import { checkSchemaReadiness, createPool, defaultAppRole, loadDbConfig, runMigrations } from '../db';
@@ -208,6 +209,7 @@ function createServices(env: NodeJS.ProcessEnv = process.env): Services {
     },
     async close() {
       shutdown.abort(new Error('The Function App is shutting down'));
+      await closeTemplateWorkers().catch(() => undefined);
       await pool.end().catch(() => undefined);
     },
   };

@@ -232,7 +232,13 @@ function checkResult(r: TemplateResult<unknown>, input: string): void {
   expect(typeof r.error.message, input).toBe('string');
   expect(r.error.message.length, input).toBeGreaterThan(0);
   expect(
-    ['TEMPLATE_SYNTAX', 'TEMPLATE_UNDEFINED', 'TEMPLATE_FORBIDDEN', 'TEMPLATE_RUNTIME'],
+    [
+      'TEMPLATE_SYNTAX',
+      'TEMPLATE_UNDEFINED',
+      'TEMPLATE_FORBIDDEN',
+      'TEMPLATE_RUNTIME',
+      'TEMPLATE_TOO_EXPENSIVE',
+    ],
     input,
   ).toContain(r.error.code);
 }

@@ -549,13 +549,16 @@ describe('renderValue', () => {
 });
 
 describe('limits', () => {
-  it('bounds the work of one render', () => {
+  it('bounds the work of one render (TEMPLATE_TOO_EXPENSIVE, naming the limit)', () => {
     const e = err(render('{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}'));
-    expect(e.code).toBe('TEMPLATE_RUNTIME');
-    expect(e.message).toContain('too much work');
-    expect(
-      err(render('{% set s = "ab" %}{% for i in range(40) %}{% set s = s ~ s %}{% endfor %}')).message,
-    ).toContain('characters');
-    expect(err(render('{{ range(10000000) }}')).message).toContain('range()');
+    expect(e.code).toBe('TEMPLATE_TOO_EXPENSIVE');
+    expect(e.limit).toBe('work');
+    expect(e.message).toContain('over 50,000,000 work units (the limit per node');
+    const s = err(render('{% set s = "ab" %}{% for i in range(40) %}{% set s = s ~ s %}{% endfor %}'));
+    expect(s.limit).toBe('string');
+    expect(s.message).toContain('s ~ s would build a string of 16,777,216 characters');
+    const l = err(render('{{ range(10000000) }}'));
+    expect(l.limit).toBe('list');
+    expect(l.message).toContain('range() would build a list of 10,000,000 elements');
   });
 });

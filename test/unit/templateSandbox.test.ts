@@ -181,9 +181,13 @@ describe('sandbox: escape payloads cannot reach the runtime', () => {
         expect(r.error.message.length).toBeGreaterThan(10);
         expect(r.error.message).not.toContain(SECRET);
         expect(r.error.message).not.toMatch(/native code/);
-        expect(['TEMPLATE_SYNTAX', 'TEMPLATE_UNDEFINED', 'TEMPLATE_FORBIDDEN', 'TEMPLATE_RUNTIME']).toContain(
-          r.error.code,
-        );
+        expect([
+          'TEMPLATE_SYNTAX',
+          'TEMPLATE_UNDEFINED',
+          'TEMPLATE_FORBIDDEN',
+          'TEMPLATE_RUNTIME',
+          'TEMPLATE_TOO_EXPENSIVE',
+        ]).toContain(r.error.code);
       }
     }
     expect(() => inspectTemplate(payload)).not.toThrow();
