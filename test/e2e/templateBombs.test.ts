@@ -1,7 +1,7 @@
 // Issue 20: a template can never stall or crash the service. The bombs of the issue run as jobs on
 // the local stack (dev host + Azurite + Postgres, in this process): each node fails fast with a
 // non-retryable TEMPLATE_TOO_EXPENSIVE error naming the node, the field and the limit, while the API
-// keeps answering its probes in under 200 ms (the generous bound the issue asks for) and the process
+// keeps answering its probes (95% under 200 ms, the bound the issue asks for; none over 1 s) and the process
 // memory stays bounded.
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { nodeOf, startStack, type JobDetail, type Stack } from './stack';
