@@ -20,6 +20,7 @@ import {
   type EventType,
 } from './statuses';
 import { jobEventsTable, jobsTable, LIMITS, nodeStatesTable, type JobRow } from './tables';
+import { syncVersionWithJob, systemActor, versionFollowsJob } from './versionFollowsJob';
 
 const T = (schema: string) => ({
   jobs: sql.table(schema, 'dag_jobs'),
@@ -49,6 +50,8 @@ export interface CreateJobInput {
   idempotencyKey?: string | null;
   correlationId?: string | null;
   submittedBy?: string | null;
+  /** The geospatial asset whose version the job processes. */
+  assetId?: string | null;
   nodes: NodeSpec[];
   /** Written to the job_created event's source_app. */
   sourceApp?: string;
@@ -75,6 +78,7 @@ export async function createJob(
     idempotency_key: input.idempotencyKey ?? null,
     correlation_id: input.correlationId ?? null,
     submitted_by: input.submittedBy ?? null,
+    asset_id: input.assetId ?? null,
   });
   if (input.sourceApp !== undefined) validateSourceApp(input.sourceApp);
   const seen = new Set<string>();
@@ -117,10 +121,11 @@ export async function createJob(
     db,
     sql`WITH j AS (
       INSERT INTO ${t.jobs} (job_id, workflow_id, workflow_version, workflow_snapshot, input_params, metadata,
-                             correlation_id, idempotency_key, submitted_by)
+                             correlation_id, idempotency_key, submitted_by, asset_id)
       VALUES (${jobId}, ${input.workflowId}, ${input.workflowVersion}, ${sql.json(input.workflowSnapshot, 'workflow_snapshot')},
               ${sql.json(input.inputParams ?? {}, 'input_params')}, ${sql.json(input.metadata ?? {}, 'metadata')},
-              ${input.correlationId ?? null}, ${input.idempotencyKey ?? null}, ${input.submittedBy ?? null})
+              ${input.correlationId ?? null}, ${input.idempotencyKey ?? null}, ${input.submittedBy ?? null},
+              ${input.assetId ?? null})
       ON CONFLICT DO NOTHING
       RETURNING *
     ), n AS (
@@ -270,7 +275,8 @@ export type JobChangeResult =
 /**
  * Guarded status change: applies only when the job is in one of `from` (and at `expectedVersion`, when
  * given); writes the event in the same statement. started_at is set on the first move to running,
- * completed_at on a terminal status. A lost race is {kind: 'conflict', current}.
+ * completed_at on a terminal status. A lost race is {kind: 'conflict', current}. The job's asset
+ * version (if any) follows in the same statement (versionFollowsJob).
  */
 export async function setJobStatus(
   db: Queryable,
@@ -321,7 +327,7 @@ export async function setJobStatus(
              ${eventError}, ${ev?.durationMs ?? null}::int, ${input.sourceApp ?? null}
       FROM upd WHERE ${ev !== null}
       RETURNING 1
-    )
+    ) ${versionFollowsJob(schema, 'upd', { actor: systemActor(input.sourceApp) })}
     SELECT * FROM upd`,
   );
   if (r.rows[0]) return { kind: 'applied', job: parseRow(jobsTable, r.rows[0]) };
@@ -475,6 +481,8 @@ export async function rerunJob(
       sql`INSERT INTO ${t.events} (job_id, event_type, event_status, event_data, source_app)
           VALUES (${input.jobId}, 'job_rerun', 'info', ${data}::jsonb, ${input.sourceApp ?? null})`,
     );
+    // Its asset version (failed with the job) is processing again.
+    await syncVersionWithJob(tx, schema, input.jobId, systemActor(input.sourceApp));
     return { kind: 'applied' as const, job, resetCount: n.rows.length, staticNodeIds, childCounts };
   });
 }

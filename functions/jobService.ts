@@ -8,6 +8,7 @@ import { didYouMean } from '../dag/suggest';
 import { validateInputs } from '../dag/validateInputs';
 import type { Workflow } from '../dag/workflowModel';
 import {
+  canonical,
   createJob,
   getJob,
   rerunJob,
@@ -31,28 +32,7 @@ export async function submitJob(
   client: df.DurableClient,
   input: SubmitInput,
 ): Promise<{ created: boolean; job: JobRow }> {
-  let catalog = s.catalog();
-  // A workflow file added a moment ago is found without waiting for the periodic check.
-  if (!catalog.workflows.has(input.workflowId)) catalog = s.catalog(true);
-  const loaded = catalog.workflows.get(input.workflowId);
-  if (!loaded?.workflow) {
-    const invalid = catalog.files.find((f) => f.workflow?.workflow_id === input.workflowId);
-    if (invalid) {
-      throw new AppError(
-        'CONFLICT',
-        `Workflow "${input.workflowId}" is invalid and cannot run; see GET /api/workflows/${input.workflowId}.`,
-        {
-          problems: invalid.issues.map((i) => `${i.line}:${i.col}: ${i.message}`),
-        },
-      );
-    }
-    const hint = didYouMean(input.workflowId, catalog.workflows.keys());
-    throw new AppError(
-      'NOT_FOUND',
-      `Workflow "${input.workflowId}" does not exist${hint ? ` (${hint})` : ''}.`,
-    );
-  }
-  const workflow = loaded.workflow;
+  const workflow = lookupWorkflow(s, input.workflowId);
   const inputs = validateInputs(workflow, input.inputs);
   if (!inputs.ok) {
     throw new AppError(
@@ -85,18 +65,29 @@ export async function submitJob(
   return r;
 }
 
-/** JSON with sorted keys: equal values give equal strings whatever the key order. */
-function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) =>
-    x && typeof x === 'object' && !Array.isArray(x)
-      ? Object.fromEntries(
-          Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        )
-      : x,
-  );
+/**
+ * A runnable workflow of the catalog by id; an unknown id is NOT_FOUND (with a "did you mean"), a
+ * workflow whose file is invalid is CONFLICT with its problems.
+ */
+export function lookupWorkflow(s: Services, workflowId: string): Workflow {
+  let catalog = s.catalog();
+  // A workflow file added a moment ago is found without waiting for the periodic check.
+  if (!catalog.workflows.has(workflowId)) catalog = s.catalog(true);
+  const loaded = catalog.workflows.get(workflowId);
+  if (loaded?.workflow) return loaded.workflow;
+  const invalid = catalog.files.find((f) => f.workflow?.workflow_id === workflowId);
+  if (invalid) {
+    throw new AppError(
+      'CONFLICT',
+      `Workflow "${workflowId}" is invalid and cannot run; see GET /api/workflows/${workflowId}.`,
+      { problems: invalid.issues.map((i) => `${i.line}:${i.col}: ${i.message}`) },
+    );
+  }
+  const hint = didYouMean(workflowId, catalog.workflows.keys());
+  throw new AppError('NOT_FOUND', `Workflow "${workflowId}" does not exist${hint ? ` (${hint})` : ''}.`);
 }
 
-function nodeSpecs(workflow: Workflow) {
+export function nodeSpecs(workflow: Workflow) {
   return Object.entries(workflow.nodes).map(([nodeId, n]) => ({
     nodeId,
     nodeType: n.type,
@@ -189,6 +180,7 @@ export function jobView(job: Omit<JobRow, 'workflow_snapshot'> & { workflow_snap
     correlation_id: job.correlation_id ?? null,
     idempotency_key: job.idempotency_key ?? null,
     submitted_by: job.submitted_by ?? null,
+    asset_id: job.asset_id ?? null,
     run_count: job.run_count,
     cancel_requested_at: iso(job.cancel_requested_at),
   };
