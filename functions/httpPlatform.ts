@@ -36,7 +36,10 @@ const RefName = z
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'reference names are identifiers (letters, digits, _)');
 const RefValue = z.union([
   z.string().min(1).max(256),
-  z.int().refine(Number.isSafeInteger, 'must be a safe integer'),
+  z
+    .int()
+    .refine(Number.isSafeInteger, 'must be a safe integer')
+    .transform((n) => n + 0), // -0 is 0 (JSON and the identity hash write both as 0)
   z.boolean(),
 ]);
 const PlatformId = z
@@ -185,6 +188,7 @@ export async function postSeedPlatforms(req: HttpRequest): Promise<HttpResponseI
     bodyActor: undefined,
     required: false,
     action: 'seed platforms',
+    adminKeyRoute: true,
   });
   return json(200, await seedPlatforms(s.pool, s.schema, actor ?? 'system:bootstrap'));
 }
@@ -220,6 +224,7 @@ export async function postPlatform(req: HttpRequest): Promise<HttpResponseInit> 
     bodyActor: b.actor,
     required: false,
     action: 'add a platform',
+    adminKeyRoute: true,
   });
   const r = await createPlatform(s.pool, s.schema, b, actor);
   if (r.kind === 'exists')
@@ -256,6 +261,7 @@ async function patch(req: HttpRequest, body: z.infer<typeof PlatformPatchBody>, 
     bodyActor: body.actor,
     required: false,
     action,
+    adminKeyRoute: true,
   });
   const { version, actor: _a, ...fields } = body;
   const r = await updatePlatform(s.pool, s.schema, {

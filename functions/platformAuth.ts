@@ -70,12 +70,14 @@ export interface ActorRule {
   roles?: readonly string[];
   /** What is being done, for the 403 message ("approve a version"). */
   action: string;
+  /** Admin-key routes (platform registry, seed): no principal needed even with DAG_AUTH_ENABLED. */
+  adminKeyRoute?: boolean;
 }
 
 /** The actor of a change: the authenticated caller, else the body's value; enforces DAG_AUTH_ENABLED rules. */
 export function actorOf(req: HttpRequest, config: Config, rule: ActorRule): string | null {
   const caller = callerOf(req);
-  if (config.DAG_AUTH_ENABLED) {
+  if (config.DAG_AUTH_ENABLED && !rule.adminKeyRoute) {
     if (!caller) {
       throw new AppError(
         'UNAUTHORIZED',
