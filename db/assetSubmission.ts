@@ -6,12 +6,20 @@
 import type { AssetDataType } from './assetStatuses';
 import type { RefValue } from './assetIdentity';
 import { auditInsert, type AuditEntry } from './auditRepository';
-import { parseRow, validateValues } from './defineTable';
+import { parseRow, validateValues, type TableDef } from './defineTable';
 import { getVersionByRequestId } from './assetVersionRepository';
 import { createJob, type CreateJobInput } from './jobRepository';
 import { query, withTransaction, type Queryable } from './queryable';
 import { sql } from './sql';
-import { assetsTable, assetVersionsTable, type AssetRow, type AssetVersionRow, type JobRow } from './tables';
+import {
+  assetsTable,
+  assetVersionsTable,
+  platformsTable,
+  type AssetRow,
+  type AssetVersionRow,
+  type JobRow,
+  type PlatformRow,
+} from './tables';
 
 /** The job to create, minus what the submission sets itself. */
 export type VersionJobSpec = Omit<
@@ -170,6 +178,47 @@ async function submitInTransaction(
         SELECT * FROM v`,
   );
   return { kind: 'created', asset, version: parseRow(assetVersionsTable, v.rows[0]), job, assetCreated };
+}
+
+export interface SubmissionContext {
+  platform: PlatformRow | null;
+  /** The version a request id created, if any (a repeat is answered from it). */
+  byRequest: AssetVersionRow | null;
+  /** An unfinished job carrying the request id as its correlation id (a plain job, or this version's). */
+  activeJob: { job_id: string; status: string } | null;
+}
+
+/** What a submission checks before its transaction, read in one round trip. */
+export async function readSubmissionContext(
+  db: Queryable,
+  schema: string,
+  input: { platformId: string; requestId?: string },
+): Promise<SubmissionContext> {
+  const r = await query<{ p: unknown; v: unknown; j: { job_id: string; status: string } | null }>(
+    db,
+    sql`SELECT (SELECT row_to_json(p) FROM ${sql.table(schema, 'platforms')} p WHERE p.platform_id = ${input.platformId}) AS p,
+               (SELECT row_to_json(v) FROM ${sql.table(schema, 'asset_versions')} v
+                 WHERE ${input.requestId ?? null}::text IS NOT NULL AND v.request_id = ${input.requestId ?? null}) AS v,
+               (SELECT json_build_object('job_id', j.job_id, 'status', j.status) FROM ${sql.table(schema, 'dag_jobs')} j
+                 WHERE ${input.requestId ?? null}::text IS NOT NULL AND j.correlation_id = ${input.requestId ?? null}
+                   AND j.status IN ('pending', 'running')
+                 ORDER BY j.created_at DESC LIMIT 1) AS j`,
+  );
+  const row = r.rows[0]!;
+  return {
+    platform: row.p ? parseRow(platformsTable, withDates(platformsTable, row.p)) : null,
+    byRequest: row.v ? parseRow(assetVersionsTable, withDates(assetVersionsTable, row.v)) : null,
+    activeJob: row.j,
+  };
+}
+
+/** row_to_json writes timestamps as text: make them Dates again for the model. */
+function withDates(table: TableDef, row: unknown): Record<string, unknown> {
+  const out = { ...(row as Record<string, unknown>) };
+  for (const c of table.columnInfo)
+    if (c.kind === 'timestamptz' && typeof out[c.name] === 'string')
+      out[c.name] = new Date(out[c.name] as string);
+  return out;
 }
 
 /** JSON with sorted keys: equal values give equal strings whatever the key order. */

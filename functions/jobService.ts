@@ -61,7 +61,7 @@ export async function submitJob(
       `Idempotency key "${input.idempotencyKey}" was already used for job ${r.job.job_id} (workflow "${r.job.workflow_id}") with other inputs; use a new key for a new submission.`,
     );
   }
-  await ensureOrchestration(client, r.job);
+  await ensureOrchestration(client, r.job, { created: r.created });
   return r;
 }
 
@@ -95,11 +95,18 @@ export function nodeSpecs(workflow: Workflow) {
   }));
 }
 
-/** Starts the job's orchestration for its current run unless it exists (idempotent). */
-export async function ensureOrchestration(client: df.DurableClient, job: JobRow): Promise<void> {
+/**
+ * Starts the job's orchestration for its current run unless it exists (idempotent). `created`: the
+ * job row was just inserted, so its instance cannot exist yet (saves a status call).
+ */
+export async function ensureOrchestration(
+  client: df.DurableClient,
+  job: JobRow,
+  opts: { created?: boolean } = {},
+): Promise<void> {
   if (job.status !== 'pending' && job.status !== 'running') return;
   const instanceId = jobInstanceId(job.job_id, job.run_count);
-  if (await instanceExists(client, instanceId)) return;
+  if (!opts.created && (await instanceExists(client, instanceId))) return;
   const input: JobOrchestrationInput = { jobId: job.job_id, run: job.run_count };
   try {
     await client.startNew(ORCHESTRATION.job, { instanceId, input });

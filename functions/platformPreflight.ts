@@ -1,13 +1,11 @@
 // Pre-flight checks of a platform submission, per workflow (the original's services/preflight.py,
 // selected by workflow id prefix): raster workflows need blob_name, container_name and collection_id
-// (missing or blank is an error), the blob must exist in its container, and no unfinished job may
-// carry the same request id. Every problem is collected; none stops the others.
+// (missing or blank is an error) and the blob must exist in its container. (The request id check is
+// in platformService, which reads it with the platform.) Every problem is collected.
 import type { Workflow } from '../dag/workflowModel';
 import { AppError } from '../dag/appError';
-import { listJobs } from '../db';
 import { getBlobService, isNotFound } from '../handlers/raster/blobService';
 import { loadRasterConfig } from '../handlers/raster/rasterConfig';
-import type { Services } from './services';
 
 export interface Problem {
   path: string;
@@ -21,10 +19,9 @@ const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$/;
 export const isRasterWorkflow = (w: Workflow) => w.workflow_id.startsWith('raster_');
 
 export async function preflight(
-  s: Services,
   workflow: Workflow,
   inputs: Record<string, unknown>,
-  opts: { requestId?: string; inputsPath: string; checkRequestId: boolean },
+  opts: { inputsPath: string },
 ): Promise<Problem[]> {
   const problems: Problem[] = [];
   const at = (name: string) => `${opts.inputsPath}.${name}`;
@@ -59,19 +56,6 @@ export async function preflight(
         });
       }
     }
-  }
-  if (opts.checkRequestId && opts.requestId !== undefined) {
-    const active = await listJobs(s.pool, s.schema, {
-      correlationId: opts.requestId,
-      status: ['pending', 'running'],
-      limit: 1,
-    });
-    const job = active.items[0];
-    if (job)
-      problems.push({
-        path: 'request_id',
-        message: `job ${job.job_id} with request id "${opts.requestId}" has not finished (${job.status}); wait for it or use another request id`,
-      });
   }
   return problems;
 }

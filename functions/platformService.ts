@@ -11,11 +11,10 @@ import {
   assetIdFor,
   getAsset,
   getJob,
-  getPlatform,
   listPlatforms,
   getVersion,
-  getVersionByRequestId,
   newJobId,
+  readSubmissionContext,
   reprocessVersion,
   submitAssetVersion,
   canonical,
@@ -97,7 +96,11 @@ export async function submitPlatformAsset(
   sub: PlatformSubmission,
 ): Promise<SubmitOutcome> {
   const problems: Problem[] = [];
-  const platform = await getPlatform(s.pool, s.schema, sub.platformId);
+  const ctx = await readSubmissionContext(s.pool, s.schema, {
+    platformId: sub.platformId,
+    ...(sub.requestId !== undefined ? { requestId: sub.requestId } : {}),
+  });
+  const platform = ctx.platform;
   if (!platform) {
     const known = (await listPlatforms(s.pool, s.schema, { includeInactive: true })).map(
       (p) => p.platform_id,
@@ -132,20 +135,14 @@ export async function submitPlatformAsset(
   problems.push(...wf.problems);
 
   // A repeat of a request that created a version is answered from it, even if the world changed since.
-  if (sub.requestId !== undefined) {
-    const existing = await getVersionByRequestId(s.pool, s.schema, sub.requestId);
-    if (existing) return replay(s, client, existing, sub, assetId, wf.inputs);
-  }
-
-  if (wf.workflow && wf.inputs) {
-    problems.push(
-      ...(await preflight(s, wf.workflow, wf.inputs, {
-        ...(sub.requestId !== undefined ? { requestId: sub.requestId } : {}),
-        inputsPath: sub.inputsField,
-        checkRequestId: true,
-      })),
-    );
-  }
+  if (ctx.byRequest) return replay(s, client, ctx.byRequest, sub, assetId, wf.inputs);
+  if (ctx.activeJob)
+    problems.push({
+      path: 'request_id',
+      message: `job ${ctx.activeJob.job_id} with request id "${sub.requestId}" has not finished (${ctx.activeJob.status}); wait for it or use another request id`,
+    });
+  if (wf.workflow && wf.inputs)
+    problems.push(...(await preflight(wf.workflow, wf.inputs, { inputsPath: sub.inputsField })));
   if (problems.length || !wf.workflow || !wf.inputs) failPreflight(problems);
 
   const requestId = sub.requestId ?? `req-${newJobId()}`;
@@ -163,7 +160,7 @@ export async function submitPlatformAsset(
   });
   switch (r.kind) {
     case 'created':
-      await ensureOrchestration(client, r.job);
+      await ensureOrchestration(client, r.job, { created: true });
       return { created: true, version: r.version, jobId: r.job.job_id };
     case 'replay':
     case 'request_conflict':
@@ -242,10 +239,7 @@ export async function reprocessAssetVersion(
       { field: 'workflow_id', problems: wf.problems },
     );
   }
-  const problems = await preflight(s, wf.workflow, wf.inputs, {
-    inputsPath: 'input_params',
-    checkRequestId: false,
-  });
+  const problems = await preflight(wf.workflow, wf.inputs, { inputsPath: 'input_params' });
   if (problems.length) failPreflight(problems);
   const r = await reprocessVersion(s.pool, s.schema, {
     assetId: input.assetId,
@@ -258,7 +252,7 @@ export async function reprocessAssetVersion(
   });
   switch (r.kind) {
     case 'applied':
-      await ensureOrchestration(client, r.job);
+      await ensureOrchestration(client, r.job, { created: true });
       return { version: r.version, job: r.job };
     case 'not_found':
       throw versionNotFound(input.assetId, input.ordinal);
