@@ -4,15 +4,13 @@
 // one transaction and starts the orchestration. 32 clients submit at once; every submission is a new
 // asset. The orchestrations (hello_world) run meanwhile on the same two cores, as they would.
 // Issue "The platform API" asks for ≥ 200 submits/s with Postgres state.
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { deploySchema, seedPlatforms } from '../db';
-import { launchAzurite, startDevHost } from '../devhost';
+import { BENCH_DB, startBenchApp } from './lib/appHost';
 import { median, record } from './lib/record';
 
-const DB = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const DB = BENCH_DB;
 const ROOT = path.join(__dirname, '..');
 const N = Number(process.env.BENCH_SUBMITS ?? 1000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
@@ -26,28 +24,13 @@ async function main() {
   await admin.query(`CREATE SCHEMA "${schema}"`);
   await deploySchema(admin, schema);
   await seedPlatforms(admin, schema, 'bench');
-  const wfDir = mkdtempSync(path.join(os.tmpdir(), 'benchp-wf-'));
-  const azurite = await launchAzurite({ inMemory: true });
-  const host = await startDevHost({
-    appEntry: path.join(ROOT, 'functions', 'index.ts'),
-    store: 'postgres',
-    databaseUrl: DB,
-    storeSchema: `${schema}_dh`,
-    storageConnectionString: azurite.connectionString,
-    apiKey: '',
-    env: {
-      DATABASE_URL: DB,
-      DAG_DB_SCHEMA: schema,
-      DAG_WORKFLOWS_DIR: path.join(ROOT, 'workflows'),
-      DAG_RESULT_QUEUE: 'bench-results',
-      DAG_RECONCILE_SCHEDULE: '0 0 0 1 1 *',
-      DAG_TASK_HUB: 'benchphub',
-      DAG_DB_POOL_MAX: '16',
-      LOG_LEVEL: 'error',
-    },
-    loadLocalSettings: false,
-    logLevel: 'error',
+  const app = await startBenchApp({
+    schema,
+    workflowsDir: path.join(ROOT, 'workflows'),
+    taskHub: 'benchphub',
+    inMemoryAzurite: true,
   });
+  const { host } = app;
   const submit = async (uuid: string): Promise<number> => {
     const t0 = performance.now();
     const res = await fetch(`${host.url}/api/platform/submit`, {
@@ -101,12 +84,10 @@ async function main() {
       rows: c.rows[0],
     };
   } finally {
-    await host.stop();
-    await azurite.stop();
+    await app.stop();
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}_dh" CASCADE`);
     await admin.end();
-    rmSync(wfDir, { recursive: true, force: true });
   }
   record({
     name: 'platform-submit-1000',

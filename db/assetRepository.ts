@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { auditInsert, type AuditEntry } from './auditRepository';
 import { CLEARANCE_NEXT, type ClearanceState } from './assetStatuses';
-import { decodeCursor, encodeCursor, pageLimit, type Page } from './cursor';
+import { decodeCursor, pageLimit, pageOf, type Page } from './cursor';
 import { parseRow } from './defineTable';
 import { query, type Queryable } from './queryable';
 import { sql, type SqlFragment } from './sql';
@@ -52,12 +52,12 @@ export async function listAssets(
         FROM ${T(schema)} WHERE ${sql.join(where, ' AND ')}
         ORDER BY created_at DESC, asset_id DESC LIMIT ${limit + 1}`,
   );
-  const rows = r.rows.slice(0, limit);
-  const last = rows[rows.length - 1];
-  return {
-    items: rows.map(({ _cursor_t: _c, ...x }) => parseRow(assetsTable, x)),
-    nextCursor: r.rows.length > limit && last ? encodeCursor({ t: last._cursor_t, id: last.asset_id }) : null,
-  };
+  return pageOf(
+    r.rows,
+    limit,
+    ({ _cursor_t: _c, ...x }) => parseRow(assetsTable, x),
+    (x) => ({ t: x._cursor_t, id: x.asset_id }),
+  );
 }
 
 export type AssetChangeResult =
@@ -95,40 +95,25 @@ export async function changeClearance(
   });
 }
 
-/** Soft delete: the asset is hidden from lists and refuses changes until restored. */
-export async function softDeleteAsset(
+/**
+ * Soft delete (deleted: true): the asset is hidden from lists and refuses changes until restored
+ * (deleted: false). Deleting a deleted asset, or restoring a live one, is a conflict.
+ */
+export async function setAssetDeleted(
   db: Queryable,
   schema: string,
-  input: { assetId: string; actor: string | null; reason?: string | null },
+  input: { assetId: string; deleted: boolean; actor: string | null; reason?: string | null },
 ): Promise<AssetChangeResult> {
+  const d = input.deleted;
   return guardedChange(db, schema, {
     assetId: input.assetId,
-    set: sql`deleted_at = now(), deleted_by = ${input.actor}`,
-    guard: sql`deleted_at IS NULL`,
+    set: d ? sql`deleted_at = now(), deleted_by = ${input.actor}` : sql`deleted_at = NULL, deleted_by = NULL`,
+    guard: d ? sql`deleted_at IS NULL` : sql`deleted_at IS NOT NULL`,
     audit: {
-      action: 'asset_deleted',
+      action: d ? 'asset_deleted' : 'asset_restored',
       actor: input.actor,
-      from: { deleted: false },
-      to: { deleted: true },
-      ...(input.reason ? { details: { reason: input.reason } } : {}),
-    },
-  });
-}
-
-export async function restoreAsset(
-  db: Queryable,
-  schema: string,
-  input: { assetId: string; actor: string | null; reason?: string | null },
-): Promise<AssetChangeResult> {
-  return guardedChange(db, schema, {
-    assetId: input.assetId,
-    set: sql`deleted_at = NULL, deleted_by = NULL`,
-    guard: sql`deleted_at IS NOT NULL`,
-    audit: {
-      action: 'asset_restored',
-      actor: input.actor,
-      from: { deleted: true },
-      to: { deleted: false },
+      from: { deleted: !d },
+      to: { deleted: d },
       ...(input.reason ? { details: { reason: input.reason } } : {}),
     },
   });

@@ -3,7 +3,7 @@
 // deleted, processing completed for an approval), so of two racing reviews exactly one applies.
 import { z } from 'zod';
 import { auditInsert } from './auditRepository';
-import { decodeCursor, encodeCursor, pageLimit, type Page } from './cursor';
+import { decodeCursor, pageLimit, pageOf, type Page } from './cursor';
 import { parseRow, validateValues } from './defineTable';
 import { query, type Queryable } from './queryable';
 import { sql } from './sql';
@@ -66,12 +66,12 @@ export async function listVersions(
     sql`SELECT * FROM ${T(schema)} WHERE asset_id = ${assetId} ${after}
         ORDER BY version_ordinal DESC LIMIT ${limit + 1}`,
   );
-  const items = r.rows.slice(0, limit).map((x) => parseRow(assetVersionsTable, x));
-  const last = items[items.length - 1];
-  return {
-    items,
-    nextCursor: r.rows.length > limit && last ? encodeCursor({ o: last.version_ordinal }) : null,
-  };
+  return pageOf(
+    r.rows,
+    limit,
+    (x) => parseRow(assetVersionsTable, x),
+    (x) => ({ o: x.version_ordinal }),
+  );
 }
 
 export type ReviewResult =

@@ -3,7 +3,7 @@
 // statement or transaction of the change they describe) and read; nothing here updates or deletes.
 import { z } from 'zod';
 import type { AuditAction } from './assetStatuses';
-import { decodeCursor, encodeCursor, pageLimit, type Page } from './cursor';
+import { decodeCursor, pageLimit, pageOf, type Page } from './cursor';
 import { parseRow, truncate } from './defineTable';
 import { query, type Queryable } from './queryable';
 import { sql, type SqlFragment } from './sql';
@@ -82,7 +82,10 @@ export async function listAudit(
     sql`SELECT * FROM ${sql.table(schema, 'asset_audit_log')} WHERE ${sql.join(where, ' AND ')}
         ORDER BY audit_id LIMIT ${limit + 1}`,
   );
-  const items = r.rows.slice(0, limit).map((x) => parseRow(auditLogTable, x));
-  const last = items[items.length - 1];
-  return { items, nextCursor: r.rows.length > limit && last ? encodeCursor({ a: last.audit_id }) : null };
+  return pageOf(
+    r.rows,
+    limit,
+    (x) => parseRow(auditLogTable, x),
+    (x) => ({ a: Number(x.audit_id) }),
+  );
 }

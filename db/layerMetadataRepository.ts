@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { appendAudit } from './auditRepository';
 import type { AssetDataType } from './assetStatuses';
-import { decodeCursor, encodeCursor, pageLimit, type Page } from './cursor';
+import { decodeCursor, pageLimit, pageOf, type Page } from './cursor';
 import { parseRow, validateValues } from './defineTable';
 import { DbValidationError } from './errors';
 import { query, withTransaction, type Queryable } from './queryable';
@@ -137,13 +137,12 @@ export async function listLayerMetadata(
     sql`SELECT * FROM ${T(schema)} WHERE ${sql.join(where, ' AND ')}
         ORDER BY sort_order, asset_id LIMIT ${limit + 1}`,
   );
-  const items = r.rows.slice(0, limit).map((x) => parseRow(layerMetadataTable, x));
-  const last = items[items.length - 1];
-  return {
-    items,
-    nextCursor:
-      r.rows.length > limit && last ? encodeCursor({ s: last.sort_order, id: last.asset_id }) : null,
-  };
+  return pageOf(
+    r.rows,
+    limit,
+    (x) => parseRow(layerMetadataTable, x),
+    (x) => ({ s: x.sort_order, id: x.asset_id }),
+  );
 }
 
 export type UpdateLayerResult =

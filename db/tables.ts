@@ -295,6 +295,13 @@ export type CheckpointRow = Row<typeof checkpointsTable>;
 
 const actor = () => col.varchar(ASSET_LIMITS.actor).nullable();
 
+const FK_ASSET = (table: string) => ({
+  name: `${table}_asset_fkey`,
+  columns: ['asset_id'],
+  references: { table: 'geospatial_assets', columns: ['asset_id'] },
+  onDelete: 'CASCADE' as const,
+});
+
 export const platformsTable = defineTable({
   name: 'platforms',
   columns: z.object({
@@ -413,14 +420,7 @@ export const assetVersionsTable = defineTable({
     version: col.int().default(1),
   }),
   primaryKey: ['asset_id', 'version_ordinal'],
-  foreignKeys: [
-    {
-      name: 'asset_versions_asset_fkey',
-      columns: ['asset_id'],
-      references: { table: 'geospatial_assets', columns: ['asset_id'] },
-      onDelete: 'CASCADE',
-    },
-  ],
+  foreignKeys: [FK_ASSET('asset_versions')],
   sqlDefaults: { created_at: 'now()', updated_at: 'now()' },
   indexes: [
     // At most one version of an asset awaits review: the database enforces what submit checks.
@@ -480,14 +480,7 @@ export const layerMetadataTable = defineTable({
     version: col.int().default(1),
   }),
   primaryKey: ['asset_id'],
-  foreignKeys: [
-    {
-      name: 'layer_metadata_asset_fkey',
-      columns: ['asset_id'],
-      references: { table: 'geospatial_assets', columns: ['asset_id'] },
-      onDelete: 'CASCADE',
-    },
-  ],
+  foreignKeys: [FK_ASSET('layer_metadata')],
   sqlDefaults: { created_at: 'now()', updated_at: 'now()' },
   indexes: [{ name: 'layer_metadata_type_idx', columns: ['data_type', 'sort_order'] }],
   checks: [

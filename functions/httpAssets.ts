@@ -13,14 +13,13 @@ import {
   listAssets,
   listAudit,
   listVersions,
-  restoreAsset,
   reviewVersion,
-  softDeleteAsset,
+  setAssetDeleted,
   type AssetChangeResult,
   type AssetRow,
 } from '../db';
 import { json, limitParam, parseBody, parseQuery } from './http';
-import { actorOf } from './platformAuth';
+import { actorOf, stewardActor } from './platformAuth';
 import { assetDeleted, assetNotFound, reprocessAssetVersion, versionNotFound } from './platformService';
 import { assetView, auditView, versionView } from './platformViews';
 import { services } from './services';
@@ -266,13 +265,12 @@ export async function postClearance(req: HttpRequest): Promise<HttpResponseInit>
     );
   const b = await parseBody(req, ActorBody);
   const s = services();
-  const actor = actorOf(req, s.config, {
-    bodyField: 'actor',
-    bodyActor: b.actor,
-    required: true,
-    roles: s.config.DAG_CLEARANCE_ROLES,
-    action: `clear an asset for ${to === 'ouo' ? 'official use' : 'public release'}`,
-  });
+  const actor = stewardActor(
+    req,
+    s.config,
+    b.actor,
+    `clear an asset for ${to === 'ouo' ? 'official use' : 'public release'}`,
+  );
   const r = await changeClearance(s.pool, s.schema, { assetId, to, actor, reason: b.reason ?? null });
   if (r.kind !== 'applied') {
     const cur = r.kind === 'conflict' ? r.current.clearance_state : '';
@@ -298,14 +296,13 @@ export async function deleteAssetRoute(req: HttpRequest): Promise<HttpResponseIn
   );
   const b = await parseBody(req, ActorBody);
   const s = services();
-  const actor = actorOf(req, s.config, {
-    bodyField: 'actor',
-    bodyActor: q.actor ?? b.actor,
-    required: true,
-    roles: s.config.DAG_CLEARANCE_ROLES,
-    action: 'delete an asset',
+  const actor = stewardActor(req, s.config, q.actor ?? b.actor, 'delete an asset');
+  const r = await setAssetDeleted(s.pool, s.schema, {
+    assetId,
+    deleted: true,
+    actor,
+    reason: q.reason ?? b.reason ?? null,
   });
-  const r = await softDeleteAsset(s.pool, s.schema, { assetId, actor, reason: q.reason ?? b.reason ?? null });
   if (r.kind === 'not_found') throw assetNotFound(assetId);
   return json(200, { deleted: r.kind === 'applied', asset_id: assetId });
 }
@@ -314,14 +311,13 @@ export async function postRestore(req: HttpRequest): Promise<HttpResponseInit> {
   const assetId = assetIdParam(req);
   const b = await parseBody(req, ActorBody);
   const s = services();
-  const actor = actorOf(req, s.config, {
-    bodyField: 'actor',
-    bodyActor: b.actor,
-    required: true,
-    roles: s.config.DAG_CLEARANCE_ROLES,
-    action: 'restore an asset',
+  const actor = stewardActor(req, s.config, b.actor, 'restore an asset');
+  const r = await setAssetDeleted(s.pool, s.schema, {
+    assetId,
+    deleted: false,
+    actor,
+    reason: b.reason ?? null,
   });
-  const r = await restoreAsset(s.pool, s.schema, { assetId, actor, reason: b.reason ?? null });
   if (r.kind === 'not_found') throw assetNotFound(assetId);
   if (r.kind !== 'applied')
     throw new AppError('CONFLICT', `Asset ${assetId} is not deleted; there is nothing to restore.`, {

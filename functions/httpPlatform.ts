@@ -18,7 +18,7 @@ import {
 } from '../db';
 import { json, param, parseBody, parseQuery } from './http';
 import { jobView } from './jobService';
-import { actorOf } from './platformAuth';
+import { actorOf, adminActor } from './platformAuth';
 import { submitPlatformAsset, type PlatformSubmission } from './platformService';
 import { assetLinks, platformView, versionView } from './platformViews';
 import { services } from './services';
@@ -183,13 +183,7 @@ export async function postSeedPlatforms(req: HttpRequest): Promise<HttpResponseI
     ]);
   const s = services();
   await s.ready();
-  const actor = actorOf(req, s.config, {
-    bodyField: 'actor',
-    bodyActor: undefined,
-    required: false,
-    action: 'seed platforms',
-    adminKeyRoute: true,
-  });
+  const actor = adminActor(req, s.config, undefined, 'seed platforms');
   return json(200, await seedPlatforms(s.pool, s.schema, actor ?? 'system:bootstrap'));
 }
 
@@ -219,13 +213,7 @@ export async function postPlatform(req: HttpRequest): Promise<HttpResponseInit> 
   const b = await parseBody(req, PlatformBody);
   checkRefSets(b.required_refs, b.optional_refs);
   const s = services();
-  const actor = actorOf(req, s.config, {
-    bodyField: 'actor',
-    bodyActor: b.actor,
-    required: false,
-    action: 'add a platform',
-    adminKeyRoute: true,
-  });
+  const actor = adminActor(req, s.config, b.actor, 'add a platform');
   const r = await createPlatform(s.pool, s.schema, b, actor);
   if (r.kind === 'exists')
     throw new AppError(
@@ -256,13 +244,7 @@ const PlatformPatchBody = z.strictObject({
 async function patch(req: HttpRequest, body: z.infer<typeof PlatformPatchBody>, action: string) {
   const id = param(req, 'platform_id', 50);
   const s = services();
-  const actor = actorOf(req, s.config, {
-    bodyField: 'actor',
-    bodyActor: body.actor,
-    required: false,
-    action,
-    adminKeyRoute: true,
-  });
+  const actor = adminActor(req, s.config, body.actor, action);
   const { version, actor: _a, ...fields } = body;
   const r = await updatePlatform(s.pool, s.schema, {
     platformId: id,

@@ -103,3 +103,30 @@ export function actorOf(req: HttpRequest, config: Config, rule: ActorRule): stri
   }
   return actor;
 }
+
+/** The actor of a platform registry change: admin-key routes, no principal required. */
+export function adminActor(req: HttpRequest, config: Config, bodyActor: string | undefined, action: string) {
+  return actorOf(req, config, {
+    bodyField: 'actor',
+    bodyActor,
+    required: false,
+    action,
+    adminKeyRoute: true,
+  });
+}
+
+/** The actor of a data steward's change (clearance, delete, restore): required, with a clearance role. */
+export function stewardActor(
+  req: HttpRequest,
+  config: Config,
+  bodyActor: string | undefined,
+  action: string,
+) {
+  return actorOf(req, config, {
+    bodyField: 'actor',
+    bodyActor,
+    required: true,
+    roles: config.DAG_CLEARANCE_ROLES,
+    action,
+  });
+}

@@ -12,7 +12,8 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
 import { deploySchema, seedPlatforms } from '../../db';
 import { launchAzurite, type AzuriteInstance } from '../../devhost';
-import { spawnDevHost, waitForExit, type HostProcess } from '../devhost/devHostProcess';
+import { waitForExit, type HostProcess } from '../devhost/devHostProcess';
+import { spawnAppHost } from './appHostProcess';
 import {
   createTestSchema,
   dropTestSchema,
@@ -20,7 +21,6 @@ import {
   waitForBlockedBy,
   type TestSchema,
 } from '../support/pg';
-import { ROOT } from './stack';
 
 let schema: TestSchema;
 let azurite: AzuriteInstance;
@@ -66,34 +66,12 @@ afterAll(async () => {
 });
 
 async function startHost(): Promise<HostProcess> {
-  const h = await spawnDevHost(
-    [
-      '--app',
-      path.join(ROOT, 'functions', 'index.ts'),
-      '--store',
-      'postgres',
-      '--database-url',
-      TEST_DATABASE_URL,
-      '--store-schema',
-      `${schema.schema}_dh`,
-      '--port',
-      '0',
-      '--storage-connection-string',
-      azurite.connectionString,
-      '--log-level',
-      'error',
-    ],
-    {
-      DATABASE_URL: TEST_DATABASE_URL,
-      DAG_DB_SCHEMA: schema.schema,
-      DAG_WORKFLOWS_DIR: workflowsDir,
-      DAG_RESULT_QUEUE: 'results-pcrash',
-      DAG_RECONCILE_SCHEDULE: '0 0 0 1 1 *',
-      DAG_TASK_HUB: 'pcrashhub',
-      DAG_API_KEY: '',
-    },
-    60_000,
-  );
+  const h = await spawnAppHost({
+    schema: schema.schema,
+    storageConnectionString: azurite.connectionString,
+    workflowsDir,
+    name: 'pcrash',
+  });
   hosts.push(h);
   return h;
 }

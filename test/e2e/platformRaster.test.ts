@@ -11,7 +11,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startContainerWorker, type ContainerWorker } from '../../container-worker';
 import { closeStacPools } from '../../handlers/raster/rasterCatalog';
-import { describeGdal, itHasGdal, makeRaster, SPECS, tempDir, validateCog } from '../raster/support';
+import { describeGdal, itHasGdal, makeRaster, SPECS, tempDir, useEnv, validateCog } from '../raster/support';
 import { TEST_DATABASE_URL } from '../support/pg';
 import { testLogger } from '../worker/support';
 import { startStack, type Stack } from './stack';
@@ -24,29 +24,21 @@ const stacSchema = `prast_${randomBytes(5).toString('hex')}`;
 let stack: Stack;
 let worker: ContainerWorker | undefined;
 let failed = false;
-const saved: Record<string, string | undefined> = {};
 
 beforeAll(async () => {
   mkdirSync(mount, { recursive: true });
   stack = await startStack();
-  const env = {
-    DAG_WORKER_ETL_MOUNT_PATH: mount,
-    DAG_STORAGE_CONNECTION: stack.azurite.connectionString,
-    DATABASE_URL: TEST_DATABASE_URL,
-    DAG_STAC_SCHEMA: stacSchema,
-  };
-  for (const [k, v] of Object.entries(env)) {
-    saved[k] = process.env[k];
-    process.env[k] = v;
-  }
 }, 120_000);
+// The in-process worker's raster handlers read these (set after the stack started, restored first).
+useEnv(() => ({
+  DAG_WORKER_ETL_MOUNT_PATH: mount,
+  DAG_STORAGE_CONNECTION: stack.azurite.connectionString,
+  DATABASE_URL: TEST_DATABASE_URL,
+  DAG_STAC_SCHEMA: stacSchema,
+}));
 
 afterAll(async () => {
   await worker?.stop();
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
   await closeStacPools();
   if (!failed) {
     const c = new pg.Client({ connectionString: TEST_DATABASE_URL });

@@ -1,6 +1,6 @@
 // The product under stress: the dev host killed with SIGKILL mid-job and restarted; 200 concurrent
 // submissions; fuzzed API bodies and query strings.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, cpSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { deploySchema } from '../../db';
 import { launchAzurite, type AzuriteInstance } from '../../devhost';
 import { createTestSchema, dropTestSchema, TEST_DATABASE_URL, type TestSchema } from '../support/pg';
+import { spawnAppHost } from './appHostProcess';
 import { ROOT, type JobDetail } from './stack';
 
 let schema: TestSchema;
@@ -65,62 +66,16 @@ afterAll(async () => {
 });
 
 /** Starts the dev host as a child process on the shared stores; resolves with its URL. */
-function startHostProcess(): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      path.join(ROOT, 'devhost', 'main.ts'),
-      '--app',
-      path.join(ROOT, 'functions', 'index.ts'),
-      '--store',
-      'postgres',
-      '--database-url',
-      TEST_DATABASE_URL,
-      '--store-schema',
-      `${schema.schema}_dh`,
-      '--port',
-      '0',
-      '--storage-connection-string',
-      azurite.connectionString,
-      '--log-level',
-      'error',
-    ],
-    {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        DATABASE_URL: TEST_DATABASE_URL,
-        DAG_DB_SCHEMA: schema.schema,
-        DAG_WORKFLOWS_DIR: workflowsDir,
-        DAG_RESULT_QUEUE: 'results-crash',
-        DAG_RECONCILE_SCHEDULE: '0 0 0 1 1 *',
-        DAG_TASK_HUB: 'crashhub',
-        DAG_API_KEY: '',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  procs.add(proc);
-  proc.on('exit', () => procs.delete(proc));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`dev host did not start: ${out}`)), 60_000);
-    proc.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, url: m[1]! });
-      }
-    });
-    proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`dev host exited (${code}): ${out}`));
-    });
+async function startHostProcess(): Promise<{ proc: ChildProcess; url: string }> {
+  const h = await spawnAppHost({
+    schema: schema.schema,
+    storageConnectionString: azurite.connectionString,
+    workflowsDir,
+    name: 'crash',
   });
+  procs.add(h.child);
+  h.child.on('exit', () => procs.delete(h.child));
+  return { proc: h.child, url: h.url };
 }
 
 async function api<T>(

@@ -40,32 +40,18 @@ describe('artifacts: at load', () => {
   });
 
   it('reports every problem with its place: unknown field, input, node, node field, syntax, fan-out variables', () => {
-    const r = loadWorkflow(
-      wf({
-        blob_pth: 'x',
-        blob_path: '{{ nodes.mkae.output.file }}',
-        stac_item_id: '{{ inputs.nmae }}',
-        stac_collection_id: '{{ nodes.make.outputs.c }}',
-        content_hash: '{{ item.hash }',
-        table_name: '{{ index }}',
-      }),
-      'a.yaml',
-      options,
-    );
+    const broken = {
+      blob_path: '{{ nodes.mkae.output.file }}',
+      stac_item_id: '{{ inputs.nmae }}',
+      stac_collection_id: '{{ nodes.make.outputs.c }}',
+      content_hash: '{{ item.hash }',
+      table_name: '{{ index }}',
+    };
+    const r = loadWorkflow(wf({ blob_pth: 'x', ...broken }), 'a.yaml', options);
     expect(r.issues.map((i) => `${i.code}@${i.path.join('.')}`)).toEqual(['unknown_key@artifacts.blob_pth']);
     expect(r.issues[0]!.hint).toMatch(/did you mean "blob_path"/);
     // Schema problems stop before the semantic checks; fix the key and the rest is reported at once.
-    const r2 = loadWorkflow(
-      wf({
-        blob_path: '{{ nodes.mkae.output.file }}',
-        stac_item_id: '{{ inputs.nmae }}',
-        stac_collection_id: '{{ nodes.make.outputs.c }}',
-        content_hash: '{{ item.hash }',
-        table_name: '{{ index }}',
-      }),
-      'a.yaml',
-      options,
-    );
+    const r2 = loadWorkflow(wf(broken), 'a.yaml', options);
     const codes = r2.issues.map((i) => `${i.code}@${i.path.join('.')}`).sort();
     expect(codes).toEqual(
       [
