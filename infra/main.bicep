@@ -181,6 +181,8 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
           { name: 'DAG_RECONCILE_SCHEDULE', value: '0 */1 * * * *' }
           { name: 'DAG_ENABLE_AUTO_BOOTSTRAP', value: 'true' }
           { name: 'DAG_WORKFLOWS_DIR', value: './workflows' }
+          // Platform API pre-flight: a raster submission's blob must exist (docs/domain.md).
+          { name: 'DAG_STORAGE_BLOB_URL', value: storage.properties.primaryEndpoints.blob }
         ],
         dbSettings
       )
