@@ -29,6 +29,7 @@ async function main() {
     workflowsDir: path.join(ROOT, 'workflows'),
     taskHub: 'benchphub',
     inMemoryAzurite: true,
+    ...(process.env.BENCH_ORCH ? { maxConcurrentOrchestratorFunctions: Number(process.env.BENCH_ORCH), maxConcurrentActivityFunctions: Number(process.env.BENCH_ORCH) } : {}),
   });
   const { host } = app;
   const submit = async (uuid: string): Promise<number> => {

@@ -1,19 +1,21 @@
-// A platform submission in ONE transaction (the original system ran these steps without one): get or
-// create the asset, refuse while a version awaits review, take the next ordinal, create the job and
-// the version pointing at it, and audit both. The asset row is locked for the rest of the
-// transaction, so concurrent submissions for one asset queue up and each sees the previous one's
-// version. Idempotent on the request id: the same request again returns the same version.
+// A platform submission in ONE statement, so one transaction (the original system ran these steps
+// without one): get or create the asset, refuse while a version awaits review, take the next
+// ordinal, create the job (with its nodes and event) and the version pointing at it, and audit both.
+// The asset row is locked by the statement, and unique indexes (one pending version per asset, the
+// ordinal, the request id) refuse what a concurrent submission made first. Idempotent on the request
+// id: the same request again returns the same version.
 import type { AssetDataType } from './assetStatuses';
 import type { RefValue } from './assetIdentity';
-import { auditInsert, type AuditEntry } from './auditRepository';
 import { parseRow, validateValues, type TableDef } from './defineTable';
 import { getVersionByRequestId } from './assetVersionRepository';
-import { createJob, type CreateJobInput } from './jobRepository';
-import { query, withTransaction, type Queryable } from './queryable';
+import { DbError } from './errors';
+import { jobInsertCtes, type CreateJobInput } from './jobRepository';
+import { query, type Queryable } from './queryable';
 import { sql } from './sql';
 import {
   assetsTable,
   assetVersionsTable,
+  jobsTable,
   platformsTable,
   type AssetRow,
   type AssetVersionRow,
@@ -65,17 +67,26 @@ export async function submitAssetVersion(
     submitted_by: input.submittedBy,
     workflow_id: input.workflowId,
   });
-  try {
-    return await withTransaction(db, (tx) => submitInTransaction(tx, schema, input));
-  } catch (err) {
-    // A concurrent submission with the same request id (for another asset) committed first.
-    if ((err as { code?: string }).code === UNIQUE_VIOLATION) {
-      const existing = await getVersionByRequestId(db, schema, input.requestId);
-      if (existing) return replayOrConflict(existing, input);
+  // One statement, so one round trip and no transaction held open across round trips. A concurrent
+  // submission for the same asset that commits first makes this statement either not see the asset
+  // (null) or hit a unique index (the pending version, the ordinal or the request id): run it again,
+  // and the next one sees what the other committed.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const r = await submitStatement(db, schema, input);
+      if (r) return r;
+    } catch (err) {
+      if ((err as { code?: string }).code !== UNIQUE_VIOLATION || attempt >= MAX_ATTEMPTS) throw err;
     }
-    throw err;
+    if (attempt >= MAX_ATTEMPTS)
+      throw new DbError(
+        'CONFLICT',
+        `Submission for asset ${input.assetId} kept racing with concurrent ones (${MAX_ATTEMPTS} attempts); retry it.`,
+      );
   }
 }
+
+const MAX_ATTEMPTS = 4;
 
 function sameSubmission(v: AssetVersionRow, input: SubmitVersionInput): boolean {
   return (
@@ -90,94 +101,121 @@ function replayOrConflict(v: AssetVersionRow, input: SubmitVersionInput): Submit
   return sameSubmission(v, input) ? { kind: 'replay', version: v } : { kind: 'request_conflict', version: v };
 }
 
-async function submitInTransaction(
-  tx: Queryable,
+async function submitStatement(
+  db: Queryable,
   schema: string,
   input: SubmitVersionInput,
-): Promise<SubmitVersionResult> {
+): Promise<SubmitVersionResult | null> {
   const assets = sql.table(schema, 'geospatial_assets');
   const versions = sql.table(schema, 'asset_versions');
-  const ins = await query(
-    tx,
-    sql`INSERT INTO ${assets} (asset_id, platform_id, platform_refs, data_type, created_by)
-        VALUES (${input.assetId}, ${input.platformId}, ${sql.json(input.refs, 'platform_refs')},
-                ${input.dataType}, ${input.submittedBy})
-        ON CONFLICT (asset_id) DO NOTHING
-        RETURNING asset_id`,
+  const { ctes: jobCtes } = jobInsertCtes(
+    schema,
+    {
+      ...input.job,
+      workflowId: input.workflowId,
+      inputParams: input.inputParams,
+      correlationId: input.requestId,
+      submittedBy: input.submittedBy,
+      assetId: input.assetId,
+    },
+    sql`EXISTS (SELECT 1 FROM ok)`,
   );
-  const assetCreated = ins.rows.length === 1;
-  // The lock that serializes submissions for this asset until commit.
-  const locked = await query(
-    tx,
-    sql`SELECT a.*,
-          (SELECT json_build_object('asset_id', v.asset_id, 'version_ordinal', v.version_ordinal)
-             FROM ${versions} v WHERE v.request_id = ${input.requestId}) AS _by_request,
-          (SELECT json_build_object('version_ordinal', v.version_ordinal, 'processing_state', v.processing_state)
-             FROM ${versions} v WHERE v.asset_id = a.asset_id AND v.approval_state = 'pending_review') AS _pending,
-          (SELECT coalesce(max(v.version_ordinal) + 1, 0) FROM ${versions} v WHERE v.asset_id = a.asset_id) AS _next
-        FROM ${assets} a WHERE a.asset_id = ${input.assetId}
-        FOR UPDATE OF a`,
+  const created = {
+    platform_id: input.platformId,
+    platform_refs: input.refs,
+    data_type: input.dataType,
+  };
+  const details = {
+    workflow_id: input.workflowId,
+    ...(input.versionLabel ? { version_label: input.versionLabel } : {}),
+  };
+  const r = await query<{
+    a: unknown;
+    st: Record<string, unknown> | null;
+    by_request: number | null;
+    v: unknown;
+    j: unknown;
+    created: boolean;
+  }>(
+    db,
+    sql`WITH ins AS (
+          INSERT INTO ${assets} (asset_id, platform_id, platform_refs, data_type, created_by)
+          SELECT ${input.assetId}::text, ${input.platformId}::text, ${sql.json(input.refs, 'platform_refs')},
+                 ${input.dataType}::${sql.ident(schema, 'asset_data_type')}, ${input.submittedBy}::text
+          -- A request id that created a version already creates nothing more (not even an asset).
+          WHERE NOT EXISTS (SELECT 1 FROM ${versions} WHERE request_id = ${input.requestId})
+          ON CONFLICT (asset_id) DO NOTHING
+          RETURNING *
+        ), cur AS (
+          -- The lock that serializes submissions for an existing asset.
+          SELECT * FROM ${assets} WHERE asset_id = ${input.assetId} FOR UPDATE
+        ), a AS (
+          SELECT * FROM ins UNION ALL SELECT * FROM cur
+        ), st AS (
+          SELECT a.asset_id, a.deleted_at IS NOT NULL AS deleted, a.data_type::text AS data_type,
+            (SELECT v.version_ordinal FROM ${versions} v WHERE v.request_id = ${input.requestId}) AS by_request,
+            (SELECT json_build_object('version_ordinal', v.version_ordinal, 'processing_state', v.processing_state)
+               FROM ${versions} v WHERE v.asset_id = a.asset_id AND v.approval_state = 'pending_review') AS pending,
+            (SELECT coalesce(max(v.version_ordinal) + 1, 0) FROM ${versions} v WHERE v.asset_id = a.asset_id) AS next
+          FROM a
+        ), ok AS (
+          SELECT * FROM st
+          WHERE by_request IS NULL AND pending IS NULL AND NOT deleted AND data_type = ${input.dataType}
+        ), ${jobCtes}, v AS (
+          INSERT INTO ${versions} (asset_id, version_ordinal, version_label, current_job_id, request_id,
+                                   workflow_id, input_params, submitted_by)
+          SELECT ok.asset_id, ok.next, ${input.versionLabel ?? null}::text, j.job_id, ${input.requestId}::text,
+                 ${input.workflowId}::text, ${sql.json(input.inputParams, 'input_params')}, ${input.submittedBy}::text
+          FROM ok, j
+          RETURNING *
+        ), aud AS (
+          INSERT INTO ${sql.table(schema, 'asset_audit_log')}
+            (asset_id, version_ordinal, action, actor, to_state, details, job_id, request_id)
+          SELECT asset_id, version_ordinal, action, ${input.submittedBy}::text, to_state, details, job_id, ${input.requestId}::text
+          FROM (
+            SELECT 1 AS ord, v.asset_id, NULL::int AS version_ordinal, 'asset_created' AS action,
+                   ${sql.json(created)} AS to_state, '{}'::jsonb AS details, NULL::text AS job_id
+            FROM v WHERE EXISTS (SELECT 1 FROM ins)
+            UNION ALL
+            SELECT 2, v.asset_id, v.version_ordinal, 'version_submitted',
+                   '{"approval_state": "pending_review", "processing_state": "queued"}'::jsonb,
+                   ${sql.json(details)}, v.current_job_id
+            FROM v
+          ) x ORDER BY ord
+          RETURNING 1
+        )
+        SELECT (SELECT row_to_json(a) FROM a) AS a, (SELECT row_to_json(st) FROM st) AS st,
+               (SELECT v.version_ordinal FROM ${versions} v WHERE v.request_id = ${input.requestId}) AS by_request,
+               (SELECT row_to_json(v) FROM v) AS v, (SELECT row_to_json(j) FROM j) AS j,
+               EXISTS (SELECT 1 FROM ins) AS created`,
   );
-  const { _by_request, _pending, _next, ...assetRow } = locked.rows[0] as Record<string, unknown>;
-  const asset = parseRow(assetsTable, assetRow);
-  if (_by_request) {
-    const v = await getVersionByRequestId(tx, schema, input.requestId);
+  const row = r.rows[0]!;
+  if (row.by_request !== null && !row.v) {
+    const v = await getVersionByRequestId(db, schema, input.requestId);
     if (v) return replayOrConflict(v, input);
   }
-  if (asset.deleted_at !== null) return { kind: 'deleted', asset };
-  if (asset.data_type !== input.dataType) return { kind: 'data_type_mismatch', asset };
-  if (_pending) {
+  // A submission that created the asset committed while this statement waited: it cannot see it.
+  if (!row.a || !row.st) return null;
+  const asset = parseRow(assetsTable, withDates(assetsTable, row.a));
+  const st = row.st;
+  if (row.v && row.j) {
+    return {
+      kind: 'created',
+      asset,
+      version: parseRow(assetVersionsTable, withDates(assetVersionsTable, row.v)),
+      job: parseRow(jobsTable, withDates(jobsTable, row.j)),
+      assetCreated: row.created,
+    };
+  }
+  if (st.deleted) return { kind: 'deleted', asset };
+  if (st.data_type !== input.dataType) return { kind: 'data_type_mismatch', asset };
+  if (st.pending)
     return {
       kind: 'pending',
       asset,
-      pending: _pending as { version_ordinal: number; processing_state: string },
+      pending: st.pending as { version_ordinal: number; processing_state: string },
     };
-  }
-  const ordinal = Number(_next);
-  const created = await createJob(tx, schema, {
-    ...input.job,
-    workflowId: input.workflowId,
-    inputParams: input.inputParams,
-    correlationId: input.requestId,
-    submittedBy: input.submittedBy,
-    assetId: input.assetId,
-  });
-  const job = created.job;
-  const audit: AuditEntry[] = [];
-  if (assetCreated) {
-    audit.push({
-      action: 'asset_created',
-      actor: input.submittedBy,
-      assetId: input.assetId,
-      to: { platform_id: input.platformId, platform_refs: input.refs, data_type: input.dataType },
-      requestId: input.requestId,
-    });
-  }
-  audit.push({
-    action: 'version_submitted',
-    actor: input.submittedBy,
-    assetId: input.assetId,
-    versionOrdinal: ordinal,
-    to: { approval_state: 'pending_review', processing_state: 'queued' },
-    details: {
-      workflow_id: input.workflowId,
-      ...(input.versionLabel ? { version_label: input.versionLabel } : {}),
-    },
-    jobId: job.job_id,
-    requestId: input.requestId,
-  });
-  const v = await query(
-    tx,
-    sql`WITH v AS (
-          INSERT INTO ${versions} (asset_id, version_ordinal, version_label, current_job_id, request_id,
-                                   workflow_id, input_params, submitted_by)
-          VALUES (${input.assetId}, ${ordinal}, ${input.versionLabel ?? null}, ${job.job_id}, ${input.requestId},
-                  ${input.workflowId}, ${sql.json(input.inputParams, 'input_params')}, ${input.submittedBy})
-          RETURNING *
-        ), aud AS (${auditInsert(schema, audit)} RETURNING 1)
-        SELECT * FROM v`,
-  );
-  return { kind: 'created', asset, version: parseRow(assetVersionsTable, v.rows[0]), job, assetCreated };
+  return null;
 }
 
 export interface SubmissionContext {

@@ -7,7 +7,7 @@ import { parseRow, truncate, validateValues } from './defineTable';
 import { DbError, DbValidationError } from './errors';
 import { newJobId } from './ids';
 import { query, withTransaction, type Queryable } from './queryable';
-import { sql, toJsonText } from './sql';
+import { sql, toJsonText, type SqlFragment } from './sql';
 import {
   JOB_EVENT_FOR_STATUS,
   JOB_TRANSITIONS,
@@ -60,16 +60,16 @@ export interface CreateJobInput {
 export type CreateJobResult = { created: true; job: JobRow } | { created: false; job: JobRow };
 
 /**
- * Creates the job, its node rows and the job_created event in one statement (atomic). With an
- * idempotency key, a second submission, even a concurrent one, returns the existing job
- * ({created: false}) and writes nothing. The caller decides whether a repeat with different
- * parameters is an error (compare job.workflow_id / input_params).
+ * The CTEs `j` (the job row, RETURNING *), `n` (its nodes) and `e` (its job_created event) that
+ * create a job, for createJob and for statements that create a job with other rows (a platform
+ * submission creates the job and the asset version pointing at it in one statement). `when` (SQL)
+ * makes the insert conditional. Validates the input first.
  */
-export async function createJob(
-  db: Queryable,
+export function jobInsertCtes(
   schema: string,
   input: CreateJobInput,
-): Promise<CreateJobResult> {
+  when: SqlFragment = sql`TRUE`,
+): { jobId: string; ctes: SqlFragment } {
   const jobId = input.jobId ?? newJobId();
   validateValues(jobsTable, {
     job_id: jobId,
@@ -117,15 +117,15 @@ export async function createJob(
     };
   });
   const t = T(schema);
-  const r = await query(
-    db,
-    sql`WITH j AS (
+  const ctes = sql`j AS (
       INSERT INTO ${t.jobs} (job_id, workflow_id, workflow_version, workflow_snapshot, input_params, metadata,
                              correlation_id, idempotency_key, submitted_by, asset_id)
-      VALUES (${jobId}, ${input.workflowId}, ${input.workflowVersion}, ${sql.json(input.workflowSnapshot, 'workflow_snapshot')},
-              ${sql.json(input.inputParams ?? {}, 'input_params')}, ${sql.json(input.metadata ?? {}, 'metadata')},
-              ${input.correlationId ?? null}, ${input.idempotencyKey ?? null}, ${input.submittedBy ?? null},
-              ${input.assetId ?? null})
+      SELECT ${jobId}::text, ${input.workflowId}::text, ${input.workflowVersion}::int,
+             ${sql.json(input.workflowSnapshot, 'workflow_snapshot')},
+             ${sql.json(input.inputParams ?? {}, 'input_params')}, ${sql.json(input.metadata ?? {}, 'metadata')},
+             ${input.correlationId ?? null}::text, ${input.idempotencyKey ?? null}::text,
+             ${input.submittedBy ?? null}::text, ${input.assetId ?? null}::text
+      WHERE ${when}
       ON CONFLICT DO NOTHING
       RETURNING *
     ), n AS (
@@ -144,9 +144,24 @@ export async function createJob(
              ${input.sourceApp ?? null}
       FROM j
       RETURNING 1
-    )
-    SELECT * FROM j`,
-  );
+    )`;
+  return { jobId, ctes };
+}
+
+/**
+ * Creates the job, its node rows and the job_created event in one statement (atomic). With an
+ * idempotency key, a second submission, even a concurrent one, returns the existing job
+ * ({created: false}) and writes nothing. The caller decides whether a repeat with different
+ * parameters is an error (compare job.workflow_id / input_params).
+ */
+export async function createJob(
+  db: Queryable,
+  schema: string,
+  input: CreateJobInput,
+): Promise<CreateJobResult> {
+  const { jobId, ctes } = jobInsertCtes(schema, input);
+  const t = T(schema);
+  const r = await query(db, sql`WITH ${ctes} SELECT * FROM j`);
   if (r.rows[0]) return { created: true, job: parseRow(jobsTable, r.rows[0]) };
 
   // Nothing inserted: the key (or the explicit job id) exists. The other insert has committed by now

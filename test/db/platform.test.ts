@@ -135,6 +135,36 @@ describe('submission', () => {
     expect(elsewhere.kind).toBe('request_conflict');
   });
 
+  it('concurrent submissions: one version per asset (new or existing asset), one asset per request id', async () => {
+    const t = db();
+    await seedPlatforms(t.pool, t.schema, 'test');
+    const race = (over: () => Partial<SubmitVersionInput>) =>
+      Promise.all(Array.from({ length: 20 }, () => submitAssetVersion(t.pool, t.schema, submission(over()))));
+    const kinds = (rs: Array<{ kind: string }>) => rs.map((r) => r.kind).sort();
+    const fresh = { dataset_id: 'race', resource_id: 'new' };
+    expect(kinds(await race(() => ({ refs: fresh })))).toEqual(['created', ...Array(19).fill('pending')]);
+    // An existing asset whose version 0 is approved: again exactly one version 1.
+    const assetId = assetIdFor('ddh', fresh);
+    const v0 = await getVersion(t.pool, t.schema, assetId, 0);
+    await finishJob(t.pool, t.schema, { jobId: v0!.current_job_id!, status: 'completed' });
+    await reviewVersion(t.pool, t.schema, { assetId, ordinal: 0, decision: 'approved', reviewer: 'r' });
+    expect(kinds(await race(() => ({ refs: fresh })))).toEqual(['created', ...Array(19).fill('pending')]);
+    // One request id for 20 different assets: one version, the others are told the id is taken.
+    let i = 0;
+    const one = await race(() => ({
+      requestId: 'one-id',
+      refs: { dataset_id: 'race', resource_id: `r${i++}` },
+    }));
+    expect(kinds(one)).toEqual(['created', ...Array(19).fill('request_conflict')]);
+    const counts = await t.pool.query(
+      `SELECT (SELECT count(*)::int FROM "${t.schema}".asset_versions) AS versions,
+              (SELECT count(*)::int FROM "${t.schema}".dag_jobs) AS jobs,
+              (SELECT count(*)::int FROM "${t.schema}".geospatial_assets) AS assets`,
+    );
+    // Refused submissions leave nothing behind: 3 versions, their 3 jobs, their 2 assets.
+    expect(counts.rows[0]).toEqual({ versions: 3, jobs: 3, assets: 2 });
+  });
+
   it('stores SQL-injection strings and odd Unicode in references as data', async () => {
     const t = db();
     await seedPlatforms(t.pool, t.schema, 'test');
