@@ -4,6 +4,7 @@
 // one transaction and starts the orchestration. 32 clients submit at once; every submission is a new
 // asset. The orchestrations (hello_world) run meanwhile on the same two cores, as they would.
 // Issue "The platform API" asks for ≥ 200 submits/s with Postgres state.
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { deploySchema, seedPlatforms } from '../db';
@@ -29,7 +30,6 @@ async function main() {
     workflowsDir: path.join(ROOT, 'workflows'),
     taskHub: 'benchphub',
     inMemoryAzurite: true,
-    ...(process.env.BENCH_ORCH ? { maxConcurrentOrchestratorFunctions: Number(process.env.BENCH_ORCH), maxConcurrentActivityFunctions: Number(process.env.BENCH_ORCH) } : {}),
   });
   const { host } = app;
   const submit = async (uuid: string): Promise<number> => {
@@ -56,6 +56,8 @@ async function main() {
     for (let i = 0; i < 50; i++) await submit(`warm-${i}`); // JIT, pools, prepared plans
     const latencies: number[] = [];
     let next = 0;
+    const load0 = os.loadavg()[0]!;
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: CLIENTS }, async () => {
@@ -66,6 +68,7 @@ async function main() {
       }),
     );
     const wallMs = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
     rate = Math.round((N / wallMs) * 1000 * 10) / 10;
     latencies.sort((a, b) => a - b);
     const c = await admin.query(
@@ -82,6 +85,10 @@ async function main() {
       p90Ms: pct(latencies, 0.9),
       p99Ms: pct(latencies, 0.99),
       maxMs: pct(latencies, 1),
+      // This process: the client, the dev host, the app and the orchestrations running meanwhile.
+      nodeCpuMsPerSubmit: Math.round(((cpu.user + cpu.system) / 1000 / N) * 100) / 100,
+      // The machine is shared: other work's load (1-minute average) before and after.
+      loadAverage: [Math.round(load0 * 10) / 10, Math.round(os.loadavg()[0]! * 10) / 10],
       rows: c.rows[0],
     };
   } finally {

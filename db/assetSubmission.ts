@@ -9,7 +9,7 @@ import type { RefValue } from './assetIdentity';
 import { parseRow, validateValues, type TableDef } from './defineTable';
 import { getVersionByRequestId } from './assetVersionRepository';
 import { DbError } from './errors';
-import { jobInsertCtes, type CreateJobInput } from './jobRepository';
+import { jobInsertCtes, parseSummary, type CreateJobInput, type JobSummaryRow } from './jobRepository';
 import { query, type Queryable } from './queryable';
 import { sql } from './sql';
 import {
@@ -19,7 +19,6 @@ import {
   platformsTable,
   type AssetRow,
   type AssetVersionRow,
-  type JobRow,
   type PlatformRow,
 } from './tables';
 
@@ -44,7 +43,7 @@ export interface SubmitVersionInput {
 }
 
 export type SubmitVersionResult =
-  | { kind: 'created'; asset: AssetRow; version: AssetVersionRow; job: JobRow; assetCreated: boolean }
+  | { kind: 'created'; asset: AssetRow; version: AssetVersionRow; job: JobSummaryRow; assetCreated: boolean }
   /** The same request id with the same parameters: the version it created. */
   | { kind: 'replay'; version: AssetVersionRow }
   /** The request id was used for a different submission. */
@@ -186,7 +185,8 @@ async function submitStatement(
         )
         SELECT (SELECT row_to_json(a) FROM a) AS a, (SELECT row_to_json(st) FROM st) AS st,
                (SELECT v.version_ordinal FROM ${versions} v WHERE v.request_id = ${input.requestId}) AS by_request,
-               (SELECT row_to_json(v) FROM v) AS v, (SELECT row_to_json(j) FROM j) AS j,
+               (SELECT row_to_json(v) FROM v) AS v,
+               (SELECT to_jsonb(j) - 'workflow_snapshot' FROM j) AS j,
                EXISTS (SELECT 1 FROM ins) AS created`,
   );
   const row = r.rows[0]!;
@@ -203,7 +203,7 @@ async function submitStatement(
       kind: 'created',
       asset,
       version: parseRow(assetVersionsTable, withDates(assetVersionsTable, row.v)),
-      job: parseRow(jobsTable, withDates(jobsTable, row.j)),
+      job: parseSummary(withDates(jobsTable, row.j)),
       assetCreated: row.created,
     };
   }

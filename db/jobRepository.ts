@@ -254,7 +254,7 @@ export async function listJobs(
   };
 }
 
-function parseSummary(row: unknown): JobSummaryRow {
+export function parseSummary(row: unknown): JobSummaryRow {
   const r = JobSummaryRow.safeParse(row);
   if (!r.success)
     throw new DbError('DATABASE', `A dag_jobs row does not match its model: ${r.error.issues[0]?.message}`);

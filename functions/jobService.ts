@@ -101,7 +101,7 @@ export function nodeSpecs(workflow: Workflow) {
  */
 export async function ensureOrchestration(
   client: df.DurableClient,
-  job: JobRow,
+  job: Pick<JobRow, 'job_id' | 'status' | 'run_count'>,
   opts: { created?: boolean } = {},
 ): Promise<void> {
   if (job.status !== 'pending' && job.status !== 'running') return;

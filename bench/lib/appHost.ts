@@ -11,9 +11,6 @@ export async function startBenchApp(o: {
   /** Task hub name (its queues and instances stay apart from other runs). */
   taskHub: string;
   inMemoryAzurite?: boolean;
-  /** host.json's extensions.durableTask limits (default: the dev host's, 10 × cores). */
-  maxConcurrentOrchestratorFunctions?: number;
-  maxConcurrentActivityFunctions?: number;
 }): Promise<{ host: DevHost; azurite: AzuriteInstance; stop(): Promise<void> }> {
   const azurite = await launchAzurite(o.inMemoryAzurite ? { inMemory: true } : {});
   const host = await startDevHost({
@@ -35,10 +32,6 @@ export async function startBenchApp(o: {
     },
     loadLocalSettings: false,
     logLevel: 'error',
-    ...(o.maxConcurrentOrchestratorFunctions
-      ? { maxConcurrentOrchestratorFunctions: o.maxConcurrentOrchestratorFunctions }
-      : {}),
-    ...(o.maxConcurrentActivityFunctions ? { maxConcurrentActivityFunctions: o.maxConcurrentActivityFunctions } : {}),
   });
   return {
     host,
