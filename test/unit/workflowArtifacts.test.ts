@@ -85,6 +85,12 @@ describe('artifacts: at load', () => {
 
 describe('rendering artifacts', () => {
   const cog = { cog_container: 'silver-cogs', cog_blob: 'uploads/a_cog.tif', file_checksum: '1220abcd' };
+  const SINGLE_COG = {
+    blob_path: 'silver-cogs/uploads/a_cog.tif',
+    stac_item_id: 'a_cog',
+    stac_collection_id: 'c',
+    content_hash: '1220abcd',
+  };
   it('raster_ingest: COG path, STAC item and collection, checksum', () => {
     const r = renderArtifacts(DEFAULT_ARTIFACTS.raster_ingest!, {
       inputs: { collection_id: 'c' },
@@ -93,15 +99,7 @@ describe('rendering artifacts', () => {
         register_stac_item: { status: 'completed', output: { item_id: 'a_cog', collection_id: 'c' } },
       },
     });
-    expect(r).toEqual({
-      ok: true,
-      value: {
-        blob_path: 'silver-cogs/uploads/a_cog.tif',
-        stac_item_id: 'a_cog',
-        stac_collection_id: 'c',
-        content_hash: '1220abcd',
-      },
-    });
+    expect(r).toEqual({ ok: true, value: SINGLE_COG });
   });
 
   it('raster_tiled: the single COG, or the folder of tiles when the tiling branch ran', () => {
@@ -113,15 +111,7 @@ describe('rendering artifacts', () => {
         collect_tiles: { status: 'skipped', output: null },
       },
     });
-    expect(single).toEqual({
-      ok: true,
-      value: {
-        blob_path: 'silver-cogs/uploads/a_cog.tif',
-        stac_item_id: 'a_cog',
-        stac_collection_id: 'c',
-        content_hash: '1220abcd',
-      },
-    });
+    expect(single).toEqual({ ok: true, value: SINGLE_COG });
     const tiled = renderArtifacts(DEFAULT_ARTIFACTS.raster_tiled!, {
       inputs: { collection_id: 'c' },
       nodes: {
