@@ -21,6 +21,7 @@ const DB = BENCH_DB;
 const ROOT = path.join(__dirname, '..');
 const N = Number(process.env.BENCH_SUBMITS ?? 1000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 const pct = (sorted: number[], p: number) =>
   Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! * 10) / 10;
@@ -77,8 +78,9 @@ async function stateLayer(schema: string, n: number) {
   }
 }
 
-async function main() {
-  const schema = `benchp_${Date.now().toString(36)}`;
+/** One round on a fresh schema and dev host: the HTTP phase, then the state layer alone. */
+async function round(k: number) {
+  const schema = `benchp_${Date.now().toString(36)}_${k}`;
   const admin = new pg.Pool({ connectionString: DB, max: 2 });
   await admin.query(`CREATE SCHEMA "${schema}"`);
   await deploySchema(admin, schema);
@@ -86,10 +88,9 @@ async function main() {
   const app = await startBenchApp({
     schema,
     workflowsDir: path.join(ROOT, 'workflows'),
-    taskHub: 'benchphub',
+    taskHub: `benchp${k}hub`,
     inMemoryAzurite: true,
   });
-  const { host } = app;
   let running = true;
   const stopApp = async () => {
     if (running) await app.stop();
@@ -105,14 +106,12 @@ async function main() {
   });
   const load = (n: number, prefix: string) =>
     runHttpLoad({
-      url: `${host.url}/api/platform/submit`,
+      url: `${app.host.url}/api/platform/submit`,
       n,
       clients: CLIENTS,
       body: body.replaceAll('{i}', `${prefix}{i}`),
       status: 202,
     });
-  let results: Record<string, unknown> = {};
-  let rate = 0;
   try {
     await load(100, 'warm-'); // JIT, pools, prepared plans
     const load0 = os.loadavg()[0]!;
@@ -120,18 +119,14 @@ async function main() {
     const run = await load(N, 'item-');
     const elu = performance.eventLoopUtilization(elu0);
     if (run.failures.length) throw new Error(`submissions failed: ${run.failures.join('; ')}`);
-    const http = summary(run.latenciesMs, run.wallMs, N);
-    rate = http.submitsPerSecond;
     const c = await admin.query(
       `SELECT (SELECT count(*)::int FROM "${schema}".geospatial_assets) AS assets,
               (SELECT count(*)::int FROM "${schema}".asset_versions) AS versions,
               (SELECT count(*)::int FROM "${schema}".dag_jobs WHERE asset_id IS NOT NULL) AS jobs`,
     );
-    results = {
-      submits: N,
-      clients: CLIENTS,
+    const http = {
       wallSeconds: Math.round(run.wallMs) / 1000,
-      ...http,
+      ...summary(run.latenciesMs, run.wallMs, N),
       // The dev host's event loop (the app, the orchestrations running meanwhile; not the clients).
       hostBusyMsPerSubmit: Math.round((elu.active / N) * 100) / 100,
       hostEventLoopUtilization: Math.round(elu.utilization * 100) / 100,
@@ -140,20 +135,39 @@ async function main() {
       rows: c.rows[0],
     };
     await stopApp();
-    results.stateLayerOnly = { submits: N, callers: CLIENTS, poolSize: 16, ...(await stateLayer(schema, N)) };
+    return { http, stateLayerOnly: await stateLayer(schema, N) };
   } finally {
     await stopApp();
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}_dh" CASCADE`);
     await admin.end();
   }
+}
+
+async function main() {
+  const rounds: Array<Awaited<ReturnType<typeof round>>> = [];
+  for (let k = 0; k < ROUNDS; k++) rounds.push(await round(k));
+  const med = (f: (r: (typeof rounds)[number]) => number) => median(rounds.map(f));
+  const rate = med((r) => r.http.submitsPerSecond);
   record({
     name: 'platform-submit-1000',
-    target: '≥ 200 platform submits/s with Postgres state (1,000 submissions, 32 concurrent clients)',
+    target:
+      '≥ 200 platform submits/s with Postgres state (1,000 submissions, 32 concurrent clients; median of 3 rounds)',
     pass: rate >= 200,
-    results,
+    results: {
+      submits: N,
+      clients: CLIENTS,
+      rounds: ROUNDS,
+      submitsPerSecond: rate,
+      p50Ms: med((r) => r.http.p50Ms),
+      p99Ms: med((r) => r.http.p99Ms),
+      stateLayerOnlySubmitsPerSecond: med((r) => r.stateLayerOnly.submitsPerSecond),
+      stateLayerOnlyP50Ms: med((r) => r.stateLayerOnly.p50Ms),
+      stateLayerOnlyP99Ms: med((r) => r.stateLayerOnly.p99Ms),
+      perRound: rounds,
+    },
     notes:
-      'HTTP: POST /api/platform/submit to the dev host (functions/index.ts) from 32 clients in a worker thread; per submission the platform, references, workflow and inputs are checked (one read), asset + version 0 + job with its nodes and event + audit are written in one statement, and the orchestration is started (Postgres Durable store); the 1,100 hello_world orchestrations run on the same event loop meanwhile. The dev host runs the API, the Durable replay and the activities on one Node event loop, saturated here (hostEventLoopUtilization): hostBusyMsPerSubmit is its wall-clock busy time per submission, about half the submission path (HTTP, checks, two round trips, durable start) and half the job it starts; the machine is shared with other work (loadAverage). stateLayerOnly: the same Postgres work without HTTP or orchestrations.',
+      'HTTP: POST /api/platform/submit to the dev host (functions/index.ts) from 32 clients in a worker thread; per submission the platform, references, workflow and inputs are checked (one read), asset + version 0 + job with its nodes and event + audit are written in one statement, and the orchestration is started (Postgres Durable store); the hello_world orchestrations run on the same event loop meanwhile. The dev host runs the API, the Durable replay and the activities on one Node event loop, saturated here (hostEventLoopUtilization): hostBusyMsPerSubmit is its wall-clock busy time per submission, about half the submission path (HTTP, checks, two round trips, durable start) and half the job it starts; the machine is shared with other work (loadAverage). stateLayerOnly: the same Postgres work (context read + one-statement submission) without HTTP or orchestrations, 32 callers on a pool of 16.',
   });
 }
 
