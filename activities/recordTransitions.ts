@@ -26,6 +26,7 @@ import { RecordTransitionsInputSchema, type RecordTransitionsOutput } from './co
 import { loadJobData, templateContextFor, type JobData } from './jobData';
 import { renderNodeTemplates } from './renderNodeTemplates';
 import { taskSpec } from './runTasks';
+import { versionOutcome } from './versionOutcome';
 
 export async function recordTransitions(
   deps: ActivityDeps,
@@ -133,11 +134,14 @@ export async function recordTransitions(
     }
 
     if (finished) {
+      // The job's asset version (if any) ends in the same statement, with its artifacts.
+      const version = await versionOutcome(tx, deps.schema, data, finished.status);
       await finishJob(tx, deps.schema, {
         jobId,
         status: finished.status,
         errorMessage: finished.error ?? null,
         sourceApp: deps.sourceApp,
+        ...(version ? { version } : {}),
       });
     }
   });

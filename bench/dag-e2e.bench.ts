@@ -11,11 +11,10 @@ import path from 'node:path';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { deploySchema } from '../db';
-import { launchAzurite, startDevHost } from '../devhost';
+import { startBenchApp } from './lib/appHost';
 import { median, record } from './lib/record';
 
 const DB = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const ROOT = path.join(__dirname, '..');
 
 let peakRss = 0;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
@@ -53,27 +52,8 @@ async function main() {
     stringify({ workflow_id: 'bench_chain', name: 'chain', nodes: chain }),
   );
 
-  const azurite = await launchAzurite();
-  const host = await startDevHost({
-    appEntry: path.join(ROOT, 'functions', 'index.ts'),
-    store: 'postgres',
-    databaseUrl: DB,
-    storeSchema: `${schema}_dh`,
-    storageConnectionString: azurite.connectionString,
-    apiKey: '',
-    env: {
-      DATABASE_URL: DB,
-      DAG_DB_SCHEMA: schema,
-      DAG_WORKFLOWS_DIR: wfDir,
-      DAG_RESULT_QUEUE: 'bench-results',
-      DAG_RECONCILE_SCHEDULE: '0 0 0 1 1 *',
-      DAG_TASK_HUB: 'benchhub',
-      DAG_DB_POOL_MAX: '16',
-      LOG_LEVEL: 'error',
-    },
-    loadLocalSettings: false,
-    logLevel: 'error',
-  });
+  const app = await startBenchApp({ schema, workflowsDir: wfDir, taskHub: 'benchhub' });
+  const { host } = app;
 
   const api = async (method: string, route: string, body?: unknown) => {
     const r = await fetch(`${host.url}${route}`, {
@@ -190,8 +170,7 @@ async function main() {
     }
   } finally {
     clearInterval(sampler);
-    await host.stop();
-    await azurite.stop();
+    await app.stop();
     await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}_dh" CASCADE`);
     await admin.end();

@@ -12,12 +12,11 @@ import pg from 'pg';
 import { stringify } from 'yaml';
 import { startContainerWorker } from '../container-worker';
 import { deploySchema } from '../db';
-import { launchAzurite, startDevHost } from '../devhost';
 import { createLogger } from '../handlers/createLogger';
+import { startBenchApp } from './lib/appHost';
 import { record } from './lib/record';
 
 const DB = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const ROOT = path.join(__dirname, '..');
 const N = Number(process.env.BENCH_TASKS ?? 1000);
 
 async function main() {
@@ -53,27 +52,13 @@ async function main() {
       }),
     );
   }
-  const azurite = await launchAzurite({ inMemory: true });
-  const host = await startDevHost({
-    appEntry: path.join(ROOT, 'functions', 'index.ts'),
-    store: 'postgres',
-    databaseUrl: DB,
-    storeSchema: `${schema}_dh`,
-    storageConnectionString: azurite.connectionString,
-    apiKey: '',
-    env: {
-      DATABASE_URL: DB,
-      DAG_DB_SCHEMA: schema,
-      DAG_WORKFLOWS_DIR: wfDir,
-      DAG_RESULT_QUEUE: 'bench-results',
-      DAG_RECONCILE_SCHEDULE: '0 0 0 1 1 *',
-      DAG_TASK_HUB: 'benchwhub',
-      DAG_DB_POOL_MAX: '16',
-      LOG_LEVEL: 'error',
-    },
-    loadLocalSettings: false,
-    logLevel: 'error',
+  const app = await startBenchApp({
+    schema,
+    workflowsDir: wfDir,
+    taskHub: 'benchwhub',
+    inMemoryAzurite: true,
   });
+  const { host, azurite } = app;
   const worker = await startContainerWorker({
     queues: ['container-tasks'],
     storageConnectionString: azurite.connectionString,
@@ -147,8 +132,7 @@ async function main() {
     });
   } finally {
     await worker.stop();
-    await host.stop();
-    await azurite.stop();
+    await app.stop();
     await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}_dh" CASCADE`);
     await admin.end();

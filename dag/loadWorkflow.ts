@@ -3,6 +3,7 @@ import { compilePlan, type Plan } from './compilePlan';
 import { parseWorkflow } from './parseWorkflow';
 import { queueWarnings } from './queueWarnings';
 import { validateWorkflow, type ValidateOptions } from './validateWorkflow';
+import { artifactsOf } from './workflowArtifacts';
 import type { WorkflowIssue } from './workflowIssue';
 import type { Workflow } from './workflowModel';
 
@@ -24,6 +25,9 @@ export function loadWorkflow(
 ): LoadedWorkflow {
   const parsed = parseWorkflow(text, file);
   if (!parsed.workflow) return { file, issues: sortIssues(parsed.issues) };
+  // A built-in default becomes part of the workflow, so jobs pin it with their snapshot.
+  const artifacts = artifactsOf(parsed.workflow);
+  if (artifacts) parsed.workflow = { ...parsed.workflow, artifacts };
   const semantic = validateWorkflow(parsed.workflow, options).map((i) => ({
     ...i,
     file,

@@ -9,6 +9,7 @@ import { isReservedName } from './reservedNames';
 import { didYouMean } from './suggest';
 import { taskPlacement } from './taskPlacement';
 import type { IssuePath, WorkflowIssue } from './workflowIssue';
+import { artifactsOf } from './workflowArtifacts';
 import type { NodeDefinition, Workflow } from './workflowModel';
 
 export interface ValidateOptions extends Partial<QueueConfig> {
@@ -130,7 +131,20 @@ export function validateWorkflow(workflow: Workflow, options: ValidateOptions = 
   validateHandlers(workflow, ids, options, add);
   validateInputsDeclarations(workflow, add);
   if (!cyclic) validateTemplates(workflow, plan, ids, add);
+  validateArtifacts(workflow, add);
   return issues;
+}
+
+/** The artifacts: map (or the built-in default): templates over inputs and any node, read at the job's end. */
+function validateArtifacts(workflow: Workflow, add: (i: Issue) => void) {
+  const artifacts = artifactsOf(workflow);
+  if (!artifacts) return;
+  const all = new Set(Object.keys(workflow.nodes));
+  for (const [field, template] of Object.entries(artifacts)) {
+    if (template === undefined) continue;
+    const where = `Workflow "${workflow.workflow_id}" artifacts.${field}`;
+    checkTemplate(workflow, 'artifacts', all, template, ['artifacts', field], false, add, where);
+  }
 }
 
 function validateConditionalShape(
@@ -469,12 +483,13 @@ function checkTemplate(
   path: IssuePath,
   allowChild: boolean,
   add: (i: Issue) => void,
+  label?: string,
 ) {
   const { errors, references } = inspectTemplate(template);
   for (const e of errors) add({ code: e.code.toLowerCase(), path, message: e.message });
   const declared = Object.keys(workflow.inputs);
   for (const ref of references) {
-    const where = `Workflow "${workflow.workflow_id}" node "${nodeId}"`;
+    const where = label ?? `Workflow "${workflow.workflow_id}" node "${nodeId}"`;
     if (ref.root === 'inputs') {
       const name = ref.path[0];
       if (ref.dynamic && name === undefined) continue;

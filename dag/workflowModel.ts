@@ -3,6 +3,7 @@
 // Every object is strict: an unknown key is an error (the original system silently dropped them).
 import { z } from 'zod';
 import { isReservedName } from './reservedNames';
+import { ArtifactsSchema } from './workflowArtifacts';
 
 export const NODE_ID_PATTERN = /^[A-Za-z0-9_]+$/;
 export const WORKFLOW_ID_PATTERN = /^[a-z0-9_-]+$/;
@@ -170,6 +171,8 @@ export const WorkflowHeaderSchema = z.strictObject({
   version: z.int().min(1).default(1),
   description: z.string().optional(),
   inputs: z.record(z.string(), InputDefinitionSchema).default({}),
+  /** What a completed job gives the asset version it processes (docs/domain.md "Artifacts"). */
+  artifacts: ArtifactsSchema.optional(),
   nodes: z.record(z.string(), z.unknown()),
 });
 

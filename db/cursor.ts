@@ -56,3 +56,21 @@ export interface Page<T> {
   /** Pass back for the next page; null on the last page. */
   nextCursor: string | null;
 }
+
+/**
+ * The page of rows read with `LIMIT limit + 1`: the first `limit` rows parsed, and the cursor of the
+ * last of them (cursorOf reads the raw row) when there was one more.
+ */
+export function pageOf<R, T>(
+  rows: readonly R[],
+  limit: number,
+  parse: (row: R) => T,
+  cursorOf: (row: R) => Record<string, unknown>,
+): Page<T> {
+  const kept = rows.slice(0, limit);
+  const last = kept[kept.length - 1];
+  return {
+    items: kept.map(parse),
+    nextCursor: rows.length > limit && last !== undefined ? encodeCursor(cursorOf(last)) : null,
+  };
+}

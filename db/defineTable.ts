@@ -101,6 +101,8 @@ export interface TableOptions<S extends z.ZodRawShape> {
   sqlDefaults?: Partial<Record<keyof S & string, string>>;
   /** Adds a BEFORE UPDATE trigger keeping updated_at current (needs an updated_at column). */
   updatedAtTrigger?: boolean;
+  /** Rows are only ever added (an audit log): the apps' role may SELECT and INSERT, never UPDATE or DELETE. */
+  appendOnly?: boolean;
 }
 
 export interface TableDef<S extends z.ZodRawShape = z.ZodRawShape> {
@@ -112,6 +114,7 @@ export interface TableDef<S extends z.ZodRawShape = z.ZodRawShape> {
   readonly indexes: readonly IndexDef[];
   readonly checks: readonly CheckDef[];
   readonly updatedAtTrigger: boolean;
+  readonly appendOnly: boolean;
   readonly columnInfo: readonly ColumnInfo[];
   readonly columnNames: readonly string[];
   readonly enums: readonly EnumDef[];
@@ -162,6 +165,7 @@ export function defineTable<S extends z.ZodRawShape>(opts: TableOptions<S>): Tab
     indexes: opts.indexes ?? [],
     checks: opts.checks ?? [],
     updatedAtTrigger: opts.updatedAtTrigger ?? false,
+    appendOnly: opts.appendOnly ?? false,
     columnInfo,
     columnNames: columnInfo.map((c) => c.name),
     enums,
@@ -192,6 +196,7 @@ export function extendTable<S extends z.ZodRawShape, E extends z.ZodRawShape>(
       Record<keyof (S & E) & string, string>
     >,
     updatedAtTrigger: table.updatedAtTrigger,
+    appendOnly: table.appendOnly,
   });
 }
 

@@ -105,7 +105,7 @@ export function allEnums(tables: readonly TableDef[]): EnumDef[] {
 
 /**
  * The privileges of the apps' role on a schema's tables: USAGE on the schema, SELECT/INSERT/UPDATE/DELETE
- * on each table and USAGE/SELECT on its serial sequences. Nothing else: no DDL, no TRUNCATE, no
+ * on each table (SELECT/INSERT on an append-only one) and USAGE/SELECT on its serial sequences. Nothing else: no DDL, no TRUNCATE, no
  * ownership. `role` is SQL text: a quoted identifier, or the ${app_role} placeholder of a migration.
  */
 export function grantDdl(
@@ -116,7 +116,8 @@ export function grantDdl(
 ): string[] {
   const out = opts.schemaUsage === false ? [] : [`GRANT USAGE ON SCHEMA ${q(schema)} TO ${role}`];
   for (const t of tables) {
-    out.push(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${q(schema, t.name)} TO ${role}`);
+    const privileges = t.appendOnly ? 'SELECT, INSERT' : 'SELECT, INSERT, UPDATE, DELETE';
+    out.push(`GRANT ${privileges} ON ${q(schema, t.name)} TO ${role}`);
     for (const c of t.columnInfo) {
       if (c.serial)
         out.push(`GRANT USAGE, SELECT ON SEQUENCE ${q(schema, `${t.name}_${c.name}_seq`)} TO ${role}`);

@@ -29,3 +29,14 @@ export * from './attemptRepository';
 export * from './attemptStates';
 export * from './jobLifecycle';
 export * from './taskMessageRepository';
+// The platform layer (geospatial assets, versions, review, clearance; docs/domain.md).
+export * from './assetStatuses';
+export * from './assetIdentity';
+export * from './versionFollowsJob';
+export * from './auditRepository';
+export * from './platformRepository';
+export * from './assetRepository';
+export * from './assetVersionRepository';
+export * from './assetSubmission';
+export * from './reprocessVersion';
+export * from './layerMetadataRepository';

@@ -4,6 +4,7 @@ import { query, type Queryable } from './queryable';
 import { sql } from './sql';
 import { truncate } from './defineTable';
 import { LIMITS } from './tables';
+import { systemActor, versionFollowsJob, type VersionOutcome } from './versionFollowsJob';
 import type { NodeStatus, SkipReason } from './statuses';
 
 export interface PreviousNode {
@@ -83,6 +84,8 @@ export type FinishJobResult =
  * skipped (job_cancelled) — fan-out children included, in the same statement, however many there
  * are; node_skipped events are written for the workflow's own nodes, the children are counted in
  * the job_cancelled event.
+ * The asset version the job processes (if any) becomes completed (with `version`'s artifacts) or
+ * failed in the same statement.
  */
 export async function finishJob(
   db: Queryable,
@@ -92,6 +95,8 @@ export async function finishJob(
     status: 'completed' | 'failed' | 'cancelled';
     errorMessage?: string | null;
     sourceApp?: string;
+    /** What a completed job gives its asset version (artifacts); ignored when the job has none. */
+    version?: VersionOutcome;
   },
 ): Promise<FinishJobResult> {
   const t = {
@@ -132,7 +137,7 @@ export async function finishJob(
         version = j.version + 1, updated_at = now()
       FROM outs, why
       WHERE j.job_id = ${input.jobId} AND j.status IN ('pending', 'running')
-      RETURNING j.job_id, j.started_at, outs.node_count
+      RETURNING j.job_id, j.status, j.error_message, j.started_at, outs.node_count
     ), stopped AS (
       -- A cancelled job's attempts in flight end with it (their late results are ignored).
       UPDATE ${t.nodes} n SET status = 'failed', error_message = 'The job was cancelled while this attempt ran',
@@ -166,7 +171,7 @@ export async function finishJob(
                   ELSE '{}'::jsonb END,
              (SELECT message FROM why), ${input.sourceApp ?? null}
       FROM upd RETURNING 1
-    )
+    ) ${versionFollowsJob(schema, 'upd', { actor: systemActor(input.sourceApp), ...(input.version ? { outcome: input.version } : {}) })}
     SELECT EXISTS (SELECT 1 FROM upd) AS applied,
            (SELECT status::text FROM ${t.jobs} WHERE job_id = ${input.jobId}) AS status`,
   );

@@ -7,7 +7,7 @@ import { parseRow, truncate, validateValues } from './defineTable';
 import { DbError, DbValidationError } from './errors';
 import { newJobId } from './ids';
 import { query, withTransaction, type Queryable } from './queryable';
-import { sql, toJsonText } from './sql';
+import { sql, toJsonText, type SqlFragment } from './sql';
 import {
   JOB_EVENT_FOR_STATUS,
   JOB_TRANSITIONS,
@@ -20,6 +20,7 @@ import {
   type EventType,
 } from './statuses';
 import { jobEventsTable, jobsTable, LIMITS, nodeStatesTable, type JobRow } from './tables';
+import { syncVersionWithJob, systemActor, versionFollowsJob } from './versionFollowsJob';
 
 const T = (schema: string) => ({
   jobs: sql.table(schema, 'dag_jobs'),
@@ -49,6 +50,8 @@ export interface CreateJobInput {
   idempotencyKey?: string | null;
   correlationId?: string | null;
   submittedBy?: string | null;
+  /** The geospatial asset whose version the job processes. */
+  assetId?: string | null;
   nodes: NodeSpec[];
   /** Written to the job_created event's source_app. */
   sourceApp?: string;
@@ -57,16 +60,16 @@ export interface CreateJobInput {
 export type CreateJobResult = { created: true; job: JobRow } | { created: false; job: JobRow };
 
 /**
- * Creates the job, its node rows and the job_created event in one statement (atomic). With an
- * idempotency key, a second submission, even a concurrent one, returns the existing job
- * ({created: false}) and writes nothing. The caller decides whether a repeat with different
- * parameters is an error (compare job.workflow_id / input_params).
+ * The CTEs `j` (the job row, RETURNING *), `n` (its nodes) and `e` (its job_created event) that
+ * create a job, for createJob and for statements that create a job with other rows (a platform
+ * submission creates the job and the asset version pointing at it in one statement). `when` (SQL)
+ * makes the insert conditional. Validates the input first.
  */
-export async function createJob(
-  db: Queryable,
+export function jobInsertCtes(
   schema: string,
   input: CreateJobInput,
-): Promise<CreateJobResult> {
+  when: SqlFragment = sql`TRUE`,
+): { jobId: string; ctes: SqlFragment } {
   const jobId = input.jobId ?? newJobId();
   validateValues(jobsTable, {
     job_id: jobId,
@@ -75,6 +78,7 @@ export async function createJob(
     idempotency_key: input.idempotencyKey ?? null,
     correlation_id: input.correlationId ?? null,
     submitted_by: input.submittedBy ?? null,
+    asset_id: input.assetId ?? null,
   });
   if (input.sourceApp !== undefined) validateSourceApp(input.sourceApp);
   const seen = new Set<string>();
@@ -113,14 +117,15 @@ export async function createJob(
     };
   });
   const t = T(schema);
-  const r = await query(
-    db,
-    sql`WITH j AS (
+  const ctes = sql`j AS (
       INSERT INTO ${t.jobs} (job_id, workflow_id, workflow_version, workflow_snapshot, input_params, metadata,
-                             correlation_id, idempotency_key, submitted_by)
-      VALUES (${jobId}, ${input.workflowId}, ${input.workflowVersion}, ${sql.json(input.workflowSnapshot, 'workflow_snapshot')},
-              ${sql.json(input.inputParams ?? {}, 'input_params')}, ${sql.json(input.metadata ?? {}, 'metadata')},
-              ${input.correlationId ?? null}, ${input.idempotencyKey ?? null}, ${input.submittedBy ?? null})
+                             correlation_id, idempotency_key, submitted_by, asset_id)
+      SELECT ${jobId}::text, ${input.workflowId}::text, ${input.workflowVersion}::int,
+             ${sql.json(input.workflowSnapshot, 'workflow_snapshot')},
+             ${sql.json(input.inputParams ?? {}, 'input_params')}, ${sql.json(input.metadata ?? {}, 'metadata')},
+             ${input.correlationId ?? null}::text, ${input.idempotencyKey ?? null}::text,
+             ${input.submittedBy ?? null}::text, ${input.assetId ?? null}::text
+      WHERE ${when}
       ON CONFLICT DO NOTHING
       RETURNING *
     ), n AS (
@@ -139,9 +144,24 @@ export async function createJob(
              ${input.sourceApp ?? null}
       FROM j
       RETURNING 1
-    )
-    SELECT * FROM j`,
-  );
+    )`;
+  return { jobId, ctes };
+}
+
+/**
+ * Creates the job, its node rows and the job_created event in one statement (atomic). With an
+ * idempotency key, a second submission, even a concurrent one, returns the existing job
+ * ({created: false}) and writes nothing. The caller decides whether a repeat with different
+ * parameters is an error (compare job.workflow_id / input_params).
+ */
+export async function createJob(
+  db: Queryable,
+  schema: string,
+  input: CreateJobInput,
+): Promise<CreateJobResult> {
+  const { jobId, ctes } = jobInsertCtes(schema, input);
+  const t = T(schema);
+  const r = await query(db, sql`WITH ${ctes} SELECT * FROM j`);
   if (r.rows[0]) return { created: true, job: parseRow(jobsTable, r.rows[0]) };
 
   // Nothing inserted: the key (or the explicit job id) exists. The other insert has committed by now
@@ -239,7 +259,7 @@ export async function listJobs(
   };
 }
 
-function parseSummary(row: unknown): JobSummaryRow {
+export function parseSummary(row: unknown): JobSummaryRow {
   const r = JobSummaryRow.safeParse(row);
   if (!r.success)
     throw new DbError('DATABASE', `A dag_jobs row does not match its model: ${r.error.issues[0]?.message}`);
@@ -275,7 +295,8 @@ export type JobChangeResult =
 /**
  * Guarded status change: applies only when the job is in one of `from` (and at `expectedVersion`, when
  * given); writes the event in the same statement. started_at is set on the first move to running,
- * completed_at on a terminal status. A lost race is {kind: 'conflict', current}.
+ * completed_at on a terminal status. A lost race is {kind: 'conflict', current}. The job's asset
+ * version (if any) follows in the same statement (versionFollowsJob).
  */
 export async function setJobStatus(
   db: Queryable,
@@ -326,7 +347,7 @@ export async function setJobStatus(
              ${eventError}, ${ev?.durationMs ?? null}::int, ${input.sourceApp ?? null}
       FROM upd WHERE ${ev !== null}
       RETURNING 1
-    )
+    ) ${versionFollowsJob(schema, 'upd', { actor: systemActor(input.sourceApp) })}
     SELECT * FROM upd`,
   );
   if (r.rows[0]) return { kind: 'applied', job: parseRow(jobsTable, r.rows[0]) };
@@ -480,6 +501,8 @@ export async function rerunJob(
       sql`INSERT INTO ${t.events} (job_id, event_type, event_status, event_data, source_app)
           VALUES (${input.jobId}, 'job_rerun', 'info', ${data}::jsonb, ${input.sourceApp ?? null})`,
     );
+    // Its asset version (failed with the job) is processing again.
+    await syncVersionWithJob(tx, schema, input.jobId, systemActor(input.sourceApp));
     return { kind: 'applied' as const, job, resetCount: n.rows.length, staticNodeIds, childCounts };
   });
 }

@@ -64,14 +64,21 @@ export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(
  * what to do; anything else (connection loss, timeouts...) is returned unchanged.
  */
 export function translatePgError(err: unknown): unknown {
-  const e = err as { code?: string; message?: string; constraint?: string; table?: string; column?: string };
+  const e = err as {
+    code?: string;
+    message?: string;
+    constraint?: string;
+    table?: string;
+    column?: string;
+    detail?: string;
+  };
   if (!e || typeof e.code !== 'string') return err;
   const at = [e.table, e.column ?? e.constraint].filter(Boolean).join('.');
   switch (e.code) {
     case '23503':
       return new DbError(
         'CONFLICT',
-        `${e.message} (constraint ${e.constraint ?? '?'}): the row refers to a job that does not exist. Create the job first.`,
+        `${e.message} (constraint ${e.constraint ?? '?'}): ${e.detail ?? 'the row refers to a row that does not exist'} Create the referenced row first.`,
         { pgCode: e.code, constraint: e.constraint },
         { cause: err },
       );

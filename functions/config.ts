@@ -68,6 +68,15 @@ export const ConfigSchema = z.object({
   AzureWebJobsStorage: z.string().optional(),
   DAG_QUEUE_SERVICE_URL: z.string().url().optional(),
   WEBSITE_SITE_NAME: z.string().optional(),
+  /**
+   * Platform routes: callers are identified by App Service authentication (x-ms-client-principal) and
+   * must be; review and clearance need a role below (docs/domain.md "Who did it").
+   */
+  DAG_AUTH_ENABLED: bool(false),
+  /** Roles (any of) that may approve or reject a version when DAG_AUTH_ENABLED. */
+  DAG_REVIEWER_ROLES: csv('Reviewer'),
+  /** Roles (any of) that may change clearance, delete and restore an asset when DAG_AUTH_ENABLED. */
+  DAG_CLEARANCE_ROLES: csv('DataSteward'),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -33,6 +33,39 @@ import {
   postJob,
   postRetry,
 } from './httpJobs';
+import {
+  deleteAssetRoute,
+  getAssetAudit,
+  getAssetRoute,
+  getAssets,
+  getLatestVersion,
+  getVersionRoute,
+  getVersions,
+  postApprove,
+  postClearance,
+  postReject,
+  postReprocess,
+  postRestore,
+} from './httpAssets';
+import {
+  deleteLayerMetadataRoute,
+  getLayerMetadataList,
+  getLayerMetadataRoute,
+  postLayerMetadata,
+  putLayerMetadata,
+} from './httpLayerMetadata';
+import {
+  getPlatformRoute,
+  getPlatforms,
+  getPlatformStatus,
+  patchPlatform,
+  postActivatePlatform,
+  postDeactivatePlatform,
+  postDomainSubmit,
+  postPlatform,
+  postPlatformSubmit,
+  postSeedPlatforms,
+} from './httpPlatform';
 import { health, livez, readyz } from './httpProbes';
 import { getWorkflow, getWorkflows } from './httpWorkflows';
 import { onContainerResult } from './queueResults';
@@ -108,6 +141,44 @@ http('gatewaySubmit', ['POST'], 'gateway/submit', 'function', postGatewaySubmit,
 http('statusJob', ['GET'], 'status/job/{id}', 'function', getStatusJob);
 http('statusJobs', ['GET'], 'status/jobs', 'function', getStatusJobs);
 http('adminHealth', ['GET'], 'admin/health', 'function', health);
+
+// ---------------------------------------------------------------------------------------------------
+// The platform layer: geospatial assets, versions, review and clearance (docs/domain.md).
+http('platformSubmit', ['POST'], 'platform/submit', 'function', postPlatformSubmit, true);
+http('domainSubmit', ['POST'], 'v1/domain/submit', 'function', postDomainSubmit, true);
+http('platformStatus', ['GET'], 'platform/status/{request_id}', 'function', getPlatformStatus);
+http('platformsList', ['GET'], 'platforms', 'function', getPlatforms);
+http('platformsGet', ['GET'], 'platforms/{platform_id}', 'function', getPlatformRoute);
+http('platformsCreate', ['POST'], 'platforms', 'admin', postPlatform);
+http('platformsUpdate', ['PATCH'], 'platforms/{platform_id}', 'admin', patchPlatform);
+http('platformsDeactivate', ['POST'], 'platforms/{platform_id}/deactivate', 'admin', postDeactivatePlatform);
+http('platformsActivate', ['POST'], 'platforms/{platform_id}/activate', 'admin', postActivatePlatform);
+http('bootstrapSeedPlatforms', ['POST'], 'bootstrap/seed-platforms', 'admin', postSeedPlatforms);
+http('assetsList', ['GET'], 'assets', 'function', getAssets);
+http('assetsGet', ['GET'], 'assets/{id}', 'function', getAssetRoute);
+http('assetsDelete', ['DELETE'], 'assets/{id}', 'function', deleteAssetRoute);
+http('assetsRestore', ['POST'], 'assets/{id}/restore', 'function', postRestore);
+http('assetsClearance', ['POST'], 'assets/{id}/clearance/{level}', 'function', postClearance);
+http('assetsAudit', ['GET'], 'assets/{id}/audit', 'function', getAssetAudit);
+http('versionsList', ['GET'], 'assets/{id}/versions', 'function', getVersions);
+http('versionsLatest', ['GET'], 'assets/{id}/versions/latest', 'function', getLatestVersion);
+http('versionsGet', ['GET'], 'assets/{id}/versions/{ordinal}', 'function', getVersionRoute);
+http('versionsApprove', ['POST'], 'assets/{id}/versions/{ordinal}/approve', 'function', postApprove);
+http('versionsReject', ['POST'], 'assets/{id}/versions/{ordinal}/reject', 'function', postReject);
+http(
+  'versionsReprocess',
+  ['POST'],
+  'assets/{id}/versions/{ordinal}/reprocess',
+  'function',
+  postReprocess,
+  true,
+);
+http('layerMetadataList', ['GET'], 'layer-metadata', 'function', getLayerMetadataList);
+http('layerMetadataCreate', ['POST'], 'layer-metadata', 'function', postLayerMetadata);
+http('layerMetadataGet', ['GET'], 'layer-metadata/{asset_id}', 'function', getLayerMetadataRoute);
+http('layerMetadataUpdate', ['PUT'], 'layer-metadata/{asset_id}', 'function', putLayerMetadata);
+http('layerMetadataDelete', ['DELETE'], 'layer-metadata/{asset_id}', 'function', deleteLayerMetadataRoute);
+// ---------------------------------------------------------------------------------------------------
 
 // Container results → the waiting orchestration.
 app.storageQueue('containerResults', {

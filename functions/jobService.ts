@@ -7,8 +7,10 @@ import { AppError } from '../dag/appError';
 import { didYouMean } from '../dag/suggest';
 import { validateInputs } from '../dag/validateInputs';
 import { formatPath } from '../dag/workflowIssue';
+import type { LoadedWorkflow } from '../dag/loadWorkflow';
 import type { Workflow } from '../dag/workflowModel';
 import {
+  canonical,
   createJob,
   getJob,
   rerunJob,
@@ -34,28 +36,8 @@ export async function submitJob(
   client: df.DurableClient,
   input: SubmitInput,
 ): Promise<{ created: boolean; job: JobRow; warnings: string[] }> {
-  let catalog = s.catalog();
-  // A workflow file added a moment ago is found without waiting for the periodic check.
-  if (!catalog.workflows.has(input.workflowId)) catalog = s.catalog(true);
-  const loaded = catalog.workflows.get(input.workflowId);
-  if (!loaded?.workflow) {
-    const invalid = catalog.files.find((f) => f.workflow?.workflow_id === input.workflowId);
-    if (invalid) {
-      throw new AppError(
-        'CONFLICT',
-        `Workflow "${input.workflowId}" is invalid and cannot run; see GET /api/workflows/${input.workflowId}.`,
-        {
-          problems: invalid.issues.map((i) => `${i.line}:${i.col}: ${i.message}`),
-        },
-      );
-    }
-    const hint = didYouMean(input.workflowId, catalog.workflows.keys());
-    throw new AppError(
-      'NOT_FOUND',
-      `Workflow "${input.workflowId}" does not exist${hint ? ` (${hint})` : ''}.`,
-    );
-  }
-  const workflow = loaded.workflow;
+  const loaded = lookupLoadedWorkflow(s, input.workflowId);
+  const workflow = loaded.workflow!;
   const inputs = validateInputs(workflow, input.inputs);
   if (!inputs.ok) {
     throw new AppError(
@@ -87,22 +69,38 @@ export async function submitJob(
       `Idempotency key "${input.idempotencyKey}" was already used for job ${r.job.job_id} (workflow "${r.job.workflow_id}") with other inputs; use a new key for a new submission.`,
     );
   }
-  await ensureOrchestration(client, r.job);
+  await ensureOrchestration(client, r.job, { created: r.created });
   return { ...r, warnings: (loaded.warnings ?? []).map((w) => `${formatPath(w.path)}: ${w.message}`) };
 }
 
-/** JSON with sorted keys: equal values give equal strings whatever the key order. */
-function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) =>
-    x && typeof x === 'object' && !Array.isArray(x)
-      ? Object.fromEntries(
-          Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        )
-      : x,
-  );
+/**
+ * A runnable workflow of the catalog by id; an unknown id is NOT_FOUND (with a "did you mean"), a
+ * workflow whose file is invalid is CONFLICT with its problems.
+ */
+export function lookupWorkflow(s: Services, workflowId: string): Workflow {
+  return lookupLoadedWorkflow(s, workflowId).workflow!;
 }
 
-function nodeSpecs(workflow: Workflow) {
+/** lookupWorkflow, with what the catalog knows of the file (its warnings). */
+export function lookupLoadedWorkflow(s: Services, workflowId: string): LoadedWorkflow {
+  let catalog = s.catalog();
+  // A workflow file added a moment ago is found without waiting for the periodic check.
+  if (!catalog.workflows.has(workflowId)) catalog = s.catalog(true);
+  const loaded = catalog.workflows.get(workflowId);
+  if (loaded?.workflow) return loaded;
+  const invalid = catalog.files.find((f) => f.workflow?.workflow_id === workflowId);
+  if (invalid) {
+    throw new AppError(
+      'CONFLICT',
+      `Workflow "${workflowId}" is invalid and cannot run; see GET /api/workflows/${workflowId}.`,
+      { problems: invalid.issues.map((i) => `${i.line}:${i.col}: ${i.message}`) },
+    );
+  }
+  const hint = didYouMean(workflowId, catalog.workflows.keys());
+  throw new AppError('NOT_FOUND', `Workflow "${workflowId}" does not exist${hint ? ` (${hint})` : ''}.`);
+}
+
+export function nodeSpecs(workflow: Workflow) {
   return Object.entries(workflow.nodes).map(([nodeId, n]) => ({
     nodeId,
     nodeType: n.type,
@@ -110,11 +108,18 @@ function nodeSpecs(workflow: Workflow) {
   }));
 }
 
-/** Starts the job's orchestration for its current run unless it exists (idempotent). */
-export async function ensureOrchestration(client: df.DurableClient, job: JobRow): Promise<void> {
+/**
+ * Starts the job's orchestration for its current run unless it exists (idempotent). `created`: the
+ * job row was just inserted, so its instance cannot exist yet (saves a status call).
+ */
+export async function ensureOrchestration(
+  client: df.DurableClient,
+  job: Pick<JobRow, 'job_id' | 'status' | 'run_count'>,
+  opts: { created?: boolean } = {},
+): Promise<void> {
   if (job.status !== 'pending' && job.status !== 'running') return;
   const instanceId = jobInstanceId(job.job_id, job.run_count);
-  if (await instanceExists(client, instanceId)) return;
+  if (!opts.created && (await instanceExists(client, instanceId))) return;
   const input: JobOrchestrationInput = { jobId: job.job_id, run: job.run_count };
   try {
     await client.startNew(ORCHESTRATION.job, { instanceId, input });
@@ -190,6 +195,7 @@ function jobFields(job: JobSummaryRow) {
     correlation_id: job.correlation_id ?? null,
     idempotency_key: job.idempotency_key ?? null,
     submitted_by: job.submitted_by ?? null,
+    asset_id: job.asset_id ?? null,
     run_count: job.run_count,
     cancel_requested_at: iso(job.cancel_requested_at),
   };

@@ -345,6 +345,17 @@ resource workerBronzeRole 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
+// Function App: the platform API's pre-flight checks that a submitted raster's blob exists in bronze.
+resource funcBronzeRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: bronze
+  name: guid(bronze.id, funcIdentity.id, role.blobDataReader)
+  properties: {
+    principalId: funcIdentity.properties.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.blobDataReader)
+  }
+}
+
 resource workerSilverRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: silverCogs
   name: guid(silverCogs.id, workerIdentity.id, role.blobDataContributor)
@@ -484,6 +495,11 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           { name: 'DAG_QUEUE_SERVICE_URL', value: hostStorage.properties.primaryEndpoints.queue }
           { name: 'DAG_RECONCILE_SCHEDULE', value: '0 */1 * * * *' }
           { name: 'DAG_WORKFLOWS_DIR', value: './workflows' }
+          { name: 'DAG_WORKER_QUEUES', value: join(taskQueues, ',') }
+          // The platform API's pre-flight reads bronze (see funcBronzeRole).
+          { name: 'DAG_STORAGE_BLOB_URL', value: dataStorage.properties.primaryEndpoints.blob }
+          // The host stops reading a request body at the API's own 1 MiB limit (docs/api.md).
+          { name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', value: '1048576' }
         ],
         dbSettings
       )

@@ -154,3 +154,21 @@ export function withSearchPath(url: string, schema: string): string {
   u.searchParams.set('options', `-c search_path=${schema},public`);
   return u.toString();
 }
+
+/** Waits until some session is blocked by the locks of backend `pid` (pg_blocking_pids). */
+export async function waitForBlockedBy(
+  db: pg.Pool | pg.Client,
+  pid: number,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const w = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
+      [pid],
+    );
+    if (w.rows[0]!.n > 0) return;
+    if (Date.now() > until) throw new Error(`no session became blocked by backend ${pid}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

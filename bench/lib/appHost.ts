@@ -1,0 +1,44 @@
+// The Function App (functions/index.ts) in an in-process dev host for end-to-end benchmarks: Postgres
+// state (product schema, Durable store in `<schema>_dh`) and Azurite.
+import path from 'node:path';
+import { launchAzurite, startDevHost, type AzuriteInstance, type DevHost } from '../../devhost';
+
+export const BENCH_DB = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export async function startBenchApp(o: {
+  schema: string;
+  workflowsDir: string;
+  /** Task hub name (its queues and instances stay apart from other runs). */
+  taskHub: string;
+  inMemoryAzurite?: boolean;
+}): Promise<{ host: DevHost; azurite: AzuriteInstance; stop(): Promise<void> }> {
+  const azurite = await launchAzurite(o.inMemoryAzurite ? { inMemory: true } : {});
+  const host = await startDevHost({
+    appEntry: path.join(__dirname, '..', '..', 'functions', 'index.ts'),
+    store: 'postgres',
+    databaseUrl: BENCH_DB,
+    storeSchema: `${o.schema}_dh`,
+    storageConnectionString: azurite.connectionString,
+    apiKey: '',
+    env: {
+      DATABASE_URL: BENCH_DB,
+      DAG_DB_SCHEMA: o.schema,
+      DAG_WORKFLOWS_DIR: o.workflowsDir,
+      DAG_RESULT_QUEUE: 'bench-results',
+      DAG_RECONCILE_SCHEDULE: '0 0 0 1 1 *',
+      DAG_TASK_HUB: o.taskHub,
+      DAG_DB_POOL_MAX: '16',
+      LOG_LEVEL: 'error',
+    },
+    loadLocalSettings: false,
+    logLevel: 'error',
+  });
+  return {
+    host,
+    azurite,
+    async stop() {
+      await host.stop();
+      await azurite.stop();
+    },
+  };
+}
