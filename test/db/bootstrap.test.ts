@@ -85,10 +85,11 @@ describe('bootstrap handlers', () => {
     });
     expect((await bootstrapDeploy(deps, { confirm: 'YES' })).status).toBe(400);
     const dry = await bootstrapDeploy(deps, { dryRun: 'true' });
-    expect(dry).toMatchObject({
-      status: 200,
-      body: { dry_run: true, migrations: [{ version: 1, name: 'initial' }] },
-    });
+    expect(dry).toMatchObject({ status: 200, body: { dry_run: true } });
+    // Every checked-in migration, in order, from the first.
+    const planned = (dry.body as { migrations: Array<{ version: number; name: string }> }).migrations;
+    expect(planned[0]).toEqual({ version: 1, name: 'initial' });
+    expect(planned.map((m) => m.version)).toEqual(Array.from({ length: latest() }, (_, i) => i + 1));
     expect((await bootstrapStatus(deps)).body).toMatchObject({ status: 'not_initialized' });
     const [a, b] = await Promise.all([
       bootstrapDeploy(deps, { confirm: 'yes' }),
