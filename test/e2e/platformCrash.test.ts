@@ -10,17 +10,11 @@ import path from 'node:path';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
-import { deploySchema, seedPlatforms } from '../../db';
+import { seedPlatforms } from '../../db';
 import { launchAzurite, type AzuriteInstance } from '../../devhost';
 import { waitForExit, type HostProcess } from '../devhost/devHostProcess';
-import { spawnAppHost } from './appHostProcess';
-import {
-  createTestSchema,
-  dropTestSchema,
-  TEST_DATABASE_URL,
-  waitForBlockedBy,
-  type TestSchema,
-} from '../support/pg';
+import { dropSchemas, startAppProcess } from './appProcess';
+import { createTestSchema, TEST_DATABASE_URL, waitForBlockedBy, type TestSchema } from '../support/pg';
 
 let schema: TestSchema;
 let azurite: AzuriteInstance;
@@ -31,7 +25,7 @@ type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 
 beforeAll(async () => {
   schema = await createTestSchema('pcrash');
-  await deploySchema(schema.pool, schema.schema);
+  await schema.migrate();
   await seedPlatforms(schema.pool, schema.schema, 'test');
   azurite = await launchAzurite();
   workflowsDir = mkdtempSync(path.join(os.tmpdir(), 'dag-wf-'));
@@ -53,24 +47,16 @@ afterAll(async () => {
   for (const h of hosts) h.child.kill('SIGKILL');
   await azurite?.stop().catch(() => undefined);
   rmSync(workflowsDir, { recursive: true, force: true });
-  if (failed) {
-    await schema.pool.end();
-    console.error(`platform crash test failed: schemas ${schema.schema}, ${schema.schema}_dh kept`);
-    return;
-  }
-  await dropTestSchema(schema);
-  const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await c.connect();
-  await c.query(`DROP SCHEMA IF EXISTS "${schema.schema}_dh" CASCADE`);
-  await c.end();
+  await dropSchemas(schema, failed);
 });
 
 async function startHost(): Promise<HostProcess> {
-  const h = await spawnAppHost({
-    schema: schema.schema,
-    storageConnectionString: azurite.connectionString,
+  const h = await startAppProcess({
+    schema,
+    storage: azurite.connectionString,
     workflowsDir,
-    name: 'pcrash',
+    taskHub: 'pcrashhub',
+    resultQueue: 'results-pcrash',
   });
   hosts.push(h);
   return h;

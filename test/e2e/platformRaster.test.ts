@@ -5,14 +5,11 @@
 // revision + 1 and a new job → the audit log lists every step with its actor and time.
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { BlobServiceClient } from '@azure/storage-blob';
-import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startContainerWorker, type ContainerWorker } from '../../container-worker';
 import { closeStacPools } from '../../handlers/raster/rasterCatalog';
 import { describeGdal, itHasGdal, makeRaster, SPECS, tempDir, useEnv, validateCog } from '../raster/support';
-import { TEST_DATABASE_URL } from '../support/pg';
 import { testLogger } from '../worker/support';
 import { startStack, type Stack } from './stack';
 
@@ -20,7 +17,6 @@ type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 
 const dir = tempDir('platform-raster-');
 const mount = path.join(dir, 'etl');
-const stacSchema = `prast_${randomBytes(5).toString('hex')}`;
 let stack: Stack;
 let worker: ContainerWorker | undefined;
 let failed = false;
@@ -33,20 +29,14 @@ beforeAll(async () => {
 useEnv(() => ({
   DAG_WORKER_ETL_MOUNT_PATH: mount,
   DAG_STORAGE_CONNECTION: stack.azurite.connectionString,
-  DATABASE_URL: TEST_DATABASE_URL,
-  DAG_STAC_SCHEMA: stacSchema,
+  DATABASE_URL: stack.schema.url,
+  DAG_STAC_SCHEMA: stack.schema.stacSchema,
 }));
 
 afterAll(async () => {
   await worker?.stop();
   await closeStacPools();
-  if (!failed) {
-    const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await c.connect();
-    await c.query(`DROP SCHEMA IF EXISTS "${stacSchema}" CASCADE`);
-    await c.end();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  if (!failed) rmSync(dir, { recursive: true, force: true });
   await stack?.stop(failed);
 });
 
@@ -75,7 +65,7 @@ describeGdal('the platform flow on the local stack', () => {
       worker = await startContainerWorker({
         queues: ['container-tasks'],
         storageConnectionString: stack.azurite.connectionString,
-        databaseUrl: TEST_DATABASE_URL,
+        databaseUrl: stack.schema.url,
         schema: stack.schema.schema,
         maxConcurrent: 2,
         pollIntervalMs: 100,
@@ -130,7 +120,7 @@ describeGdal('the platform flow on the local stack', () => {
       const check = validateCog(cog);
       expect(check.valid, check.output).toBe(true);
       const items = await stack.schema.pool.query(
-        `SELECT id FROM "${stacSchema}".stac_items WHERE collection_id = 'flood'`,
+        `SELECT id FROM "${stack.schema.stacSchema}".stac_items WHERE collection_id = 'flood'`,
       );
       expect(items.rows.map((r) => r.id)).toEqual(['flood_2024_cog']);
 
