@@ -13,7 +13,9 @@ beforeAll(async () => {
   host = await startDevHost({
     appEntry: parityApp,
     store: 'postgres',
-    databaseUrl: schema.url,
+    // The Durable store is the dev host's own (the extension's storage account), not the app's
+    // tables: it is created by the administrator as in test/devhost/postgresStore.test.ts.
+    databaseUrl: schema.adminUrl,
     storeSchema: schema.schema,
     testMode: true,
     pollIntervalMs: 200,

@@ -478,11 +478,15 @@ describe('infra: names, identities and roles', () => {
     expect(queueRoles).toMatch(
       /q == resultQueue \? role\.queueDataMessageSender : role\.queueDataContributor/,
     );
-    // Function App: its own host account only.
+    // Function App: its own host account, and only read access to bronze (the platform API's
+    // pre-flight checks that a submitted blob exists).
     const forFunc = roleAssignments.filter((r) =>
       JSON.stringify(r.value).includes('funcIdentity.properties.principalId'),
     );
-    expect(forFunc.map((r) => text(propOf(r.value, 'scope')))).toEqual(['hostStorage']);
+    expect(forFunc.map((r) => text(propOf(r.value, 'scope')))).toEqual(['hostStorage', 'bronze']);
+    const bronzeRole = JSON.stringify(forFunc.find((r) => text(propOf(r.value, 'scope')) === 'bronze'));
+    expect(bronzeRole).toMatch(/role\.blobDataReader/);
+    expect(bronzeRole).not.toMatch(/blobDataContributor|blobDataOwner/);
   });
 
   it('the registry is pulled with identities (AcrPull), never with admin credentials', () => {

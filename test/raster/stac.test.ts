@@ -401,7 +401,7 @@ describeGdal('the STAC handlers on a real COG', () => {
     // The collection was made "now"; an item acquired in 2019 widens its temporal extent.
     await seedItem({ item_id: 'dem_2019', datetime: '2019-06-01T00:00:00Z' });
     const collection = (
-      await t.pool.query(`SELECT content FROM "${t.schema}".stac_collections WHERE id = 'dems'`)
+      await t.pool.query(`SELECT content FROM "${t.stacSchema}".stac_collections WHERE id = 'dems'`)
     ).rows[0].content;
     const [[start]] = collection.extent.temporal.interval;
     expect(new Date(start).getTime()).toBeLessThanOrEqual(Date.parse('2019-06-01T00:00:00Z'));
