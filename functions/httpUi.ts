@@ -1,0 +1,542 @@
+// The operator dashboard under /api/ui (docs/dashboard.md): server-rendered pages (nunjucks,
+// autoescape) over the same repositories as the JSON API, a state document per job that the
+// browser polls with If-None-Match, and the cancel/rerun actions (CSRF-checked forms).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { z } from 'zod';
+import { AppError } from '../dag/appError';
+import {
+  childCountsByParent,
+  encodeCursor,
+  EVENT_TYPES,
+  getLatestCheckpoint,
+  getNode,
+  jobCountsByStatus,
+  JOB_STATUSES,
+  listAttemptResults,
+  listEvents,
+  listJobs,
+  listNodes,
+  nodeSummary,
+  NODE_STATUSES,
+  recentOutcomes,
+  TERMINAL_JOB_STATUSES,
+  type NodeRow,
+} from '../db';
+import { formatIssue } from '../dag/workflowIssue';
+import { limitParam, param, parseQuery } from './http';
+import { cancelJob, getJobOrThrow, retryJob } from './jobService';
+import { services } from './services';
+import {
+  assets,
+  forgetKey,
+  jsonWithEtag,
+  keyValid,
+  loginCookie,
+  logoutCookie,
+  readCookies,
+  readForm,
+  redirect,
+  render,
+  securityHeaders,
+  UI_BASE,
+  uiRoute,
+  type UiSession,
+} from './uiSupport';
+
+const opt = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .optional()
+    .transform((s) => (s === undefined || s.trim() === '' ? undefined : s.trim()));
+
+// ------------------------------------------------------------------------------------------ graph
+
+type SnapshotNode = {
+  type?: string;
+  next?: string | string[];
+  depends_on?: string[] | { all_of?: string[]; any_of?: string[] };
+  branches?: Record<string, string> | Array<{ name?: string; condition?: string; default?: boolean; next: string }>;
+  default?: string;
+  handler?: string;
+  task?: { handler?: string };
+  description?: string;
+};
+
+export interface Edge {
+  from: string;
+  to: string;
+  label: string | null;
+}
+
+/** The edges of a workflow: next, depends_on and the branches of conditionals (labelled). */
+export function workflowEdges(nodes: Record<string, SnapshotNode>): Edge[] {
+  const edges = new Map<string, Edge>();
+  const add = (from: string, to: string, label: string | null = null) => {
+    const k = `${from}\u0000${to}`;
+    const had = edges.get(k);
+    if (!had || (label && !had.label)) edges.set(k, { from, to, label });
+  };
+  const list = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+  for (const [id, n] of Object.entries(nodes)) {
+    for (const t of list(n.next)) add(id, t);
+    const deps = n.depends_on;
+    const upstream = Array.isArray(deps) ? deps : [...(deps?.all_of ?? []), ...(deps?.any_of ?? [])];
+    for (const u of upstream) add(u, id);
+    if (n.type === 'conditional') {
+      if (Array.isArray(n.branches)) {
+        n.branches.forEach((b, i) =>
+          add(id, b.next, b.name ?? (b.default ? 'default' : (b.condition ?? `branch ${i + 1}`))),
+        );
+      } else if (n.branches) {
+        for (const [k, t] of Object.entries(n.branches)) add(id, t, k);
+      }
+      if (n.default) add(id, n.default, 'default');
+    }
+  }
+  return [...edges.values()].sort((a, b) => (a.from + a.to).localeCompare(b.from + b.to));
+}
+
+function snapshotNodes(snapshot: unknown): Record<string, SnapshotNode> {
+  const nodes = (snapshot as { nodes?: Record<string, SnapshotNode> } | null)?.nodes;
+  return nodes && typeof nodes === 'object' ? nodes : {};
+}
+
+const childrenUrl = (jobId: string, nodeId: string) =>
+  `${UI_BASE}/jobs/${encodeURIComponent(jobId)}/children/${encodeURIComponent(nodeId)}`;
+
+/** What the job page draws and polls: the static nodes, edges, fan-out progress, the job's status. */
+async function jobState(jobId: string) {
+  const s = services();
+  const job = await getJobOrThrow(s, jobId);
+  const [staticNodes, children, summary] = await Promise.all([
+    listNodes(s.pool, s.schema, jobId, { parentNodeId: null, limit: 5000 }),
+    childCountsByParent(s.pool, s.schema, jobId),
+    nodeSummary(s.pool, s.schema, jobId),
+  ]);
+  const snap = snapshotNodes(job.workflow_snapshot);
+  return {
+    job: {
+      job_id: job.job_id,
+      status: job.status,
+      error_message: job.error_message ?? null,
+      cancel_requested: !!job.cancel_requested_at && !TERMINAL_JOB_STATUSES.includes(job.status),
+      run_count: job.run_count,
+    },
+    nodes: staticNodes.items.map((n) => ({
+      id: n.node_id,
+      type: n.node_type,
+      status: n.status,
+      skip_reason: n.skip_reason ?? null,
+      attempt: n.attempt,
+      error: n.error_message ?? null,
+      ...(n.node_type === 'fan_out'
+        ? {
+            fan_out: {
+              total: children[n.node_id]?.total ?? 0,
+              by_status: children[n.node_id] ?? {},
+              children_url: childrenUrl(jobId, n.node_id),
+            },
+          }
+        : {}),
+    })),
+    edges: workflowEdges(snap),
+    summary,
+  };
+}
+
+// ------------------------------------------------------------------------------------------ pages
+
+async function queueDepths(): Promise<Array<{ name: string; depth: number | null; poison: number | null }>> {
+  const s = services();
+  const names = [...new Set([s.config.DAG_CONTAINER_QUEUE, s.config.DAG_RESULT_QUEUE, ...s.config.DAG_ACTIVITY_QUEUES])];
+  const depth = async (q: string): Promise<number | null> => {
+    try {
+      const p = await s.queueClient(q).getProperties({ abortSignal: AbortSignal.timeout(3000) });
+      return p.approximateMessagesCount ?? 0;
+    } catch {
+      return null;
+    }
+  };
+  return Promise.all(names.map(async (name) => ({ name, depth: await depth(name), poison: await depth(`${name}-poison`) })));
+}
+
+function workflowSummaries() {
+  return services()
+    .catalog()
+    .files.map((f) => ({
+      workflow_id: f.workflow?.workflow_id ?? null,
+      name: f.workflow?.name ?? null,
+      version: f.workflow?.version ?? null,
+      file: f.file ? path.basename(f.file) : null,
+      valid: !!f.plan,
+      node_count: f.workflow ? Object.keys(f.workflow.nodes).length : 0,
+      problems: f.issues.length,
+    }));
+}
+
+async function overview(_req: HttpRequest, _ctx: InvocationContext, sess: UiSession) {
+  const s = services();
+  const [counts, lastHour, recent, queues] = await Promise.all([
+    jobCountsByStatus(s.pool, s.schema),
+    recentOutcomes(s.pool, s.schema, 3600),
+    listJobs(s.pool, s.schema, { limit: 15 }),
+    queueDepths(),
+  ]);
+  return render(
+    'overview.njk',
+    { title: 'Overview', nav: 'overview', counts, lastHour, recent: recent.items, queues, workflows: workflowSummaries() },
+    sess,
+  );
+}
+
+const JobsQuery = z.strictObject({
+  status: z.enum(JOB_STATUSES).or(z.literal('')).optional(),
+  workflow_id: opt(64),
+  correlation_id: opt(64),
+  cursor: opt(1000),
+  limit: limitParam(200),
+});
+
+async function jobsPage(req: HttpRequest, _ctx: InvocationContext, sess: UiSession) {
+  const q = parseQuery(req, JobsQuery);
+  const s = services();
+  const page = await listJobs(s.pool, s.schema, {
+    ...(q.status ? { status: q.status } : {}),
+    ...(q.workflow_id ? { workflowId: q.workflow_id } : {}),
+    ...(q.correlation_id ? { correlationId: q.correlation_id } : {}),
+    ...(q.cursor ? { cursor: q.cursor } : {}),
+    limit: q.limit ?? 50,
+  });
+  const filters = {
+    status: q.status ?? '',
+    workflow_id: q.workflow_id ?? '',
+    correlation_id: q.correlation_id ?? '',
+    limit: q.limit ? String(q.limit) : '',
+  };
+  const nextParams = new URLSearchParams(
+    Object.entries({ ...filters, cursor: page.nextCursor ?? '' }).filter(([, v]) => v !== ''),
+  );
+  return render(
+    'jobs.njk',
+    {
+      title: 'Jobs',
+      nav: 'jobs',
+      jobs: page.items,
+      filters,
+      statuses: JOB_STATUSES,
+      workflowIds: workflowSummaries()
+        .map((w) => w.workflow_id)
+        .filter((x): x is string => !!x),
+      nextUrl: page.nextCursor ? `${UI_BASE}/jobs?${nextParams.toString()}` : null,
+      paged: !!q.cursor,
+    },
+    sess,
+  );
+}
+
+const JobQuery = z.strictObject({
+  node: opt(140),
+  ev_type: z.enum(EVENT_TYPES).or(z.literal('')).optional(),
+  ev_node: opt(140),
+  ev_cursor: opt(1000),
+  flash: opt(200),
+});
+
+/** Per-node bars on the job's time axis (the attempts view). */
+function gantt(nodes: NodeRow[], start: Date | null | undefined, end: Date) {
+  const t0 = start?.getTime() ?? Math.min(...nodes.map((n) => n.created_at.getTime()));
+  const rows = nodes
+    .filter((n) => n.started_at || n.dispatched_at)
+    .map((n) => {
+      const a = (n.dispatched_at ?? n.started_at)!.getTime();
+      const b = (n.completed_at ?? end).getTime();
+      return { id: n.node_id, a, b, status: n.status, open: !n.completed_at };
+    });
+  const span = Math.max(1, ...rows.map((r) => r.b - t0));
+  const W = 600;
+  return {
+    width: W + 200,
+    height: rows.length * 20 + 10,
+    span,
+    rows: rows.map((r, i) => ({
+      ...r,
+      y: i * 20 + 4,
+      x: 190 + (W * (r.a - t0)) / span,
+      w: Math.max(2, (W * (r.b - r.a)) / span),
+      ms: r.b - r.a,
+      cls: r.open ? 'attempt-open' : r.status === 'completed' ? 'attempt-completed' : 'attempt-failed',
+    })),
+  };
+}
+
+async function jobPage(req: HttpRequest, _ctx: InvocationContext, sess: UiSession) {
+  const jobId = param(req, 'id');
+  const q = parseQuery(req, JobQuery);
+  const s = services();
+  const job = await getJobOrThrow(s, jobId);
+  const [staticNodes, events, children] = await Promise.all([
+    listNodes(s.pool, s.schema, jobId, { parentNodeId: null, limit: 5000 }),
+    listEvents(s.pool, s.schema, jobId, {
+      ...(q.ev_type ? { type: q.ev_type } : {}),
+      ...(q.ev_node ? { nodeId: q.ev_node } : {}),
+      ...(q.ev_cursor ? { cursor: q.ev_cursor } : {}),
+      limit: 200,
+    }),
+    childCountsByParent(s.pool, s.schema, jobId),
+  ]);
+  let panel = null;
+  if (q.node) {
+    const node = await getNode(s.pool, s.schema, jobId, q.node);
+    if (node) {
+      const [attempts, checkpoint] = await Promise.all([
+        listAttemptResults(s.pool, s.schema, jobId, q.node),
+        getLatestCheckpoint(s.pool, s.schema, { jobId, nodeId: q.node }),
+      ]);
+      panel = { node, attempts, checkpoint, definition: snapshotNodes(job.workflow_snapshot)[node.parent_node_id ?? node.node_id] ?? null };
+    } else {
+      panel = { missing: q.node };
+    }
+  }
+  const evParams = (cursor: string | null) =>
+    new URLSearchParams(
+      Object.entries({ ev_type: q.ev_type ?? '', ev_node: q.ev_node ?? '', ev_cursor: cursor ?? '' }).filter(
+        ([, v]) => v !== '',
+      ),
+    ).toString();
+  return render(
+    'job.njk',
+    {
+      title: `Job ${jobId}`,
+      nav: 'jobs',
+      job,
+      nodes: staticNodes.items,
+      children,
+      childrenUrl: (n: string) => childrenUrl(jobId, n),
+      events: events.items,
+      eventsNext: events.nextCursor ? `?${evParams(events.nextCursor)}#timeline` : null,
+      evFilter: { type: q.ev_type ?? '', node: q.ev_node ?? '' },
+      eventTypes: EVENT_TYPES,
+      panel,
+      gantt: gantt(staticNodes.items, job.started_at ?? job.created_at, job.completed_at ?? new Date()),
+      stateUrl: `${UI_BASE}/jobs/${encodeURIComponent(jobId)}/state`,
+      canCancel: job.status === 'pending' || job.status === 'running',
+      canRerun: job.status === 'failed',
+      flash: q.flash ?? null,
+    },
+    sess,
+  );
+}
+
+async function jobStateRoute(req: HttpRequest) {
+  return jsonWithEtag(req, await jobState(param(req, 'id')));
+}
+
+const ChildrenQuery = z.strictObject({
+  status: z.enum(NODE_STATUSES).or(z.literal('')).optional(),
+  index: z
+    .string()
+    .regex(/^\d{0,9}$/, 'must be a whole number')
+    .optional()
+    .transform((s) => (s ? Number(s) : undefined)),
+  cursor: opt(1000),
+});
+
+async function childrenPage(req: HttpRequest, _ctx: InvocationContext, sess: UiSession) {
+  const jobId = param(req, 'id');
+  const nodeId = param(req, 'node', 140);
+  const q = parseQuery(req, ChildrenQuery);
+  const s = services();
+  const job = await getJobOrThrow(s, jobId);
+  const def = snapshotNodes(job.workflow_snapshot)[nodeId];
+  if (!def || def.type !== 'fan_out') {
+    throw new AppError('NOT_FOUND', `Job ${jobId} has no fan-out node "${nodeId}".`);
+  }
+  // "Jump to index N": a cursor just before N (children page by fan_out_index).
+  const cursor = q.cursor ?? (q.index !== undefined && q.index > 0 ? encodeCursor({ i: q.index - 1 }) : undefined);
+  const [page, counts] = await Promise.all([
+    listNodes(s.pool, s.schema, jobId, {
+      parentNodeId: nodeId,
+      ...(q.status ? { status: q.status } : {}),
+      ...(cursor ? { cursor } : {}),
+      limit: 100,
+    }),
+    childCountsByParent(s.pool, s.schema, jobId),
+  ]);
+  const next = page.nextCursor
+    ? `?${new URLSearchParams(Object.entries({ status: q.status ?? '', cursor: page.nextCursor }).filter(([, v]) => v !== '')).toString()}`
+    : null;
+  return render(
+    'children.njk',
+    {
+      title: `Children of ${nodeId}`,
+      nav: 'jobs',
+      job,
+      nodeId,
+      children: page.items,
+      counts: counts[nodeId] ?? { total: 0 },
+      statuses: NODE_STATUSES,
+      filter: { status: q.status ?? '', index: q.index ?? '' },
+      next,
+      jobUrl: `${UI_BASE}/jobs/${encodeURIComponent(jobId)}`,
+    },
+    sess,
+  );
+}
+
+async function cancelAction(req: HttpRequest, ctx: InvocationContext, sess: UiSession) {
+  const jobId = param(req, 'id');
+  const form = await readForm(req, sess);
+  const reason = (form.get('reason') ?? '').slice(0, 500) || 'cancelled from the dashboard';
+  await cancelJob(services(), df.getClient(ctx), jobId, reason);
+  return redirect(`${UI_BASE}/jobs/${encodeURIComponent(jobId)}?flash=${encodeURIComponent('Cancel requested.')}`);
+}
+
+async function rerunAction(req: HttpRequest, ctx: InvocationContext, sess: UiSession) {
+  const jobId = param(req, 'id');
+  await readForm(req, sess);
+  const job = await retryJob(services(), df.getClient(ctx), jobId);
+  return redirect(
+    `${UI_BASE}/jobs/${encodeURIComponent(jobId)}?flash=${encodeURIComponent(`Rerun started (run ${job.run_count}).`)}`,
+  );
+}
+
+async function workflowsPage(_req: HttpRequest, _ctx: InvocationContext, sess: UiSession) {
+  return render('workflows.njk', { title: 'Workflows', nav: 'workflows', workflows: workflowSummaries() }, sess);
+}
+
+function findWorkflow(id: string) {
+  const catalog = services().catalog();
+  const f = catalog.workflows.get(id) ?? catalog.files.find((x) => x.workflow?.workflow_id === id);
+  if (!f) throw new AppError('NOT_FOUND', `Workflow "${id}" does not exist.`);
+  return f;
+}
+
+async function workflowPage(req: HttpRequest, _ctx: InvocationContext, sess: UiSession) {
+  const id = param(req, 'id');
+  const f = findWorkflow(id);
+  let source = '';
+  try {
+    source = f.file ? readFileSync(f.file, 'utf8') : '';
+  } catch {
+    source = '(the file cannot be read)';
+  }
+  return render(
+    'workflow.njk',
+    {
+      title: `Workflow ${id}`,
+      nav: 'workflows',
+      wf: f.workflow,
+      file: f.file ? path.basename(f.file) : null,
+      valid: !!f.plan,
+      problems: f.issues.map((i) => formatIssue({ ...i, file: f.file ? path.basename(f.file) : undefined })),
+      warnings: (f.warnings ?? []).map((i) => formatIssue({ ...i, file: f.file ? path.basename(f.file) : undefined })),
+      inputs: Object.entries(f.workflow?.inputs ?? {}),
+      source,
+      stateUrl: `${UI_BASE}/workflows/${encodeURIComponent(id)}/graph`,
+    },
+    sess,
+  );
+}
+
+async function workflowGraph(req: HttpRequest) {
+  const id = param(req, 'id');
+  const f = findWorkflow(id);
+  const nodes = snapshotNodes(f.workflow);
+  return jsonWithEtag(req, {
+    job: { job_id: id, status: 'pending', error_message: null, cancel_requested: false },
+    nodes: Object.entries(nodes).map(([nid, n]) => ({
+      id: nid,
+      type: n.type ?? 'task',
+      status: 'pending',
+      skip_reason: null,
+      attempt: 0,
+      error: null,
+    })),
+    edges: workflowEdges(nodes),
+    summary: {},
+  });
+}
+
+const LoginQuery = z.strictObject({ next: opt(2000), error: opt(10) });
+
+/** Only a path of the dashboard is a valid place to go back to after login. */
+function safeNext(next: string | undefined | null): string {
+  return next && next.startsWith(`${UI_BASE}/`) && !next.startsWith(`${UI_BASE}//`) && !/[\\\s]/.test(next)
+    ? next
+    : UI_BASE;
+}
+
+async function loginPage(req: HttpRequest, _ctx: InvocationContext, sess: UiSession) {
+  const q = parseQuery(req, LoginQuery);
+  if (sess.loggedIn && sess.keyRequired) return redirect(safeNext(q.next), sess.setCookies);
+  return render(
+    'login.njk',
+    { title: 'Sign in', next: safeNext(q.next), failed: q.error === '1', keyRequired: sess.keyRequired },
+    sess,
+    q.error === '1' ? 401 : 200,
+  );
+}
+
+async function loginAction(req: HttpRequest, _ctx: InvocationContext, sess: UiSession) {
+  const form = await readForm(req, sess);
+  const key = form.get('key') ?? '';
+  const next = safeNext(form.get('next'));
+  if (!(await keyValid(key))) {
+    return redirect(`${UI_BASE}/login?error=1&next=${encodeURIComponent(next)}`, sess.setCookies);
+  }
+  return redirect(next, [...sess.setCookies, loginCookie(req, key)]);
+}
+
+async function logoutAction(req: HttpRequest, _ctx: InvocationContext, sess: UiSession) {
+  await readForm(req, sess);
+  const key = readCookies(req).dag_ui_key;
+  if (key) forgetKey(key);
+  return redirect(`${UI_BASE}/login`, [logoutCookie(req)]);
+}
+
+// ----------------------------------------------------------------------------------------- assets
+
+const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+
+export async function staticAsset(req: HttpRequest): Promise<HttpResponseInit> {
+  const file = req.params.file ?? '';
+  const a = assets();
+  if (!Object.values(a.value).includes(file)) {
+    return { status: 404, body: 'not found', headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } };
+  }
+  return {
+    status: 200,
+    body: readFileSync(path.join(a.dir, 'static', file)),
+    headers: {
+      'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+      // Content-hashed names: a file never changes under its name.
+      'cache-control': 'public, max-age=31536000, immutable',
+      ...securityHeaders(),
+    },
+  };
+}
+
+/** Answers 204 to a caller with a valid function key (the Functions host checks it): the login's check. */
+export async function keyCheck(): Promise<HttpResponseInit> {
+  return { status: 204 };
+}
+
+export const ui = {
+  overview: uiRoute(overview),
+  jobs: uiRoute(jobsPage),
+  job: uiRoute(jobPage),
+  jobState: uiRoute(jobStateRoute, { json: true }),
+  children: uiRoute(childrenPage),
+  cancel: uiRoute(cancelAction),
+  rerun: uiRoute(rerunAction),
+  workflows: uiRoute(workflowsPage),
+  workflow: uiRoute(workflowPage),
+  workflowGraph: uiRoute(workflowGraph, { json: true }),
+  login: uiRoute(loginPage, { public: true }),
+  loginPost: uiRoute(loginAction, { public: true }),
+  logout: uiRoute(logoutAction, { public: true }),
+};
