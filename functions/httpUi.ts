@@ -59,7 +59,8 @@ type SnapshotNode = {
   type?: string;
   next?: string | string[];
   depends_on?: string[] | { all_of?: string[]; any_of?: string[] };
-  branches?: Record<string, string> | Array<{ name?: string; condition?: string; default?: boolean; next: string }>;
+  branches?:
+    Record<string, string> | Array<{ name?: string; condition?: string; default?: boolean; next: string }>;
   default?: string;
   handler?: string;
   task?: { handler?: string };
@@ -152,7 +153,9 @@ async function jobState(jobId: string) {
 
 async function queueDepths(): Promise<Array<{ name: string; depth: number | null; poison: number | null }>> {
   const s = services();
-  const names = [...new Set([s.config.DAG_CONTAINER_QUEUE, s.config.DAG_RESULT_QUEUE, ...s.config.DAG_ACTIVITY_QUEUES])];
+  const names = [
+    ...new Set([s.config.DAG_CONTAINER_QUEUE, s.config.DAG_RESULT_QUEUE, ...s.config.DAG_ACTIVITY_QUEUES]),
+  ];
   const depth = async (q: string): Promise<number | null> => {
     try {
       const p = await s.queueClient(q).getProperties({ abortSignal: AbortSignal.timeout(3000) });
@@ -161,7 +164,9 @@ async function queueDepths(): Promise<Array<{ name: string; depth: number | null
       return null;
     }
   };
-  return Promise.all(names.map(async (name) => ({ name, depth: await depth(name), poison: await depth(`${name}-poison`) })));
+  return Promise.all(
+    names.map(async (name) => ({ name, depth: await depth(name), poison: await depth(`${name}-poison`) })),
+  );
 }
 
 function workflowSummaries() {
@@ -188,7 +193,15 @@ async function overview(_req: HttpRequest, _ctx: InvocationContext, sess: UiSess
   ]);
   return render(
     'overview.njk',
-    { title: 'Overview', nav: 'overview', counts, lastHour, recent: recent.items, queues, workflows: workflowSummaries() },
+    {
+      title: 'Overview',
+      nav: 'overview',
+      counts,
+      lastHour,
+      recent: recent.items,
+      queues,
+      workflows: workflowSummaries(),
+    },
     sess,
   );
 }
@@ -296,7 +309,12 @@ async function jobPage(req: HttpRequest, _ctx: InvocationContext, sess: UiSessio
         listAttemptResults(s.pool, s.schema, jobId, q.node),
         getLatestCheckpoint(s.pool, s.schema, { jobId, nodeId: q.node }),
       ]);
-      panel = { node, attempts, checkpoint, definition: snapshotNodes(job.workflow_snapshot)[node.parent_node_id ?? node.node_id] ?? null };
+      panel = {
+        node,
+        attempts,
+        checkpoint,
+        definition: snapshotNodes(job.workflow_snapshot)[node.parent_node_id ?? node.node_id] ?? null,
+      };
     } else {
       panel = { missing: q.node };
     }
@@ -356,7 +374,8 @@ async function childrenPage(req: HttpRequest, _ctx: InvocationContext, sess: UiS
     throw new AppError('NOT_FOUND', `Job ${jobId} has no fan-out node "${nodeId}".`);
   }
   // "Jump to index N": a cursor just before N (children page by fan_out_index).
-  const cursor = q.cursor ?? (q.index !== undefined && q.index > 0 ? encodeCursor({ i: q.index - 1 }) : undefined);
+  const cursor =
+    q.cursor ?? (q.index !== undefined && q.index > 0 ? encodeCursor({ i: q.index - 1 }) : undefined);
   const [page, counts] = await Promise.all([
     listNodes(s.pool, s.schema, jobId, {
       parentNodeId: nodeId,
@@ -392,7 +411,9 @@ async function cancelAction(req: HttpRequest, ctx: InvocationContext, sess: UiSe
   const form = await readForm(req, sess);
   const reason = (form.get('reason') ?? '').slice(0, 500) || 'cancelled from the dashboard';
   await cancelJob(services(), df.getClient(ctx), jobId, reason);
-  return redirect(`${UI_BASE}/jobs/${encodeURIComponent(jobId)}?flash=${encodeURIComponent('Cancel requested.')}`);
+  return redirect(
+    `${UI_BASE}/jobs/${encodeURIComponent(jobId)}?flash=${encodeURIComponent('Cancel requested.')}`,
+  );
 }
 
 async function rerunAction(req: HttpRequest, ctx: InvocationContext, sess: UiSession) {
@@ -405,7 +426,11 @@ async function rerunAction(req: HttpRequest, ctx: InvocationContext, sess: UiSes
 }
 
 async function workflowsPage(_req: HttpRequest, _ctx: InvocationContext, sess: UiSession) {
-  return render('workflows.njk', { title: 'Workflows', nav: 'workflows', workflows: workflowSummaries() }, sess);
+  return render(
+    'workflows.njk',
+    { title: 'Workflows', nav: 'workflows', workflows: workflowSummaries() },
+    sess,
+  );
 }
 
 function findWorkflow(id: string) {
@@ -433,7 +458,9 @@ async function workflowPage(req: HttpRequest, _ctx: InvocationContext, sess: UiS
       file: f.file ? path.basename(f.file) : null,
       valid: !!f.plan,
       problems: f.issues.map((i) => formatIssue({ ...i, file: f.file ? path.basename(f.file) : undefined })),
-      warnings: (f.warnings ?? []).map((i) => formatIssue({ ...i, file: f.file ? path.basename(f.file) : undefined })),
+      warnings: (f.warnings ?? []).map((i) =>
+        formatIssue({ ...i, file: f.file ? path.basename(f.file) : undefined }),
+      ),
       inputs: Object.entries(f.workflow?.inputs ?? {}),
       source,
       stateUrl: `${UI_BASE}/workflows/${encodeURIComponent(id)}/graph`,
@@ -477,7 +504,6 @@ async function loginPage(req: HttpRequest, _ctx: InvocationContext, sess: UiSess
     'login.njk',
     { title: 'Sign in', next: safeNext(q.next), failed: q.error === '1', keyRequired: sess.keyRequired },
     sess,
-    q.error === '1' ? 401 : 200,
   );
 }
 
@@ -500,13 +526,20 @@ async function logoutAction(req: HttpRequest, _ctx: InvocationContext, sess: UiS
 
 // ----------------------------------------------------------------------------------------- assets
 
-const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+};
 
 export async function staticAsset(req: HttpRequest): Promise<HttpResponseInit> {
   const file = req.params.file ?? '';
   const a = assets();
   if (!Object.values(a.value).includes(file)) {
-    return { status: 404, body: 'not found', headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } };
+    return {
+      status: 404,
+      body: 'not found',
+      headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
+    };
   }
   return {
     status: 200,

@@ -11,7 +11,10 @@ import { build } from 'esbuild';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 export async function buildUi(outDir = path.join(here, '..', 'dist', 'ui')) {
-  const entries = { 'app.js': path.join(here, 'client', 'app.ts'), 'style.css': path.join(here, 'client', 'style.css') };
+  const entries = {
+    'app.js': path.join(here, 'client', 'app.ts'),
+    'style.css': path.join(here, 'client', 'style.css'),
+  };
   const manifest = {};
   const files = [];
   for (const [name, entry] of Object.entries(entries)) {

@@ -76,7 +76,12 @@ const HOSTILE = {
   inputs: { a: { type: 'string' }, b: { type: 'string' } },
   nodes: {
     start: { type: 'start', next: 'echoes' },
-    echoes: { type: 'task', handler: 'echo', params: { a: '{{ inputs.a }}', b: '{{ inputs.b }}' }, next: 'boom' },
+    echoes: {
+      type: 'task',
+      handler: 'echo',
+      params: { a: '{{ inputs.a }}', b: '{{ inputs.b }}' },
+      next: 'boom',
+    },
     boom: {
       type: 'task',
       handler: 'fail',
@@ -109,7 +114,9 @@ describeBrowser('the dashboard in Chromium', () => {
     jobs.fan = await stack.submit('ui_fan', { n: 250 });
     jobs.rerun = await stack.submit('ui_rerun', {});
     jobs.hostile = await stack.submit('ui_hostile', { a: XSS, b: IMG }, { correlation_id: '<b>corr</b>' });
-    await Promise.all([jobs.branch, jobs.fan, jobs.rerun, jobs.hostile].map((j) => stack.waitForJob(j!, 120_000)));
+    await Promise.all(
+      [jobs.branch, jobs.fan, jobs.rerun, jobs.hostile].map((j) => stack.waitForJob(j!, 120_000)),
+    );
   }, 240_000);
 
   afterAll(async () => {
@@ -147,7 +154,8 @@ describeBrowser('the dashboard in Chromium', () => {
       const status = async (id: string) =>
         page.getAttribute(`#graph .node[data-node-id="${id}"]`, 'data-status');
       expect(await page.locator('#graph .node').count()).toBe(6);
-      for (const id of ['start', 'measure', 'is_big', 'big', 'end']) expect(await status(id)).toBe('completed');
+      for (const id of ['start', 'measure', 'is_big', 'big', 'end'])
+        expect(await status(id)).toBe('completed');
       expect(await status('small')).toBe('skipped');
       expect(await page.textContent('#graph .node[data-node-id="small"] .node-status')).toContain(
         'skipped: branch not taken',
@@ -183,12 +191,16 @@ describeBrowser('the dashboard in Chromium', () => {
       await page.waitForSelector('#graph .node[data-node-id="split"] .fanout-bar');
       expect(await page.locator('#graph .node').count()).toBe(4);
       expect(await page.textContent('#graph .node[data-node-id="split"] .bar-text')).toBe('250/250 done');
-      expect(await page.locator('#graph .node[data-node-id="split"] rect.bar.status-completed').count()).toBe(1);
+      expect(await page.locator('#graph .node[data-node-id="split"] rect.bar.status-completed').count()).toBe(
+        1,
+      );
       await screenshot(page, 'job-fan-out');
       await page.click('[data-children-link="split"]');
       await page.waitForSelector('#children-table');
       expect(await page.locator('#children-table [data-child-index]').count()).toBe(100);
-      expect(await page.getAttribute('#children-table [data-child-index]:first-child', 'data-child-index')).toBe('0');
+      expect(
+        await page.getAttribute('#children-table [data-child-index]:first-child', 'data-child-index'),
+      ).toBe('0');
       await page.click('#children-next');
       await page.waitForSelector('#children-table [data-child-index="100"]');
       // Jump to an index.
@@ -211,7 +223,9 @@ describeBrowser('the dashboard in Chromium', () => {
     check(async () => {
       const jobId = await stack.submit('ui_slow', {});
       await page.goto(ui(`/jobs/${jobId}`));
-      await page.waitForSelector('#graph .node[data-node-id="slow"][data-status="running"]', { timeout: 30_000 });
+      await page.waitForSelector('#graph .node[data-node-id="slow"][data-status="running"]', {
+        timeout: 30_000,
+      });
       expect(await page.isVisible('#cancel-button')).toBe(true);
       let asked = '';
       page.once('dialog', (d) => {
@@ -256,9 +270,9 @@ describeBrowser('the dashboard in Chromium', () => {
       expect(all).toBeGreaterThan(8);
       await page.selectOption('#timeline-type', 'node_skipped');
       await page.waitForURL(/ev_type=node_skipped/);
-      const types = await page.locator('#timeline-table [data-event-type]').evaluateAll((rows) =>
-        rows.map((r) => r.getAttribute('data-event-type')),
-      );
+      const types = await page
+        .locator('#timeline-table [data-event-type]')
+        .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-event-type')));
       expect(types).toEqual(['node_skipped']);
       expect(await page.textContent('#timeline-table tbody')).toContain('small');
       await page.selectOption('#timeline-type', '');
@@ -275,10 +289,16 @@ describeBrowser('the dashboard in Chromium', () => {
     check(async () => {
       await page.goto(ui('/jobs?limit=2'));
       expect(await page.locator('#jobs-table [data-job-row]').count()).toBe(2);
-      const seen = new Set(await page.locator('#jobs-table [data-job-row]').evaluateAll((r) => r.map((x) => x.getAttribute('data-job-row'))));
+      const seen = new Set(
+        await page
+          .locator('#jobs-table [data-job-row]')
+          .evaluateAll((r) => r.map((x) => x.getAttribute('data-job-row'))),
+      );
       await page.click('#next-page');
       await page.waitForURL(/cursor=/);
-      const second = await page.locator('#jobs-table [data-job-row]').evaluateAll((r) => r.map((x) => x.getAttribute('data-job-row')));
+      const second = await page
+        .locator('#jobs-table [data-job-row]')
+        .evaluateAll((r) => r.map((x) => x.getAttribute('data-job-row')));
       expect(second.length).toBe(2);
       for (const id of second) expect(seen.has(id)).toBe(false);
       await page.goto(ui('/jobs'));
@@ -295,7 +315,11 @@ describeBrowser('the dashboard in Chromium', () => {
       await page.fill('#filter-correlation', 'corr-branch');
       await page.press('#filter-correlation', 'Enter');
       await page.waitForURL(/correlation_id=corr-branch/);
-      expect(await page.locator('#jobs-table [data-job-row]').evaluateAll((r) => r.map((x) => x.getAttribute('data-job-row')))).toEqual([jobs.branch]);
+      expect(
+        await page
+          .locator('#jobs-table [data-job-row]')
+          .evaluateAll((r) => r.map((x) => x.getAttribute('data-job-row'))),
+      ).toEqual([jobs.branch]);
       await screenshot(page, 'jobs');
     }));
 

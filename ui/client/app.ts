@@ -59,8 +59,7 @@ export function renderGraph(host: Element, state: JobState, selected: string | n
   const g = new dagre.graphlib.Graph<GraphLabel, NodeLabel, EdgeLabel & { label?: string }>();
   g.setGraph({ rankdir: 'LR', nodesep: 24, ranksep: 56, marginx: 12, marginy: 12 });
   g.setDefaultEdgeLabel(() => ({}));
-  for (const n of state.nodes)
-    g.setNode(n.id, { width: NODE_W, height: n.fan_out ? FAN_H : NODE_H });
+  for (const n of state.nodes) g.setNode(n.id, { width: NODE_W, height: n.fan_out ? FAN_H : NODE_H });
   for (const e of state.edges) {
     if (g.hasNode(e.from) && g.hasNode(e.to))
       g.setEdge(e.from, e.to, e.label ? { label: e.label, width: 8 * e.label.length, height: 14 } : {});
@@ -120,9 +119,7 @@ export function renderGraph(host: Element, state: JobState, selected: string | n
     });
     a.append(el('rect', { x, y, width: NODE_W, height: h, rx: 6, class: 'node-box' }));
     a.append(el('text', { x: x + 10, y: y + 20, class: 'node-id' }, truncate(n.id, 24)));
-    a.append(
-      el('text', { x: x + 10, y: y + 40, class: 'node-status' }, truncate(`● ${statusText(n)}`, 28)),
-    );
+    a.append(el('text', { x: x + 10, y: y + 40, class: 'node-status' }, truncate(`● ${statusText(n)}`, 28)));
     a.append(el('title', {}, `${n.id} (${n.type}): ${statusText(n)}${n.error ? `\n${n.error}` : ''}`));
     if (n.fan_out) drawBar(a, n.fan_out, x + 10, y + 52, NODE_W - 20);
     svg.append(a);
@@ -160,7 +157,9 @@ function updatePage(state: JobState): void {
     badge.className = `badge status-${state.job.status}`;
   }
   for (const n of state.nodes) {
-    const cell = document.querySelector<HTMLElement>(`[data-node-row="${CSS.escape(n.id)}"] .node-status-cell`);
+    const cell = document.querySelector<HTMLElement>(
+      `[data-node-row="${CSS.escape(n.id)}"] .node-status-cell`,
+    );
     if (cell) {
       cell.textContent = statusText(n);
       cell.className = `node-status-cell status-${n.status}`;
