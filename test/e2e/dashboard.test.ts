@@ -333,7 +333,9 @@ describeBrowser('the dashboard in Chromium', () => {
       ]) {
         await page.goto(url);
         await page.waitForLoadState('load');
-        expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+        expect(
+          await page.evaluate(() => (globalThis as unknown as { __xss?: number }).__xss),
+        ).toBeUndefined();
         expect(await page.locator('img').count()).toBe(0);
         expect(await page.locator('main script').count()).toBe(0);
       }
@@ -347,7 +349,7 @@ describeBrowser('the dashboard in Chromium', () => {
       await page.goto(ui('/jobs?correlation_id=%3Cb%3Ecorr%3C%2Fb%3E'));
       expect(await page.textContent('#jobs-table')).toContain('<b>corr</b>');
       expect(await page.locator('#jobs-table b').count()).toBe(0);
-      expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+      expect(await page.evaluate(() => (globalThis as unknown as { __xss?: number }).__xss)).toBeUndefined();
     }));
 
   it('a workflow page draws the graph from the YAML and shows its source', () =>

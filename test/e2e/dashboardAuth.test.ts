@@ -81,7 +81,7 @@ describeBrowser('the dashboard with DAG_API_KEY set', () => {
       const csrf = (await context.cookies()).find((c) => c.name === 'dag_ui_csrf');
       expect(csrf).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
       // The cookie is invisible to scripts.
-      expect(await page.evaluate(() => document.cookie)).toBe('');
+      expect(await page.evaluate('document.cookie')).toBe('');
     }));
 
   it('actions need the CSRF token of the session and a same-origin Origin', () =>
