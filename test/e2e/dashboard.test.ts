@@ -190,12 +190,13 @@ describeBrowser('the dashboard in Chromium', () => {
       await page.goto(ui(`/jobs/${jobs.fan}`));
       await page.waitForSelector('#graph .node[data-node-id="split"] .fanout-bar');
       expect(await page.locator('#graph .node').count()).toBe(4);
-      expect(await page.textContent('#graph .node[data-node-id="split"] .bar-text')).toBe('250/250 done');
+      expect(await page.textContent('#graph [data-children-graph-link="split"]')).toContain('250/250 done');
       expect(await page.locator('#graph .node[data-node-id="split"] rect.bar.status-completed').count()).toBe(
         1,
       );
       await screenshot(page, 'job-fan-out');
-      await page.click('[data-children-link="split"]');
+      // From the graph to the children's table.
+      await page.click('#graph [data-children-graph-link="split"]');
       await page.waitForSelector('#children-table');
       expect(await page.locator('#children-table [data-child-index]').count()).toBe(100);
       expect(

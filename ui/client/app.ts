@@ -121,8 +121,23 @@ export function renderGraph(host: Element, state: JobState, selected: string | n
     a.append(el('text', { x: x + 10, y: y + 20, class: 'node-id' }, truncate(n.id, 24)));
     a.append(el('text', { x: x + 10, y: y + 40, class: 'node-status' }, truncate(`● ${statusText(n)}`, 28)));
     a.append(el('title', {}, `${n.id} (${n.type}): ${statusText(n)}${n.error ? `\n${n.error}` : ''}`));
-    if (n.fan_out) drawBar(a, n.fan_out, x + 10, y + 52, NODE_W - 20);
     svg.append(a);
+    if (n.fan_out) {
+      drawBar(a, n.fan_out, x + 10, y + 52, NODE_W - 20);
+      // The children's table: a link of its own beside the node's (links do not nest).
+      const f = n.fan_out;
+      const done = (f.by_status.completed ?? 0) + (f.by_status.failed ?? 0) + (f.by_status.skipped ?? 0);
+      const link = el('a', {
+        href: f.children_url,
+        class: 'children-link',
+        'data-children-graph-link': n.id,
+        'aria-label': `children of ${n.id}: ${done} of ${f.total} done`,
+      });
+      link.append(
+        el('text', { x: x + 10, y: y + 76, class: 'bar-text' }, `${done}/${f.total} done · children ›`),
+      );
+      svg.append(link);
+    }
   }
   host.replaceChildren(svg);
 }
@@ -144,8 +159,6 @@ function drawBar(parent: SVGElement, f: NonNullable<GraphNode['fan_out']>, x: nu
     bar.append(el('rect', { x: x + off, y, width: Math.max(sw, 0.5), height: 10, class: `bar status-${s}` }));
     off += sw;
   }
-  const done = (f.by_status.completed ?? 0) + (f.by_status.failed ?? 0) + (f.by_status.skipped ?? 0);
-  bar.append(el('text', { x, y: y + 24, class: 'bar-text' }, `${done}/${f.total} done`));
   parent.append(bar);
 }
 
