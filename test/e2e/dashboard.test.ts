@@ -164,13 +164,14 @@ describeBrowser('the dashboard in Chromium', () => {
       // The edge into the untaken branch is drawn as untaken; its label names the branch.
       expect(await page.locator('#graph path.edge.untaken').count()).toBeGreaterThanOrEqual(1);
       expect(await page.locator('#graph text.edge-label', { hasText: 'false' }).count()).toBe(1);
+      await screenshot(page, 'job-branching');
       // A node opens its panel: rendered params, output, attempts.
       await page.click('#graph .node[data-node-id="measure"]');
       await page.waitForSelector('#node-panel #node-output');
       expect(await page.textContent('#node-params')).toContain('"count": 12');
       expect(await page.textContent('#node-output')).toContain('echoed_params');
       expect(await page.locator('#attempts tbody tr').first().textContent()).toContain('applied');
-      await screenshot(page, 'job-branching');
+      await screenshot(page, 'node-panel');
     }));
 
   it('the job state answers 304 when nothing changed (one small request per poll)', () =>

@@ -27,7 +27,7 @@ export interface JobState {
 
 const SVG = 'http://www.w3.org/2000/svg';
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
-const NODE_W = 190;
+const NODE_W = 210;
 const NODE_H = 58;
 const FAN_H = 84;
 /** Order of the segments of a fan-out's progress bar. */
