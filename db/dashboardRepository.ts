@@ -5,7 +5,7 @@ import { parseRow } from './defineTable';
 import { query, type Queryable } from './queryable';
 import { sql } from './sql';
 import { JOB_STATUSES, NODE_STATUSES, type JobStatus, type NodeStatus } from './statuses';
-import { taskResultsTable, type TaskResultRow } from './tables';
+import { nodeStatesTable, taskResultsTable, type NodeRow, type TaskResultRow } from './tables';
 
 /** Jobs by status (every status present, zeros included). */
 export async function jobCountsByStatus(db: Queryable, schema: string): Promise<Record<JobStatus, number>> {
@@ -75,4 +75,44 @@ export async function listAttemptResults(
         ORDER BY attempt, received_at LIMIT ${limit}`,
   );
   return r.rows.map((row) => parseRow(taskResultsTable, row));
+}
+
+export interface MonitoredNode {
+  node: NodeRow;
+  workflowId: string;
+}
+
+/**
+ * Nodes across jobs for the nodes monitor: `running` — dispatched or running, the nearest deadline
+ * first (the in-flight index); `failed` — failed nodes of the 100 newest failed or running jobs
+ * (the status index on jobs), up to 10 a job, the latest first.
+ */
+export async function listMonitoredNodes(
+  db: Queryable,
+  schema: string,
+  kind: 'running' | 'failed',
+  limit = 100,
+): Promise<MonitoredNode[]> {
+  const nodes = sql.table(schema, 'dag_node_states');
+  const jobs = sql.table(schema, 'dag_jobs');
+  const r =
+    kind === 'running'
+      ? await query(
+          db,
+          sql`SELECT n.*, j.workflow_id AS _workflow_id FROM ${nodes} n JOIN ${jobs} j USING (job_id)
+              WHERE n.status IN ('dispatched', 'running') ORDER BY n.deadline_at NULLS LAST LIMIT ${limit}`,
+        )
+      : await query(
+          db,
+          sql`SELECT n.*, j.workflow_id AS _workflow_id
+              FROM (SELECT job_id, workflow_id FROM ${jobs} WHERE status IN ('failed', 'running')
+                    ORDER BY created_at DESC LIMIT 100) j
+              CROSS JOIN LATERAL (SELECT * FROM ${nodes} x WHERE x.job_id = j.job_id AND x.status = 'failed'
+                    ORDER BY x.completed_at DESC NULLS LAST LIMIT 10) n
+              ORDER BY n.completed_at DESC NULLS LAST LIMIT ${limit}`,
+        );
+  return r.rows.map((row) => {
+    const { _workflow_id, ...rest } = row as Record<string, unknown>;
+    return { node: parseRow(nodeStatesTable, rest), workflowId: String(_workflow_id) };
+  });
 }

@@ -18,6 +18,7 @@ import {
   listAttemptResults,
   listEvents,
   listJobs,
+  listMonitoredNodes,
   listNodes,
   nodeSummary,
   NODE_STATUSES,
@@ -28,6 +29,7 @@ import {
 import { formatIssue } from '../dag/workflowIssue';
 import { limitParam, param, parseQuery } from './http';
 import { cancelJob, getJobOrThrow, retryJob } from './jobService';
+import { health } from './httpProbes';
 import { services } from './services';
 import {
   assets,
@@ -488,6 +490,36 @@ async function workflowGraph(req: HttpRequest) {
   });
 }
 
+async function nodesPage(_req: HttpRequest, _ctx: InvocationContext, sess: UiSession) {
+  const s = services();
+  const [running, failed] = await Promise.all([
+    listMonitoredNodes(s.pool, s.schema, 'running', 100),
+    listMonitoredNodes(s.pool, s.schema, 'failed', 100),
+  ]);
+  return render('nodes.njk', { title: 'Nodes', nav: 'nodes', running, failed, now: new Date() }, sess);
+}
+
+async function healthPage(_req: HttpRequest, _ctx: InvocationContext, sess: UiSession) {
+  const r = await health();
+  const body = r.jsonBody as { status: string; version: unknown; checks: Record<string, { status: string }> };
+  const checks = Object.entries(body.checks).map(([name, c]) => {
+    const { status, ...details } = c;
+    return { name, status, details };
+  });
+  return render(
+    'health.njk',
+    {
+      title: 'Health',
+      nav: 'health',
+      status: body.status,
+      version: body.version,
+      checks,
+      queues: await queueDepths(),
+    },
+    sess,
+  );
+}
+
 const LoginQuery = z.strictObject({ next: opt(2000), error: opt(10) });
 
 /** Only a path of the dashboard is a valid place to go back to after login. */
@@ -566,6 +598,8 @@ export const ui = {
   children: uiRoute(childrenPage),
   cancel: uiRoute(cancelAction),
   rerun: uiRoute(rerunAction),
+  nodes: uiRoute(nodesPage),
+  health: uiRoute(healthPage),
   workflows: uiRoute(workflowsPage),
   workflow: uiRoute(workflowPage),
   workflowGraph: uiRoute(workflowGraph, { json: true }),

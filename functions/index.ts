@@ -190,6 +190,8 @@ http('uiJobState', ['GET'], 'ui/jobs/{id}/state', 'anonymous', ui.jobState);
 http('uiJobChildren', ['GET'], 'ui/jobs/{id}/children/{node}', 'anonymous', ui.children);
 http('uiJobCancel', ['POST'], 'ui/jobs/{id}/cancel', 'anonymous', ui.cancel, true);
 http('uiJobRerun', ['POST'], 'ui/jobs/{id}/rerun', 'anonymous', ui.rerun, true);
+http('uiNodes', ['GET'], 'ui/nodes', 'anonymous', ui.nodes);
+http('uiHealth', ['GET'], 'ui/health', 'anonymous', ui.health);
 http('uiWorkflows', ['GET'], 'ui/workflows', 'anonymous', ui.workflows);
 http('uiWorkflow', ['GET'], 'ui/workflows/{id}', 'anonymous', ui.workflow);
 http('uiWorkflowGraph', ['GET'], 'ui/workflows/{id}/graph', 'anonymous', ui.workflowGraph);

@@ -228,6 +228,12 @@ describeBrowser('the dashboard in Chromium', () => {
       await page.waitForSelector('#graph .node[data-node-id="slow"][data-status="running"]', {
         timeout: 30_000,
       });
+      // The nodes monitor lists it among the running nodes.
+      await page.goto(ui('/nodes'));
+      expect(await page.locator(`#running-nodes [data-monitor-node="${jobId}/slow"]`).count()).toBe(1);
+      await screenshot(page, 'nodes');
+      await page.goto(ui(`/jobs/${jobId}`));
+      await page.waitForSelector('#graph .node[data-node-id="slow"][data-status="running"]');
       expect(await page.isVisible('#cancel-button')).toBe(true);
       let asked = '';
       page.once('dialog', (d) => {
@@ -352,6 +358,22 @@ describeBrowser('the dashboard in Chromium', () => {
       expect(await page.textContent('#jobs-table')).toContain('<b>corr</b>');
       expect(await page.locator('#jobs-table b').count()).toBe(0);
       expect(await page.evaluate(() => (globalThis as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    }));
+
+  it('the nodes monitor lists failed nodes across jobs; the health page shows every check', () =>
+    check(async () => {
+      await page.goto(ui('/nodes'));
+      expect(await page.locator(`#failed-nodes [data-monitor-node="${jobs.hostile}/boom"]`).count()).toBe(1);
+      expect(await page.textContent(`#failed-nodes [data-monitor-node="${jobs.hostile}/boom"]`)).toContain(
+        IMG,
+      );
+      await page.goto(ui('/health'));
+      const checks = await page
+        .locator('#health-checks [data-check]')
+        .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-check')));
+      expect(checks).toEqual(['postgres', 'queues', 'workflows', 'attempts']);
+      expect(await page.textContent('#health-checks [data-check="postgres"]')).toContain('healthy');
+      await screenshot(page, 'health');
     }));
 
   it('a workflow page draws the graph from the YAML and shows its source', () =>
