@@ -120,7 +120,7 @@ async function main() {
       await page.goto(jobUrl, { waitUntil: 'commit' });
       await page.waitForSelector('#graph .node[data-node-id="split"] .fanout-bar');
       tti.push(performance.now() - a);
-      domJob.push(await page.evaluate(() => document.getElementsByTagName('*').length));
+      domJob.push((await page.evaluate("document.getElementsByTagName('*').length")) as number);
       const text = await page.textContent('#graph [data-children-graph-link="split"]');
       if (!text?.includes(`/${N} done`)) throw new Error(`the fan-out node says "${text}"`);
 
@@ -131,7 +131,7 @@ async function main() {
         await page.waitForSelector('#children-table [data-child-index]');
         await page.waitForLoadState('load');
         childTti.push(performance.now() - b);
-        domChildren.push(await page.evaluate(() => document.getElementsByTagName('*').length));
+        domChildren.push((await page.evaluate("document.getElementsByTagName('*').length")) as number);
         const rows = await page.locator('#children-table [data-child-index]').count();
         if (rows !== 100) throw new Error(`${u}: ${rows} rows, expected 100`);
       }
