@@ -208,10 +208,28 @@ async function overview(_req: HttpRequest, _ctx: InvocationContext, sess: UiSess
   );
 }
 
+/** A time from a datetime-local input (taken as UTC) or a full ISO 8601 instant; blank is none. */
+const utcTime = z
+  .string()
+  .max(40)
+  .optional()
+  .transform((s, ctx) => {
+    if (s === undefined || s.trim() === '') return undefined;
+    const t = s.trim();
+    const d = new Date(/(Z|[+-]\d\d:?\d\d)$/.test(t) ? t : `${t}Z`);
+    if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(t) || Number.isNaN(d.getTime())) {
+      ctx.addIssue({ code: 'custom', message: `"${t}" is not a time (YYYY-MM-DDTHH:MM, UTC)` });
+      return z.NEVER;
+    }
+    return d;
+  });
+
 const JobsQuery = z.strictObject({
   status: z.enum(JOB_STATUSES).or(z.literal('')).optional(),
   workflow_id: opt(64),
   correlation_id: opt(64),
+  from: utcTime,
+  to: utcTime,
   cursor: opt(1000),
   limit: limitParam(200),
 });
@@ -223,6 +241,8 @@ async function jobsPage(req: HttpRequest, _ctx: InvocationContext, sess: UiSessi
     ...(q.status ? { status: q.status } : {}),
     ...(q.workflow_id ? { workflowId: q.workflow_id } : {}),
     ...(q.correlation_id ? { correlationId: q.correlation_id } : {}),
+    ...(q.from ? { createdAfter: q.from } : {}),
+    ...(q.to ? { createdBefore: q.to } : {}),
     ...(q.cursor ? { cursor: q.cursor } : {}),
     limit: q.limit ?? 50,
   });
@@ -230,11 +250,12 @@ async function jobsPage(req: HttpRequest, _ctx: InvocationContext, sess: UiSessi
     status: q.status ?? '',
     workflow_id: q.workflow_id ?? '',
     correlation_id: q.correlation_id ?? '',
+    from: q.from ? q.from.toISOString().slice(0, 19) : '',
+    to: q.to ? q.to.toISOString().slice(0, 19) : '',
     limit: q.limit ? String(q.limit) : '',
   };
-  const nextParams = new URLSearchParams(
-    Object.entries({ ...filters, cursor: page.nextCursor ?? '' }).filter(([, v]) => v !== ''),
-  );
+  const params = (cursor: string) =>
+    new URLSearchParams(Object.entries({ ...filters, cursor }).filter(([, v]) => v !== '')).toString();
   return render(
     'jobs.njk',
     {
@@ -246,7 +267,8 @@ async function jobsPage(req: HttpRequest, _ctx: InvocationContext, sess: UiSessi
       workflowIds: workflowSummaries()
         .map((w) => w.workflow_id)
         .filter((x): x is string => !!x),
-      nextUrl: page.nextCursor ? `${UI_BASE}/jobs?${nextParams.toString()}` : null,
+      nextUrl: page.nextCursor ? `${UI_BASE}/jobs?${params(page.nextCursor)}` : null,
+      firstUrl: `${UI_BASE}/jobs?${params('')}`,
       paged: !!q.cursor,
     },
     sess,

@@ -106,6 +106,10 @@ describeBrowser('the dashboard in Chromium', () => {
     execFileSync(process.execPath, [path.join(ROOT, 'ui', 'build.mjs')], { stdio: 'pipe' });
     stack = await startStack();
     for (const wf of [BRANCH, FAN, SLOW, RERUN, HOSTILE]) stack.writeWorkflow(wf);
+    stack.writeWorkflow(
+      'workflow_id: ui_bad\nname: broken\nnodes:\n  start:\n    type: start\n    next: nowhere\n',
+      'ui_bad.yaml',
+    );
     browser = await launchBrowser();
     w = await openPage(browser);
     page = w.page;
@@ -165,6 +169,12 @@ describeBrowser('the dashboard in Chromium', () => {
       expect(await page.locator('#graph path.edge.untaken').count()).toBeGreaterThanOrEqual(1);
       expect(await page.locator('#graph text.edge-label', { hasText: 'false' }).count()).toBe(1);
       await screenshot(page, 'job-branching');
+      // Keyboard: the graph's nodes are links in the tab order; Enter opens the panel.
+      await page.focus('#graph .node[data-node-id="is_big"]');
+      await page.keyboard.press('Enter');
+      await page.waitForURL(/node=is_big/);
+      await page.waitForSelector('#node-panel #node-output');
+      expect(await page.textContent('#node-output')).toContain('"taken_branch": "big"');
       // A node opens its panel: rendered params, output, attempts.
       await page.click('#graph .node[data-node-id="measure"]');
       await page.waitForSelector('#node-panel #node-output');
@@ -328,7 +338,22 @@ describeBrowser('the dashboard in Chromium', () => {
           .locator('#jobs-table [data-job-row]')
           .evaluateAll((r) => r.map((x) => x.getAttribute('data-job-row'))),
       ).toEqual([jobs.branch]);
+      // Time range (UTC): nothing was created in 2000; everything in the last day.
+      await page.goto(ui('/jobs?from=2000-01-01T00:00&to=2000-01-02T00:00'));
+      expect(await page.locator('#jobs-table [data-job-row]').count()).toBe(0);
+      const since = new Date(Date.now() - 86_400_000).toISOString().slice(0, 16);
+      await page.goto(ui(`/jobs?from=${since}`));
+      expect(await page.locator('#jobs-table [data-job-row]').count()).toBeGreaterThanOrEqual(5);
+      expect(await page.inputValue('#filter-from')).toBe(since);
       await screenshot(page, 'jobs');
+      // Cancel from the list (it asks first, then shows the job).
+      const slow = await stack.submit('ui_slow', {});
+      await page.goto(ui('/jobs?workflow_id=ui_slow'));
+      await page.waitForSelector(`[data-job-row="${slow}"] button.danger`);
+      await page.click(`[data-job-row="${slow}"] button.danger`);
+      await page.waitForSelector('#flash');
+      await page.waitForSelector('#job-status.status-cancelled', { timeout: 30_000 });
+      await stack.waitForJob(slow);
     }));
 
   it('inputs, outputs and errors holding <script> and "><img onerror> render as inert text', () =>
@@ -383,6 +408,12 @@ describeBrowser('the dashboard in Chromium', () => {
       expect(await page.locator('#graph .node').count()).toBe(6);
       expect(await page.textContent('#yaml-source')).toContain('workflow_id: ui_branch');
       await screenshot(page, 'workflow');
+      // An invalid file: its problems at file:line:col, and its source.
+      await page.goto(ui('/workflows'));
+      expect(await page.textContent('#workflows')).toContain('ui_bad.yaml');
+      await page.goto(ui('/workflows/ui_bad'));
+      expect(await page.textContent('#problems')).toMatch(/ui_bad\.yaml:\d+:\d+: .*nowhere/);
+      expect(await page.textContent('#yaml-source')).toContain('next: nowhere');
     }));
 
   it('actions need the CSRF token; assets are content-hashed and cached', () =>
