@@ -68,6 +68,7 @@ import {
 } from './httpPlatform';
 import { health, livez, readyz } from './httpProbes';
 import { keyCheck, staticAsset, ui } from './httpUi';
+import { uiAssets } from './httpUiAssets';
 import { getWorkflow, getWorkflows } from './httpWorkflows';
 import { onContainerResult } from './queueResults';
 import { resetServices, services } from './services';
@@ -192,6 +193,10 @@ http('uiJobCancel', ['POST'], 'ui/jobs/{id}/cancel', 'anonymous', ui.cancel, tru
 http('uiJobRerun', ['POST'], 'ui/jobs/{id}/rerun', 'anonymous', ui.rerun, true);
 http('uiNodes', ['GET'], 'ui/nodes', 'anonymous', ui.nodes);
 http('uiHealth', ['GET'], 'ui/health', 'anonymous', ui.health);
+http('uiAssets', ['GET'], 'ui/assets', 'anonymous', uiAssets.list);
+http('uiAsset', ['GET'], 'ui/assets/{id}', 'anonymous', uiAssets.asset);
+http('uiAssetReview', ['POST'], 'ui/assets/{id}/review', 'anonymous', uiAssets.review);
+http('uiAssetClearance', ['POST'], 'ui/assets/{id}/clearance', 'anonymous', uiAssets.clearance);
 http('uiWorkflows', ['GET'], 'ui/workflows', 'anonymous', ui.workflows);
 http('uiWorkflow', ['GET'], 'ui/workflows/{id}', 'anonymous', ui.workflow);
 http('uiWorkflowGraph', ['GET'], 'ui/workflows/{id}/graph', 'anonymous', ui.workflowGraph);

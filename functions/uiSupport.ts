@@ -111,6 +111,9 @@ export function render(
   status = 200,
 ): HttpResponseInit {
   const a = assets().value;
+  for (const k of ['base', 'csrf', 'session', 'assets']) {
+    if (k in ctx) throw new Error(`render(${template}): "${k}" is reserved for the layout`);
+  }
   const body = environment().render(template, {
     ...ctx,
     base: UI_BASE,

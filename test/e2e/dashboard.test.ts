@@ -416,6 +416,51 @@ describeBrowser('the dashboard in Chromium', () => {
       expect(await page.textContent('#yaml-source')).toContain('next: nowhere');
     }));
 
+  it('assets: a version approved and the asset cleared from the page, each step in the audit log', () =>
+    check(async () => {
+      type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+      expect((await stack.api('POST', '/api/bootstrap/seed-platforms?confirm=yes')).status).toBe(200);
+      const sub = await stack.api<Body>('POST', '/api/platform/submit', {
+        platform_id: 'ddh',
+        workflow_id: 'hello_world',
+        input_params: {},
+        platform_refs: { dataset_id: 'ds-ui', resource_id: 'res-<b>1</b>' },
+      });
+      expect(sub.status, JSON.stringify(sub.body)).toBe(202);
+      const assetId = sub.body.asset_id as string;
+      for (let i = 0; ; i++) {
+        const v = await stack.api<Body>('GET', `/api/assets/${assetId}/versions/0`);
+        if (v.body.processing_state === 'completed') break;
+        if (i > 300) throw new Error(`version not processed: ${JSON.stringify(v.body)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await page.goto(ui('/assets'));
+      expect(await page.textContent(`[data-asset-row="${assetId}"]`)).toContain('res-<b>1</b>');
+      await page.click(`[data-asset-row="${assetId}"] a`);
+      await page.waitForSelector('#versions-table [data-version="0"] form');
+      // A rejection needs a reason: the API's rule, shown on the page.
+      await page.fill('#versions-table [data-version="0"] .reviewer', 'alice');
+      await page.click('#versions-table [data-version="0"] button.reject');
+      await page.waitForSelector('#action-error');
+      expect(await page.textContent('#action-error')).toContain('reason is required');
+      await page.fill('#versions-table [data-version="0"] .reviewer', 'alice');
+      await page.click('#versions-table [data-version="0"] button.approve');
+      await page.waitForSelector('#flash');
+      expect(await page.textContent('#flash')).toBe('Version 0 approved.');
+      expect(await page.textContent('#versions-table [data-version="0"] .approval')).toBe(
+        'approved by alice',
+      );
+      await page.fill('#clearance-actor', 'steward');
+      await page.click('#clearance-button');
+      await page.waitForSelector('#flash');
+      expect(await page.textContent('#asset-clearance-state')).toContain('ouo · cleared by steward');
+      const audit = await page.textContent('#audit-table');
+      expect(audit).toContain('alice');
+      expect(audit).toContain('steward');
+      expect(await page.locator('#audit-table [data-audit-action]').count()).toBeGreaterThanOrEqual(3);
+      await screenshot(page, 'asset');
+    }));
+
   it('actions need the CSRF token; assets are content-hashed and cached', () =>
     check(async () => {
       const res = await fetch(ui(`/jobs/${jobs.branch}/cancel`), {
