@@ -479,6 +479,52 @@ describeBrowser('the dashboard in Chromium', () => {
       expect((await fetch(`${stack.url}/api/ui/static/style.000000000000.css`)).status).toBe(404);
     }));
 
+  it('status text meets WCAG AA contrast (4.5:1) on every page it appears on', () =>
+    check(async () => {
+      const worst: string[] = [];
+      for (const url of [
+        ui(),
+        ui('/jobs'),
+        ui(`/jobs/${jobs.branch}`),
+        ui(`/jobs/${jobs.fan}/children/split`),
+        ui('/nodes'),
+      ]) {
+        await page.goto(url);
+        await page.waitForLoadState('load');
+        if (url.includes('/jobs/') && !url.includes('/children/')) await page.waitForSelector('#graph svg');
+        const found = (await page.evaluate(`(() => {
+          const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+          const lum = ([r, g, b]) => {
+            const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+            return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+          };
+          const bg = (el) => {
+            for (let e = el; e; e = e.parentElement) {
+              const c = rgb(getComputedStyle(e).backgroundColor);
+              if (c.length >= 3 && (c.length < 4 || c[3] > 0)) return c;
+            }
+            return [255, 255, 255];
+          };
+          const out = [];
+          for (const el of document.querySelectorAll('[class*="status-"]')) {
+            const texts = el instanceof SVGElement ? el.querySelectorAll('text') : [el];
+            for (const t of texts) {
+              if (!t.textContent.trim()) continue;
+              const cs = getComputedStyle(t);
+              const fg = rgb(t instanceof SVGElement ? cs.fill : cs.color);
+              const back = t instanceof SVGElement ? [255, 255, 255] : bg(t);
+              const [a, b] = [lum(fg), lum(back)].sort((x, y) => y - x);
+              out.push({ text: t.textContent.trim().slice(0, 30), ratio: (a + 0.05) / (b + 0.05) });
+            }
+          }
+          return out;
+        })()`)) as Array<{ text: string; ratio: number }>;
+        expect(found.length).toBeGreaterThan(0);
+        for (const f of found) if (f.ratio < 4.5) worst.push(`${url}: "${f.text}" ${f.ratio.toFixed(2)}:1`);
+      }
+      expect(worst).toEqual([]);
+    }));
+
   it('no page logged a console error or threw', () =>
     check(async () => {
       expect(w.problems).toEqual([]);
