@@ -8,7 +8,8 @@
 //   Also the children table (100 rows, filtered by status, jumped to an index near the end).
 //   Poll cost: the state document (200, its bytes) and the 304 a poll gets when nothing changed.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -168,6 +169,20 @@ async function main() {
     });
     await page.waitForTimeout(5000);
 
+    // What the browser downloads: the page, the script, the stylesheet (raw and gzipped).
+    const manifest = JSON.parse(
+      readFileSync(path.join(ROOT, 'dist', 'ui', 'manifest.json'), 'utf8'),
+    ) as Record<string, string>;
+    const size = (f: string) => {
+      const b = readFileSync(path.join(ROOT, 'dist', 'ui', 'static', f));
+      return { bytes: b.length, gzipBytes: gzipSync(b).length };
+    };
+    const html = Buffer.from(await (await fetch(jobUrl)).text());
+    const weight = {
+      jobPageHtml: { bytes: html.length, gzipBytes: gzipSync(html).length },
+      script: size(manifest['app.js']!),
+      stylesheet: size(manifest['style.css']!),
+    };
     const r1 = (x: number) => Math.round(x * 10) / 10;
     const results = {
       children: N,
@@ -184,6 +199,7 @@ async function main() {
       livePollStatuses: [...new Set(polled.map((p) => p.status))],
       livePollBodyBytes: polled.reduce((s, p) => s + p.bytes, 0),
       consoleErrors: problems.length,
+      weight,
     };
     const pass =
       median(tti) < 2000 &&
