@@ -234,7 +234,7 @@ export function logoutCookie(req: HttpRequest): Cookie {
   return cookie(req, KEY_COOKIE, '', 0);
 }
 
-/** The key from the cookie (for forwarding nothing: actions run in-process). */
+/** Sign-out: the key is checked with the host again at its next use. */
 export function forgetKey(key: string): void {
   validKeys.delete(sha(key));
 }
