@@ -116,3 +116,20 @@ export async function listMonitoredNodes(
     return { node: parseRow(nodeStatesTable, rest), workflowId: String(_workflow_id) };
   });
 }
+
+/** The attempt results of a job's static nodes (not fan-out children), oldest first. */
+export async function listStaticAttemptResults(
+  db: Queryable,
+  schema: string,
+  jobId: string,
+  limit = 500,
+): Promise<TaskResultRow[]> {
+  const r = await query(
+    db,
+    sql`SELECT t.* FROM ${sql.table(schema, 'dag_task_results')} t
+        JOIN ${sql.table(schema, 'dag_node_states')} n ON n.job_id = t.job_id AND n.node_id = t.node_id
+        WHERE t.job_id = ${jobId} AND n.parent_node_id IS NULL
+        ORDER BY t.received_at LIMIT ${limit}`,
+  );
+  return r.rows.map((row) => parseRow(taskResultsTable, row));
+}

@@ -19,12 +19,14 @@ import {
   listEvents,
   listJobs,
   listMonitoredNodes,
+  listStaticAttemptResults,
   listNodes,
   nodeSummary,
   NODE_STATUSES,
   recentOutcomes,
   TERMINAL_JOB_STATUSES,
   type NodeRow,
+  type TaskResultRow,
 } from '../db';
 import { formatIssue } from '../dag/workflowIssue';
 import { limitParam, param, parseQuery } from './http';
@@ -283,29 +285,48 @@ const JobQuery = z.strictObject({
   flash: opt(200),
 });
 
-/** Per-node bars on the job's time axis (the attempts view). */
-function gantt(nodes: NodeRow[], start: Date | null | undefined, end: Date) {
-  const t0 = start?.getTime() ?? Math.min(...nodes.map((n) => n.created_at.getTime()));
-  const rows = nodes
-    .filter((n) => n.started_at || n.dispatched_at)
-    .map((n) => {
-      const a = (n.dispatched_at ?? n.started_at)!.getTime();
-      const b = (n.completed_at ?? end).getTime();
-      return { id: n.node_id, a, b, status: n.status, open: !n.completed_at };
+/**
+ * The attempts view: one bar per recorded attempt of a static node (from its start, received_at minus
+ * its duration, to its result), and one open bar per node running now; on the job's time axis.
+ */
+function gantt(nodes: NodeRow[], attempts: TaskResultRow[], start: Date, end: Date) {
+  const t0 = start.getTime();
+  const rows: Array<{ label: string; a: number; b: number; cls: string; title: string }> = [];
+  for (const r of attempts) {
+    const b = r.received_at.getTime();
+    const a = b - (r.duration_ms ?? 0);
+    const late = r.disposition !== 'applied';
+    rows.push({
+      label: `${r.node_id} #${r.attempt}`,
+      a,
+      b,
+      cls: `attempt-${r.status}${late ? ' attempt-late' : ''}`,
+      title: `${r.node_id} attempt ${r.attempt}: ${r.status}${late ? ` (${r.disposition.replace(/_/g, ' ')})` : ''}${r.worker_id ? ` on ${r.worker_id}` : ''}`,
     });
+  }
+  for (const n of nodes) {
+    if (n.completed_at || !(n.started_at ?? n.dispatched_at) || !['dispatched', 'running'].includes(n.status))
+      continue;
+    rows.push({
+      label: `${n.node_id} #${n.attempt}`,
+      a: (n.started_at ?? n.dispatched_at)!.getTime(),
+      b: end.getTime(),
+      cls: 'attempt-open',
+      title: `${n.node_id} attempt ${n.attempt}: ${n.status}${n.worker_id ? ` on ${n.worker_id}` : ''}`,
+    });
+  }
+  rows.sort((x, y) => x.a - y.a);
   const span = Math.max(1, ...rows.map((r) => r.b - t0));
   const W = 600;
   return {
     width: W + 200,
     height: rows.length * 20 + 10,
-    span,
     rows: rows.map((r, i) => ({
       ...r,
       y: i * 20 + 4,
-      x: 190 + (W * (r.a - t0)) / span,
-      w: Math.max(2, (W * (r.b - r.a)) / span),
+      x: 190 + (W * Math.max(0, r.a - t0)) / span,
+      w: Math.max(2, (W * (r.b - Math.max(r.a, t0))) / span),
       ms: r.b - r.a,
-      cls: r.open ? 'attempt-open' : r.status === 'completed' ? 'attempt-completed' : 'attempt-failed',
     })),
   };
 }
@@ -315,7 +336,7 @@ async function jobPage(req: HttpRequest, _ctx: InvocationContext, sess: UiSessio
   const q = parseQuery(req, JobQuery);
   const s = services();
   const job = await getJobOrThrow(s, jobId);
-  const [staticNodes, events, children] = await Promise.all([
+  const [staticNodes, events, children, staticAttempts] = await Promise.all([
     listNodes(s.pool, s.schema, jobId, { parentNodeId: null, limit: 5000 }),
     listEvents(s.pool, s.schema, jobId, {
       ...(q.ev_type ? { type: q.ev_type } : {}),
@@ -324,6 +345,7 @@ async function jobPage(req: HttpRequest, _ctx: InvocationContext, sess: UiSessio
       limit: 200,
     }),
     childCountsByParent(s.pool, s.schema, jobId),
+    listStaticAttemptResults(s.pool, s.schema, jobId),
   ]);
   let panel = null;
   if (q.node) {
@@ -363,7 +385,12 @@ async function jobPage(req: HttpRequest, _ctx: InvocationContext, sess: UiSessio
       evFilter: { type: q.ev_type ?? '', node: q.ev_node ?? '' },
       eventTypes: EVENT_TYPES,
       panel,
-      gantt: gantt(staticNodes.items, job.started_at ?? job.created_at, job.completed_at ?? new Date()),
+      gantt: gantt(
+        staticNodes.items,
+        staticAttempts,
+        job.started_at ?? job.created_at,
+        job.completed_at ?? new Date(),
+      ),
       stateUrl: `${UI_BASE}/jobs/${encodeURIComponent(jobId)}/state`,
       canCancel: job.status === 'pending' || job.status === 'running',
       canRerun: job.status === 'failed',

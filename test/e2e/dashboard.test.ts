@@ -279,6 +279,15 @@ describeBrowser('the dashboard in Chromium', () => {
       }
       await page.waitForSelector('#job-status.status-completed', { timeout: 30_000 });
       await page.waitForSelector('#graph .node[data-node-id="flaky"][data-status="completed"]');
+      // The attempts view has every attempt of the node: the failed ones and the one that passed.
+      await page.reload();
+      const flaky = page.locator('#gantt [data-attempt^="flaky #"]');
+      expect(await flaky.count()).toBeGreaterThanOrEqual(2);
+      expect(
+        await page.locator('#gantt [data-attempt^="flaky #"] rect.attempt-failed').count(),
+      ).toBeGreaterThanOrEqual(1);
+      expect(await page.locator('#gantt [data-attempt^="flaky #"] rect.attempt-completed').count()).toBe(1);
+      await screenshot(page, 'attempts');
     }));
 
   it('the timeline filters by event type and node', () =>
