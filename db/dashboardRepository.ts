@@ -133,3 +133,12 @@ export async function listStaticAttemptResults(
   );
   return r.rows.map((row) => parseRow(taskResultsTable, row));
 }
+
+/** The id of a job's latest event (0 when it has none): the live timeline's change marker. */
+export async function lastEventId(db: Queryable, schema: string, jobId: string): Promise<number> {
+  const r = await query<{ id: string | null }>(
+    db,
+    sql`SELECT max(event_id)::text AS id FROM ${sql.table(schema, 'dag_job_events')} WHERE job_id = ${jobId}`,
+  );
+  return Number(r.rows[0]?.id ?? 0);
+}

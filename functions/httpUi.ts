@@ -18,6 +18,7 @@ import {
   listAttemptResults,
   listEvents,
   listJobs,
+  lastEventId,
   listMonitoredNodes,
   listStaticAttemptResults,
   listNodes,
@@ -117,10 +118,11 @@ const childrenUrl = (jobId: string, nodeId: string) =>
 async function jobState(jobId: string) {
   const s = services();
   const job = await getJobOrThrow(s, jobId);
-  const [staticNodes, children, summary] = await Promise.all([
+  const [staticNodes, children, summary, lastEvent] = await Promise.all([
     listNodes(s.pool, s.schema, jobId, { parentNodeId: null, limit: 5000 }),
     childCountsByParent(s.pool, s.schema, jobId),
     nodeSummary(s.pool, s.schema, jobId),
+    lastEventId(s.pool, s.schema, jobId),
   ]);
   const snap = snapshotNodes(job.workflow_snapshot);
   return {
@@ -150,6 +152,7 @@ async function jobState(jobId: string) {
     })),
     edges: workflowEdges(snap),
     summary,
+    last_event_id: lastEvent,
   };
 }
 
@@ -382,6 +385,18 @@ async function jobPage(req: HttpRequest, _ctx: InvocationContext, sess: UiSessio
       childrenUrl: (n: string) => childrenUrl(jobId, n),
       events: events.items,
       eventsNext: events.nextCursor ? `?${evParams(events.nextCursor)}#timeline` : null,
+      // The timeline follows the job live when it shows the last events (no later page).
+      eventsLive: events.nextCursor
+        ? null
+        : {
+            url: `${UI_BASE}/jobs/${encodeURIComponent(jobId)}/events`,
+            after: Number(events.items[events.items.length - 1]?.event_id ?? (q.ev_cursor ? -1 : 0)),
+            filters: new URLSearchParams(
+              Object.entries({ ev_type: q.ev_type ?? '', ev_node: q.ev_node ?? '' }).filter(
+                ([, v]) => v !== '',
+              ),
+            ).toString(),
+          },
       evFilter: { type: q.ev_type ?? '', node: q.ev_node ?? '' },
       eventTypes: EVENT_TYPES,
       panel,
@@ -398,6 +413,40 @@ async function jobPage(req: HttpRequest, _ctx: InvocationContext, sess: UiSessio
     },
     sess,
   );
+}
+
+const EventsAfterQuery = z.strictObject({
+  after: z.string().regex(/^\d{1,15}$/, 'must be an event id'),
+  ev_type: z.enum(EVENT_TYPES).or(z.literal('')).optional(),
+  ev_node: opt(140),
+});
+
+/** The live timeline: the job's events after an event id (with the page's filters), as JSON. */
+async function jobEventsAfter(req: HttpRequest) {
+  const jobId = param(req, 'id');
+  const q = parseQuery(req, EventsAfterQuery);
+  const s = services();
+  await getJobOrThrow(s, jobId);
+  const page = await listEvents(s.pool, s.schema, jobId, {
+    ...(q.ev_type ? { type: q.ev_type } : {}),
+    ...(q.ev_node ? { nodeId: q.ev_node } : {}),
+    ...(Number(q.after) > 0 ? { cursor: encodeCursor({ e: Number(q.after) }) } : {}),
+    limit: 200,
+  });
+  return jsonWithEtag(req, {
+    events: page.items.map((e) => ({
+      event_id: Number(e.event_id),
+      created_at: e.created_at.toISOString(),
+      event_type: e.event_type,
+      node_id: e.node_id ?? null,
+      event_status: e.event_status,
+      duration_ms: e.duration_ms ?? null,
+      error_message: e.error_message ?? null,
+      detail:
+        e.event_data && Object.keys(e.event_data).length ? JSON.stringify(e.event_data).slice(0, 200) : '',
+    })),
+    more: page.nextCursor !== null,
+  });
 }
 
 async function jobStateRoute(req: HttpRequest) {
@@ -644,6 +693,7 @@ export const ui = {
   jobs: uiRoute(jobsPage),
   job: uiRoute(jobPage),
   jobState: uiRoute(jobStateRoute, { json: true }),
+  jobEvents: uiRoute(jobEventsAfter, { json: true }),
   children: uiRoute(childrenPage),
   cancel: uiRoute(cancelAction),
   rerun: uiRoute(rerunAction),

@@ -188,6 +188,7 @@ http('uiOverview', ['GET'], 'ui', 'anonymous', ui.overview);
 http('uiJobs', ['GET'], 'ui/jobs', 'anonymous', ui.jobs);
 http('uiJob', ['GET'], 'ui/jobs/{id}', 'anonymous', ui.job);
 http('uiJobState', ['GET'], 'ui/jobs/{id}/state', 'anonymous', ui.jobState);
+http('uiJobEvents', ['GET'], 'ui/jobs/{id}/events', 'anonymous', ui.jobEvents);
 http('uiJobChildren', ['GET'], 'ui/jobs/{id}/children/{node}', 'anonymous', ui.children);
 http('uiJobCancel', ['POST'], 'ui/jobs/{id}/cancel', 'anonymous', ui.cancel, true);
 http('uiJobRerun', ['POST'], 'ui/jobs/{id}/rerun', 'anonymous', ui.rerun, true);

@@ -144,6 +144,9 @@ describeBrowser('the dashboard in Chromium', () => {
       const csp = res?.headers()['content-security-policy'] ?? '';
       expect(csp).toContain("script-src 'self'");
       expect(csp).not.toContain('unsafe-inline');
+      // The first Tab reaches the skip link.
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate('document.activeElement.className')).toBe('skip-link');
       expect(await page.textContent('[data-count="completed"] .n')).toBe('2');
       expect(await page.textContent('[data-count="failed"] .n')).toBe('2');
       expect(await page.locator('#recent-jobs [data-job-row]').count()).toBe(4);
@@ -257,6 +260,32 @@ describeBrowser('the dashboard in Chromium', () => {
       expect(await page.isVisible('#cancel-button')).toBe(false);
       await page.waitForSelector('#graph .node[data-node-id="end"][data-status="skipped"]');
       await screenshot(page, 'job-cancelled');
+      await stack.waitForJob(jobId);
+    }));
+
+  it('the job page follows a change made elsewhere without reloading: status, graph and timeline', () =>
+    check(async () => {
+      const jobId = await stack.submit('ui_slow', {});
+      await page.goto(ui(`/jobs/${jobId}`));
+      await page.waitForSelector('#graph .node[data-node-id="slow"][data-status="running"]', {
+        timeout: 30_000,
+      });
+      await page.evaluate('globalThis.__sameDocument = true');
+      const before = await page.locator('#timeline-table [data-event-type]').count();
+      // Cancelled through the JSON API, not the page.
+      const r = await stack.api('POST', `/api/jobs/${jobId}/cancel`, { reason: 'from elsewhere' });
+      expect(r.status).toBe(202);
+      await page.waitForSelector('#job-status.status-cancelled', { timeout: 30_000 });
+      await page.waitForSelector('#timeline-table [data-event-type="job_cancelled"]', { timeout: 30_000 });
+      expect(await page.locator('#timeline-table [data-event-type]').count()).toBeGreaterThan(before);
+      expect(await page.locator('#timeline-table tr.live').count()).toBeGreaterThan(0);
+      expect(await page.evaluate('globalThis.__sameDocument')).toBe(true);
+      // The events arrived once each.
+      const types = await page
+        .locator('#timeline-table [data-event-type]')
+        .evaluateAll((rows) => rows.map((x) => x.getAttribute('data-event-type')));
+      expect(types.filter((t) => t === 'job_cancelled')).toHaveLength(1);
+      expect(types.filter((t) => t === 'job_created')).toHaveLength(1);
       await stack.waitForJob(jobId);
     }));
 

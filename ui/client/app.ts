@@ -23,6 +23,18 @@ export interface JobState {
   nodes: GraphNode[];
   edges: GraphEdge[];
   summary: Record<string, number>;
+  last_event_id?: number;
+}
+
+interface TimelineEvent {
+  event_id: number;
+  created_at: string;
+  event_type: string;
+  node_id: string | null;
+  event_status: string;
+  duration_ms: number | null;
+  error_message: string | null;
+  detail: string;
 }
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -191,6 +203,72 @@ function updatePage(state: JobState): void {
   }
 }
 
+function formatMs(ms: number | null): string {
+  if (ms === null) return '';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  return s < 120 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+/** Appends the job's new events to the timeline (when it shows the latest ones). */
+async function followTimeline(lastEventId: number | undefined): Promise<void> {
+  const table = document.getElementById('timeline-table');
+  const url = table?.dataset.eventsUrl;
+  const body = table?.querySelector('tbody');
+  if (!table || !url || !body || lastEventId === undefined) return;
+  let after = Number(table.dataset.after ?? '0');
+  while (lastEventId > after) {
+    const q = new URLSearchParams(table.dataset.filters ?? '');
+    q.set('after', String(after));
+    const res = await fetch(`${url}?${q.toString()}`, { credentials: 'same-origin', cache: 'no-cache' });
+    if (res.status !== 200) return;
+    const page = (await res.json()) as { events: TimelineEvent[]; more: boolean };
+    for (const e of page.events) {
+      body.querySelector('tr.empty')?.remove();
+      const tr = document.createElement('tr');
+      tr.dataset.eventType = e.event_type;
+      tr.className = 'live';
+      const td = (text = '') => {
+        const c = document.createElement('td');
+        c.textContent = text;
+        tr.append(c);
+        return c;
+      };
+      td(e.created_at.replace('.000Z', 'Z'));
+      td(e.event_type);
+      const nodeCell = td();
+      if (e.node_id) {
+        const a = document.createElement('a');
+        a.href = `?node=${encodeURIComponent(e.node_id)}#node-panel`;
+        a.textContent = e.node_id;
+        nodeCell.append(a);
+      }
+      td(e.event_status);
+      td(formatMs(e.duration_ms));
+      const detail = td();
+      if (e.error_message) {
+        const span = document.createElement('span');
+        span.className = 'error-text';
+        span.textContent = e.error_message;
+        detail.append(span, ' ');
+      }
+      if (e.detail) {
+        const code = document.createElement('code');
+        code.textContent = e.detail;
+        detail.append(code);
+      }
+      body.append(tr);
+      after = Math.max(after, e.event_id);
+    }
+    table.dataset.after = String(after);
+    // Filtered out, or nothing newer: the marker is reached (or passed) anyway.
+    if (!page.more) {
+      after = Math.max(after, lastEventId);
+      table.dataset.after = String(after);
+    }
+  }
+}
+
 async function startGraph(host: HTMLElement): Promise<void> {
   const url = host.dataset.stateUrl;
   if (!url) return;
@@ -210,6 +288,7 @@ async function startGraph(host: HTMLElement): Promise<void> {
         const state = (await res.json()) as JobState;
         renderGraph(host, state, selected);
         updatePage(state);
+        await followTimeline(state.last_event_id);
         host.dataset.renders = String(Number(host.dataset.renders ?? '0') + 1);
         terminal = TERMINAL.has(state.job.status) && !state.job.cancel_requested;
       } else if (res.status === 304) {
