@@ -73,6 +73,7 @@ const IMG = '"><img src=x onerror="window.__xss = 2">';
 const HOSTILE = {
   workflow_id: 'ui_hostile',
   name: 'inputs that look like HTML',
+  description: `a description with ${IMG} and ${XSS}`,
   inputs: { a: { type: 'string' }, b: { type: 'string' } },
   nodes: {
     start: { type: 'start', next: 'echoes' },
@@ -401,6 +402,8 @@ describeBrowser('the dashboard in Chromium', () => {
         ui(`/jobs/${jobs.hostile}?node=boom`),
         ui('/jobs'),
         ui(),
+        ui('/workflows/ui_hostile'),
+        ui('/nodes'),
       ]) {
         await page.goto(url);
         await page.waitForLoadState('load');
