@@ -40,3 +40,4 @@ export * from './assetVersionRepository';
 export * from './assetSubmission';
 export * from './reprocessVersion';
 export * from './layerMetadataRepository';
+export * from './dashboardRepository';

@@ -210,6 +210,10 @@ export interface ListJobsInput {
   status?: JobStatus | JobStatus[];
   workflowId?: string;
   correlationId?: string;
+  /** Created at or after this instant. */
+  createdAfter?: Date;
+  /** Created before this instant. */
+  createdBefore?: Date;
   /** 1..500, default 50. */
   limit?: number;
   /** The nextCursor of the previous page (next_cursor over HTTP). */
@@ -240,6 +244,8 @@ export async function listJobs(
   }
   if (input.workflowId !== undefined) where.push(sql`workflow_id = ${input.workflowId}`);
   if (input.correlationId !== undefined) where.push(sql`correlation_id = ${input.correlationId}`);
+  if (input.createdAfter !== undefined) where.push(sql`created_at >= ${input.createdAfter}`);
+  if (input.createdBefore !== undefined) where.push(sql`created_at < ${input.createdBefore}`);
   if (input.cursor !== undefined) {
     const c = decodeCursor(input.cursor, JobCursor, 'job list');
     where.push(sql`(created_at, job_id) < (${c.t}::timestamptz, ${c.id})`);

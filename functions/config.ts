@@ -68,6 +68,8 @@ export const ConfigSchema = z.object({
   AzureWebJobsStorage: z.string().optional(),
   DAG_QUEUE_SERVICE_URL: z.string().url().optional(),
   WEBSITE_SITE_NAME: z.string().optional(),
+  /** Set by App Service (and the dev host): the dashboard checks keys against the host there. */
+  WEBSITE_HOSTNAME: z.string().optional(),
   /**
    * Platform routes: callers are identified by App Service authentication (x-ms-client-principal) and
    * must be; review and clearance need a role below (docs/domain.md "Who did it").

@@ -67,6 +67,8 @@ import {
   postSeedPlatforms,
 } from './httpPlatform';
 import { health, livez, readyz } from './httpProbes';
+import { keyCheck, staticAsset, ui } from './httpUi';
+import { uiAssets } from './httpUiAssets';
 import { getWorkflow, getWorkflows } from './httpWorkflows';
 import { onContainerResult } from './queueResults';
 import { resetServices, services } from './services';
@@ -179,6 +181,31 @@ http('layerMetadataGet', ['GET'], 'layer-metadata/{asset_id}', 'function', getLa
 http('layerMetadataUpdate', ['PUT'], 'layer-metadata/{asset_id}', 'function', putLayerMetadata);
 http('layerMetadataDelete', ['DELETE'], 'layer-metadata/{asset_id}', 'function', deleteLayerMetadataRoute);
 // ---------------------------------------------------------------------------------------------------
+
+// The operator dashboard (docs/dashboard.md): anonymous for the host, the app asks for the key itself
+// (a login form; the key is checked by the host on ui/keycheck, which is function-level).
+http('uiOverview', ['GET'], 'ui', 'anonymous', ui.overview);
+http('uiJobs', ['GET'], 'ui/jobs', 'anonymous', ui.jobs);
+http('uiJob', ['GET'], 'ui/jobs/{id}', 'anonymous', ui.job);
+http('uiJobState', ['GET'], 'ui/jobs/{id}/state', 'anonymous', ui.jobState);
+http('uiJobEvents', ['GET'], 'ui/jobs/{id}/events', 'anonymous', ui.jobEvents);
+http('uiJobChildren', ['GET'], 'ui/jobs/{id}/children/{node}', 'anonymous', ui.children);
+http('uiJobCancel', ['POST'], 'ui/jobs/{id}/cancel', 'anonymous', ui.cancel, true);
+http('uiJobRerun', ['POST'], 'ui/jobs/{id}/rerun', 'anonymous', ui.rerun, true);
+http('uiNodes', ['GET'], 'ui/nodes', 'anonymous', ui.nodes);
+http('uiHealth', ['GET'], 'ui/health', 'anonymous', ui.health);
+http('uiAssets', ['GET'], 'ui/assets', 'anonymous', uiAssets.list);
+http('uiAsset', ['GET'], 'ui/assets/{id}', 'anonymous', uiAssets.asset);
+http('uiAssetReview', ['POST'], 'ui/assets/{id}/review', 'anonymous', uiAssets.review);
+http('uiAssetClearance', ['POST'], 'ui/assets/{id}/clearance', 'anonymous', uiAssets.clearance);
+http('uiWorkflows', ['GET'], 'ui/workflows', 'anonymous', ui.workflows);
+http('uiWorkflow', ['GET'], 'ui/workflows/{id}', 'anonymous', ui.workflow);
+http('uiWorkflowGraph', ['GET'], 'ui/workflows/{id}/graph', 'anonymous', ui.workflowGraph);
+http('uiLogin', ['GET'], 'ui/login', 'anonymous', ui.login);
+http('uiLoginPost', ['POST'], 'ui/login', 'anonymous', ui.loginPost);
+http('uiLogout', ['POST'], 'ui/logout', 'anonymous', ui.logout);
+http('uiStatic', ['GET'], 'ui/static/{file}', 'anonymous', staticAsset);
+http('uiKeyCheck', ['GET'], 'ui/keycheck', 'function', keyCheck);
 
 // Container results → the waiting orchestration.
 app.storageQueue('containerResults', {

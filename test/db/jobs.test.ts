@@ -219,6 +219,34 @@ describe('listJobs', () => {
     expect('workflow_snapshot' in (await listJobs(pool, schema)).items[0]!).toBe(false);
   });
 
+  it('filters by creation time: createdAfter inclusive, createdBefore exclusive', async () => {
+    const { pool, schema } = db();
+    const jobs = [];
+    for (let i = 0; i < 3; i++) jobs.push(await newJob(db(), {}));
+    // Spread them over three days (the app's login may not update created_at: the administrator does).
+    const admin = db().adminPool;
+    for (const [i, j] of jobs.entries()) {
+      await admin.query(
+        `UPDATE "${schema}".dag_jobs SET created_at = '2026-01-0${i + 1}T12:00:00Z' WHERE job_id = $1`,
+        [j.job_id],
+      );
+    }
+    const ids = async (input: { createdAfter?: Date; createdBefore?: Date }) =>
+      (await listJobs(pool, schema, input)).items.map((j) => j.job_id);
+    expect(await ids({ createdAfter: new Date('2026-01-02T12:00:00Z') })).toEqual([
+      jobs[2]!.job_id,
+      jobs[1]!.job_id,
+    ]);
+    expect(await ids({ createdBefore: new Date('2026-01-02T12:00:00Z') })).toEqual([jobs[0]!.job_id]);
+    expect(
+      await ids({
+        createdAfter: new Date('2026-01-01T00:00:00Z'),
+        createdBefore: new Date('2026-01-03T00:00:00Z'),
+      }),
+    ).toEqual([jobs[1]!.job_id, jobs[0]!.job_id]);
+    expect(await ids({ createdAfter: new Date('2027-01-01T00:00:00Z') })).toEqual([]);
+  });
+
   it('pages correctly when many jobs share one created_at', async () => {
     const { pool, schema } = db();
     const client = await pool.connect();
