@@ -4,10 +4,11 @@
 // transitions to Postgres (running, then each result, idempotently keyed by task id), so the
 // orchestration needs no extra activity per transition, and returns {ok} or {ok: false, error,
 // retryable} per attempt.
-import { retryDelaySeconds } from '../dag/retryDelay';
+import { maxRetries, retryDelaySeconds } from '../dag/retryDelay';
 import type { FanOutNode, TaskNode } from '../dag/workflowModel';
 import {
   getJob,
+  recordLightAttempts,
   recordTaskResults,
   startAttempts,
   type StartAttemptOutcome,
@@ -48,10 +49,17 @@ export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<R
         : { a, spec, params: undefined, renderError: r.error };
     }),
   );
+  // Light tasks run first and are recorded (start and result) by one statement; what that statement
+  // did not apply goes the normal way below with the rest.
+  const done = await runLightAttempts(deps, prepared, results);
+  const rest = done.size ? prepared.filter((_, i) => !done.has(i)) : prepared;
+  if (!rest.length) return { results };
+  const restIndex = done.size ? prepared.flatMap((_, i) => (done.has(i) ? [] : [i])) : undefined;
+
   const starts = await startAttempts(
     deps.pool,
     deps.schema,
-    prepared.map(({ a, spec, params }) => ({
+    rest.map(({ a, spec, params }) => ({
       jobId: a.jobId,
       nodeId: a.key,
       taskId: a.taskId,
@@ -76,8 +84,9 @@ export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<R
   if (deps.shutdown?.aborted) onShutdown();
   try {
     await Promise.all(
-      prepared.map(async ({ a, spec, params, renderError }, i) => {
-        const start = starts[i]!;
+      rest.map(async ({ a, spec, params, renderError }, k) => {
+        const start = starts[k]!;
+        const i = restIndex ? restIndex[k]! : k;
         const early = notStarted(start, a);
         if (early) {
           results[i] = early;
@@ -152,6 +161,105 @@ export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<R
     });
   }
   return { results };
+}
+
+type Prepared = {
+  a: TaskAttempt;
+  spec: TaskNode | FanOutNode['task'] | undefined;
+  params: unknown;
+  renderError: string | undefined;
+};
+
+/**
+ * Runs the light static tasks among the attempts (see HandlerDefinition.light) and records each one's
+ * start and result with one statement. Returns the indices it settled (their results are filled in).
+ */
+async function runLightAttempts(
+  deps: ActivityDeps,
+  prepared: Prepared[],
+  results: RunTaskOutput[],
+): Promise<Set<number>> {
+  const done = new Set<number>();
+  if (deps.shutdown?.aborted) return done;
+  const light = prepared.flatMap((p, i) =>
+    p.a.index === undefined && p.spec && p.renderError === undefined && isLight(deps, p.spec.handler, p.params)
+      ? [{ ...p, spec: p.spec, i }]
+      : [],
+  );
+  if (!light.length) return done;
+  // A light handler is quick: no cancel watch; a shutdown still stops it (then nothing is recorded).
+  const stop = new AbortController();
+  const onShutdown = () => stop.abort(new Error('The Function App is shutting down'));
+  deps.shutdown?.addEventListener('abort', onShutdown, { once: true });
+  let ran;
+  try {
+    ran = await Promise.all(
+      light.map(async (p) => {
+        const startedAt = new Date();
+        const result = await executeHandler(
+          deps,
+          {
+            jobId: p.a.jobId,
+            nodeId: p.a.key,
+            taskId: p.a.taskId,
+            attempt: p.a.attempt,
+            handler: p.spec.handler,
+            params: p.params,
+            timeoutMs: Math.min(p.a.timeoutSeconds * 1000, Math.max(0, p.a.deadline - Date.now())),
+            timeoutSeconds: p.a.timeoutSeconds,
+            runner: 'activity',
+            mayHaveCheckpoint: false,
+          },
+          stop.signal,
+        );
+        return { p, startedAt, result };
+      }),
+    );
+  } finally {
+    deps.shutdown?.removeEventListener('abort', onShutdown);
+  }
+  if (stop.signal.aborted) return done;
+  const outcomes = await recordLightAttempts(
+    deps.pool,
+    deps.schema,
+    ran.map(({ p, startedAt, result }) => ({
+      jobId: p.a.jobId,
+      nodeId: p.a.key,
+      taskId: p.a.taskId,
+      attempt: p.a.attempt,
+      startedAt,
+      inputParams: p.params ?? null,
+      handler: p.spec.handler,
+      status: result.ok ? 'completed' : 'failed',
+      ...(result.ok
+        ? { output: result.output }
+        : { errorMessage: result.error, retryable: result.retryable, timedOut: result.timedOut }),
+      durationMs: result.durationMs,
+      retryDelaysMs: Array.from(
+        { length: Math.min(maxRetries(p.spec.retry), MAX_DELAYS) },
+        (_, n) => retryDelaySeconds(p.spec.retry, n) * 1000,
+      ),
+    })),
+    { sourceApp: deps.sourceApp },
+  );
+  outcomes.forEach((o, k) => {
+    if (!o.applied) return;
+    const { p, result } = ran[k]!;
+    results[p.i] = result.ok ? { ok: true } : { ok: false, error: result.error, retryable: result.retryable };
+    done.add(p.i);
+  });
+  return done;
+}
+
+/** Retry delays sent per light attempt (beyond them the last one applies). */
+const MAX_DELAYS = 100;
+
+function isLight(deps: ActivityDeps, handler: string, params: unknown): boolean {
+  const def = deps.registry.get(handler);
+  if (!def?.light || !def.runners.includes('activity')) return false;
+  if (def.light === true) return true;
+  const parsed = def.params.safeParse(params ?? {});
+  return parsed.success && (def.light as (p: unknown) => boolean)(parsed.data);
 }
 
 /** Polls the job's cancel flag while handlers run; aborts them when it is set. */
