@@ -30,7 +30,7 @@ import {
   type SettleAttemptsInput,
   type TaskAttempt,
 } from '../activities/contracts';
-import { apply } from '../dag/applyEvent';
+import { applyInPlace, ownedState } from '../dag/applyEvent';
 import type { Plan } from '../dag/compilePlan';
 import { AttemptOutcomeSchema, type AttemptOutcome } from '../dag/containerMessages';
 import { decide, decisionEvents, isAttemptInFlight } from '../dag/decide';
@@ -121,14 +121,16 @@ export function* runScheduler(
 ): Generator<df.Task, JobState, unknown> {
   const d = context.df;
   const { plan } = io;
-  let state = initial;
+  // The loop owns its state and changes it in place: a replay folds every event of the history, and
+  // a copy per event would make each episode quadratic in the number of nodes.
+  const state = ownedState(initial);
   const inFlight = new Map<string, InFlight>();
   const cancelWaiters: df.Task[] = [];
   let cancelSeen = false;
   /** Task ids of attempts in a settle call: decide keeps reporting them overdue meanwhile. */
   const settling = new Set<string>();
   const applyAll = (events: readonly JobEvent[]) => {
-    for (const e of events) state = apply(plan, state, e);
+    for (const e of events) applyInPlace(plan, state, e);
   };
   // Events learnt from results that no activity recorded (a fan-out's summary, an activity that
   // faulted): they go to Postgres with the next batch, before anything is dispatched again.
@@ -181,7 +183,9 @@ export function* runScheduler(
     // attempt races its result against its own deadline timer.
     const retryAt = state.waits.find((w) => w.at > now)?.at;
     const fresh = [...inFlight.values()].filter((f) => f.fresh);
-    d.setCustomStatus(progress(state, io.mode));
+    // Progress walks every node: only the episode's live wait sets it (a replayed one would be
+    // overwritten by it anyway), so a replay does not cost O(nodes) per step.
+    if (!d.isReplaying) d.setCustomStatus(progress(state, io.mode));
     const race = (tasks: df.Task[], at: number | undefined) => {
       const waitOn = [...tasks];
       if (!cancelSeen) {
