@@ -21,7 +21,51 @@ import { renderNodeTemplates } from './renderNodeTemplates';
 import { loadJobData, templateContextFor, type JobData } from './jobData';
 
 export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<RunTasksOutput> {
-  const { attempts } = RunTasksInputSchema.parse(rawInput);
+  const { attempts, then } = RunTasksInputSchema.parse(rawInput);
+  const out = await runBatch(deps, attempts);
+  if (!then?.length || out.results.length !== 1 || !out.results[0]!.ok) return out;
+  const chained = await runChain(deps, then);
+  return chained.length ? { ...out, chained } : out;
+}
+
+/**
+ * Runs the task nodes that follow a finished attempt in a straight line, in order, while each is
+ * light and the one before succeeded; each is recorded (start and result) by one statement. Stops at
+ * the first that is not light, cannot render, or is no longer current (the orchestration then
+ * dispatches it itself), and after the first failure.
+ */
+async function runChain(deps: ActivityDeps, then: TaskAttempt[]): Promise<RunTaskOutput[]> {
+  const out: RunTaskOutput[] = [];
+  const data = await loadJobData(deps, then[0]!.jobId);
+  if (!data || deps.shutdown?.aborted) return out;
+  for (const a of then) {
+    const spec = a.jobId === data.job.job_id && a.index === undefined ? taskSpec(data, a.node) : undefined;
+    if (!spec || data.workflow.nodes[a.node]?.type !== 'task') break;
+    const ctx = await templateContextFor(deps, data, a.node, [(spec as TaskNode).params]);
+    const r = await renderNodeTemplates(data.plan, 'task_params', a.node, ctx);
+    if (!r.ok || !isLight(deps, spec.handler, r.value)) break;
+    const results: RunTaskOutput[] = [];
+    const done = await runLightAttempts(
+      deps,
+      // The chain's own clock: each node's timeout counts from its own start.
+      [
+        {
+          a: { ...a, deadline: Date.now() + a.timeoutSeconds * 1000 },
+          spec,
+          params: r.value,
+          renderError: undefined,
+        },
+      ],
+      results,
+    );
+    if (!done.size) break;
+    out.push(results[0]!);
+    if (!results[0]!.ok) break;
+  }
+  return out;
+}
+
+async function runBatch(deps: ActivityDeps, attempts: TaskAttempt[]): Promise<RunTasksOutput> {
   const results: RunTaskOutput[] = new Array(attempts.length);
   const jobId = attempts[0]!.jobId;
   const data = await loadJobData(deps, jobId);
@@ -182,7 +226,10 @@ async function runLightAttempts(
   const done = new Set<number>();
   if (deps.shutdown?.aborted) return done;
   const light = prepared.flatMap((p, i) =>
-    p.a.index === undefined && p.spec && p.renderError === undefined && isLight(deps, p.spec.handler, p.params)
+    p.a.index === undefined &&
+    p.spec &&
+    p.renderError === undefined &&
+    isLight(deps, p.spec.handler, p.params)
       ? [{ ...p, spec: p.spec, i }]
       : [],
   );
