@@ -10,6 +10,7 @@ import {
   getJob,
   recordLightAttempts,
   recordTaskResults,
+  type LightAttemptInput,
   startAttempts,
   type StartAttemptOutcome,
   type TaskResultInput,
@@ -18,7 +19,7 @@ import { executeHandler, type AttemptResult } from '../handlers/executeHandler';
 import type { ActivityDeps } from './activityDeps';
 import { RunTasksInputSchema, type RunTaskOutput, type RunTasksOutput, type TaskAttempt } from './contracts';
 import { renderNodeTemplates } from './renderNodeTemplates';
-import { loadJobData, templateContextFor, type JobData } from './jobData';
+import { loadJobData, referencedNodeIds, templateContextFor, type JobData } from './jobData';
 
 export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<RunTasksOutput> {
   const { attempts, then } = RunTasksInputSchema.parse(rawInput);
@@ -30,39 +31,74 @@ export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<R
 
 /**
  * Runs the task nodes that follow a finished attempt in a straight line, in order, while each is
- * light and the one before succeeded; each is recorded (start and result) by one statement. Stops at
- * the first that is not light, cannot render, or is no longer current (the orchestration then
- * dispatches it itself), and after the first failure.
+ * light and the one before succeeded. They run back to back in memory and are recorded together
+ * (start and result of each, with the times they really ran) by one statement that applies all of
+ * them or none; a node whose params read the output of one not recorded yet has the run so far
+ * recorded first. Stops at the first node that is not light, cannot render, or after a failure; what
+ * was not recorded is not reported (the orchestration then dispatches it itself).
  */
 async function runChain(deps: ActivityDeps, then: TaskAttempt[]): Promise<RunTaskOutput[]> {
   const out: RunTaskOutput[] = [];
   const data = await loadJobData(deps, then[0]!.jobId);
-  if (!data || deps.shutdown?.aborted) return out;
-  for (const a of then) {
-    const spec = a.jobId === data.job.job_id && a.index === undefined ? taskSpec(data, a.node) : undefined;
-    if (!spec || data.workflow.nodes[a.node]?.type !== 'task') break;
-    const ctx = await templateContextFor(deps, data, a.node, [(spec as TaskNode).params]);
-    const r = await renderNodeTemplates(data.plan, 'task_params', a.node, ctx);
-    if (!r.ok || !isLight(deps, spec.handler, r.value)) break;
-    const results: RunTaskOutput[] = [];
-    const done = await runLightAttempts(
-      deps,
-      // The chain's own clock: each node's timeout counts from its own start.
-      [
-        {
-          a: { ...a, deadline: Date.now() + a.timeoutSeconds * 1000 },
-          spec,
-          params: r.value,
-          renderError: undefined,
-        },
-      ],
-      results,
+  if (!data) return out;
+  let ran: Array<{ node: string; input: LightAttemptInput; result: AttemptResult }> = [];
+  /** Records what ran; false when not all of it applied (the chain stops). */
+  const flush = async (): Promise<boolean> => {
+    if (!ran.length) return true;
+    const outcomes = await recordLightAttempts(
+      deps.pool,
+      deps.schema,
+      ran.map((r) => r.input),
+      { sourceApp: deps.sourceApp, allOrNothing: true },
     );
-    if (!done.size) break;
-    out.push(results[0]!);
-    if (!results[0]!.ok) break;
+    // All or nothing on one snapshot; should a concurrent writer still split it, the applied prefix.
+    let k = 0;
+    for (; k < ran.length && outcomes[k]!.applied; k++) out.push(outcomeOf(ran[k]!.result));
+    const all = k === ran.length;
+    ran = [];
+    return all;
+  };
+  const stop = new AbortController();
+  const onShutdown = () => stop.abort(new Error('The Function App is shutting down'));
+  deps.shutdown?.addEventListener('abort', onShutdown, { once: true });
+  try {
+    for (const a of then) {
+      if (deps.shutdown?.aborted) return out; // what ran and was not recorded is dropped
+      const spec = a.jobId === data.job.job_id && a.index === undefined ? taskSpec(data, a.node) : undefined;
+      if (!spec || data.workflow.nodes[a.node]?.type !== 'task') break;
+      const values = [(spec as TaskNode).params];
+      const reads = referencedNodeIds(data, a.node, values);
+      if (ran.some((r) => reads.includes(r.node)) && !(await flush())) return out;
+      const ctx = await templateContextFor(deps, data, a.node, values);
+      const r = await renderNodeTemplates(data.plan, 'task_params', a.node, ctx);
+      if (!r.ok || !isLight(deps, spec.handler, r.value)) break;
+      const startedAt = new Date();
+      const result = await executeHandler(
+        deps,
+        {
+          jobId: a.jobId,
+          nodeId: a.key,
+          taskId: a.taskId,
+          attempt: a.attempt,
+          handler: spec.handler,
+          params: r.value,
+          // The chain's own clock: each node's timeout counts from its own start.
+          timeoutMs: a.timeoutSeconds * 1000,
+          timeoutSeconds: a.timeoutSeconds,
+          runner: 'activity',
+          mayHaveCheckpoint: false,
+        },
+        stop.signal,
+      );
+      if (stop.signal.aborted) return out;
+      ran.push({ node: a.node, input: lightInput(a, spec, r.value, startedAt, result, new Date()), result });
+      if (!result.ok) break;
+    }
+    await flush();
+    return out;
+  } finally {
+    deps.shutdown?.removeEventListener('abort', onShutdown);
   }
-  return out;
 }
 
 async function runBatch(deps: ActivityDeps, attempts: TaskAttempt[]): Promise<RunTasksOutput> {
@@ -269,34 +305,50 @@ async function runLightAttempts(
   const outcomes = await recordLightAttempts(
     deps.pool,
     deps.schema,
-    ran.map(({ p, startedAt, result }) => ({
-      jobId: p.a.jobId,
-      nodeId: p.a.key,
-      taskId: p.a.taskId,
-      attempt: p.a.attempt,
-      startedAt,
-      inputParams: p.params ?? null,
-      handler: p.spec.handler,
-      status: result.ok ? 'completed' : 'failed',
-      ...(result.ok
-        ? { output: result.output }
-        : { errorMessage: result.error, retryable: result.retryable, timedOut: result.timedOut }),
-      durationMs: result.durationMs,
-      retryDelaysMs: Array.from(
-        { length: Math.min(maxRetries(p.spec.retry), MAX_DELAYS) },
-        (_, n) => retryDelaySeconds(p.spec.retry, n) * 1000,
-      ),
-    })),
+    ran.map(({ p, startedAt, result }) => lightInput(p.a, p.spec, p.params, startedAt, result)),
     { sourceApp: deps.sourceApp },
   );
   outcomes.forEach((o, k) => {
     if (!o.applied) return;
     const { p, result } = ran[k]!;
-    results[p.i] = result.ok ? { ok: true } : { ok: false, error: result.error, retryable: result.retryable };
+    results[p.i] = outcomeOf(result);
     done.add(p.i);
   });
   return done;
 }
+
+/** What recordLightAttempts needs to know of an attempt that ran. */
+function lightInput(
+  a: TaskAttempt,
+  spec: TaskNode | FanOutNode['task'],
+  params: unknown,
+  startedAt: Date,
+  result: AttemptResult,
+  completedAt?: Date,
+): LightAttemptInput {
+  return {
+    jobId: a.jobId,
+    nodeId: a.key,
+    taskId: a.taskId,
+    attempt: a.attempt,
+    startedAt,
+    ...(completedAt ? { completedAt } : {}),
+    inputParams: params ?? null,
+    handler: spec.handler,
+    status: result.ok ? 'completed' : 'failed',
+    ...(result.ok
+      ? { output: result.output }
+      : { errorMessage: result.error, retryable: result.retryable, timedOut: result.timedOut }),
+    durationMs: result.durationMs,
+    retryDelaysMs: Array.from(
+      { length: Math.min(maxRetries(spec.retry), MAX_DELAYS) },
+      (_, n) => retryDelaySeconds(spec.retry, n) * 1000,
+    ),
+  };
+}
+
+const outcomeOf = (result: AttemptResult): RunTaskOutput =>
+  result.ok ? { ok: true } : { ok: false, error: result.error, retryable: result.retryable };
 
 /** Retry delays sent per light attempt (beyond them the last one applies). */
 const MAX_DELAYS = 100;

@@ -22,6 +22,8 @@ export interface LightAttemptInput {
   attempt: number;
   /** When the handler began (becomes dispatched_at and started_at). */
   startedAt: Date;
+  /** When the handler ended (completed_at; default: the statement's time). */
+  completedAt?: Date;
   /** Resolved params to keep on the node (static tasks; children got theirs at expansion). */
   inputParams?: unknown;
   handler: string;
@@ -53,6 +55,7 @@ const COLUMNS: RecordColumns = [
   ['task_id', 'text'],
   ['attempt', 'int'],
   ['started_at', 'timestamptz'],
+  ['completed_at', 'timestamptz'],
   ['params', 'jsonb'],
   ['has_params', 'boolean'],
   ['start_data', 'jsonb'],
@@ -70,7 +73,14 @@ export async function recordLightAttempts(
   db: Queryable,
   schema: string,
   inputs: LightAttemptInput[],
-  opts: { sourceApp?: string } = {},
+  opts: {
+    sourceApp?: string;
+    /**
+     * Apply only if every attempt is current (a chain that ran in memory: a node is not recorded
+     * without the ones before it). Checked on the statement's snapshot.
+     */
+    allOrNothing?: boolean;
+  } = {},
 ): Promise<LightAttemptOutcome[]> {
   if (!inputs.length) return [];
   if (opts.sourceApp !== undefined) validateValues(jobEventsTable, { source_app: opts.sourceApp });
@@ -107,6 +117,7 @@ export async function recordLightAttempts(
       task_id: r.taskId,
       attempt: r.attempt,
       started_at: r.startedAt.toISOString(),
+      completed_at: r.completedAt ? r.completedAt.toISOString() : null,
       params:
         r.inputParams === undefined ? null : JSON.parse(toJsonText(r.inputParams, 'input_params') ?? 'null'),
       has_params: r.inputParams !== undefined,
@@ -139,6 +150,13 @@ export async function recordLightAttempts(
       SELECT DISTINCT jb.job_id, jb.status, jb.cancel_requested_at FROM ${t.jobs} jb JOIN x ON x.job_id = jb.job_id
     ), prev AS (
       SELECT x.ord, n.status AS prev_status FROM x JOIN ${t.nodes} n ON n.job_id = x.job_id AND n.node_id = x.node_id
+    ), cur AS (
+      -- The attempts that are current on the snapshot (the UPDATE checks each again on its row).
+      SELECT count(*) AS n FROM x JOIN j ON j.job_id = x.job_id
+        JOIN ${t.nodes} n ON n.job_id = x.job_id AND n.node_id = x.node_id
+      WHERE n.status IN ('pending', 'ready') AND n.attempt = x.attempt
+        AND j.status IN ('pending', 'running') AND j.cancel_requested_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM ${t.results} tr WHERE tr.task_id = x.task_id)
     ), upd AS (
       UPDATE ${t.nodes} n SET
         status = (${next})::${ty('node_status')},
@@ -147,7 +165,7 @@ export async function recordLightAttempts(
         ready_at = CASE WHEN ${next} = 'ready' THEN now() ELSE coalesce(n.ready_at, now()) END,
         dispatched_at = CASE WHEN ${next} = 'ready' THEN NULL ELSE least(x.started_at, now()) END,
         started_at = CASE WHEN ${next} = 'ready' THEN NULL ELSE least(x.started_at, now()) END,
-        completed_at = CASE WHEN ${next} = 'ready' THEN NULL ELSE now() END,
+        completed_at = CASE WHEN ${next} = 'ready' THEN NULL ELSE least(coalesce(x.completed_at, now()), now()) END,
         retry_at = CASE WHEN ${next} = 'ready' THEN now() + coalesce(
           x.retry_delays ->> (x.attempt - n.first_attempt), x.retry_delays ->> -1, '0')::bigint * interval '1 millisecond' END,
         deadline_at = NULL,
@@ -163,6 +181,7 @@ export async function recordLightAttempts(
         AND n.status IN ('pending', 'ready') AND n.attempt = x.attempt
         AND j.status IN ('pending', 'running') AND j.cancel_requested_at IS NULL
         AND NOT EXISTS (SELECT 1 FROM ${t.results} tr WHERE tr.task_id = x.task_id)
+        AND (NOT ${opts.allOrNothing === true} OR (SELECT n FROM cur) = ${rows.length})
       RETURNING x.ord AS _ord, n.status::text AS new_status, n.attempt AS new_attempt, n.first_attempt,
                 n.max_retries, n.retry_at
     ), ins AS (

@@ -151,4 +151,39 @@ describe('recordLightAttempts', () => {
     const out = await recordLightAttempts(t.pool, t.schema, [attempt(b), attempt(a)]);
     expect(out).toEqual([{ applied: false }, { applied: true, nodeStatus: 'completed' }]);
   });
+
+  it('allOrNothing: a chain is recorded whole or not at all; completedAt keeps the times it really ran', async () => {
+    const t = db();
+    const jobId = await running(t);
+    const first = attempt(jobId, { nodeId: 'work', taskId: `${jobId}_work_0` });
+    // `gather` is not at attempt 3: nothing of the chain is written.
+    const stale = attempt(jobId, { nodeId: 'gather', taskId: `${jobId}_gather_3`, attempt: 3 });
+    expect(await recordLightAttempts(t.pool, t.schema, [first, stale], { allOrNothing: true })).toEqual([
+      { applied: false },
+      { applied: false },
+    ]);
+    expect((await getNode(t.pool, t.schema, jobId, 'work'))!.status).toBe('pending');
+    const ranAt = new Date(Date.now() - 60_000);
+    const endedAt = new Date(Date.now() - 59_000);
+    const second = attempt(jobId, { nodeId: 'gather', taskId: `${jobId}_gather_0`, startedAt: endedAt });
+    const out = await recordLightAttempts(
+      t.pool,
+      t.schema,
+      [
+        { ...first, startedAt: ranAt, completedAt: endedAt },
+        { ...second, completedAt: new Date(endedAt.getTime() + 5) },
+      ],
+      { allOrNothing: true },
+    );
+    expect(out).toEqual([
+      { applied: true, nodeStatus: 'completed' },
+      { applied: true, nodeStatus: 'completed' },
+    ]);
+    const work = await getNode(t.pool, t.schema, jobId, 'work');
+    const gather = await getNode(t.pool, t.schema, jobId, 'gather');
+    expect(work!.started_at!.getTime()).toBe(ranAt.getTime());
+    expect(work!.completed_at!.getTime()).toBe(endedAt.getTime());
+    expect(gather!.started_at!.getTime()).toBe(endedAt.getTime());
+    expect(gather!.completed_at!.getTime()).toBe(endedAt.getTime() + 5);
+  });
 });
