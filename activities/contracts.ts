@@ -54,6 +54,8 @@ export const PreviousRunSchema = z.object({
 export const PlacementSchema = z.object({
   runner: z.enum(['activity', 'container']),
   queue: z.string().optional(),
+  /** The handler may be light (HandlerDefinition.light): a runner call may take the node along in a chain. */
+  light: z.boolean().optional(),
 });
 export type Placement = z.infer<typeof PlacementSchema>;
 

@@ -359,7 +359,8 @@ export function* runScheduler(
   /**
    * The task nodes after `first` in a straight line that the runner may run in the same call: each is
    * the only dependent of the one before, waits on it alone, is pending, and runs on the activity
-   * runner. Derived from the plan and the replayed state only (replay-safe).
+   * runner with a handler that may be light (others would only make the call's input bigger).
+   * Derived from the plan, the placement loadJob answered and the replayed state (replay-safe).
    */
   function chainAfter(first: TaskAttempt): TaskAttempt[] {
     const out: TaskAttempt[] = [];
@@ -382,7 +383,8 @@ export function* runScheduler(
         deps.gates.length ||
         run?.status !== 'pending' ||
         run.retryAt !== undefined ||
-        (place.runner === 'container' && !!place.queue)
+        (place.runner === 'container' && !!place.queue) ||
+        !place.light
       )
         break;
       out.push({
