@@ -10,8 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { stringify } from 'yaml';
-import { deploySchema } from '../db';
-import { startBenchApp } from './lib/appHost';
+import { dropBenchSchema, migrateBenchSchema, startBenchApp } from './lib/appHost';
 import { median, record } from './lib/record';
 
 const DB = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -22,8 +21,7 @@ const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsa
 async function main() {
   const schema = `bench_${Date.now().toString(36)}`;
   const admin = new pg.Pool({ connectionString: DB, max: 2 });
-  await admin.query(`CREATE SCHEMA "${schema}"`);
-  await deploySchema(admin, schema);
+  await migrateBenchSchema(admin, schema);
   const wfDir = mkdtempSync(path.join(os.tmpdir(), 'bench-wf-'));
   writeFileSync(
     path.join(wfDir, 'fan.yaml'),
@@ -171,8 +169,7 @@ async function main() {
   } finally {
     clearInterval(sampler);
     await app.stop();
-    await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}_dh" CASCADE`);
+    await dropBenchSchema(admin, schema);
     await admin.end();
     rmSync(wfDir, { recursive: true, force: true });
   }
