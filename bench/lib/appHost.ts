@@ -12,12 +12,18 @@ export const BENCH_DB = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0
  * bench app connects as the administrator; the app role exists for the grants only.
  */
 export async function migrateBenchSchema(admin: pg.Pool, schema: string): Promise<void> {
-  await runMigrations(admin, { schema, stacSchema: `${schema}_stac`, appRole: `${schema}_app`, verify: false });
+  await runMigrations(admin, {
+    schema,
+    stacSchema: `${schema}_stac`,
+    appRole: `${schema}_app`,
+    verify: false,
+  });
 }
 
 /** Drops what migrateBenchSchema and the dev host created. */
 export async function dropBenchSchema(admin: pg.Pool, schema: string): Promise<void> {
-  for (const s of [schema, `${schema}_stac`, `${schema}_dh`]) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+  for (const s of [schema, `${schema}_stac`, `${schema}_dh`])
+    await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
   await admin.query(`DROP ROLE IF EXISTS "${schema}_app"`);
 }
 

@@ -63,7 +63,13 @@ describe('recordLightAttempts', () => {
     expect(node!.started_at!.getTime()).toBe(a.startedAt.getTime());
     expect(node!.completed_at!.getTime()).toBeGreaterThanOrEqual(node!.started_at!.getTime());
     expect(await listTaskResults(t.pool, t.schema, { jobId, nodeId: 'work' })).toMatchObject([
-      { task_id: a.taskId, status: 'completed', disposition: 'applied', duration_ms: 3, output: { echoed: 1 } },
+      {
+        task_id: a.taskId,
+        status: 'completed',
+        disposition: 'applied',
+        duration_ms: 3,
+        output: { echoed: 1 },
+      },
     ]);
     expect(await eventTypes(t, jobId)).toEqual([
       'node_ready',
@@ -87,7 +93,12 @@ describe('recordLightAttempts', () => {
     expect(wait0).toBeLessThan(70_000);
     // The second retry uses the second delay (retry number = attempt − first_attempt).
     const [r1] = await recordLightAttempts(t.pool, t.schema, [
-      attempt(jobId, { attempt: 1, status: 'failed', errorMessage: 'boom', retryDelaysMs: [60_000, 3_600_000] }),
+      attempt(jobId, {
+        attempt: 1,
+        status: 'failed',
+        errorMessage: 'boom',
+        retryDelaysMs: [60_000, 3_600_000],
+      }),
     ]);
     expect(r1).toEqual({ applied: true, nodeStatus: 'ready' });
     node = await getNode(t.pool, t.schema, jobId, 'work');
@@ -121,9 +132,9 @@ describe('recordLightAttempts', () => {
     await recordLightAttempts(t.pool, t.schema, [attempt(jobId)]);
     const eventsBefore = (await eventTypes(t, jobId)).length;
     // The same attempt again (a redelivered activity): the node is completed already.
-    expect(await recordLightAttempts(t.pool, t.schema, [attempt(jobId, { output: { other: true } })])).toEqual([
-      { applied: false },
-    ]);
+    expect(
+      await recordLightAttempts(t.pool, t.schema, [attempt(jobId, { output: { other: true } })]),
+    ).toEqual([{ applied: false }]);
     expect((await getNode(t.pool, t.schema, jobId, 'work'))!.output).toEqual({ echoed: 1 });
     expect((await eventTypes(t, jobId)).length).toBe(eventsBefore);
 
@@ -133,7 +144,12 @@ describe('recordLightAttempts', () => {
       { applied: false },
     ]);
     // Started the normal way meanwhile (running): not taken over.
-    await transitionNode(t.pool, t.schema, { jobId: other, nodeId: 'work', from: ['pending'], to: 'dispatched' });
+    await transitionNode(t.pool, t.schema, {
+      jobId: other,
+      nodeId: 'work',
+      from: ['pending'],
+      to: 'dispatched',
+    });
     expect(await recordLightAttempts(t.pool, t.schema, [attempt(other)])).toEqual([{ applied: false }]);
     expect(await listTaskResults(t.pool, t.schema, { jobId: other, nodeId: 'work' })).toEqual([]);
 

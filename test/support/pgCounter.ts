@@ -12,7 +12,10 @@ export function installPgCounter(): void {
   installed = true;
   const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
   const original = proto.query;
-  proto.query = function (this: { connectionParameters?: { application_name?: string } }, ...args: unknown[]) {
+  proto.query = function (
+    this: { connectionParameters?: { application_name?: string } },
+    ...args: unknown[]
+  ) {
     const app = this.connectionParameters?.application_name ?? 'unknown';
     counts.set(app, (counts.get(app) ?? 0) + 1);
     return original.apply(this, args);
