@@ -27,6 +27,14 @@ beforeAll(async () => {
       };
     stack.writeWorkflow({ workflow_id: `cp_chain${n}`, name: `chain of ${n}`, nodes });
   }
+  // Parallel light nodes: none can ride along with another, so each costs its own runner call.
+  for (const n of [3, 8]) {
+    const ids = Array.from({ length: n }, (_, i) => `p${i}`);
+    const nodes: Record<string, unknown> = { start: { type: 'start', next: ids }, end: { type: 'end' } };
+    for (const [i, id] of ids.entries())
+      nodes[id] = { type: 'task', handler: 'echo', params: { i }, next: 'end' };
+    stack.writeWorkflow({ workflow_id: `cp_par${n}`, name: `${n} in parallel`, nodes });
+  }
   // A chain the runner cannot take in one call: b reads a's output, b2 reads b's, c is not light
   // (sleep), d fails with one retry, e never runs.
   stack.writeWorkflow({
@@ -73,7 +81,7 @@ interface Cost {
 }
 
 /** Runs a chain job and counts what it cost (waiting on the dev host, not on the app's API). */
-async function cost(workflowId: string, n: number): Promise<Cost> {
+async function cost(workflowId: string, n: number, prefix = 'n'): Promise<Cost> {
   const before = stack.host.stats();
   const pgBefore = pgCounts()[APP] ?? 0;
   const jobId = await stack.submit(workflowId);
@@ -88,8 +96,8 @@ async function cost(workflowId: string, n: number): Promise<Cost> {
   );
   expect(job.rows[0]?.status).toBe('completed');
   const nodes = await stack.schema.pool.query(
-    `SELECT count(*)::int AS c FROM "${stack.schema.schema}".dag_node_states WHERE job_id = $1 AND node_id LIKE 'n%' AND status = 'completed'`,
-    [jobId],
+    `SELECT count(*)::int AS c FROM "${stack.schema.schema}".dag_node_states WHERE job_id = $1 AND node_id LIKE $2 AND status = 'completed'`,
+    [jobId, `${prefix}%`],
   );
   expect(nodes.rows[0]?.c).toBe(n);
   const activities: Record<string, number> = {};
@@ -140,6 +148,23 @@ describe('a chain run by the runner in one call', () => {
 });
 
 describe('the critical path of a light task node', () => {
+  it('alone (not in a chain): one runner call and one Postgres round trip', async () => {
+    try {
+      await cost('cp_par3', 3, 'p');
+      const small = await cost('cp_par3', 3, 'p');
+      const large = await cost('cp_par8', 8, 'p');
+      const perNode = (f: (c: Cost) => number) => (f(large) - f(small)) / 5;
+      expect(perNode((c) => c.activities[ACTIVITY.runTasks] ?? 0)).toBe(1);
+      expect(perNode((c) => Object.values(c.activities).reduce((a, b) => a + b, 0))).toBe(1);
+      expect(perNode((c) => c.appRoundTrips)).toBeLessThanOrEqual(1);
+      // TaskScheduled and TaskCompleted; parallel results may share episodes.
+      expect(perNode((c) => c.historyEvents)).toBeLessThanOrEqual(4);
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+  }, 120_000);
+
   it('costs at most one activity invocation, one episode, four history events and one Postgres round trip', async () => {
     try {
       await cost('cp_chain3', 3); // warm-up: the job's workflow is compiled and cached per process
