@@ -4,6 +4,7 @@
 // transitions to Postgres (running, then each result, idempotently keyed by task id), so the
 // orchestration needs no extra activity per transition, and returns {ok} or {ok: false, error,
 // retryable} per attempt.
+import { setMaxListeners } from 'node:events';
 import { maxRetries, retryDelaySeconds } from '../dag/retryDelay';
 import type { FanOutNode, TaskNode } from '../dag/workflowModel';
 import {
@@ -158,6 +159,8 @@ async function runBatch(deps: ActivityDeps, attempts: TaskAttempt[]): Promise<Ru
   // Handlers running here stop when the job is cancelled (the orchestration has ended it already),
   // and when the process shuts down (then nothing is recorded: the activity runs again).
   const cancel = new AbortController();
+  // Every attempt of a batch listens on this one signal while its handler runs: not a leak.
+  setMaxListeners(0, cancel.signal);
   const watcher = watchCancel(deps, jobId, cancel);
   const onShutdown = () => cancel.abort(new Error('The Function App is shutting down'));
   deps.shutdown?.addEventListener('abort', onShutdown, { once: true });
