@@ -54,6 +54,8 @@ export const PreviousRunSchema = z.object({
 export const PlacementSchema = z.object({
   runner: z.enum(['activity', 'container']),
   queue: z.string().optional(),
+  /** The handler may be light (HandlerDefinition.light): a runner call may take the node along in a chain. */
+  light: z.boolean().optional(),
 });
 export type Placement = z.infer<typeof PlacementSchema>;
 
@@ -108,10 +110,22 @@ export type TaskAttempt = z.infer<typeof TaskAttemptSchema>;
 export const RunTaskOutputSchema = AttemptOutcomeSchema;
 export type RunTaskOutput = z.infer<typeof RunTaskOutputSchema>;
 
-/** One task attempt, or a batch of a fan-out's children (same job). */
-export const RunTasksInputSchema = z.object({ attempts: z.array(TaskAttemptSchema).min(1).max(1000) });
+/**
+ * One task attempt, or a batch of a fan-out's children (same job). A task attempt may carry `then`:
+ * the task nodes that follow it in a straight line (each the only successor of the one before and
+ * waiting on nothing else). The runner runs them in order after it, in the same call, as long as the
+ * previous one succeeded and each is light (HandlerDefinition.light); what it ran comes back in
+ * `chained`, in order (a prefix of `then`).
+ */
+export const RunTasksInputSchema = z.object({
+  attempts: z.array(TaskAttemptSchema).min(1).max(1000),
+  then: z.array(TaskAttemptSchema).max(64).optional(),
+});
 export type RunTasksInput = z.infer<typeof RunTasksInputSchema>;
-export const RunTasksOutputSchema = z.object({ results: z.array(RunTaskOutputSchema) });
+export const RunTasksOutputSchema = z.object({
+  results: z.array(RunTaskOutputSchema),
+  chained: z.array(RunTaskOutputSchema).optional(),
+});
 export type RunTasksOutput = z.infer<typeof RunTasksOutputSchema>;
 
 export const EnqueueInputSchema = TaskAttemptSchema.extend({ queue: z.string().min(3).max(63) });

@@ -67,6 +67,11 @@ function referencedNodes(cacheKey: string, values: unknown[]): string[] {
   return ids;
 }
 
+/** The nodes whose outputs the template-bearing values of a node reference (cached per node). */
+export function referencedNodeIds(data: JobData, nodeId: string, values: unknown[]): string[] {
+  return referencedNodes(`${data.job.job_id}/${nodeId}`, values);
+}
+
 /**
  * The template context of a node: the job inputs and the finished upstream nodes its templates
  * reference (plus its direct upstream, which a conditional's field path reads).

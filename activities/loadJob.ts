@@ -28,6 +28,8 @@ export async function loadJob(deps: ActivityDeps, rawInput: unknown): Promise<Lo
     if (!spec) continue;
     const p = placeTask(catalog.get(spec.handler), spec.queue, deps.queueConfig);
     placement[id] = p.queue === undefined ? { runner: p.runner } : { runner: p.runner, queue: p.queue };
+    if (p.runner === 'activity' && p.queue === undefined && deps.registry.get(spec.handler)?.light)
+      placement[id]!.light = true;
   }
   const previous = data.job.run_count > 1 ? await readPreviousRun(deps.pool, deps.schema, jobId) : undefined;
   return {

@@ -5,11 +5,13 @@
 // orchestration needs no extra activity per transition, and returns {ok} or {ok: false, error,
 // retryable} per attempt.
 import { setMaxListeners } from 'node:events';
-import { retryDelaySeconds } from '../dag/retryDelay';
+import { maxRetries, retryDelaySeconds } from '../dag/retryDelay';
 import type { FanOutNode, TaskNode } from '../dag/workflowModel';
 import {
   getJob,
+  recordLightAttempts,
   recordTaskResults,
+  type LightAttemptInput,
   startAttempts,
   type StartAttemptOutcome,
   type TaskResultInput,
@@ -18,10 +20,89 @@ import { executeHandler, type AttemptResult } from '../handlers/executeHandler';
 import type { ActivityDeps } from './activityDeps';
 import { RunTasksInputSchema, type RunTaskOutput, type RunTasksOutput, type TaskAttempt } from './contracts';
 import { renderNodeTemplates } from './renderNodeTemplates';
-import { loadJobData, templateContextFor, type JobData } from './jobData';
+import { loadJobData, referencedNodeIds, templateContextFor, type JobData } from './jobData';
 
 export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<RunTasksOutput> {
-  const { attempts } = RunTasksInputSchema.parse(rawInput);
+  const { attempts, then } = RunTasksInputSchema.parse(rawInput);
+  const out = await runBatch(deps, attempts);
+  if (!then?.length || out.results.length !== 1 || !out.results[0]!.ok) return out;
+  const chained = await runChain(deps, then);
+  return chained.length ? { ...out, chained } : out;
+}
+
+/**
+ * Runs the task nodes that follow a finished attempt in a straight line, in order, while each is
+ * light and the one before succeeded. They run back to back in memory and are recorded together
+ * (start and result of each, with the times they really ran) by one statement that applies all of
+ * them or none; a node whose params read the output of one not recorded yet has the run so far
+ * recorded first. Stops at the first node that is not light, cannot render, or after a failure; what
+ * was not recorded is not reported (the orchestration then dispatches it itself).
+ */
+async function runChain(deps: ActivityDeps, then: TaskAttempt[]): Promise<RunTaskOutput[]> {
+  const out: RunTaskOutput[] = [];
+  const data = await loadJobData(deps, then[0]!.jobId);
+  if (!data) return out;
+  let ran: Array<{ node: string; input: LightAttemptInput; result: AttemptResult }> = [];
+  /** Records what ran; false when not all of it applied (the chain stops). */
+  const flush = async (): Promise<boolean> => {
+    if (!ran.length) return true;
+    const outcomes = await recordLightAttempts(
+      deps.pool,
+      deps.schema,
+      ran.map((r) => r.input),
+      { sourceApp: deps.sourceApp, allOrNothing: true },
+    );
+    // All or nothing on one snapshot; should a concurrent writer still split it, the applied prefix.
+    let k = 0;
+    for (; k < ran.length && outcomes[k]!.applied; k++) out.push(outcomeOf(ran[k]!.result));
+    const all = k === ran.length;
+    ran = [];
+    return all;
+  };
+  const stop = new AbortController();
+  const onShutdown = () => stop.abort(new Error('The Function App is shutting down'));
+  deps.shutdown?.addEventListener('abort', onShutdown, { once: true });
+  try {
+    for (const a of then) {
+      if (deps.shutdown?.aborted) return out; // what ran and was not recorded is dropped
+      const spec = a.jobId === data.job.job_id && a.index === undefined ? taskSpec(data, a.node) : undefined;
+      if (!spec || data.workflow.nodes[a.node]?.type !== 'task') break;
+      const values = [(spec as TaskNode).params];
+      const reads = referencedNodeIds(data, a.node, values);
+      if (ran.some((r) => reads.includes(r.node)) && !(await flush())) return out;
+      const ctx = await templateContextFor(deps, data, a.node, values);
+      const r = await renderNodeTemplates(data.plan, 'task_params', a.node, ctx);
+      if (!r.ok || !isLight(deps, spec.handler, r.value)) break;
+      const startedAt = new Date();
+      const result = await executeHandler(
+        deps,
+        {
+          jobId: a.jobId,
+          nodeId: a.key,
+          taskId: a.taskId,
+          attempt: a.attempt,
+          handler: spec.handler,
+          params: r.value,
+          // The chain's own clock: each node's timeout counts from its own start.
+          timeoutMs: a.timeoutSeconds * 1000,
+          timeoutSeconds: a.timeoutSeconds,
+          runner: 'activity',
+          mayHaveCheckpoint: false,
+        },
+        stop.signal,
+      );
+      if (stop.signal.aborted) return out;
+      ran.push({ node: a.node, input: lightInput(a, spec, r.value, startedAt, result, new Date()), result });
+      if (!result.ok) break;
+    }
+    await flush();
+    return out;
+  } finally {
+    deps.shutdown?.removeEventListener('abort', onShutdown);
+  }
+}
+
+async function runBatch(deps: ActivityDeps, attempts: TaskAttempt[]): Promise<RunTasksOutput> {
   const results: RunTaskOutput[] = new Array(attempts.length);
   const jobId = attempts[0]!.jobId;
   const data = await loadJobData(deps, jobId);
@@ -49,10 +130,17 @@ export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<R
         : { a, spec, params: undefined, renderError: r.error };
     }),
   );
+  // Light tasks run first and are recorded (start and result) by one statement; what that statement
+  // did not apply goes the normal way below with the rest.
+  const done = await runLightAttempts(deps, prepared, results);
+  const rest = done.size ? prepared.filter((_, i) => !done.has(i)) : prepared;
+  if (!rest.length) return { results };
+  const restIndex = done.size ? prepared.flatMap((_, i) => (done.has(i) ? [] : [i])) : undefined;
+
   const starts = await startAttempts(
     deps.pool,
     deps.schema,
-    prepared.map(({ a, spec, params }) => ({
+    rest.map(({ a, spec, params }) => ({
       jobId: a.jobId,
       nodeId: a.key,
       taskId: a.taskId,
@@ -79,8 +167,9 @@ export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<R
   if (deps.shutdown?.aborted) onShutdown();
   try {
     await Promise.all(
-      prepared.map(async ({ a, spec, params, renderError }, i) => {
-        const start = starts[i]!;
+      rest.map(async ({ a, spec, params, renderError }, k) => {
+        const start = starts[k]!;
+        const i = restIndex ? restIndex[k]! : k;
         const early = notStarted(start, a);
         if (early) {
           results[i] = early;
@@ -155,6 +244,124 @@ export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<R
     });
   }
   return { results };
+}
+
+type Prepared = {
+  a: TaskAttempt;
+  spec: TaskNode | FanOutNode['task'] | undefined;
+  params: unknown;
+  renderError: string | undefined;
+};
+
+/**
+ * Runs the light static tasks among the attempts (see HandlerDefinition.light) and records each one's
+ * start and result with one statement. Returns the indices it settled (their results are filled in).
+ */
+async function runLightAttempts(
+  deps: ActivityDeps,
+  prepared: Prepared[],
+  results: RunTaskOutput[],
+): Promise<Set<number>> {
+  const done = new Set<number>();
+  if (deps.shutdown?.aborted) return done;
+  const light = prepared.flatMap((p, i) =>
+    p.a.index === undefined &&
+    p.spec &&
+    p.renderError === undefined &&
+    isLight(deps, p.spec.handler, p.params)
+      ? [{ ...p, spec: p.spec, i }]
+      : [],
+  );
+  if (!light.length) return done;
+  // A light handler is quick: no cancel watch; a shutdown still stops it (then nothing is recorded).
+  const stop = new AbortController();
+  const onShutdown = () => stop.abort(new Error('The Function App is shutting down'));
+  deps.shutdown?.addEventListener('abort', onShutdown, { once: true });
+  let ran;
+  try {
+    ran = await Promise.all(
+      light.map(async (p) => {
+        const startedAt = new Date();
+        const result = await executeHandler(
+          deps,
+          {
+            jobId: p.a.jobId,
+            nodeId: p.a.key,
+            taskId: p.a.taskId,
+            attempt: p.a.attempt,
+            handler: p.spec.handler,
+            params: p.params,
+            timeoutMs: Math.min(p.a.timeoutSeconds * 1000, Math.max(0, p.a.deadline - Date.now())),
+            timeoutSeconds: p.a.timeoutSeconds,
+            runner: 'activity',
+            mayHaveCheckpoint: false,
+          },
+          stop.signal,
+        );
+        return { p, startedAt, result };
+      }),
+    );
+  } finally {
+    deps.shutdown?.removeEventListener('abort', onShutdown);
+  }
+  if (stop.signal.aborted) return done;
+  const outcomes = await recordLightAttempts(
+    deps.pool,
+    deps.schema,
+    ran.map(({ p, startedAt, result }) => lightInput(p.a, p.spec, p.params, startedAt, result)),
+    { sourceApp: deps.sourceApp },
+  );
+  outcomes.forEach((o, k) => {
+    if (!o.applied) return;
+    const { p, result } = ran[k]!;
+    results[p.i] = outcomeOf(result);
+    done.add(p.i);
+  });
+  return done;
+}
+
+/** What recordLightAttempts needs to know of an attempt that ran. */
+function lightInput(
+  a: TaskAttempt,
+  spec: TaskNode | FanOutNode['task'],
+  params: unknown,
+  startedAt: Date,
+  result: AttemptResult,
+  completedAt?: Date,
+): LightAttemptInput {
+  return {
+    jobId: a.jobId,
+    nodeId: a.key,
+    taskId: a.taskId,
+    attempt: a.attempt,
+    startedAt,
+    ...(completedAt ? { completedAt } : {}),
+    inputParams: params ?? null,
+    handler: spec.handler,
+    status: result.ok ? 'completed' : 'failed',
+    ...(result.ok
+      ? { output: result.output }
+      : { errorMessage: result.error, retryable: result.retryable, timedOut: result.timedOut }),
+    durationMs: result.durationMs,
+    retryDelaysMs: Array.from(
+      { length: Math.min(maxRetries(spec.retry), MAX_DELAYS) },
+      (_, n) => retryDelaySeconds(spec.retry, n) * 1000,
+    ),
+  };
+}
+
+const outcomeOf = (result: AttemptResult): RunTaskOutput =>
+  result.ok ? { ok: true } : { ok: false, error: result.error, retryable: result.retryable };
+
+/** Retry delays sent per light attempt (beyond them the last one applies). */
+const MAX_DELAYS = 100;
+
+function isLight(deps: ActivityDeps, handler: string, params: unknown): boolean {
+  const def = deps.registry.get(handler);
+  if (!def?.light || !def.runners.includes('activity')) return false;
+  if (def.light === true) return true;
+  const parsed = def.params.safeParse(params ?? {});
+  return parsed.success && (def.light as (p: unknown) => boolean)(parsed.data);
 }
 
 /** Polls the job's cancel flag while handlers run; aborts them when it is set. */

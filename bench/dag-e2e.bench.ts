@@ -1,17 +1,16 @@
 // Issue "The DAG on Azure Durable Functions" benchmarks, end to end through HTTP, the dev host
 // (Postgres history store) and Postgres job state:
-// - fan-out of 10,000 echo activity children: children/s (target ≥ 1,000), history events per child
+// - fan-out of 10,000 echo activity children: children/s (target ≥ 2,000, issue 19), history events per child
 //   (≤ 4), peak RSS;
 // - fan-out of 100,000 children completes with peak RSS under 2 GB;
-// - a 50-node sequential chain: median orchestration overhead per hop (≤ 10 ms).
+// - a 50-node sequential chain: median orchestration overhead per hop (≤ 2 ms, issue 19).
 // Usage: npm run bench -- dag-e2e [--skip-100k]
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { stringify } from 'yaml';
-import { deploySchema } from '../db';
-import { startBenchApp } from './lib/appHost';
+import { dropBenchSchema, migrateBenchSchema, startBenchApp } from './lib/appHost';
 import { median, record } from './lib/record';
 
 const DB = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -22,8 +21,7 @@ const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsa
 async function main() {
   const schema = `bench_${Date.now().toString(36)}`;
   const admin = new pg.Pool({ connectionString: DB, max: 2 });
-  await admin.query(`CREATE SCHEMA "${schema}"`);
-  await deploySchema(admin, schema);
+  await migrateBenchSchema(admin, schema);
   const wfDir = mkdtempSync(path.join(os.tmpdir(), 'bench-wf-'));
   writeFileSync(
     path.join(wfDir, 'fan.yaml'),
@@ -114,8 +112,9 @@ async function main() {
     const chainMedian = median(gaps);
     record({
       name: 'dag-chain-50',
-      target: 'median orchestration overhead per hop ≤ 10 ms (50-node sequential chain, Postgres)',
-      pass: chainMedian <= 10,
+      target:
+        'median orchestration overhead per hop ≤ 2 ms (50-node sequential chain of echo tasks, Postgres; issue 19)',
+      pass: chainMedian <= 2,
       results: {
         runs: chainRuns.length,
         medianOverheadMsPerHop: Math.round(chainMedian * 10) / 10,
@@ -128,17 +127,22 @@ async function main() {
     });
 
     peakRss = process.memoryUsage().rss;
-    const f10 = await run('bench_fan', { n: 10_000 }, 600_000);
+    // The median of 3 runs (the machine is shared: one run can land on a busy moment).
+    const runs10 = [];
+    for (let k = 0; k < 3; k++) runs10.push(await run('bench_fan', { n: 10_000 }, 600_000));
+    const f10 = [...runs10].sort((a, b) => a.ms - b.ms)[1]!;
     const h10 = await historyEvents(f10.jobId);
     const rate10 = 10_000 / (f10.ms / 1000);
     const rss10 = Math.round(peakRss / 2 ** 20);
     record({
       name: 'dag-fanout-10k',
       target:
-        '≥ 1,000 children/s end to end with Postgres state; ≤ 4 history events per child; report peak RSS',
-      pass: f10.status === 'completed' && rate10 >= 1000 && h10.total / 10_000 <= 4,
+        '≥ 2,000 children/s end to end with Postgres state (issue 19; aim 5,000); ≤ 4 history events per child; report peak RSS',
+      pass: runs10.every((r) => r.status === 'completed') && rate10 >= 2000 && h10.total / 10_000 <= 4,
       results: {
         status: f10.status,
+        runs: runs10.length,
+        childrenPerSecondPerRun: runs10.map((r) => Math.round(10_000 / (r.ms / 1000))),
         children: 10_000,
         seconds: Math.round(f10.ms) / 1000,
         childrenPerSecond: Math.round(rate10),
@@ -153,14 +157,22 @@ async function main() {
 
     if (!process.argv.includes('--skip-100k')) {
       peakRss = process.memoryUsage().rss;
-      const f100 = await run('bench_fan', { n: 100_000 }, 1_800_000);
+      const runs100 = [];
+      for (let k = 0; k < 3; k++) runs100.push(await run('bench_fan', { n: 100_000 }, 1_800_000));
+      const f100 = [...runs100].sort((a, b) => a.ms - b.ms)[1]!;
       const rss100 = Math.round(peakRss / 2 ** 20);
       record({
         name: 'dag-fanout-100k',
-        target: 'a fan-out of 100,000 children completes; peak RSS under 2 GB',
-        pass: f100.status === 'completed' && rss100 < 2048,
+        target:
+          'a fan-out of 100,000 children completes at ≥ 2,000 children/s (issue 19); peak RSS under 2 GB',
+        pass:
+          runs100.every((r) => r.status === 'completed') &&
+          rss100 < 2048 &&
+          100_000 / (f100.ms / 1000) >= 2000,
         results: {
           status: f100.status,
+          runs: runs100.length,
+          childrenPerSecondPerRun: runs100.map((r) => Math.round(100_000 / (r.ms / 1000))),
           children: 100_000,
           seconds: Math.round(f100.ms) / 1000,
           childrenPerSecond: Math.round(100_000 / (f100.ms / 1000)),
@@ -171,8 +183,7 @@ async function main() {
   } finally {
     clearInterval(sampler);
     await app.stop();
-    await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}_dh" CASCADE`);
+    await dropBenchSchema(admin, schema);
     await admin.end();
     rmSync(wfDir, { recursive: true, force: true });
   }

@@ -11,9 +11,8 @@ import path from 'node:path';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { startContainerWorker } from '../container-worker';
-import { deploySchema } from '../db';
 import { createLogger } from '../handlers/createLogger';
-import { startBenchApp } from './lib/appHost';
+import { dropBenchSchema, migrateBenchSchema, startBenchApp } from './lib/appHost';
 import { record } from './lib/record';
 
 const DB = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -22,8 +21,7 @@ const N = Number(process.env.BENCH_TASKS ?? 1000);
 async function main() {
   const schema = `benchw_${Date.now().toString(36)}`;
   const admin = new pg.Pool({ connectionString: DB, max: 2 });
-  await admin.query(`CREATE SCHEMA "${schema}"`);
-  await deploySchema(admin, schema);
+  await migrateBenchSchema(admin, schema);
   const wfDir = mkdtempSync(path.join(os.tmpdir(), 'benchw-wf-'));
   for (const maxParallel of [undefined, 64]) {
     writeFileSync(
@@ -133,8 +131,7 @@ async function main() {
   } finally {
     await worker.stop();
     await app.stop();
-    await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}_dh" CASCADE`);
+    await dropBenchSchema(admin, schema);
     await admin.end();
     rmSync(wfDir, { recursive: true, force: true });
   }

@@ -22,8 +22,28 @@ import { maxRetries, retryDelaySeconds } from './retryDelay';
 import type { RetryPolicy } from './workflowModel';
 
 export function apply(plan: Plan, state: JobState, event: JobEvent): JobState {
+  return applyEvent(plan, state, event, false);
+}
+
+/**
+ * apply that changes `state` itself (and returns it) instead of copying the parts that change: for
+ * the single owner of a state that never looks at an older version — the orchestration loop, which
+ * replays every event of its history at every episode, where copying the node map at each event made
+ * a replay quadratic in the number of nodes. The owner must hold its own `nodes` and `fanOuts` maps
+ * (see ownedState); everything below them is still replaced, never changed.
+ */
+export function applyInPlace(plan: Plan, state: JobState, event: JobEvent): JobState {
+  return applyEvent(plan, state, event, true);
+}
+
+/** A copy of the state whose node and fan-out maps applyInPlace may change. */
+export function ownedState(state: JobState): JobState {
+  return { ...state, nodes: { ...state.nodes }, fanOuts: { ...state.fanOuts } };
+}
+
+function applyEvent(plan: Plan, state: JobState, event: JobEvent, inPlace: boolean): JobState {
   if (isTerminalJob(state.status)) return state;
-  const d = new Draft(plan, state);
+  const d = new Draft(plan, state, inPlace);
   switch (event.type) {
     case 'job_started':
       if (state.status !== 'pending') return state;
@@ -165,8 +185,11 @@ class Draft {
   constructor(
     private plan: Plan,
     state: JobState,
+    inPlace: boolean,
   ) {
-    this.s = { ...state };
+    this.s = inPlace ? state : { ...state };
+    this.nodesOwned = inPlace;
+    this.fanOutsOwned = inPlace;
   }
 
   setNode(id: string, run: NodeRun): void {

@@ -17,6 +17,18 @@ import {
 } from './jobState';
 import type { FanOutNode, TaskNode } from './workflowModel';
 
+const fanOutOrders = new WeakMap<Plan, string[]>();
+
+/** The fan-out nodes in plan order (decide looks at them at every step, not at every node). */
+function fanOutOrder(plan: Plan): string[] {
+  let ids = fanOutOrders.get(plan);
+  if (!ids) {
+    ids = plan.order.filter((id) => plan.workflow.nodes[id]?.type === 'fan_out');
+    fanOutOrders.set(plan, ids);
+  }
+  return ids;
+}
+
 export function decide(plan: Plan, state: JobState, now: number): Decision[] {
   if (isTerminalJob(state.status)) return [];
   if (state.status === 'pending') return [{ kind: 'start_job' }];
@@ -82,7 +94,7 @@ export function decide(plan: Plan, state: JobState, now: number): Decision[] {
     }
   }
 
-  for (const id of plan.order) {
+  for (const id of fanOutOrder(plan)) {
     const fan = state.fanOuts[id];
     if (!fan || state.nodes[id]?.status !== 'running') continue;
     if (fan.delegated) {

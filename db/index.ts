@@ -26,6 +26,7 @@ export * from './eventRepository';
 export * from './checkpointRepository';
 export * from './createDagStore';
 export * from './attemptRepository';
+export * from './lightAttemptRepository';
 export * from './attemptStates';
 export * from './jobLifecycle';
 export * from './taskMessageRepository';

@@ -24,13 +24,15 @@ export interface ActivityRunnerOptions {
 
 export interface ActivityStats {
   started: number;
+  /** Invocations per activity function name (what a critical path costs in activity calls). */
+  byFunction: Record<string, number>;
   completed: number;
   failed: number;
   flushes: number;
 }
 
 export class ActivityRunner {
-  readonly stats: ActivityStats = { started: 0, completed: 0, failed: 0, flushes: 0 };
+  readonly stats: ActivityStats = { started: 0, byFunction: {}, completed: 0, failed: 0, flushes: 0 };
   private queue: ActivityWorkItem[] = [];
   private head = 0;
   private active = new Set<ActivityWorkItem>();
@@ -102,6 +104,7 @@ export class ActivityRunner {
 
   private async execute(item: ActivityWorkItem): Promise<void> {
     this.stats.started++;
+    this.stats.byFunction[item.name] = (this.stats.byFunction[item.name] ?? 0) + 1;
     let event: HistoryEvent;
     try {
       event = await this.invoke(item);

@@ -324,7 +324,7 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
       runTimer: (name) => timers.fire(name),
       stats: () => ({
         orchestrations: { ...dispatcher.stats, openTaskReturns: [...dispatcher.stats.openTaskReturns] },
-        activities: { ...runner.stats },
+        activities: { ...runner.stats, byFunction: { ...runner.stats.byFunction } },
       }),
       stop: () => (stopped ??= cleanup().then(() => logger.info('dev host stopped'))),
     };

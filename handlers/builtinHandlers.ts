@@ -12,6 +12,8 @@ export const echo: HandlerDefinition<Record<string, unknown>> = {
   runners: ['activity', 'container'],
   defaultRunner: 'activity',
   params: anyParams,
+  // One step: returns its params. Several steps checkpoint (a side effect), so they are not light.
+  light: (params) => params.steps === undefined || (intLike.safeParse(params.steps).data ?? 2) <= 1,
   async run(params, ctx) {
     const steps = params.steps === undefined ? 1 : intLike.parse(params.steps);
     const delay = params.step_delay === undefined ? 0 : numberLike.parse(params.step_delay);
@@ -38,6 +40,7 @@ export const helloWorld: HandlerDefinition<{ message?: string; name?: string }> 
     message: p.message ?? undefined,
     name: p.name ?? undefined,
   })),
+  light: true,
   async run(params) {
     return { message: params.message ?? `Hello, ${params.name ?? 'World'}!` };
   },
@@ -61,6 +64,7 @@ export const fail: HandlerDefinition<{ error_message?: string }> = {
   runners: ['activity', 'container'],
   defaultRunner: 'activity',
   params: z.looseObject({ error_message: z.string().optional() }),
+  light: true,
   async run(params) {
     throw new Error(params.error_message ?? 'Intentional failure (fail handler)');
   },
@@ -78,6 +82,7 @@ export const flakyEcho: HandlerDefinition<
     failure_rate: numberLike.pipe(z.number().min(0).max(1)).default(0.2),
     fail_first_attempts: intLike.pipe(z.number().min(0)).default(0),
   }),
+  light: true,
   async run(params, ctx) {
     if (ctx.attempt < params.fail_first_attempts) {
       throw new Error(

@@ -27,10 +27,12 @@ import {
   type FanOutInput,
   type Placement,
   type RecordTransitionsInput,
+  type RunTasksInput,
+  type RunTasksOutput,
   type SettleAttemptsInput,
   type TaskAttempt,
 } from '../activities/contracts';
-import { apply } from '../dag/applyEvent';
+import { applyInPlace, ownedState } from '../dag/applyEvent';
 import type { Plan } from '../dag/compilePlan';
 import { AttemptOutcomeSchema, type AttemptOutcome } from '../dag/containerMessages';
 import { decide, decisionEvents, isAttemptInFlight } from '../dag/decide';
@@ -53,6 +55,8 @@ import { retryOptions } from './retryOptions';
 
 /** How often units in flight are checked while a retry waits (they cannot be raced against its timer). */
 const POLL_MS = 5000;
+/** Task nodes a runner call may run after its attempt (RunTasksInput.then allows 64). */
+const CHAIN_MAX = 32;
 /** Timed-out attempts per settle activity call (its input allows 1000). */
 const SETTLE_BATCH = 1000;
 
@@ -80,6 +84,8 @@ type InFlight = (
       kind: 'run';
       task: df.Task;
       attempts: AttemptRef[];
+      /** Task nodes the runner may run after the attempt in the same call (a straight chain). */
+      then?: AttemptRef[];
     }
   | {
       /** One enqueue call: a container attempt, or a batch of a fan-out's children. */
@@ -121,14 +127,16 @@ export function* runScheduler(
 ): Generator<df.Task, JobState, unknown> {
   const d = context.df;
   const { plan } = io;
-  let state = initial;
+  // The loop owns its state and changes it in place: a replay folds every event of the history, and
+  // a copy per event would make each episode quadratic in the number of nodes.
+  const state = ownedState(initial);
   const inFlight = new Map<string, InFlight>();
   const cancelWaiters: df.Task[] = [];
   let cancelSeen = false;
   /** Task ids of attempts in a settle call: decide keeps reporting them overdue meanwhile. */
   const settling = new Set<string>();
   const applyAll = (events: readonly JobEvent[]) => {
-    for (const e of events) state = apply(plan, state, e);
+    for (const e of events) applyInPlace(plan, state, e);
   };
   // Events learnt from results that no activity recorded (a fan-out's summary, an activity that
   // faulted): they go to Postgres with the next batch, before anything is dispatched again.
@@ -181,7 +189,9 @@ export function* runScheduler(
     // attempt races its result against its own deadline timer.
     const retryAt = state.waits.find((w) => w.at > now)?.at;
     const fresh = [...inFlight.values()].filter((f) => f.fresh);
-    d.setCustomStatus(progress(state, io.mode));
+    // Progress walks every node: only the episode's live wait sets it (a replayed one would be
+    // overwritten by it anyway), so a replay does not cost O(nodes) per step.
+    if (!d.isReplaying) d.setCustomStatus(progress(state, io.mode));
     const race = (tasks: df.Task[], at: number | undefined) => {
       const waitOn = [...tasks];
       if (!cancelSeen) {
@@ -273,10 +283,24 @@ export function* runScheduler(
           fresh: true,
         });
       } else {
+        // A task node alone may take the straight chain of task nodes after it along.
+        const then =
+          b.attempts.length === 1 && b.attempts[0]!.index === undefined ? chainAfter(b.attempts[0]!) : [];
+        const input: RunTasksInput = { attempts: b.attempts, ...(then.length ? { then } : {}) };
         inFlight.set(refs[0]!.taskId, {
           kind: 'run',
-          task: d.callActivity(ACTIVITY.runTasks, { attempts: b.attempts }),
+          task: d.callActivity(ACTIVITY.runTasks, input),
           attempts: refs,
+          ...(then.length
+            ? {
+                then: then.map((a) => ({
+                  key: a.key,
+                  attempt: a.attempt,
+                  taskId: a.taskId,
+                  timeoutSeconds: a.timeoutSeconds,
+                })),
+              }
+            : {}),
           fresh: true,
         });
       }
@@ -330,6 +354,52 @@ export function* runScheduler(
       }
     }
     for (const group of [...batches.keys()]) flush(group);
+  }
+
+  /**
+   * The task nodes after `first` in a straight line that the runner may run in the same call: each is
+   * the only dependent of the one before, waits on it alone, is pending, and runs on the activity
+   * runner with a handler that may be light (others would only make the call's input bigger).
+   * Derived from the plan, the placement loadJob answered and the replayed state (replay-safe).
+   */
+  function chainAfter(first: TaskAttempt): TaskAttempt[] {
+    const out: TaskAttempt[] = [];
+    const now = d.currentUtcDateTime.getTime();
+    let cur = first.node;
+    while (out.length < CHAIN_MAX) {
+      const after = plan.dependents[cur] ?? [];
+      if (after.length !== 1) break;
+      const next = after[0]!;
+      const def = plan.workflow.nodes[next];
+      const deps = plan.deps[next];
+      const run = state.nodes[next];
+      const place = io.placement[next] ?? { runner: 'activity' };
+      if (
+        def?.type !== 'task' ||
+        !deps ||
+        deps.allOf.length !== 1 ||
+        deps.allOf[0] !== cur ||
+        deps.anyOf.length ||
+        deps.gates.length ||
+        run?.status !== 'pending' ||
+        run.retryAt !== undefined ||
+        (place.runner === 'container' && !!place.queue) ||
+        !place.light
+      )
+        break;
+      out.push({
+        jobId: io.jobId,
+        key: next,
+        node: next,
+        attempt: run.attempts,
+        taskId: taskIdOf(io.jobId, next, run.attempts),
+        timeoutSeconds: def.timeout_seconds,
+        deadline: now + def.timeout_seconds * 1000,
+        instanceId: d.instanceId,
+      });
+      cur = next;
+    }
+    return out;
   }
 
   /**
@@ -399,6 +469,15 @@ export function* runScheduler(
           else if (o.ok && f.kind === 'enqueue') queued.push(a);
           else applyOutcome(a.key, a.attempt, o, at);
         });
+        if (f.kind === 'run' && f.then && out?.success && results) {
+          // The chain the runner ran after the attempt: each node was dispatched and finished there.
+          const chained = (out.data as RunTasksOutput).chained ?? [];
+          f.then.slice(0, chained.length).forEach((a, k) => {
+            const deadline = at + a.timeoutSeconds * 1000;
+            applyAll([{ type: 'dispatched', items: [{ key: a.key, attempt: a.attempt, deadline }], at }]);
+            applyOutcome(a.key, a.attempt, chained[k]!, at);
+          });
+        }
         if (queued.length && f.kind === 'enqueue') {
           // Queued: each result comes back as an external event named after its task id; they are
           // raced together against one timer at the attempts' deadline (a dead worker never answers).

@@ -23,6 +23,9 @@ export function machine(): Record<string, unknown> {
     memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,
     platform: `${os.platform()} ${os.release()}`,
+    // The machine is shared (other processes, other benchmarks): load average when the result was
+    // recorded (1, 5, 15 min), so that noisy numbers can be told apart.
+    loadAvg: os.loadavg().map((x) => Math.round(x * 100) / 100),
   };
 }
 

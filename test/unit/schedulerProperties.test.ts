@@ -4,7 +4,7 @@
 // identical decisions").
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { apply } from '../../dag/applyEvent';
+import { apply, applyInPlace, ownedState } from '../../dag/applyEvent';
 import type { Plan } from '../../dag/compilePlan';
 import { decide } from '../../dag/decide';
 import { initJobState } from '../../dag/initJobState';
@@ -264,6 +264,14 @@ describe('scheduler properties over random workflows', () => {
           expect(again).toEqual(run.state);
           expect(fold(run.events)).toEqual(again);
           expect(decide(plan, again, run.now)).toEqual(decide(plan, run.state, run.now));
+          // Folding in place (the orchestration loop) gives the same state after every event.
+          const owned = ownedState(initJobState(plan, 'job'));
+          let pure = initJobState(plan, 'job');
+          for (const e of run.events) {
+            pure = apply(plan, pure, e);
+            expect(applyInPlace(plan, owned, e)).toBe(owned);
+            expect(owned).toEqual(pure);
+          }
           // And the whole run is deterministic.
           const rerun = simulateJob(plan, {
             inputs: { xs },

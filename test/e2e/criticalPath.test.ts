@@ -1,0 +1,188 @@
+// What one light task node costs on the critical path of a job (issue 19), counted by the dev host
+// (activity invocations per function, orchestration episodes, history events) and by a counter of
+// the app's Postgres round trips. The marginal cost of a node — (cost of an 8-node chain − cost of
+// a 3-node chain) / 5 — leaves the job's fixed costs (start, end, the job row) out. Fails when a
+// light node goes back above one activity invocation or one Postgres round trip.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACTIVITY, jobInstanceId } from '../../activities/contracts';
+import { installPgCounter, pgCounts } from '../support/pgCounter';
+import { startStack, type Stack } from './stack';
+
+/** The app's pool (DAG_DB_APPLICATION_NAME default); the dev host's own store says "devhost". */
+const APP = 'rmhdagmaster';
+
+let stack: Stack;
+let failed = false;
+beforeAll(async () => {
+  installPgCounter();
+  stack = await startStack({ shippedWorkflows: false });
+  for (const n of [3, 8]) {
+    const nodes: Record<string, unknown> = { start: { type: 'start', next: 'n0' }, end: { type: 'end' } };
+    for (let i = 0; i < n; i++)
+      nodes[`n${i}`] = {
+        type: 'task',
+        handler: 'echo',
+        params: { i },
+        next: i < n - 1 ? `n${i + 1}` : 'end',
+      };
+    stack.writeWorkflow({ workflow_id: `cp_chain${n}`, name: `chain of ${n}`, nodes });
+  }
+  // Parallel light nodes: none can ride along with another, so each costs its own runner call.
+  for (const n of [3, 8]) {
+    const ids = Array.from({ length: n }, (_, i) => `p${i}`);
+    const nodes: Record<string, unknown> = { start: { type: 'start', next: ids }, end: { type: 'end' } };
+    for (const [i, id] of ids.entries())
+      nodes[id] = { type: 'task', handler: 'echo', params: { i }, next: 'end' };
+    stack.writeWorkflow({ workflow_id: `cp_par${n}`, name: `${n} in parallel`, nodes });
+  }
+  // A chain the runner cannot take in one call: b reads a's output, b2 reads b's, c is not light
+  // (sleep), d fails with one retry, e never runs.
+  stack.writeWorkflow({
+    workflow_id: 'cp_mixed',
+    name: 'mixed chain',
+    nodes: {
+      start: { type: 'start', next: 'a' },
+      a: { type: 'task', handler: 'echo', params: { v: 'x' }, next: 'b' },
+      b: {
+        type: 'task',
+        handler: 'echo',
+        params: { from_a: '{{ nodes.a.output.echoed_params.v }}' },
+        next: 'b2',
+      },
+      // Reads b, which ran in the same call and is recorded first.
+      b2: {
+        type: 'task',
+        handler: 'echo',
+        params: { from_b: '{{ nodes.b.output.echoed_params.from_a }}!' },
+        next: 'c',
+      },
+      c: { type: 'task', handler: 'sleep', params: { duration_seconds: 0.01 }, next: 'd' },
+      d: {
+        type: 'task',
+        handler: 'fail',
+        params: { error_message: 'planned' },
+        retry: { max_attempts: 1, backoff: 'fixed', initial_delay_seconds: 1, max_delay_seconds: 1 },
+        next: 'e',
+      },
+      e: { type: 'task', handler: 'echo', params: {}, next: 'end' },
+      end: { type: 'end' },
+    },
+  });
+}, 120_000);
+afterAll(async () => {
+  await stack?.stop(failed);
+});
+
+interface Cost {
+  activities: Record<string, number>;
+  episodes: number;
+  historyEvents: number;
+  appRoundTrips: number;
+}
+
+/** Runs a chain job and counts what it cost (waiting on the dev host, not on the app's API). */
+async function cost(workflowId: string, n: number, prefix = 'n'): Promise<Cost> {
+  const before = stack.host.stats();
+  const pgBefore = pgCounts()[APP] ?? 0;
+  const jobId = await stack.submit(workflowId);
+  const instance = jobInstanceId(jobId, 1);
+  const status = await stack.host.waitForCompletion(instance, 60_000);
+  const pgAfter = pgCounts()[APP] ?? 0;
+  const after = stack.host.stats();
+  expect(status.runtimeStatus).toBe('Completed');
+  const job = await stack.schema.pool.query(
+    `SELECT status FROM "${stack.schema.schema}".dag_jobs WHERE job_id = $1`,
+    [jobId],
+  );
+  expect(job.rows[0]?.status).toBe('completed');
+  const nodes = await stack.schema.pool.query(
+    `SELECT count(*)::int AS c FROM "${stack.schema.schema}".dag_node_states WHERE job_id = $1 AND node_id LIKE $2 AND status = 'completed'`,
+    [jobId, `${prefix}%`],
+  );
+  expect(nodes.rows[0]?.c).toBe(n);
+  const activities: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after.activities.byFunction))
+    activities[k] = v - (before.activities.byFunction[k] ?? 0);
+  return {
+    activities,
+    episodes: after.orchestrations.episodes - before.orchestrations.episodes,
+    historyEvents: (await stack.host.getHistory(instance)).length,
+    appRoundTrips: pgAfter - pgBefore,
+  };
+}
+
+describe('a chain run by the runner in one call', () => {
+  it('renders from the node before, stops at a node that is not light and after a failure, and retries as usual', async () => {
+    try {
+      const before = stack.host.stats().activities.byFunction[ACTIVITY.runTasks] ?? 0;
+      const jobId = await stack.submit('cp_mixed');
+      const d = await stack.waitForJob(jobId, 60_000);
+      expect(d.job.status).toBe('failed');
+      const node = (id: string) => d.nodes.find((n) => n.node_id === id)!;
+      expect(node('a')).toMatchObject({ status: 'completed', attempt: 0 });
+      expect(node('b')).toMatchObject({ status: 'completed', output: { echoed_params: { from_a: 'x' } } });
+      expect(node('b2')).toMatchObject({ status: 'completed', output: { echoed_params: { from_b: 'x!' } } });
+      expect(node('c')).toMatchObject({ status: 'completed' });
+      expect(node('d')).toMatchObject({ status: 'failed', attempt: 1, error_message: 'planned' });
+      expect(node('e')).toMatchObject({ status: 'skipped' });
+      // a, b and b2 in one call; c (not light) with d's first attempt after it; d's retry alone.
+      expect((stack.host.stats().activities.byFunction[ACTIVITY.runTasks] ?? 0) - before).toBe(3);
+      const events = await stack.schema.pool.query(
+        `SELECT node_id, event_type FROM "${stack.schema.schema}".dag_job_events WHERE job_id = $1 AND node_id = 'd' ORDER BY event_id`,
+        [jobId],
+      );
+      expect(events.rows.map((r) => r.event_type)).toEqual([
+        'node_ready',
+        'node_dispatched',
+        'node_started',
+        'node_retry',
+        'node_dispatched',
+        'node_started',
+        'node_failed',
+      ]);
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+  }, 120_000);
+});
+
+describe('the critical path of a light task node', () => {
+  it('alone (not in a chain): one runner call and one Postgres round trip', async () => {
+    try {
+      await cost('cp_par3', 3, 'p');
+      const small = await cost('cp_par3', 3, 'p');
+      const large = await cost('cp_par8', 8, 'p');
+      const perNode = (f: (c: Cost) => number) => (f(large) - f(small)) / 5;
+      expect(perNode((c) => c.activities[ACTIVITY.runTasks] ?? 0)).toBe(1);
+      expect(perNode((c) => Object.values(c.activities).reduce((a, b) => a + b, 0))).toBe(1);
+      expect(perNode((c) => c.appRoundTrips)).toBeLessThanOrEqual(1);
+      // TaskScheduled and TaskCompleted; parallel results may share episodes.
+      expect(perNode((c) => c.historyEvents)).toBeLessThanOrEqual(4);
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+  }, 120_000);
+
+  it('costs at most one activity invocation, one episode, four history events and one Postgres round trip', async () => {
+    try {
+      await cost('cp_chain3', 3); // warm-up: the job's workflow is compiled and cached per process
+      const small = await cost('cp_chain3', 3);
+      const large = await cost('cp_chain8', 8);
+      const perNode = (f: (c: Cost) => number) => (f(large) - f(small)) / 5;
+      const invocations = (c: Cost) => Object.values(c.activities).reduce((a, b) => a + b, 0);
+      // At most one runner call per node (a straight chain of light nodes shares calls), and
+      // nothing else is called per node.
+      expect(perNode(invocations)).toBeLessThanOrEqual(1);
+      expect(perNode((c) => c.activities[ACTIVITY.runTasks] ?? 0)).toBeLessThanOrEqual(1);
+      expect(perNode((c) => c.episodes)).toBeLessThanOrEqual(1);
+      // TaskScheduled, TaskCompleted and the episode's OrchestratorStarted/OrchestratorCompleted.
+      expect(perNode((c) => c.historyEvents)).toBeLessThanOrEqual(4);
+      expect(perNode((c) => c.appRoundTrips)).toBeLessThanOrEqual(1);
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+  }, 120_000);
+});
