@@ -110,7 +110,11 @@ describe('the function key', () => {
           `${url}${url.includes('?') ? '&' : '?'}code=${KEY}`,
           method === 'POST' ? {} : undefined,
         );
-        expect(withCode.status, `${method} ${url}?code=`).not.toBe(401);
+        // The dashboard's routes are anonymous to the host and authenticated by the dashboard's own
+        // login cookie (docs/dashboard.md): ?code= is no login there, so they may ask for one.
+        const dashboard = route === 'ui' || route.startsWith('ui/');
+        if (dashboard) expect(withCode.status, `${method} ${url}?code=`).toBeLessThan(500);
+        else expect(withCode.status, `${method} ${url}?code=`).not.toBe(401);
         expect(JSON.stringify(withCode.body ?? ''), `${method} ${url}?code=`).not.toContain(
           'unknown field(s): code',
         );
