@@ -161,6 +161,8 @@ export const NodeDefinitionSchema = z.union([
   FanInNodeSchema,
 ]);
 
+const isoStamp = z.union([z.string().max(64), z.date().transform((d) => d.toISOString())]);
+
 export const WorkflowHeaderSchema = z.strictObject({
   workflow_id: z
     .string()
@@ -170,6 +172,11 @@ export const WorkflowHeaderSchema = z.strictObject({
   name: z.string().min(1).max(128),
   version: z.int().min(1).default(1),
   description: z.string().optional(),
+  /** As in the original (absent = true): false keeps the file loaded (listed, validated) but refuses submits (409). */
+  is_active: z.boolean().optional(),
+  /** Informational timestamps of the original's files (ISO strings; a YAML date is kept as ISO). */
+  created_at: isoStamp.optional(),
+  updated_at: isoStamp.optional(),
   inputs: z.record(z.string(), InputDefinitionSchema).default({}),
   /** What a completed job gives the asset version it processes (docs/domain.md "Artifacts"). */
   artifacts: ArtifactsSchema.optional(),

@@ -40,3 +40,5 @@ export * from './assetVersionRepository';
 export * from './assetSubmission';
 export * from './reprocessVersion';
 export * from './layerMetadataRepository';
+// The original system's read routes (issue 16).
+export * from './compatReads';

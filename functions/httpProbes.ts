@@ -2,8 +2,11 @@
 // there, workflows load) and health (every dependency, with latencies: 200 healthy, 206 degraded,
 // 503 unhealthy). Probes are anonymous and never expose secrets.
 import type { HttpResponseInit } from '@azure/functions';
-import { checkSchemaReadiness } from '../db';
-import { json } from './http';
+import type { HttpRequest } from '@azure/functions';
+import { AppError } from '../dag/appError';
+import { didYouMean } from '../dag/suggest';
+import { checkSchemaReadiness, jobsEndedSince } from '../db';
+import { json, param } from './http';
 import { services } from './services';
 import { strandedAttemptsCheck } from './strandedHealth';
 import { version } from './version';
@@ -72,6 +75,75 @@ async function queuesCheck(): Promise<Check> {
   });
 }
 
+/** Saturated when callers wait for a connection or none is idle at the maximum (the original's check). */
+function connectionPoolCheck(): Check {
+  const p = services().pool;
+  const max = (p as unknown as { options?: { max?: number } }).options?.max ?? null;
+  const details = { total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount, max };
+  if (p.waitingCount > 0)
+    return { status: 'degraded', details, message: `${p.waitingCount} caller(s) wait for a connection` };
+  return { status: 'healthy', details };
+}
+
+/** Every handler a loaded workflow names is registered (a workflow naming another does not load). */
+function handlersCheck(): Check {
+  const s = services();
+  const missing: string[] = [];
+  let used = 0;
+  for (const l of s.catalog().workflows.values()) {
+    for (const [id, n] of Object.entries(l.workflow?.nodes ?? {})) {
+      const h = n.type === 'task' ? n.handler : n.type === 'fan_out' ? n.task.handler : undefined;
+      if (h === undefined) continue;
+      used++;
+      if (!s.registry.get(h)) missing.push(`${l.workflow!.workflow_id}.${id}: ${h}`);
+    }
+  }
+  for (const f of s.catalog().files) {
+    for (const i of f.issues) if (/handler/i.test(i.message)) missing.push(`${f.file}: ${i.message}`);
+  }
+  const details = { registered: s.registry.names().length, used_by_workflows: used, missing };
+  return missing.length
+    ? { status: 'degraded', details, message: `${missing.length} handler reference(s) cannot run` }
+    : { status: 'healthy', details };
+}
+
+/** Jobs that ended in the last 15 minutes, by status (the orchestration view). */
+async function recentJobsCheck(): Promise<Check> {
+  const s = services();
+  return timed(async () => ({
+    status: 'healthy',
+    details: { minutes: 15, ended: await jobsEndedSince(s.pool, s.schema, 15) },
+  }));
+}
+
+/** The checks of GET /api/health/{check}, by name. */
+const NAMED_CHECKS: Record<string, () => Promise<Check> | Check> = {
+  postgres: postgresCheck,
+  database: postgresCheck,
+  queues: queuesCheck,
+  workflows: workflowsCheck,
+  attempts: () => timed(strandedAttemptsCheck),
+  handlers: handlersCheck,
+  connection_pool: connectionPoolCheck,
+  recent_jobs: recentJobsCheck,
+};
+
+/** GET /api/health/{check}: one check; 404 naming the checks for an unknown name. */
+export async function healthCheck(req: HttpRequest): Promise<HttpResponseInit> {
+  const name = param(req, 'check');
+  const fn = Object.hasOwn(NAMED_CHECKS, name) ? NAMED_CHECKS[name] : undefined;
+  if (!fn) {
+    const hint = didYouMean(name, Object.keys(NAMED_CHECKS));
+    throw new AppError(
+      'NOT_FOUND',
+      `Unknown health check "${name}"${hint ? ` (${hint})` : ''}; the checks are ${Object.keys(NAMED_CHECKS).join(', ')}.`,
+    );
+  }
+  const check = await fn();
+  const code = check.status === 'healthy' ? 200 : check.status === 'degraded' ? 206 : 503;
+  return json(code, { name, ...check });
+}
+
 export async function livez(): Promise<HttpResponseInit> {
   return json(200, { status: 'alive', version });
 }
@@ -88,6 +160,8 @@ export async function health(): Promise<HttpResponseInit> {
     queues: await queuesCheck(),
     workflows: workflowsCheck(),
     attempts: await timed(strandedAttemptsCheck),
+    connection_pool: connectionPoolCheck(),
+    handlers: handlersCheck(),
   };
   const statuses = Object.values(checks).map((c) => c.status);
   const status = statuses.includes('unhealthy')

@@ -66,7 +66,32 @@ import {
   postPlatformSubmit,
   postSeedPlatforms,
 } from './httpPlatform';
-import { health, livez, readyz } from './httpProbes';
+import {
+  getAdminActiveJobs,
+  getAdminConfig,
+  getAdminFailedNodes,
+  getAdminRecentEvents,
+  getAdminRunningNodes,
+  getHandlers,
+  getOrchestratorStatus,
+  getServiceInfo,
+  getStatusJobEvents,
+  getStatusJobNodes,
+  getStatusLookup,
+  getStatusStats,
+  getV1Job,
+  getV1Jobs,
+  getV1NodeEvents,
+  getV1TestHandlers,
+  getV1Timeline,
+  getV1Workflow,
+  getV1Workflows,
+  postGatewayBatch,
+  postV1Cancel,
+  postV1Job,
+  v1,
+} from './httpCompat';
+import { health, healthCheck, livez, readyz } from './httpProbes';
 import { getWorkflow, getWorkflows } from './httpWorkflows';
 import { onContainerResult } from './queueResults';
 import { resetServices, services } from './services';
@@ -100,14 +125,26 @@ function http(
   authLevel: Auth,
   handler: HttpHandler,
   durableClient = false,
+  wrap: typeof route = route,
 ) {
   app.http(name, {
     route: path,
     methods,
     authLevel,
     ...(durableClient ? { extraInputs: [df.input.durableClient()] } : {}),
-    handler: route(handler as Parameters<typeof route>[0]),
+    handler: wrap(handler as Parameters<typeof route>[0]),
   });
+}
+
+/** A route of the original orchestrator's /api/v1 (errors also carry FastAPI's `detail`). */
+function httpV1(
+  name: string,
+  methods: HttpMethod[],
+  path: string,
+  handler: HttpHandler,
+  durableClient = false,
+) {
+  http(name, methods, path, 'function', handler, durableClient, v1);
 }
 
 // Jobs (SPEC §5).
@@ -127,6 +164,8 @@ http('workflowsGet', ['GET'], 'workflows/{id}', 'function', getWorkflow);
 http('livez', ['GET'], 'livez', 'anonymous', livez);
 http('readyz', ['GET'], 'readyz', 'anonymous', readyz);
 http('health', ['GET'], 'health', 'anonymous', health);
+http('healthCheck', ['GET'], 'health/{check}', 'anonymous', healthCheck);
+http('handlersList', ['GET'], 'handlers', 'function', getHandlers);
 
 // Schema lifecycle: admin key.
 http('bootstrapStatus', ['GET'], 'bootstrap/status', 'admin', getBootstrapStatus);
@@ -141,6 +180,31 @@ http('gatewaySubmit', ['POST'], 'gateway/submit', 'function', postGatewaySubmit,
 http('statusJob', ['GET'], 'status/job/{id}', 'function', getStatusJob);
 http('statusJobs', ['GET'], 'status/jobs', 'function', getStatusJobs);
 http('adminHealth', ['GET'], 'admin/health', 'function', health);
+http('gatewaySubmitBatch', ['POST'], 'gateway/submit/batch', 'function', postGatewayBatch, true);
+http('statusStats', ['GET'], 'status/stats', 'function', getStatusStats);
+http('statusLookup', ['GET'], 'status/lookup', 'function', getStatusLookup);
+http('statusJobNodes', ['GET'], 'status/job/{id}/nodes', 'function', getStatusJobNodes);
+http('statusJobEvents', ['GET'], 'status/job/{id}/events', 'function', getStatusJobEvents);
+http('adminActiveJobs', ['GET'], 'admin/active-jobs', 'function', getAdminActiveJobs);
+http('adminRecentEvents', ['GET'], 'admin/recent-events', 'function', getAdminRecentEvents);
+http('adminRunningNodes', ['GET'], 'admin/running-nodes', 'function', getAdminRunningNodes);
+http('adminFailedNodes', ['GET'], 'admin/failed-nodes', 'function', getAdminFailedNodes);
+http('adminConfig', ['GET'], 'admin/config', 'function', getAdminConfig);
+
+// The original orchestrator's API (docs/compatibility.md): adapters over the routes above.
+// The original's GET / : the Functions host owns / (every route is under /api), so it is /api/v1 and /api/info.
+http('serviceInfo', ['GET'], 'info', 'anonymous', getServiceInfo);
+http('v1ServiceInfo', ['GET'], 'v1', 'anonymous', getServiceInfo, false, v1);
+httpV1('v1OrchestratorStatus', ['GET'], 'v1/orchestrator/status', getOrchestratorStatus);
+httpV1('v1WorkflowsList', ['GET'], 'v1/workflows', getV1Workflows);
+httpV1('v1WorkflowsGet', ['GET'], 'v1/workflows/{id}', getV1Workflow);
+httpV1('v1JobsSubmit', ['POST'], 'v1/jobs', postV1Job, true);
+httpV1('v1JobsList', ['GET'], 'v1/jobs', getV1Jobs);
+httpV1('v1JobsGet', ['GET'], 'v1/jobs/{id}', getV1Job);
+httpV1('v1JobsCancel', ['POST'], 'v1/jobs/{id}/cancel', postV1Cancel, true);
+httpV1('v1JobsTimeline', ['GET'], 'v1/jobs/{id}/timeline', getV1Timeline);
+httpV1('v1NodeEvents', ['GET'], 'v1/jobs/{id}/nodes/{node}/events', getV1NodeEvents);
+httpV1('v1TestHandlers', ['GET'], 'v1/test/handlers', getV1TestHandlers);
 
 // ---------------------------------------------------------------------------------------------------
 // The platform layer: geospatial assets, versions, review and clearance (docs/domain.md).
