@@ -45,6 +45,8 @@ export const ConfigSchema = z.object({
   /** The queues the container workers consume (their DAG_WORKER_QUEUES): other queues draw a warning. */
   DAG_WORKER_QUEUES: csv('container-tasks,dag-worker-tasks'),
   DAG_RESULT_QUEUE: queueName.default('dag-task-results'),
+  /** Job submissions by queue (the original's JobQueueMessage); refused ones go to <queue>-poison. */
+  DAG_JOB_QUEUE: queueName.default('dag-jobs'),
   DAG_DB_SCHEMA: z.string().min(1).max(63).default('dagapp'),
   /** The STAC catalog schema the migrations create (auto-bootstrap and the bootstrap routes). */
   DAG_STAC_SCHEMA: z.string().min(1).max(63).default('stac'),

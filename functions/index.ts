@@ -93,6 +93,7 @@ import {
 } from './httpCompat';
 import { health, healthCheck, livez, readyz } from './httpProbes';
 import { getWorkflow, getWorkflows } from './httpWorkflows';
+import { onJobMessage } from './queueJobs';
 import { onContainerResult } from './queueResults';
 import { resetServices, services } from './services';
 import { reconcileJobs } from './timerReconcile';
@@ -250,6 +251,15 @@ app.storageQueue('containerResults', {
   connection: 'AzureWebJobsStorage',
   extraInputs: [df.input.durableClient()],
   handler: onContainerResult,
+});
+
+// Job submissions by queue (the original's DAG_JOB_QUEUE). The name is read at registration with the
+// config's default, so a deployment without the setting still starts (a %SETTING% must exist).
+app.storageQueue('jobIntake', {
+  queueName: (process.env.DAG_JOB_QUEUE ?? '').trim() || 'dag-jobs',
+  connection: 'AzureWebJobsStorage',
+  extraInputs: [df.input.durableClient()],
+  handler: onJobMessage,
 });
 
 // Postgres ↔ Durable reconciliation.
