@@ -116,6 +116,8 @@ export const FanOutNodeSchema = z.strictObject({
   description,
   source: z.string().min(1),
   task: FanOutTaskSchema,
+  /** Deprecated (the original's place for it): the children's retry when task.retry is absent. */
+  retry: RetryPolicySchema.optional(),
   max_parallel: z.int().min(1).optional(),
   next,
   depends_on,
@@ -188,3 +190,8 @@ export const WorkflowSchema = WorkflowHeaderSchema.extend({
   nodes: z.record(NodeIdSchema, NodeDefinitionSchema),
 });
 export type Workflow = z.infer<typeof WorkflowSchema>;
+
+/** The retry policy of a fan_out's children: task.retry, else the node's deprecated retry. */
+export function childRetry(node: FanOutNode): z.infer<typeof RetryPolicySchema> | undefined {
+  return node.task.retry ?? node.retry;
+}

@@ -3,6 +3,7 @@
 // reads timelines and cancels; the gateway's batch submit, status and admin reads; the health
 // checks by name; the handler listing. Over HTTP on the local stack (dev host, Postgres, Azurite).
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { runCli } from '../../cli/main';
 import { startStack, type Stack } from '../e2e/stack';
 
 let stack: Stack;
@@ -389,6 +390,53 @@ describe('the original gateway (/api/gateway, /api/status, /api/admin)', () => {
     const password = new URL(stack.schema.url).password;
     if (password) expect(text).not.toContain(password);
     expect(cfg.body.config.AzureWebJobsStorage).toBe('(set, hidden)');
+  });
+});
+
+describe('workflow files of the original', () => {
+  it("retry: on a fan_out node sets its children's retry, and validate notes it as deprecated", async () => {
+    onTestFailed(() => void (failed = true));
+    const def = {
+      workflow_id: 'compat_fan_retry',
+      name: 'fan-out retry in the original place',
+      nodes: {
+        start: { type: 'start', next: 'split' },
+        split: {
+          type: 'fan_out',
+          source: '{{ [1, 2] }}',
+          retry: { max_attempts: 0 },
+          task: { handler: 'flaky_echo', params: { failure_rate: 0, fail_first_attempts: 1 } },
+          next: 'gather',
+        },
+        gather: { type: 'fan_in', next: 'end' },
+        end: { type: 'end' },
+      },
+    };
+    const file = stack.writeWorkflow(def);
+    const out: string[] = [];
+    const code = await runCli(['validate', file], { out: (x) => out.push(x), err: (x) => out.push(x) });
+    expect(code).toBe(0);
+    expect(out.join('\n')).toMatch(/warning:.*nodes\.split\.retry.*deprecated/);
+    const r = await original.post('/api/v1/jobs', { workflow_id: 'compat_fan_retry', input_params: {} });
+    expect(r.status).toBe(201);
+    const d = await original.waitFor(r.body.job_id);
+    // No retry for the children (max_attempts 0 from the node): the planned first failure ends them.
+    expect(d.job.status).toBe('failed');
+    const children = d.nodes.filter((n: Json) => n.parent_node_id === 'split');
+    expect(children).toHaveLength(2);
+    for (const c of children) expect(c).toMatchObject({ status: 'failed', retry_count: 0 });
+    // Without it the children get the default retries, and the second attempt succeeds.
+    const { retry: _r, ...split } = def.nodes.split;
+    stack.writeWorkflow({ ...def, workflow_id: 'compat_fan_default', nodes: { ...def.nodes, split } });
+    const r2 = await original.post('/api/v1/jobs', { workflow_id: 'compat_fan_default', input_params: {} });
+    const d2 = await original.waitFor(r2.body.job_id);
+    expect(d2.job.status).toBe('completed');
+    for (const c of d2.nodes.filter((n: Json) => n.parent_node_id === 'split'))
+      expect(c).toMatchObject({
+        status: 'completed',
+        retry_count: 1,
+        output: expect.objectContaining({ retry_count: 1 }),
+      });
   });
 });
 
