@@ -394,6 +394,71 @@ describe('the original gateway (/api/gateway, /api/status, /api/admin)', () => {
 });
 
 describe('workflow files of the original', () => {
+  it('{{ env.NAME }} reads DAG_NAME, else NAME, else null; a secret-looking name is refused at load', async () => {
+    onTestFailed(() => void (failed = true));
+    // The dev host runs in this process: the activities read this environment.
+    process.env.DAG_COMPAT_BOTH = 'from DAG_';
+    process.env.COMPAT_BOTH = 'plain';
+    process.env.COMPAT_PLAIN = 'plain only';
+    process.env.DAG_NOT_REFERENCED = 'never exposed';
+    try {
+      stack.writeWorkflow({
+        workflow_id: 'compat_env',
+        name: 'env',
+        nodes: {
+          start: { type: 'start', next: 'show' },
+          show: {
+            type: 'task',
+            handler: 'echo',
+            params: {
+              both: '{{ env.COMPAT_BOTH }}',
+              plain: '{{ env.COMPAT_PLAIN }}',
+              missing: '{{ env.COMPAT_MISSING }}',
+              mixed: 'x-{{ env.COMPAT_PLAIN }}',
+            },
+            next: 'end',
+          },
+          end: { type: 'end' },
+        },
+      });
+      const r = await original.post('/api/v1/jobs', { workflow_id: 'compat_env', input_params: {} });
+      expect(r.status).toBe(201);
+      const d = await original.waitFor(r.body.job_id);
+      expect(d.job.status).toBe('completed');
+      expect(d.nodes.find((n: Json) => n.node_id === 'show').output.echoed_params).toEqual({
+        both: 'from DAG_',
+        plain: 'plain only',
+        missing: null,
+        mixed: 'x-plain only',
+      });
+    } finally {
+      for (const k of ['DAG_COMPAT_BOTH', 'COMPAT_BOTH', 'COMPAT_PLAIN', 'DAG_NOT_REFERENCED'])
+        delete process.env[k];
+    }
+    stack.writeWorkflow({
+      workflow_id: 'compat_env_secret',
+      name: 'reads a secret',
+      nodes: {
+        start: { type: 'start', next: 'show' },
+        show: { type: 'task', handler: 'echo', params: { p: '{{ env.DB_PASSWORD }}' }, next: 'end' },
+        end: { type: 'end' },
+      },
+    });
+    let wf = await stack.api<Json>('GET', '/api/workflows/compat_env_secret');
+    // The catalog rereads changed files at most once a second.
+    while (wf.status === 404) {
+      await new Promise((res) => setTimeout(res, 200));
+      wf = await stack.api<Json>('GET', '/api/workflows/compat_env_secret');
+    }
+    expect(wf.body.valid).toBe(false);
+    expect(wf.body.problems.map((p: Json) => p.message).join('\n')).toMatch(/env\.DB_PASSWORD.*secret/);
+    const refused = await original.post('/api/v1/jobs', {
+      workflow_id: 'compat_env_secret',
+      input_params: {},
+    });
+    expect(refused.status).toBe(409);
+  });
+
   it("retry: on a fan_out node sets its children's retry, and validate notes it as deprecated", async () => {
     onTestFailed(() => void (failed = true));
     const def = {
