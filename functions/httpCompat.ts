@@ -538,3 +538,15 @@ export async function getAdminConfig(): Promise<HttpResponseInit> {
   }
   return json(200, { version, schema: s.schema, config });
 }
+
+/** The zod schemas of these routes' bodies and query strings, by handler (the OpenAPI document). */
+export const COMPAT_ROUTE_SCHEMAS = new Map<unknown, { body?: z.ZodType; query?: z.ZodType }>([
+  [postV1Job, { body: V1JobCreate }],
+  [getV1Jobs, { query: V1ListQuery }],
+  [getV1Timeline, { query: z.strictObject({ limit: limitTo(1000) }) }],
+  [getV1NodeEvents, { query: z.strictObject({ limit: limitTo(500) }) }],
+  [postGatewayBatch, { body: z.strictObject({ jobs: z.array(BatchItem).min(1).max(100) }) }],
+  [getStatusLookup, { query: z.strictObject({ correlation_id: z.string() }) }],
+  [getStatusJobNodes, { query: StatusNodesQuery }],
+  [getStatusJobEvents, { query: StatusEventsQuery }],
+]);

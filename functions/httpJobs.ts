@@ -298,3 +298,15 @@ export async function getStatusJobs(req: HttpRequest): Promise<HttpResponseInit>
   });
   return json(200, { jobs: page.items.map(jobSummaryView), limit, next_cursor: page.nextCursor });
 }
+
+/** The zod schemas of these routes' bodies and query strings, by handler (the OpenAPI document). */
+export const JOB_ROUTE_SCHEMAS = new Map<unknown, { body?: z.ZodType; query?: z.ZodType }>([
+  [postJob, { body: SubmitBody }],
+  [postGatewaySubmit, { body: GatewayBody }],
+  [getJobs, { query: ListJobsQuery }],
+  [getJobNodes, { query: NodesQuery }],
+  [getJobEvents, { query: EventsQuery }],
+  [postCancel, { body: CancelBody }],
+  [getStatusJob, { query: StatusJobQuery }],
+  [getStatusJobs, { query: StatusJobsQuery }],
+]);

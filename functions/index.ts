@@ -32,6 +32,7 @@ import {
   postGatewaySubmit,
   postJob,
   postRetry,
+  JOB_ROUTE_SCHEMAS,
 } from './httpJobs';
 import {
   deleteAssetRoute,
@@ -46,6 +47,7 @@ import {
   postReject,
   postReprocess,
   postRestore,
+  ASSET_ROUTE_SCHEMAS,
 } from './httpAssets';
 import {
   deleteLayerMetadataRoute,
@@ -53,6 +55,7 @@ import {
   getLayerMetadataRoute,
   postLayerMetadata,
   putLayerMetadata,
+  LAYER_METADATA_ROUTE_SCHEMAS,
 } from './httpLayerMetadata';
 import {
   getPlatformRoute,
@@ -65,6 +68,7 @@ import {
   postPlatform,
   postPlatformSubmit,
   postSeedPlatforms,
+  PLATFORM_ROUTE_SCHEMAS,
 } from './httpPlatform';
 import {
   getAdminActiveJobs,
@@ -90,8 +94,11 @@ import {
   postV1Cancel,
   postV1Job,
   v1,
+  COMPAT_ROUTE_SCHEMAS,
 } from './httpCompat';
+import { getApiDocs, getOpenApi } from './httpOpenApi';
 import { health, healthCheck, livez, readyz } from './httpProbes';
+import { documentRoute } from './openapi';
 import { getWorkflow, getWorkflows } from './httpWorkflows';
 import { onJobMessage } from './queueJobs';
 import { onContainerResult } from './queueResults';
@@ -119,6 +126,14 @@ df.app.activity(ACTIVITY.enqueueContainerTasks, {
 
 type Auth = 'anonymous' | 'function' | 'admin';
 
+const ROUTE_SCHEMAS = [
+  JOB_ROUTE_SCHEMAS,
+  COMPAT_ROUTE_SCHEMAS,
+  ASSET_ROUTE_SCHEMAS,
+  PLATFORM_ROUTE_SCHEMAS,
+  LAYER_METADATA_ROUTE_SCHEMAS,
+];
+
 function http(
   name: string,
   methods: HttpMethod[],
@@ -128,6 +143,8 @@ function http(
   durableClient = false,
   wrap: typeof route = route,
 ) {
+  const schemas = ROUTE_SCHEMAS.map((m) => m.get(handler)).find(Boolean) ?? {};
+  documentRoute({ name, methods, route: path, authLevel, ...schemas });
   app.http(name, {
     route: path,
     methods,
@@ -193,6 +210,10 @@ http('adminFailedNodes', ['GET'], 'admin/failed-nodes', 'function', getAdminFail
 http('adminConfig', ['GET'], 'admin/config', 'function', getAdminConfig);
 
 // The original orchestrator's API (docs/compatibility.md): adapters over the routes above.
+// The generated OpenAPI document of every route above and below, and its reference page.
+http('openApi', ['GET'], 'openapi.json', 'anonymous', getOpenApi);
+http('apiDocs', ['GET'], 'docs', 'anonymous', getApiDocs);
+
 // The original's GET / : the Functions host owns / (every route is under /api), so it is /api/v1 and /api/info.
 http('serviceInfo', ['GET'], 'info', 'anonymous', getServiceInfo);
 http('v1ServiceInfo', ['GET'], 'v1', 'anonymous', getServiceInfo, false, v1);

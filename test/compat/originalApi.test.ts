@@ -525,6 +525,44 @@ describe('health by name and the handler listing', () => {
     expect(Object.keys(all.body.checks)).toEqual(expect.arrayContaining(['connection_pool', 'handlers']));
   });
 
+  it('GET /api/openapi.json: every registered route, bodies and queries from the zod schemas; /api/docs renders it', async () => {
+    onTestFailed(() => void (failed = true));
+    const r = await original.get('/api/openapi.json');
+    expect(r.status).toBe(200);
+    expect(r.body.openapi).toBe('3.1.0');
+    const ops = Object.values(r.body.paths as Record<string, Record<string, Json>>).flatMap((p) =>
+      Object.values(p),
+    );
+    const ids = ops.map((o) => o.operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    // Every HTTP function the host runs is documented, and nothing else.
+    const httpNames = [...stack.host.registrations.values()]
+      .filter((x) => x.kind === 'http')
+      .map((x) => x.name);
+    expect(httpNames.length).toBeGreaterThan(60);
+    expect([...ids].sort()).toEqual([...httpNames].sort());
+    const submit = r.body.paths['/api/v1/jobs'].post;
+    const body = submit.requestBody.content['application/json'].schema;
+    expect(body.required).toEqual(['workflow_id']);
+    expect(Object.keys(body.properties)).toEqual(
+      expect.arrayContaining(['workflow_id', 'input_params', 'idempotency_key', 'correlation_id']),
+    );
+    expect(body.properties.workflow_id.maxLength).toBe(64);
+    const list = r.body.paths['/api/v1/jobs'].get;
+    expect(list.parameters.map((p: Json) => p.name)).toEqual(['status', 'limit']);
+    expect(r.body.paths['/api/livez'].get.security).toEqual([]);
+    expect(r.body.paths['/api/v1/jobs/{id}/nodes/{node}/events'].get.parameters.slice(0, 2)).toEqual([
+      { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+      { name: 'node', in: 'path', required: true, schema: { type: 'string' } },
+    ]);
+    const page = await fetch(`${stack.url}/api/docs`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    const html = await page.text();
+    expect(html).toContain('/api/v1/jobs/{id}/timeline');
+    expect(html).not.toMatch(/<script/i);
+  });
+
   it('GET /api/handlers: name, runners, queue, timeout and param schema of every handler', async () => {
     onTestFailed(() => void (failed = true));
     const r = await original.get('/api/handlers');
