@@ -254,6 +254,22 @@ describe('the original orchestrator API (/api/v1)', () => {
 });
 
 describe('the original gateway (/api/gateway, /api/status, /api/admin)', () => {
+  it("POST /api/gateway/submit answers 202 with the gateway's fields (message_id, workflow_id, submitted_at, correlation_id)", async () => {
+    onTestFailed(() => void (failed = true));
+    const r = await original.post('/api/gateway/submit', {
+      workflow_id: 'hello_world',
+      input_params: {},
+      correlation_id: 'gw-single',
+      callback_url: 'https://example.com/hook',
+      priority: 7,
+    });
+    expect(r.status).toBe(202);
+    expect(r.body).toMatchObject({ workflow_id: 'hello_world', correlation_id: 'gw-single' });
+    expect(r.body.message_id).toBe(r.body.job_id);
+    expect(Number.isNaN(Date.parse(r.body.submitted_at))).toBe(false);
+    await original.waitFor(r.body.job_id);
+  });
+
   it('batch submit: 1–100 jobs, a result per item, good and bad mixed, idempotent by key', async () => {
     onTestFailed(() => void (failed = true));
     const jobs = [
