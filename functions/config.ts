@@ -59,6 +59,8 @@ export const ConfigSchema = z.object({
    * administrator). Off on Azure, where the app checks the schema version instead.
    */
   DAG_ENABLE_AUTO_BOOTSTRAP: bool(false),
+  /** POST /api/handlers/{name}/test runs a handler in a one-task job (admin key); off by default. */
+  DAG_ENABLE_HANDLER_TESTING: bool(false),
   /** Jobs whose orchestration is gone are reconciled after this long without an update. */
   DAG_RECONCILE_GRACE_SECONDS: int(120, 1, 86400),
   /** How often container workers beat (a third of their DAG_WORKER_VISIBILITY_TIMEOUT_SEC). */

@@ -328,13 +328,13 @@ export async function getHandlers(): Promise<HttpResponseInit> {
 
 export async function getV1TestHandlers(): Promise<HttpResponseInit> {
   return json(200, {
-    testing_enabled: false,
+    testing_enabled: services().config.DAG_ENABLE_HANDLER_TESTING,
     handlers: handlerList().map((h) => ({
       name: h.name,
       queue: h.queue,
       timeout_seconds: h.timeout_seconds,
     })),
-    hint: 'Handlers run through workflows here; GET /api/handlers lists them with their param schemas.',
+    hint: 'POST /api/handlers/{name}/test (admin key, DAG_ENABLE_HANDLER_TESTING=true) runs one; GET /api/handlers lists them with their param schemas.',
   });
 }
 

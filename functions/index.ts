@@ -96,6 +96,7 @@ import {
   v1,
   COMPAT_ROUTE_SCHEMAS,
 } from './httpCompat';
+import { postHandlerTest } from './httpHandlerTest';
 import { getApiDocs, getOpenApi } from './httpOpenApi';
 import { health, healthCheck, livez, readyz } from './httpProbes';
 import { documentRoute } from './openapi';
@@ -184,6 +185,7 @@ http('readyz', ['GET'], 'readyz', 'anonymous', readyz);
 http('health', ['GET'], 'health', 'anonymous', health);
 http('healthCheck', ['GET'], 'health/{check}', 'anonymous', healthCheck);
 http('handlersList', ['GET'], 'handlers', 'function', getHandlers);
+http('handlersTest', ['POST'], 'handlers/{name}/test', 'admin', postHandlerTest, true);
 
 // Schema lifecycle: admin key.
 http('bootstrapStatus', ['GET'], 'bootstrap/status', 'admin', getBootstrapStatus);

@@ -45,7 +45,7 @@ describe('DAG_HANDLER_MODULES on the local stack', () => {
   let failed = false;
 
   beforeAll(async () => {
-    stack = await startStack({ env: { DAG_HANDLER_MODULES: EXTRA } });
+    stack = await startStack({ env: { DAG_HANDLER_MODULES: EXTRA, DAG_ENABLE_HANDLER_TESTING: 'true' } });
     // The worker builds its registry from the same setting (the dev host put it in this environment).
     worker = await startContainerWorker({
       queues: ['container-tasks'],
@@ -83,5 +83,35 @@ describe('DAG_HANDLER_MODULES on the local stack', () => {
     expect(h.body.handlers.map((x: Json) => x.name)).toEqual(
       expect.arrayContaining(['compat.shout', 'compat.whisper']),
     );
+  });
+
+  it('POST /api/handlers/{name}/test runs a handler through a one-task job and answers as the original', async () => {
+    onTestFailed(() => void (failed = true));
+    const a = await stack.api<Json>('POST', '/api/handlers/compat.shout/test', { params: { text: 'abc' } });
+    expect(a.status).toBe(200);
+    expect(a.body).toMatchObject({
+      success: true,
+      handler: 'compat.shout',
+      output: { shouted: 'ABC', attempt: 0 },
+      error_message: null,
+    });
+    expect(typeof a.body.duration_ms).toBe('number');
+    const job = await stack.api<Json>('GET', `/api/jobs/${a.body.test_id}`);
+    expect(job.body.job).toMatchObject({
+      workflow_id: 'handler_test',
+      submitted_by: 'handler-test',
+      status: 'completed',
+    });
+    // A container handler goes through its queue and the worker.
+    const c = await stack.api<Json>('POST', '/api/handlers/compat.whisper/test', { params: { text: 'ABC' } });
+    expect(c.body).toMatchObject({ success: true, output: { whispered: 'abc' } });
+    // Invalid params: the attempt fails with the handler's own message (no retry).
+    const bad = await stack.api<Json>('POST', '/api/handlers/compat.shout/test', { params: { text: 5 } });
+    expect(bad.status).toBe(200);
+    expect(bad.body.success).toBe(false);
+    expect(bad.body.error_message).toMatch(/Invalid params for handler "compat.shout"/);
+    const unknown = await stack.api<Json>('POST', '/api/handlers/compat.shoot/test', { params: {} });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.message).toMatch(/did you mean "compat.shout"/);
   });
 });

@@ -249,6 +249,8 @@ describe('the original orchestrator API (/api/v1)', () => {
     const h = await original.get('/api/v1/test/handlers');
     expect(h.status).toBe(200);
     expect(h.body.testing_enabled).toBe(false);
+    const off = await original.post('/api/handlers/echo/test', { params: {} });
+    expect(off.status).toBe(403);
     expect(h.body.handlers.map((x: Json) => x.name)).toEqual(expect.arrayContaining(['echo', 'flaky_echo']));
   });
 });
