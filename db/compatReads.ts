@@ -122,3 +122,13 @@ export async function findJobByCorrelationId(
   );
   return r.rows[0] ? parseSummary(r.rows[0]) : null;
 }
+
+/** Nodes whose attempt is out (dispatched or running), by status and node type. */
+export async function attemptsInFlight(db: Queryable, schema: string): Promise<Record<string, number>> {
+  const r = await query<{ status: string; n: string }>(
+    db,
+    sql`SELECT status::text AS status, count(*) AS n FROM ${sql.table(schema, 'dag_node_states')}
+        WHERE status IN ('dispatched', 'running') GROUP BY status`,
+  );
+  return { dispatched: 0, running: 0, ...Object.fromEntries(r.rows.map((x) => [x.status, Number(x.n)])) };
+}

@@ -2,11 +2,16 @@
 // there, workflows load) and health (every dependency, with latencies: 200 healthy, 206 degraded,
 // 503 unhealthy). Probes are anonymous and never expose secrets.
 import type { HttpResponseInit } from '@azure/functions';
-import type { HttpRequest } from '@azure/functions';
+import type { HttpRequest, InvocationContext } from '@azure/functions';
 import { AppError } from '../dag/appError';
 import { didYouMean } from '../dag/suggest';
-import { checkSchemaReadiness, jobsEndedSince } from '../db';
-import { json, param } from './http';
+import * as df from 'durable-functions';
+import { z } from 'zod';
+import { attemptsInFlight, checkSchemaReadiness, jobsEndedSince } from '../db';
+import { getBlobService } from '../handlers/raster/blobService';
+import { openRasterCatalog } from '../handlers/raster/rasterCatalog';
+import { loadRasterConfig } from '../handlers/raster/rasterConfig';
+import { json, param, parseQuery } from './http';
 import { services } from './services';
 import { strandedAttemptsCheck } from './strandedHealth';
 import { version } from './version';
@@ -116,6 +121,53 @@ async function recentJobsCheck(): Promise<Check> {
   }));
 }
 
+/**
+ * The blob storage zones the raster handlers and the pre-flight use: bronze (the input account) and
+ * silver (the COG container, maybe in another account). A zone without configuration is degraded.
+ */
+async function blobStorageCheck(): Promise<Check> {
+  return timed(async () => {
+    const config = loadRasterConfig();
+    const zones: Record<string, unknown> = {};
+    let worst: Check['status'] = 'healthy';
+    const worse = (s: Check['status']) => {
+      if (s === 'unhealthy' || (s === 'degraded' && worst === 'healthy')) worst = s;
+    };
+    for (const [zone, container] of [
+      ['bronze', undefined],
+      ['silver', config.silverContainer],
+    ] as const) {
+      try {
+        const svc = getBlobService(config, container);
+        if (container) {
+          const exists = await svc.getContainerClient(container).exists();
+          zones[zone] = { account: svc.accountName, container, container_exists: exists };
+          if (!exists) worse('degraded');
+        } else {
+          await svc.getProperties();
+          zones[zone] = { account: svc.accountName, reachable: true };
+        }
+      } catch (err) {
+        const status = (err as { statusCode?: number }).statusCode;
+        zones[zone] = { error: (err as Error).message.split('\n')[0] };
+        // 403: reachable, but this identity may not read the account's properties.
+        worse(status === 403 ? 'degraded' : 'unhealthy');
+      }
+    }
+    return { status: worst, details: zones };
+  });
+}
+
+/** The STAC catalog the raster handlers write (pgSTAC or the product's tables): reachable, which backend. */
+async function stacCheck(): Promise<Check> {
+  return timed(async () => {
+    const config = loadRasterConfig();
+    const catalog = await openRasterCatalog(config);
+    await catalog.getCollection('__health_probe__');
+    return { status: 'healthy', details: { backend: catalog.backend, schema: catalog.schema } };
+  });
+}
+
 /** The checks of GET /api/health/{check}, by name. */
 const NAMED_CHECKS: Record<string, () => Promise<Check> | Check> = {
   postgres: postgresCheck,
@@ -126,6 +178,8 @@ const NAMED_CHECKS: Record<string, () => Promise<Check> | Check> = {
   handlers: handlersCheck,
   connection_pool: connectionPoolCheck,
   recent_jobs: recentJobsCheck,
+  blob_storage: blobStorageCheck,
+  stac: stacCheck,
 };
 
 /** GET /api/health/{check}: one check; 404 naming the checks for an unknown name. */
@@ -142,6 +196,57 @@ export async function healthCheck(req: HttpRequest): Promise<HttpResponseInit> {
   const check = await fn();
   const code = check.status === 'healthy' ? 200 : check.status === 'degraded' ? 206 : 503;
   return json(code, { name, ...check });
+}
+
+const OrchestrationQuery = z.strictObject({
+  minutes: z
+    .string()
+    .regex(/^\d+$/, 'must be a positive integer')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(10080))
+    .optional(),
+});
+
+/**
+ * GET /api/status/orchestrations?minutes=15: Durable instances by runtime status (those not ended,
+ * and those created in the window), attempts in flight, queue depths, and the jobs that ended in the
+ * window by status.
+ */
+export async function getOrchestrationStatus(
+  req: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const q = parseQuery(req, OrchestrationQuery);
+  const minutes = q.minutes ?? 15;
+  const s = services();
+  const client = df.getClient(context);
+  const count = (list: Array<{ runtimeStatus?: unknown }>) => {
+    const out: Record<string, number> = {};
+    for (const i of list) out[String(i.runtimeStatus)] = (out[String(i.runtimeStatus)] ?? 0) + 1;
+    return out;
+  };
+  const since = new Date(Date.now() - minutes * 60_000);
+  const [active, recent, inFlight, ended, queues] = await Promise.all([
+    client.getStatusBy({
+      runtimeStatus: [
+        df.OrchestrationRuntimeStatus.Pending,
+        df.OrchestrationRuntimeStatus.Running,
+        df.OrchestrationRuntimeStatus.Suspended,
+        df.OrchestrationRuntimeStatus.ContinuedAsNew,
+      ],
+    }),
+    client.getStatusBy({ createdTimeFrom: since }),
+    attemptsInFlight(s.pool, s.schema),
+    jobsEndedSince(s.pool, s.schema, minutes),
+    queuesCheck(),
+  ]);
+  return json(200, {
+    minutes,
+    instances: { not_ended: count(active), created_in_window: count(recent) },
+    attempts_in_flight: inFlight,
+    queues: queues.details ?? {},
+    jobs_ended_in_window: ended,
+  });
 }
 
 export async function livez(): Promise<HttpResponseInit> {

@@ -98,7 +98,7 @@ import {
 } from './httpCompat';
 import { postHandlerTest } from './httpHandlerTest';
 import { getApiDocs, getOpenApi } from './httpOpenApi';
-import { health, healthCheck, livez, readyz } from './httpProbes';
+import { getOrchestrationStatus, health, healthCheck, livez, readyz } from './httpProbes';
 import { documentRoute } from './openapi';
 import { getWorkflow, getWorkflows } from './httpWorkflows';
 import { onJobMessage } from './queueJobs';
@@ -202,6 +202,7 @@ http('statusJobs', ['GET'], 'status/jobs', 'function', getStatusJobs);
 http('adminHealth', ['GET'], 'admin/health', 'function', health);
 http('gatewaySubmitBatch', ['POST'], 'gateway/submit/batch', 'function', postGatewayBatch, true);
 http('statusStats', ['GET'], 'status/stats', 'function', getStatusStats);
+http('statusOrchestrations', ['GET'], 'status/orchestrations', 'function', getOrchestrationStatus, true);
 http('statusLookup', ['GET'], 'status/lookup', 'function', getStatusLookup);
 http('statusJobNodes', ['GET'], 'status/job/{id}/nodes', 'function', getStatusJobNodes);
 http('statusJobEvents', ['GET'], 'status/job/{id}/events', 'function', getStatusJobEvents);

@@ -534,6 +534,22 @@ describe('health by name and the handler listing', () => {
       expect([200, 206]).toContain(r.status);
       expect(r.body.name).toBe(name);
     }
+    const blob = await original.get('/api/health/blob_storage');
+    expect([200, 206]).toContain(blob.status);
+    expect(blob.body.details.bronze).toMatchObject({ reachable: true });
+    expect(blob.body.details.silver).toMatchObject({ container: 'silver-cogs' });
+    const stac = await original.get('/api/health/stac');
+    expect(stac.status).toBe(200);
+    expect(stac.body.details).toMatchObject({ backend: 'tables', schema: stack.schema.stacSchema });
+    const orch = await original.get('/api/status/orchestrations?minutes=60');
+    expect(orch.status).toBe(200);
+    expect(orch.body.instances.created_in_window.Completed).toBeGreaterThanOrEqual(3);
+    expect(orch.body.jobs_ended_in_window.completed).toBeGreaterThanOrEqual(3);
+    expect(orch.body.attempts_in_flight).toEqual(
+      expect.objectContaining({ dispatched: expect.any(Number), running: expect.any(Number) }),
+    );
+    expect(Object.keys(orch.body.queues)).toContain(stack.env.DAG_RESULT_QUEUE);
+    expect((await original.get('/api/status/orchestrations?minutes=0')).status).toBe(400);
     const h = await original.get('/api/health/handlers');
     expect(h.body.details.missing).toEqual([]);
     const unknown = await original.get('/api/health/nope');
