@@ -132,3 +132,13 @@ export async function attemptsInFlight(db: Queryable, schema: string): Promise<R
   );
   return { dispatched: 0, running: 0, ...Object.fromEntries(r.rows.map((x) => [x.status, Number(x.n)])) };
 }
+
+/** The orchestration instance waiting for a container task's result (from its sent message), or null. */
+export async function replyToOfTask(db: Queryable, schema: string, taskId: string): Promise<string | null> {
+  const r = await query<{ reply_to: string }>(
+    db,
+    sql`SELECT reply_to FROM ${sql.table(schema, 'dag_task_messages')} WHERE task_id = ${taskId}
+        ORDER BY enqueued_at DESC LIMIT 1`,
+  );
+  return r.rows[0]?.reply_to ?? null;
+}

@@ -96,6 +96,7 @@ import {
   v1,
   COMPAT_ROUTE_SCHEMAS,
 } from './httpCompat';
+import { postCheckpointCallback, postTaskProgressCallback, postTaskResultCallback } from './httpCallbacks';
 import { postHandlerTest } from './httpHandlerTest';
 import { getApiDocs, getOpenApi } from './httpOpenApi';
 import { getOrchestrationStatus, health, healthCheck, livez, readyz } from './httpProbes';
@@ -230,6 +231,10 @@ httpV1('v1JobsCancel', ['POST'], 'v1/jobs/{id}/cancel', postV1Cancel, true);
 httpV1('v1JobsTimeline', ['GET'], 'v1/jobs/{id}/timeline', getV1Timeline);
 httpV1('v1NodeEvents', ['GET'], 'v1/jobs/{id}/nodes/{node}/events', getV1NodeEvents);
 httpV1('v1TestHandlers', ['GET'], 'v1/test/handlers', getV1TestHandlers);
+// Results of workers outside the product (the original worker's HTTP reporter).
+httpV1('v1CallbackTaskResult', ['POST'], 'v1/callbacks/task-result', postTaskResultCallback);
+httpV1('v1CallbackTaskProgress', ['POST'], 'v1/callbacks/task-progress', postTaskProgressCallback);
+httpV1('v1CallbackCheckpoint', ['POST'], 'v1/callbacks/checkpoint', postCheckpointCallback);
 
 // ---------------------------------------------------------------------------------------------------
 // The platform layer: geospatial assets, versions, review and clearance (docs/domain.md).
