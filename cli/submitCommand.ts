@@ -11,7 +11,7 @@ export const submitCommand: Command = {
   name: 'submit',
   synopsis:
     'submit <workflow_id> [--input JSON | --input-file F] [--wait] [--json] [--url U] [--key K]\n' +
-    '       submit <workflow_id> --queue [--input JSON] [--correlation-id C] [--idempotency-key K]',
+    '       dagmaster submit <workflow_id> --queue [--input JSON] [--correlation-id C] [--idempotency-key K]',
   summary:
     'Submit a job to a running stack or to Azure and print its id; with --wait follow it to its end\n' +
     '(exit 0 completed, 1 failed or cancelled). 400 and 404 answers exit 2 with every problem.\n' +
@@ -21,8 +21,12 @@ export const submitCommand: Command = {
   options: {
     ...INPUT_OPTIONS,
     queue: { type: 'boolean', description: 'send a job message to DAG_JOB_QUEUE instead of calling the API' },
-    'correlation-id': { type: 'string', value: 'ID', description: 'the job correlation id' },
-    'idempotency-key': { type: 'string', value: 'KEY', description: 'the same key never makes a second job' },
+    'correlation-id': { type: 'string', value: 'ID', description: 'with --queue: the job correlation id' },
+    'idempotency-key': {
+      type: 'string',
+      value: 'KEY',
+      description: 'with --queue: the same key never makes a second job',
+    },
     wait: { type: 'boolean', description: 'follow the job to its end and print it' },
     json: { type: 'boolean', description: 'print JSON' },
     ...API_OPTIONS,
