@@ -115,3 +115,28 @@ describe('DAG_HANDLER_MODULES on the local stack', () => {
     expect(unknown.body.error.message).toMatch(/did you mean "compat.shout"/);
   });
 });
+
+describe('a DAG_HANDLER_MODULES module that does not load', () => {
+  it('the app answers every route with a JSON 500 and logs the reason, instead of crashing', async () => {
+    const stack = await startStack({ env: { DAG_HANDLER_MODULES: './no/such/module.js' } });
+    let ok = false;
+    const writes: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      writes.push(String(chunk));
+      return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+    }) as typeof process.stderr.write;
+    try {
+      const r = await stack.api<Json>('GET', '/api/v1/jobs');
+      expect(r.status).toBe(500);
+      expect(r.body.error.code).toBe('INTERNAL');
+      expect(writes.join('')).toMatch(
+        /DAG_HANDLER_MODULES: module \S+no\/such\/module\.js\S+ cannot be loaded/,
+      );
+      ok = true;
+    } finally {
+      process.stderr.write = write;
+      await stack.stop(!ok);
+    }
+  }, 120_000);
+});
