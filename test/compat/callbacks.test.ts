@@ -64,7 +64,8 @@ describe('HTTP callbacks of the original worker protocol', () => {
     expect(r.status).toBe(201);
     const jobId = r.body.job_id;
     const t1 = await takeTask();
-    expect(t1).toMatchObject({ job_id: jobId, node_id: 'work', handler: 'echo', attempt: 0 });
+    // The original's field names are there for a worker outside the product (retry_count = attempt).
+    expect(t1).toMatchObject({ job_id: jobId, node_id: 'work', handler: 'echo', attempt: 0, retry_count: 0 });
     const ids = { task_id: t1.task_id, job_id: jobId, node_id: 'work' };
     const running = await post('task-result', { ...ids, status: 'running', worker_id: 'py-worker-1' });
     expect(running.status).toBe(202);
@@ -96,7 +97,7 @@ describe('HTTP callbacks of the original worker protocol', () => {
     expect(fail.body).toMatchObject({ disposition: 'applied', delivered: true });
     // The retry goes to the queue again with the next attempt; the old attempt's result is stale now.
     const t2 = await takeTask();
-    expect(t2).toMatchObject({ job_id: jobId, node_id: 'work', attempt: 1 });
+    expect(t2).toMatchObject({ job_id: jobId, node_id: 'work', attempt: 1, retry_count: 1 });
     expect(t2.task_id).not.toBe(t1.task_id);
     const late = await post('task-result', { ...ids, status: 'completed', output: { late: true } });
     expect(late.body.disposition).toBe('duplicate');
