@@ -142,3 +142,19 @@ export async function replyToOfTask(db: Queryable, schema: string, taskId: strin
   );
   return r.rows[0]?.reply_to ?? null;
 }
+
+/** Pending and running jobs not updated for `minutes`, the longest quiet first. */
+export async function listQuietJobs(
+  db: Queryable,
+  schema: string,
+  input: { minutes: number; limit: number },
+): Promise<JobSummaryRow[]> {
+  const cols = sql.join(SUMMARY_COLUMNS.map((c) => sql.ident(c)));
+  const r = await query(
+    db,
+    sql`SELECT ${cols} FROM ${sql.table(schema, 'dag_jobs')} WHERE status IN ('pending', 'running')
+          AND updated_at < now() - make_interval(mins => ${input.minutes})
+        ORDER BY updated_at, job_id LIMIT ${input.limit}`,
+  );
+  return r.rows.map((row) => parseSummary(row));
+}

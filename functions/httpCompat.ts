@@ -18,6 +18,7 @@ import {
   listNodeEventsNewestFirst,
   listNodes,
   listNodesByStatus,
+  listQuietJobs,
   listRecentEvents,
   nodeSummary,
   type JobEventRow,
@@ -514,6 +515,22 @@ export async function getAdminFailedNodes(req: HttpRequest): Promise<HttpRespons
     ...(q.job_id ? { jobId: q.job_id } : {}),
   });
   return json(200, { nodes: nodes.map(v1NodeView), count: nodes.length });
+}
+
+/**
+ * The original's orphans (jobs whose owner stopped beating): here, pending or running jobs not
+ * updated for threshold_minutes — the ones the reconciler checks against their orchestration.
+ */
+export async function getAdminOrphans(req: HttpRequest): Promise<HttpResponseInit> {
+  const q = parseQuery(req, z.strictObject({ threshold_minutes: limitTo(10080), limit: limitTo(500) }));
+  const minutes = q.threshold_minutes ?? 2;
+  const s = services();
+  const jobs = await listQuietJobs(s.pool, s.schema, { minutes, limit: q.limit ?? 100 });
+  return json(200, {
+    threshold_minutes: minutes,
+    orphans: jobs.map((j) => v1JobView(j)),
+    count: jobs.length,
+  });
 }
 
 /** Settings whose names look like they hold a secret: never shown. */

@@ -74,6 +74,7 @@ import {
   getAdminActiveJobs,
   getAdminConfig,
   getAdminFailedNodes,
+  getAdminOrphans,
   getAdminRecentEvents,
   getAdminRunningNodes,
   getHandlers,
@@ -212,6 +213,20 @@ http('adminRecentEvents', ['GET'], 'admin/recent-events', 'function', getAdminRe
 http('adminRunningNodes', ['GET'], 'admin/running-nodes', 'function', getAdminRunningNodes);
 http('adminFailedNodes', ['GET'], 'admin/failed-nodes', 'function', getAdminFailedNodes);
 http('adminConfig', ['GET'], 'admin/config', 'function', getAdminConfig);
+http('adminOrphans', ['GET'], 'admin/orphans', 'function', getAdminOrphans);
+http('gatewayHealth', ['GET'], 'gateway/health', 'function', health);
+// The original gateway's layer metadata paths (the same routes as /api/layer-metadata).
+http('adminLayerMetadataList', ['GET'], 'admin/layer-metadata', 'function', getLayerMetadataList);
+http('adminLayerMetadataCreate', ['POST'], 'admin/layer-metadata', 'function', postLayerMetadata);
+http('adminLayerMetadataGet', ['GET'], 'admin/layer-metadata/{asset_id}', 'function', getLayerMetadataRoute);
+http('adminLayerMetadataUpdate', ['PUT'], 'admin/layer-metadata/{asset_id}', 'function', putLayerMetadata);
+http(
+  'adminLayerMetadataDelete',
+  ['DELETE'],
+  'admin/layer-metadata/{asset_id}',
+  'function',
+  deleteLayerMetadataRoute,
+);
 
 // The original orchestrator's API (docs/compatibility.md): adapters over the routes above.
 // The generated OpenAPI document of every route above and below, and its reference page.

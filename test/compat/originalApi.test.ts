@@ -400,6 +400,15 @@ describe('the original gateway (/api/gateway, /api/status, /api/admin)', () => {
       }),
     ]);
 
+    const orphans = await original.get('/api/admin/orphans?threshold_minutes=60');
+    expect(orphans.status).toBe(200);
+    expect(orphans.body).toMatchObject({ threshold_minutes: 60, orphans: [], count: 0 });
+    expect((await original.get('/api/admin/orphans?threshold_minutes=0')).status).toBe(400);
+    expect([200, 206]).toContain((await original.get('/api/gateway/health')).status);
+    const lm = await original.get('/api/admin/layer-metadata');
+    expect(lm.status).toBe(200);
+    expect((await original.get(`/api/admin/layer-metadata/${'0'.repeat(32)}`)).status).toBe(404);
+
     const cfg = await original.get('/api/admin/config');
     expect(cfg.status).toBe(200);
     expect(cfg.body.config.DAG_DB_SCHEMA).toBe(stack.schema.schema);
