@@ -355,14 +355,23 @@ const BatchBody = z.strictObject({ jobs: z.array(z.unknown()).min(1).max(100) })
 
 /**
  * 1–100 jobs, each submitted on its own (one bad item fails alone): a result per item in order, and
- * the original's {submitted, failed, message_ids, errors}. A job with an idempotency_key is
- * idempotent, so a client may resend the whole batch.
+ * the original's {submitted, failed, message_ids, errors}. A job with an idempotency_key (its own,
+ * or derived from the request's Idempotency-Key header) is idempotent, so a client may resend the
+ * whole batch.
  */
 export async function postGatewayBatch(
   req: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
   const body = await parseBody(req, BatchBody);
+  // An Idempotency-Key header makes every item idempotent: an item without its own key gets
+  // `<header>:<index>`, so the same batch sent again makes no new job.
+  const batchKey = req.headers.get('idempotency-key')?.trim() || undefined;
+  if (batchKey !== undefined && (batchKey.length > 100 || !/^[\x20-\x7e]+$/.test(batchKey)))
+    throw new AppError(
+      'VALIDATION',
+      'The Idempotency-Key header must be printable ASCII, at most 100 characters.',
+    );
   const s = services();
   await s.ready();
   const client = df.getClient(context);
@@ -381,11 +390,12 @@ export async function postGatewayBatch(
       continue;
     }
     const b = item.data;
+    const key = b.idempotency_key ?? (batchKey ? `${batchKey}:${index}` : undefined);
     try {
       const r = await submitJob(s, client, {
         workflowId: b.workflow_id,
         inputs: b.input_params,
-        ...(b.idempotency_key ? { idempotencyKey: b.idempotency_key } : {}),
+        ...(key ? { idempotencyKey: key } : {}),
         ...(b.correlation_id ? { correlationId: b.correlation_id } : {}),
         submittedBy: b.submitted_by ?? 'rmhdagmaster-gateway',
       });

@@ -305,6 +305,20 @@ describe('the original gateway (/api/gateway, /api/status, /api/admin)', () => {
     const again = await original.post('/api/gateway/submit/batch', { jobs });
     expect(again.body.message_ids).toEqual(r.body.message_ids);
     expect(again.body.results[0].created).toBe(false);
+    // Items without a key: idempotent through the request's Idempotency-Key header.
+    const plain = {
+      jobs: [{ workflow_id: 'hello_world' }, { workflow_id: 'hello_world', input_params: { message: 'b' } }],
+    };
+    const h1 = await stack.api<Json>('POST', '/api/gateway/submit/batch', plain, {
+      'idempotency-key': 'batch-hdr-1',
+    });
+    const h2 = await stack.api<Json>('POST', '/api/gateway/submit/batch', plain, {
+      'idempotency-key': 'batch-hdr-1',
+    });
+    expect(h1.body.submitted).toBe(2);
+    expect(h2.body.message_ids).toEqual(h1.body.message_ids);
+    expect(h2.body.results.map((x: Json) => x.created)).toEqual([false, false]);
+    for (const id of h1.body.message_ids) await original.waitFor(id);
     expect((await original.post('/api/gateway/submit/batch', { jobs: [] })).status).toBe(400);
     const many = Array.from({ length: 101 }, () => ({ workflow_id: 'hello_world' }));
     expect((await original.post('/api/gateway/submit/batch', { jobs: many })).status).toBe(400);
