@@ -344,6 +344,14 @@ describe('the original gateway (/api/gateway, /api/status, /api/admin)', () => {
       correlation_id: 'batch-c0',
       status: 'completed',
     });
+    const sj = await original.get(`/api/status/job/${l.body.job_id}?include_nodes=true`);
+    expect(sj.status).toBe(200);
+    expect(sj.body).toMatchObject({ job_id: l.body.job_id, workflow_id: 'compat_echo', status: 'completed' });
+    expect(sj.body.nodes).toHaveLength(3);
+    expect((await original.get('/api/status/job/nope')).status).toBe(404);
+    const sjs = await original.get('/api/status/jobs?workflow_id=compat_echo&limit=50');
+    expect(sjs.status).toBe(200);
+    expect(sjs.body.jobs.map((j: Json) => j.job_id)).toContain(l.body.job_id);
     const nodes = await original.get(`/api/status/job/${l.body.job_id}/nodes`);
     expect(nodes.status).toBe(200);
     expect(nodes.body.count).toBe(3);
