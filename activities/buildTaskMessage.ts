@@ -24,6 +24,7 @@ export function buildTaskMessage(s: TaskMessageSpec): ContainerTaskMessage {
     job_id: s.jobId,
     node_id: s.nodeId,
     attempt: s.attempt,
+    retry_count: s.attempt,
     handler: s.handler,
     params_in_db: false,
     timeout_seconds: s.timeoutSeconds,

@@ -1,5 +1,6 @@
 // The pinned workflow of a job, compiled once per process and job (version pinning makes the
 // cache safe: a job's snapshot and inputs never change), and the template context of a node.
+import { envValues } from '../dag/envReferences';
 import { compilePlan, type Plan } from '../dag/compilePlan';
 import { directUpstream } from '../dag/validateWorkflow';
 import { withDeclaredInputs } from '../dag/evaluateNode';
@@ -92,5 +93,5 @@ export async function templateContextFor(
     if (o.status === 'completed') nodes[id] = { status: 'completed', output: o.output ?? null };
     else if (o.status === 'skipped') nodes[id] = { status: 'skipped', output: null };
   }
-  return { inputs: data.inputs, nodes };
+  return { inputs: data.inputs, nodes, env: envValues(data.plan.workflow, process.env) };
 }

@@ -5,7 +5,7 @@
 import { aggregateFanIn } from '../dag/aggregateFanIn';
 import { parseKey, taskIdOf, type JobEvent } from '../dag/jobState';
 import { maxRetries, retryDelaySeconds } from '../dag/retryDelay';
-import type { ConditionalNode, FanInNode, FanOutNode } from '../dag/workflowModel';
+import { childRetry, type ConditionalNode, type FanInNode, type FanOutNode } from '../dag/workflowModel';
 import {
   applyNodeTransitions,
   childSummary,
@@ -198,7 +198,7 @@ async function expandFanOut(
     jobId,
     parentNodeId: node,
     children,
-    maxRetries: maxRetries(def.task.retry),
+    maxRetries: maxRetries(childRetry(def)),
     sourceApp: deps.sourceApp,
   });
   const count = children.length;

@@ -142,6 +142,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       DAG_STAC_SCHEMA: stacSchema,
       DAG_WORKFLOWS_DIR: o.workflowsDir,
       DAG_RESULT_QUEUE: process.env.DAG_RESULT_QUEUE || 'dag-task-results',
+      DAG_JOB_QUEUE: process.env.DAG_JOB_QUEUE || 'dag-jobs',
       DAG_RECONCILE_SCHEDULE: process.env.DAG_RECONCILE_SCHEDULE || '0 */1 * * * *',
       DAG_TASK_HUB: process.env.DAG_TASK_HUB || 'DagMaster',
       DAG_WORKER_QUEUES: workerQueues,

@@ -232,7 +232,8 @@ export async function retryPolicyOf(
   );
   const def = r.rows[0]?.def as { type?: string; retry?: unknown; task?: { retry?: unknown } } | null;
   if (!def) return undefined;
-  const raw = def.type === 'fan_out' ? def.task?.retry : def.retry;
+  // A fan_out's children: task.retry, else the node's deprecated retry (as dag/workflowModel childRetry).
+  const raw = def.type === 'fan_out' ? (def.task?.retry ?? def.retry) : def.retry;
   const p = RetryPolicySchema.safeParse(raw ?? {});
   return p.success ? p.data : undefined;
 }

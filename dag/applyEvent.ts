@@ -19,7 +19,7 @@ import {
 } from './jobState';
 import { readiness } from './readiness';
 import { maxRetries, retryDelaySeconds } from './retryDelay';
-import type { RetryPolicy } from './workflowModel';
+import { childRetry, type RetryPolicy } from './workflowModel';
 
 export function apply(plan: Plan, state: JobState, event: JobEvent): JobState {
   return applyEvent(plan, state, event, false);
@@ -324,7 +324,7 @@ class Draft {
     const def = this.plan.workflow.nodes[node];
     if (!def) return false;
     const policy: RetryPolicy | undefined =
-      def.type === 'task' ? def.retry : def.type === 'fan_out' ? def.task.retry : undefined;
+      def.type === 'task' ? def.retry : def.type === 'fan_out' ? childRetry(def) : undefined;
     // Retries count from the first attempt of this run (a rerun continues the attempt numbers).
     const retryAt = (base: number | undefined) => {
       const n = event.attempt - (base ?? 0);

@@ -23,6 +23,8 @@ export const ContainerTaskMessageSchema = z.object({
   node_id: z.string().min(1).max(140),
   /** 0-based attempt (the original system's retry_count). */
   attempt: z.int().min(0),
+  /** The same number under the original's name, for workers outside the product (docs/compatibility.md). */
+  retry_count: z.int().min(0).optional(),
   handler: z.string().min(1).max(64),
   /** Resolved params; absent when params_in_db (too big for a queue message: read the node's input_params). */
   params: z.record(z.string(), z.unknown()).optional(),

@@ -35,7 +35,11 @@ export function loadWorkflow(
   }));
   const issues = sortIssues([...parsed.issues, ...semantic]);
   const warnings = sortIssues(
-    queueWarnings(parsed.workflow, options).map((w) => ({ ...w, file, ...parsed.locate(w.path, false) })),
+    [...queueWarnings(parsed.workflow, options), ...deprecationWarnings(parsed.workflow)].map((w) => ({
+      ...w,
+      file,
+      ...parsed.locate(w.path, false),
+    })),
   );
   const extra = warnings.length ? { warnings } : {};
   return issues.length
@@ -45,4 +49,22 @@ export function loadWorkflow(
 
 function sortIssues(issues: WorkflowIssue[]): WorkflowIssue[] {
   return [...issues].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+}
+
+/** Forms of the original that still work but have a better place now. */
+function deprecationWarnings(workflow: Workflow): Array<Omit<WorkflowIssue, 'file' | 'line' | 'col'>> {
+  const out: Array<Omit<WorkflowIssue, 'file' | 'line' | 'col'>> = [];
+  for (const [id, n] of Object.entries(workflow.nodes)) {
+    if (n.type !== 'fan_out' || n.retry === undefined) continue;
+    out.push({
+      code: 'deprecated',
+      severity: 'warning',
+      path: ['nodes', id, 'retry'],
+      message: n.task.retry
+        ? "retry on a fan_out node is deprecated and ignored here: task.retry sets the children's retry"
+        : "retry on a fan_out node is deprecated: it sets the children's retry, as in the original system",
+      hint: 'move it to task.retry',
+    });
+  }
+  return out;
 }

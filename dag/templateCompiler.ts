@@ -1308,10 +1308,10 @@ export class BoundedCache<V> {
 
 export const TEMPLATE_DIALECT: Dialect = {
   kind: 'template',
-  roots: new Set(['inputs', 'nodes', 'item', 'index']),
+  roots: new Set(['inputs', 'nodes', 'item', 'index', 'env']),
   functions: TEMPLATE_FUNCTIONS,
   knownNames:
-    'Templates can use inputs, nodes.<id>.output, nodes.<id>.status, and item/index in fan-out task params.',
+    'Templates can use inputs, nodes.<id>.output, nodes.<id>.status, env.<NAME>, and item/index in fan-out task params.',
 };
 
 /** True when a string holds template syntax (`{{` or `{%`); other strings are plain data. */

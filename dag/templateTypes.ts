@@ -7,6 +7,8 @@ export interface TemplateContext {
   inputs: Record<string, unknown>;
   /** Only nodes that exist for this render (completed or skipped upstream). */
   nodes: Record<string, { output: unknown; status: string }>;
+  /** `{{ env.NAME }}`: the settings the workflow references (DAG_NAME, else NAME, else null). */
+  env?: Record<string, string | null>;
   /** Fan-out children only: the source array element (native JSON value). */
   item?: unknown;
   /** Fan-out children only: the element's position (a number). */

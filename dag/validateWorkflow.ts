@@ -1,6 +1,7 @@
 // Load-time validation of a parsed workflow (SPEC §1): every problem at once, each with its YAML
 // path and a fix hint. The checks the original system lacked are the point: cycles, unreachable
 // nodes, unknown handlers, runner/queue mismatches, template references, fan_in without fan_out.
+import { ENV_NAME, SECRET_ENV_NAME } from './envReferences';
 import { ancestorsOf, asList, compilePlan, nearestFanOut, type Plan } from './compilePlan';
 import { checkCondition } from './evaluateCondition';
 import { collectTemplates, inspectTemplate, isTemplateString } from './inspectTemplate';
@@ -22,7 +23,7 @@ export interface ValidateOptions extends Partial<QueueConfig> {
 type Issue = Omit<WorkflowIssue, 'file' | 'line' | 'col'>;
 
 const MAX_PARAMS_DEPTH = 32;
-const TEMPLATE_ROOTS = ['inputs', 'nodes'];
+const TEMPLATE_ROOTS = ['inputs', 'nodes', 'env'];
 
 export function validateWorkflow(workflow: Workflow, options: ValidateOptions = {}): Issue[] {
   const issues: Issue[] = [];
@@ -535,6 +536,22 @@ function checkTemplate(
           message: `${where}: nodes.${target}.${field} does not exist; a node exposes output and status`,
           hint: `did you mean nodes.${target}.output.${field}?`,
         });
+    } else if (ref.root === 'env') {
+      const name = ref.path[0];
+      if (name === undefined || !ENV_NAME.test(name)) {
+        add({
+          code: 'dynamic_env_reference',
+          path,
+          message: `${where}: template looks env up dynamically; name the setting (env.NAME)`,
+        });
+      } else if (SECRET_ENV_NAME.test(name)) {
+        add({
+          code: 'secret_env_reference',
+          path,
+          message: `${where}: template reads env.${name}, a setting that looks like it holds a secret (a connection string, key, password or token); rendered values are stored and shown by the API, so templates may not read it`,
+          hint: 'pass the value as an input, or let the handler read its own credentials',
+        });
+      }
     } else if (ref.root === 'item' || ref.root === 'index') {
       if (!allowChild)
         add({

@@ -116,6 +116,8 @@ export const FanOutNodeSchema = z.strictObject({
   description,
   source: z.string().min(1),
   task: FanOutTaskSchema,
+  /** Deprecated (the original's place for it): the children's retry when task.retry is absent. */
+  retry: RetryPolicySchema.optional(),
   max_parallel: z.int().min(1).optional(),
   next,
   depends_on,
@@ -161,6 +163,8 @@ export const NodeDefinitionSchema = z.union([
   FanInNodeSchema,
 ]);
 
+const isoStamp = z.union([z.string().max(64), z.date().transform((d) => d.toISOString())]);
+
 export const WorkflowHeaderSchema = z.strictObject({
   workflow_id: z
     .string()
@@ -170,6 +174,11 @@ export const WorkflowHeaderSchema = z.strictObject({
   name: z.string().min(1).max(128),
   version: z.int().min(1).default(1),
   description: z.string().optional(),
+  /** As in the original (absent = true): false keeps the file loaded (listed, validated) but refuses submits (409). */
+  is_active: z.boolean().optional(),
+  /** Informational timestamps of the original's files (ISO strings; a YAML date is kept as ISO). */
+  created_at: isoStamp.optional(),
+  updated_at: isoStamp.optional(),
   inputs: z.record(z.string(), InputDefinitionSchema).default({}),
   /** What a completed job gives the asset version it processes (docs/domain.md "Artifacts"). */
   artifacts: ArtifactsSchema.optional(),
@@ -181,3 +190,8 @@ export const WorkflowSchema = WorkflowHeaderSchema.extend({
   nodes: z.record(NodeIdSchema, NodeDefinitionSchema),
 });
 export type Workflow = z.infer<typeof WorkflowSchema>;
+
+/** The retry policy of a fan_out's children: task.retry, else the node's deprecated retry. */
+export function childRetry(node: FanOutNode): z.infer<typeof RetryPolicySchema> | undefined {
+  return node.task.retry ?? node.retry;
+}

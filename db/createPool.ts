@@ -1,6 +1,7 @@
 // The connection pool: DATABASE_URL or DAG_DB_HOST/PORT/NAME/USER, password or Microsoft Entra token
 // auth (Azure Database for PostgreSQL with a managed identity). Every variable is documented in
 // docs/database.md.
+import { withSettingAliases } from './settingAliases';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import pg from 'pg';
 import { DbError } from './errors';
@@ -64,11 +65,14 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[]):
  * Tools passes local.settings.json's empty values through, the portal keeps empty app settings).
  */
 export function withoutBlankSettings<E extends Record<string, string | undefined>>(env: E): E {
-  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== '')) as E;
+  return Object.fromEntries(
+    Object.entries(withSettingAliases(env)).filter(([, v]) => v !== undefined && v.trim() !== ''),
+  ) as E;
 }
 
 /** Reads the database configuration from environment variables (see docs/database.md). */
-export function loadDbConfig(env: Env = process.env): DbConfig {
+export function loadDbConfig(settings: Env = process.env): DbConfig {
+  const env = withSettingAliases(settings);
   const auth = oneOf(env, 'DAG_DB_AUTH', ['password', 'entra'] as const) ?? 'password';
   const connectionString = env.DATABASE_URL?.trim() || undefined;
   const host = env.DAG_DB_HOST?.trim() || undefined;

@@ -42,3 +42,5 @@ export * from './assetSubmission';
 export * from './reprocessVersion';
 export * from './layerMetadataRepository';
 export * from './dashboardRepository';
+// The original system's read routes (issue 16).
+export * from './compatReads';

@@ -45,6 +45,8 @@ export const ConfigSchema = z.object({
   /** The queues the container workers consume (their DAG_WORKER_QUEUES): other queues draw a warning. */
   DAG_WORKER_QUEUES: csv('container-tasks,dag-worker-tasks'),
   DAG_RESULT_QUEUE: queueName.default('dag-task-results'),
+  /** Job submissions by queue (the original's JobQueueMessage); refused ones go to <queue>-poison. */
+  DAG_JOB_QUEUE: queueName.default('dag-jobs'),
   DAG_DB_SCHEMA: z.string().min(1).max(63).default('dagapp'),
   /** The STAC catalog schema the migrations create (auto-bootstrap and the bootstrap routes). */
   DAG_STAC_SCHEMA: z.string().min(1).max(63).default('stac'),
@@ -57,6 +59,8 @@ export const ConfigSchema = z.object({
    * administrator). Off on Azure, where the app checks the schema version instead.
    */
   DAG_ENABLE_AUTO_BOOTSTRAP: bool(false),
+  /** POST /api/handlers/{name}/test runs a handler in a one-task job (admin key); off by default. */
+  DAG_ENABLE_HANDLER_TESTING: bool(false),
   /** Jobs whose orchestration is gone are reconciled after this long without an update. */
   DAG_RECONCILE_GRACE_SECONDS: int(120, 1, 86400),
   /** How often container workers beat (a third of their DAG_WORKER_VISIBILITY_TIMEOUT_SEC). */

@@ -36,6 +36,20 @@ export function errorResponse(
   return json(status, { error: { code, message, ...(details === undefined ? {} : { details }) } });
 }
 
+/**
+ * Logs through the app's logger; when the services cannot even be created (an invalid setting, a
+ * DAG_HANDLER_MODULES module that does not load) the error is written to stderr with that reason.
+ */
+function logError(message: string, data: Record<string, unknown>): void {
+  try {
+    services().log.error(message, data);
+  } catch (err) {
+    process.stderr.write(
+      `${JSON.stringify({ level: 'error', msg: message, ...data, services_error: (err as Error).message })}\n`,
+    );
+  }
+}
+
 /** Maps anything thrown by a route to a response; unexpected errors are logged, not shown. */
 export function toResponse(err: unknown, context: InvocationContext): HttpResponseInit {
   if (isAppError(err)) return errorResponse(STATUS[err.code], err.code, err.message, err.details);
@@ -45,14 +59,14 @@ export function toResponse(err: unknown, context: InvocationContext): HttpRespon
   }
   const e = err as { code?: string; message?: string };
   if (typeof e?.code === 'string' && /^(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|57P0[1-3]|08\d{3})$/.test(e.code)) {
-    services().log.error('dependency unavailable', { invocation: context.invocationId, error: e.message });
+    logError('dependency unavailable', { invocation: context.invocationId, error: e.message });
     return errorResponse(
       503,
       'UNAVAILABLE',
       'A dependency (Postgres or storage) is unavailable; retry later.',
     );
   }
-  services().log.error('unhandled error in HTTP function', {
+  logError('unhandled error in HTTP function', {
     invocation: context.invocationId,
     function: context.functionName,
     error: err instanceof Error ? err.stack : String(err),

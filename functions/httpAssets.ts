@@ -354,3 +354,16 @@ export async function postReprocess(req: HttpRequest, context: InvocationContext
     links: { job: `/api/jobs/${r.job.job_id}`, version: `/api/assets/${assetId}/versions/${ordinal}` },
   });
 }
+
+/** The zod schemas of these routes' bodies and query strings, by handler (the OpenAPI document). */
+export const ASSET_ROUTE_SCHEMAS = new Map<unknown, { body?: z.ZodType; query?: z.ZodType }>([
+  [getAssets, { query: AssetsQuery }],
+  [getVersions, { query: PageQuery }],
+  [getAssetAudit, { query: PageQuery }],
+  [postApprove, { body: ApproveBody }],
+  [postReject, { body: RejectBody }],
+  [postClearance, { body: ActorBody }],
+  [deleteAssetRoute, { body: ActorBody }],
+  [postRestore, { body: ActorBody }],
+  [postReprocess, { body: ActorBody }],
+]);

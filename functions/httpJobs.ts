@@ -67,6 +67,7 @@ async function submitResponse(
   req: HttpRequest,
   context: InvocationContext,
   body: z.infer<typeof SubmitBody>,
+  extra: (job: { job_id: string; created_at: Date }) => Record<string, unknown> = () => ({}),
 ) {
   const s = services();
   await s.ready();
@@ -86,6 +87,7 @@ async function submitResponse(
       created: r.created,
       links: jobLinks(r.job.job_id),
       ...(r.warnings.length ? { warnings: r.warnings } : {}),
+      ...extra(r.job),
     },
     { location: jobLinks(r.job.job_id).self },
   );
@@ -100,13 +102,24 @@ export async function postGatewaySubmit(
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
   const b = await parseBody(req, GatewayBody);
-  return submitResponse(req, context, {
-    workflow_id: b.workflow_id,
-    inputs: b.input_params,
-    ...(b.idempotency_key ? { idempotency_key: b.idempotency_key } : {}),
-    ...(b.correlation_id ? { correlation_id: b.correlation_id } : {}),
-    submitted_by: b.submitted_by ?? 'gateway',
-  });
+  return submitResponse(
+    req,
+    context,
+    {
+      workflow_id: b.workflow_id,
+      inputs: b.input_params,
+      ...(b.idempotency_key ? { idempotency_key: b.idempotency_key } : {}),
+      ...(b.correlation_id ? { correlation_id: b.correlation_id } : {}),
+      submitted_by: b.submitted_by ?? 'gateway',
+    },
+    (job) => ({
+      // The original gateway's fields (it queued the job; here it exists at once: message_id is its id).
+      message_id: job.job_id,
+      workflow_id: b.workflow_id,
+      submitted_at: job.created_at.toISOString(),
+      correlation_id: b.correlation_id ?? null,
+    }),
+  );
 }
 
 const ListJobsQuery = z.strictObject({
@@ -298,3 +311,15 @@ export async function getStatusJobs(req: HttpRequest): Promise<HttpResponseInit>
   });
   return json(200, { jobs: page.items.map(jobSummaryView), limit, next_cursor: page.nextCursor });
 }
+
+/** The zod schemas of these routes' bodies and query strings, by handler (the OpenAPI document). */
+export const JOB_ROUTE_SCHEMAS = new Map<unknown, { body?: z.ZodType; query?: z.ZodType }>([
+  [postJob, { body: SubmitBody }],
+  [postGatewaySubmit, { body: GatewayBody }],
+  [getJobs, { query: ListJobsQuery }],
+  [getJobNodes, { query: NodesQuery }],
+  [getJobEvents, { query: EventsQuery }],
+  [postCancel, { body: CancelBody }],
+  [getStatusJob, { query: StatusJobQuery }],
+  [getStatusJobs, { query: StatusJobsQuery }],
+]);

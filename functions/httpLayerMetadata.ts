@@ -165,3 +165,10 @@ export async function deleteLayerMetadataRoute(req: HttpRequest): Promise<HttpRe
   if (!r.deleted) throw notFound(assetId);
   return json(200, { deleted: true, asset_id: assetId });
 }
+
+/** The zod schemas of these routes' bodies and query strings, by handler (the OpenAPI document). */
+export const LAYER_METADATA_ROUTE_SCHEMAS = new Map<unknown, { body?: z.ZodType; query?: z.ZodType }>([
+  [postLayerMetadata, { body: CreateBody }],
+  [getLayerMetadataList, { query: ListQuery }],
+  [putLayerMetadata, { body: UpdateBody }],
+]);

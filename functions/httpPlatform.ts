@@ -293,3 +293,14 @@ export async function postActivatePlatform(req: HttpRequest): Promise<HttpRespon
   const b = await parseBody(req, ActorBody);
   return patch(req, { is_active: true, ...(b.actor ? { actor: b.actor } : {}) }, 'activate a platform');
 }
+
+/** The zod schemas of these routes' bodies and query strings, by handler (the OpenAPI document). */
+export const PLATFORM_ROUTE_SCHEMAS = new Map<unknown, { body?: z.ZodType; query?: z.ZodType }>([
+  [postPlatformSubmit, { body: SubmitBody }],
+  [postDomainSubmit, { body: SubmitBody }],
+  [getPlatforms, { query: PlatformsQuery }],
+  [postPlatform, { body: PlatformBody }],
+  [patchPlatform, { body: PlatformPatchBody }],
+  [postDeactivatePlatform, { body: ActorBody }],
+  [postActivatePlatform, { body: ActorBody }],
+]);

@@ -2,8 +2,16 @@
 // there, workflows load) and health (every dependency, with latencies: 200 healthy, 206 degraded,
 // 503 unhealthy). Probes are anonymous and never expose secrets.
 import type { HttpResponseInit } from '@azure/functions';
-import { checkSchemaReadiness } from '../db';
-import { json } from './http';
+import type { HttpRequest, InvocationContext } from '@azure/functions';
+import { AppError } from '../dag/appError';
+import { didYouMean } from '../dag/suggest';
+import * as df from 'durable-functions';
+import { z } from 'zod';
+import { attemptsInFlight, checkSchemaReadiness, jobsEndedSince } from '../db';
+import { getBlobService } from '../handlers/raster/blobService';
+import { openRasterCatalog } from '../handlers/raster/rasterCatalog';
+import { loadRasterConfig } from '../handlers/raster/rasterConfig';
+import { json, param, parseQuery } from './http';
 import { services } from './services';
 import { strandedAttemptsCheck } from './strandedHealth';
 import { version } from './version';
@@ -72,6 +80,175 @@ async function queuesCheck(): Promise<Check> {
   });
 }
 
+/** Saturated when callers wait for a connection or none is idle at the maximum (the original's check). */
+function connectionPoolCheck(): Check {
+  const p = services().pool;
+  const max = (p as unknown as { options?: { max?: number } }).options?.max ?? null;
+  const details = { total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount, max };
+  if (p.waitingCount > 0)
+    return { status: 'degraded', details, message: `${p.waitingCount} caller(s) wait for a connection` };
+  return { status: 'healthy', details };
+}
+
+/** Every handler a loaded workflow names is registered (a workflow naming another does not load). */
+function handlersCheck(): Check {
+  const s = services();
+  const missing: string[] = [];
+  let used = 0;
+  for (const l of s.catalog().workflows.values()) {
+    for (const [id, n] of Object.entries(l.workflow?.nodes ?? {})) {
+      const h = n.type === 'task' ? n.handler : n.type === 'fan_out' ? n.task.handler : undefined;
+      if (h === undefined) continue;
+      used++;
+      if (!s.registry.get(h)) missing.push(`${l.workflow!.workflow_id}.${id}: ${h}`);
+    }
+  }
+  for (const f of s.catalog().files) {
+    for (const i of f.issues) if (/handler/i.test(i.message)) missing.push(`${f.file}: ${i.message}`);
+  }
+  const details = { registered: s.registry.names().length, used_by_workflows: used, missing };
+  return missing.length
+    ? { status: 'degraded', details, message: `${missing.length} handler reference(s) cannot run` }
+    : { status: 'healthy', details };
+}
+
+/** Jobs that ended in the last 15 minutes, by status (the orchestration view). */
+async function recentJobsCheck(): Promise<Check> {
+  const s = services();
+  return timed(async () => ({
+    status: 'healthy',
+    details: { minutes: 15, ended: await jobsEndedSince(s.pool, s.schema, 15) },
+  }));
+}
+
+/**
+ * The blob storage zones the raster handlers and the pre-flight use: bronze (the input account) and
+ * silver (the COG container, maybe in another account). A zone without configuration is degraded.
+ */
+async function blobStorageCheck(): Promise<Check> {
+  return timed(async () => {
+    const config = loadRasterConfig();
+    const zones: Record<string, unknown> = {};
+    let worst: Check['status'] = 'healthy';
+    const worse = (s: Check['status']) => {
+      if (s === 'unhealthy' || (s === 'degraded' && worst === 'healthy')) worst = s;
+    };
+    for (const [zone, container] of [
+      ['bronze', undefined],
+      ['silver', config.silverContainer],
+    ] as const) {
+      try {
+        const svc = getBlobService(config, container);
+        if (container) {
+          const exists = await svc.getContainerClient(container).exists();
+          zones[zone] = { account: svc.accountName, container, container_exists: exists };
+          if (!exists) worse('degraded');
+        } else {
+          await svc.getProperties();
+          zones[zone] = { account: svc.accountName, reachable: true };
+        }
+      } catch (err) {
+        const status = (err as { statusCode?: number }).statusCode;
+        zones[zone] = { error: (err as Error).message.split('\n')[0] };
+        // 403: reachable, but this identity may not read the account's properties.
+        worse(status === 403 ? 'degraded' : 'unhealthy');
+      }
+    }
+    return { status: worst, details: zones };
+  });
+}
+
+/** The STAC catalog the raster handlers write (pgSTAC or the product's tables): reachable, which backend. */
+async function stacCheck(): Promise<Check> {
+  return timed(async () => {
+    const config = loadRasterConfig();
+    const catalog = await openRasterCatalog(config);
+    await catalog.getCollection('__health_probe__');
+    return { status: 'healthy', details: { backend: catalog.backend, schema: catalog.schema } };
+  });
+}
+
+/** The checks of GET /api/health/{check}, by name. */
+const NAMED_CHECKS: Record<string, () => Promise<Check> | Check> = {
+  postgres: postgresCheck,
+  database: postgresCheck,
+  queues: queuesCheck,
+  workflows: workflowsCheck,
+  attempts: () => timed(strandedAttemptsCheck),
+  handlers: handlersCheck,
+  connection_pool: connectionPoolCheck,
+  recent_jobs: recentJobsCheck,
+  blob_storage: blobStorageCheck,
+  stac: stacCheck,
+};
+
+/** GET /api/health/{check}: one check; 404 naming the checks for an unknown name. */
+export async function healthCheck(req: HttpRequest): Promise<HttpResponseInit> {
+  const name = param(req, 'check');
+  const fn = Object.hasOwn(NAMED_CHECKS, name) ? NAMED_CHECKS[name] : undefined;
+  if (!fn) {
+    const hint = didYouMean(name, Object.keys(NAMED_CHECKS));
+    throw new AppError(
+      'NOT_FOUND',
+      `Unknown health check "${name}"${hint ? ` (${hint})` : ''}; the checks are ${Object.keys(NAMED_CHECKS).join(', ')}.`,
+    );
+  }
+  const check = await fn();
+  const code = check.status === 'healthy' ? 200 : check.status === 'degraded' ? 206 : 503;
+  return json(code, { name, ...check });
+}
+
+const OrchestrationQuery = z.strictObject({
+  minutes: z
+    .string()
+    .regex(/^\d+$/, 'must be a positive integer')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(10080))
+    .optional(),
+});
+
+/**
+ * GET /api/status/orchestrations?minutes=15: Durable instances by runtime status (those not ended,
+ * and those created in the window), attempts in flight, queue depths, and the jobs that ended in the
+ * window by status.
+ */
+export async function getOrchestrationStatus(
+  req: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const q = parseQuery(req, OrchestrationQuery);
+  const minutes = q.minutes ?? 15;
+  const s = services();
+  const client = df.getClient(context);
+  const count = (list: Array<{ runtimeStatus?: unknown }>) => {
+    const out: Record<string, number> = {};
+    for (const i of list) out[String(i.runtimeStatus)] = (out[String(i.runtimeStatus)] ?? 0) + 1;
+    return out;
+  };
+  const since = new Date(Date.now() - minutes * 60_000);
+  const [active, recent, inFlight, ended, queues] = await Promise.all([
+    client.getStatusBy({
+      runtimeStatus: [
+        df.OrchestrationRuntimeStatus.Pending,
+        df.OrchestrationRuntimeStatus.Running,
+        df.OrchestrationRuntimeStatus.Suspended,
+        df.OrchestrationRuntimeStatus.ContinuedAsNew,
+      ],
+    }),
+    client.getStatusBy({ createdTimeFrom: since }),
+    attemptsInFlight(s.pool, s.schema),
+    jobsEndedSince(s.pool, s.schema, minutes),
+    queuesCheck(),
+  ]);
+  return json(200, {
+    minutes,
+    instances: { not_ended: count(active), created_in_window: count(recent) },
+    attempts_in_flight: inFlight,
+    queues: queues.details ?? {},
+    jobs_ended_in_window: ended,
+  });
+}
+
 export async function livez(): Promise<HttpResponseInit> {
   return json(200, { status: 'alive', version });
 }
@@ -88,6 +265,8 @@ export async function health(): Promise<HttpResponseInit> {
     queues: await queuesCheck(),
     workflows: workflowsCheck(),
     attempts: await timed(strandedAttemptsCheck),
+    connection_pool: connectionPoolCheck(),
+    handlers: handlersCheck(),
   };
   const statuses = Object.values(checks).map((c) => c.status);
   const status = statuses.includes('unhealthy')

@@ -32,6 +32,7 @@ import {
   postGatewaySubmit,
   postJob,
   postRetry,
+  JOB_ROUTE_SCHEMAS,
 } from './httpJobs';
 import {
   deleteAssetRoute,
@@ -46,6 +47,7 @@ import {
   postReject,
   postReprocess,
   postRestore,
+  ASSET_ROUTE_SCHEMAS,
 } from './httpAssets';
 import {
   deleteLayerMetadataRoute,
@@ -53,6 +55,7 @@ import {
   getLayerMetadataRoute,
   postLayerMetadata,
   putLayerMetadata,
+  LAYER_METADATA_ROUTE_SCHEMAS,
 } from './httpLayerMetadata';
 import {
   getPlatformRoute,
@@ -65,11 +68,44 @@ import {
   postPlatform,
   postPlatformSubmit,
   postSeedPlatforms,
+  PLATFORM_ROUTE_SCHEMAS,
 } from './httpPlatform';
-import { health, livez, readyz } from './httpProbes';
 import { keyCheck, staticAsset, ui } from './httpUi';
 import { uiAssets } from './httpUiAssets';
+import {
+  getAdminActiveJobs,
+  getAdminConfig,
+  getAdminFailedNodes,
+  getAdminOrphans,
+  getAdminRecentEvents,
+  getAdminRunningNodes,
+  getHandlers,
+  getOrchestratorStatus,
+  getServiceInfo,
+  getStatusJobEvents,
+  getStatusJobNodes,
+  getStatusLookup,
+  getStatusStats,
+  getV1Job,
+  getV1Jobs,
+  getV1NodeEvents,
+  getV1TestHandlers,
+  getV1Timeline,
+  getV1Workflow,
+  getV1Workflows,
+  postGatewayBatch,
+  postV1Cancel,
+  postV1Job,
+  v1,
+  COMPAT_ROUTE_SCHEMAS,
+} from './httpCompat';
+import { postCheckpointCallback, postTaskProgressCallback, postTaskResultCallback } from './httpCallbacks';
+import { postHandlerTest } from './httpHandlerTest';
+import { getApiDocs, getOpenApi } from './httpOpenApi';
+import { getOrchestrationStatus, health, healthCheck, livez, readyz } from './httpProbes';
+import { documentRoute } from './openapi';
 import { getWorkflow, getWorkflows } from './httpWorkflows';
+import { onJobMessage } from './queueJobs';
 import { onContainerResult } from './queueResults';
 import { resetServices, services } from './services';
 import { reconcileJobs } from './timerReconcile';
@@ -95,6 +131,14 @@ df.app.activity(ACTIVITY.enqueueContainerTasks, {
 
 type Auth = 'anonymous' | 'function' | 'admin';
 
+const ROUTE_SCHEMAS = [
+  JOB_ROUTE_SCHEMAS,
+  COMPAT_ROUTE_SCHEMAS,
+  ASSET_ROUTE_SCHEMAS,
+  PLATFORM_ROUTE_SCHEMAS,
+  LAYER_METADATA_ROUTE_SCHEMAS,
+];
+
 function http(
   name: string,
   methods: HttpMethod[],
@@ -102,14 +146,28 @@ function http(
   authLevel: Auth,
   handler: HttpHandler,
   durableClient = false,
+  wrap: typeof route = route,
 ) {
+  const schemas = ROUTE_SCHEMAS.map((m) => m.get(handler)).find(Boolean) ?? {};
+  documentRoute({ name, methods, route: path, authLevel, ...schemas });
   app.http(name, {
     route: path,
     methods,
     authLevel,
     ...(durableClient ? { extraInputs: [df.input.durableClient()] } : {}),
-    handler: route(handler as Parameters<typeof route>[0]),
+    handler: wrap(handler as Parameters<typeof route>[0]),
   });
+}
+
+/** A route of the original orchestrator's /api/v1 (errors also carry FastAPI's `detail`). */
+function httpV1(
+  name: string,
+  methods: HttpMethod[],
+  path: string,
+  handler: HttpHandler,
+  durableClient = false,
+) {
+  http(name, methods, path, 'function', handler, durableClient, v1);
 }
 
 // Jobs (SPEC §5).
@@ -129,6 +187,9 @@ http('workflowsGet', ['GET'], 'workflows/{id}', 'function', getWorkflow);
 http('livez', ['GET'], 'livez', 'anonymous', livez);
 http('readyz', ['GET'], 'readyz', 'anonymous', readyz);
 http('health', ['GET'], 'health', 'anonymous', health);
+http('healthCheck', ['GET'], 'health/{check}', 'anonymous', healthCheck);
+http('handlersList', ['GET'], 'handlers', 'function', getHandlers);
+http('handlersTest', ['POST'], 'handlers/{name}/test', 'admin', postHandlerTest, true);
 
 // Schema lifecycle: admin key.
 http('bootstrapStatus', ['GET'], 'bootstrap/status', 'admin', getBootstrapStatus);
@@ -143,6 +204,54 @@ http('gatewaySubmit', ['POST'], 'gateway/submit', 'function', postGatewaySubmit,
 http('statusJob', ['GET'], 'status/job/{id}', 'function', getStatusJob);
 http('statusJobs', ['GET'], 'status/jobs', 'function', getStatusJobs);
 http('adminHealth', ['GET'], 'admin/health', 'function', health);
+http('gatewaySubmitBatch', ['POST'], 'gateway/submit/batch', 'function', postGatewayBatch, true);
+http('statusStats', ['GET'], 'status/stats', 'function', getStatusStats);
+http('statusOrchestrations', ['GET'], 'status/orchestrations', 'function', getOrchestrationStatus, true);
+http('statusLookup', ['GET'], 'status/lookup', 'function', getStatusLookup);
+http('statusJobNodes', ['GET'], 'status/job/{id}/nodes', 'function', getStatusJobNodes);
+http('statusJobEvents', ['GET'], 'status/job/{id}/events', 'function', getStatusJobEvents);
+http('adminActiveJobs', ['GET'], 'admin/active-jobs', 'function', getAdminActiveJobs);
+http('adminRecentEvents', ['GET'], 'admin/recent-events', 'function', getAdminRecentEvents);
+http('adminRunningNodes', ['GET'], 'admin/running-nodes', 'function', getAdminRunningNodes);
+http('adminFailedNodes', ['GET'], 'admin/failed-nodes', 'function', getAdminFailedNodes);
+http('adminConfig', ['GET'], 'admin/config', 'function', getAdminConfig);
+http('adminOrphans', ['GET'], 'admin/orphans', 'function', getAdminOrphans);
+http('gatewayHealth', ['GET'], 'gateway/health', 'function', health);
+// The original gateway's layer metadata paths (the same routes as /api/layer-metadata).
+http('adminLayerMetadataList', ['GET'], 'admin/layer-metadata', 'function', getLayerMetadataList);
+http('adminLayerMetadataCreate', ['POST'], 'admin/layer-metadata', 'function', postLayerMetadata);
+http('adminLayerMetadataGet', ['GET'], 'admin/layer-metadata/{asset_id}', 'function', getLayerMetadataRoute);
+http('adminLayerMetadataUpdate', ['PUT'], 'admin/layer-metadata/{asset_id}', 'function', putLayerMetadata);
+http(
+  'adminLayerMetadataDelete',
+  ['DELETE'],
+  'admin/layer-metadata/{asset_id}',
+  'function',
+  deleteLayerMetadataRoute,
+);
+
+// The original orchestrator's API (docs/compatibility.md): adapters over the routes above.
+// The generated OpenAPI document of every route above and below, and its reference page.
+http('openApi', ['GET'], 'openapi.json', 'anonymous', getOpenApi);
+http('apiDocs', ['GET'], 'docs', 'anonymous', getApiDocs);
+
+// The original's GET / : the Functions host owns / (every route is under /api), so it is /api/v1 and /api/info.
+http('serviceInfo', ['GET'], 'info', 'anonymous', getServiceInfo);
+http('v1ServiceInfo', ['GET'], 'v1', 'anonymous', getServiceInfo, false, v1);
+httpV1('v1OrchestratorStatus', ['GET'], 'v1/orchestrator/status', getOrchestratorStatus);
+httpV1('v1WorkflowsList', ['GET'], 'v1/workflows', getV1Workflows);
+httpV1('v1WorkflowsGet', ['GET'], 'v1/workflows/{id}', getV1Workflow);
+httpV1('v1JobsSubmit', ['POST'], 'v1/jobs', postV1Job, true);
+httpV1('v1JobsList', ['GET'], 'v1/jobs', getV1Jobs);
+httpV1('v1JobsGet', ['GET'], 'v1/jobs/{id}', getV1Job);
+httpV1('v1JobsCancel', ['POST'], 'v1/jobs/{id}/cancel', postV1Cancel, true);
+httpV1('v1JobsTimeline', ['GET'], 'v1/jobs/{id}/timeline', getV1Timeline);
+httpV1('v1NodeEvents', ['GET'], 'v1/jobs/{id}/nodes/{node}/events', getV1NodeEvents);
+httpV1('v1TestHandlers', ['GET'], 'v1/test/handlers', getV1TestHandlers);
+// Results of workers outside the product (the original worker's HTTP reporter).
+httpV1('v1CallbackTaskResult', ['POST'], 'v1/callbacks/task-result', postTaskResultCallback);
+httpV1('v1CallbackTaskProgress', ['POST'], 'v1/callbacks/task-progress', postTaskProgressCallback);
+httpV1('v1CallbackCheckpoint', ['POST'], 'v1/callbacks/checkpoint', postCheckpointCallback);
 
 // ---------------------------------------------------------------------------------------------------
 // The platform layer: geospatial assets, versions, review and clearance (docs/domain.md).
@@ -213,6 +322,15 @@ app.storageQueue('containerResults', {
   connection: 'AzureWebJobsStorage',
   extraInputs: [df.input.durableClient()],
   handler: onContainerResult,
+});
+
+// Job submissions by queue (the original's DAG_JOB_QUEUE). The name is read at registration with the
+// config's default, so a deployment without the setting still starts (a %SETTING% must exist).
+app.storageQueue('jobIntake', {
+  queueName: (process.env.DAG_JOB_QUEUE ?? '').trim() || 'dag-jobs',
+  connection: 'AzureWebJobsStorage',
+  extraInputs: [df.input.durableClient()],
+  handler: onJobMessage,
 });
 
 // Postgres ↔ Durable reconciliation.

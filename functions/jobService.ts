@@ -38,6 +38,12 @@ export async function submitJob(
 ): Promise<{ created: boolean; job: JobRow; warnings: string[] }> {
   const loaded = lookupLoadedWorkflow(s, input.workflowId);
   const workflow = loaded.workflow!;
+  if (workflow.is_active === false) {
+    throw new AppError(
+      'CONFLICT',
+      `Workflow "${workflow.workflow_id}" is inactive (is_active: false in its file) and accepts no new jobs; set is_active: true to enable it.`,
+    );
+  }
   const inputs = validateInputs(workflow, input.inputs);
   if (!inputs.ok) {
     throw new AppError(

@@ -27,7 +27,9 @@ export const echo: HandlerDefinition<Record<string, unknown>> = {
       await ctx.saveCheckpoint(`step_${step}`, { next_step: step + 1, steps });
       await ctx.progress(step, steps, `step ${step} of ${steps}`);
     }
-    return { ...base, steps_completed: steps, resumed_from_step: first };
+    // completed_steps as the original: the names of every step, ["step_1", …].
+    const completed_steps = Array.from({ length: steps }, (_, i) => `step_${i + 1}`);
+    return { ...base, steps_completed: steps, completed_steps, resumed_from_step: first };
   },
 };
 
@@ -92,7 +94,73 @@ export const flakyEcho: HandlerDefinition<
     if (Math.random() < params.failure_rate) {
       throw new Error(`Random failure (rate=${params.failure_rate}, attempt=${ctx.attempt})`);
     }
-    return { echoed_params: params, handler: 'flaky_echo', task_id: ctx.taskId, attempt: ctx.attempt };
+    // retry_count: the original's name of the 0-based attempt.
+    return {
+      echoed_params: params,
+      handler: 'flaky_echo',
+      task_id: ctx.taskId,
+      attempt: ctx.attempt,
+      retry_count: ctx.attempt,
+    };
+  },
+};
+
+export const multiPhase: HandlerDefinition<{ phases: number; phase_delay: number }> = {
+  name: 'multi_phase',
+  description:
+    'Runs `phases` phases (default 3), checkpointing after each and resuming after the last finished one on retry; returns {phases_completed, results}.',
+  runners: ['activity', 'container'],
+  defaultRunner: 'activity',
+  params: z.looseObject({
+    phases: intLike.pipe(z.number().int().min(1).max(1000)).default(3),
+    phase_delay: numberLike.pipe(z.number().min(0).max(3600)).default(0),
+  }),
+  async run(params, ctx) {
+    const saved = ctx.checkpoint?.state as { results?: unknown } | undefined;
+    const results = Array.isArray(saved?.results) ? saved.results.filter((r) => typeof r === 'string') : [];
+    for (let phase = results.length + 1; phase <= params.phases; phase++) {
+      if (params.phase_delay > 0) await abortableSleep(params.phase_delay * 1000, ctx.signal);
+      results.push(`phase_${phase}_complete`);
+      await ctx.saveCheckpoint(`phase_${phase}`, { results });
+      await ctx.progress(phase, params.phases, `phase ${phase}`);
+    }
+    return { phases_completed: params.phases, results };
+  },
+};
+
+const MB = 1024 * 1024;
+
+export const sizeCheck: HandlerDefinition<{ size_bytes: number }> = {
+  name: 'size_check',
+  description:
+    'Routing info by size: {size_bytes, route: light (< 100 MB) | medium (< 1 GB) | heavy, recommended_queue}.',
+  runners: ['activity', 'container'],
+  defaultRunner: 'activity',
+  params: z.looseObject({ size_bytes: numberLike.pipe(z.number().min(0)).default(0) }),
+  async run({ size_bytes }) {
+    const [route, recommended_queue] =
+      size_bytes < 100 * MB
+        ? ['light', 'functionapp-tasks']
+        : size_bytes < 1024 * MB
+          ? ['medium', 'container-tasks']
+          : ['heavy', 'container-tasks-heavy'];
+    return { size_bytes, route, recommended_queue };
+  },
+};
+
+export const chunkProcessor: HandlerDefinition<{ chunk_id: unknown; chunk_data: unknown }> = {
+  name: 'chunk_processor',
+  description: 'Processes one chunk of a fan-out: {chunk_id, processed: true, item_count}.',
+  runners: ['activity', 'container'],
+  defaultRunner: 'activity',
+  params: z.looseObject({ chunk_id: z.unknown().default('unknown'), chunk_data: z.unknown().default({}) }),
+  async run({ chunk_id, chunk_data }) {
+    const item_count = Array.isArray(chunk_data)
+      ? chunk_data.length
+      : typeof chunk_data === 'object' && chunk_data !== null
+        ? Object.keys(chunk_data).length
+        : 1;
+    return { chunk_id: chunk_id ?? 'unknown', processed: true, item_count };
   },
 };
 
@@ -102,4 +170,7 @@ export const BUILTIN_HANDLERS: ReadonlyArray<HandlerDefinition<never>> = [
   sleep,
   fail,
   flakyEcho,
+  multiPhase,
+  sizeCheck,
+  chunkProcessor,
 ] as unknown as ReadonlyArray<HandlerDefinition<never>>;

@@ -1,5 +1,7 @@
 // Structured logs (ARCHITECTURE principle 9): LOG_LEVEL (debug|info|warn|error, default info) and
 // LOG_FORMAT=json for one JSON object per line with the job/node/task ids as fields.
+import { withSettingAliases } from '../db/settingAliases';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface Logger {
@@ -18,8 +20,9 @@ export function createLogger(
   sink: (line: string, level: LogLevel) => void = (line, level) =>
     (level === 'error' || level === 'warn' ? process.stderr : process.stdout).write(line + '\n'),
 ): Logger {
-  const min = RANK[(env.LOG_LEVEL as LogLevel) ?? 'info'] ?? RANK.info;
-  const json = env.LOG_FORMAT === 'json';
+  const settings = withSettingAliases(env);
+  const min = RANK[(settings.LOG_LEVEL as LogLevel) ?? 'info'] ?? RANK.info;
+  const json = settings.LOG_FORMAT === 'json';
   const emit = (level: LogLevel, message: string, data?: Record<string, unknown>) => {
     if (RANK[level] < min) return;
     const all = { ...fields, ...data };

@@ -111,6 +111,9 @@ var appRole = '${dbSchema}_app'
 // ---------------------------------------------------------------- queues
 var taskQueues = ['container-tasks', 'dag-worker-tasks']
 var resultQueue = 'dag-task-results'
+// Job submissions by queue (the original system's DAG_JOB_QUEUE): only the Function App reads it; its
+// poison queue holds refused messages with their reason (docs/compatibility.md).
+var jobQueue = 'dag-jobs'
 // Every queue the product uses, declared (the apps never need to create one): task queues, the result
 // queue, and the poison queue of each (`<queue>-poison`, written by the worker and the Functions host).
 var queueNames = [
@@ -235,6 +238,13 @@ resource hostQueues 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01'
 
 resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
   for q in queueNames: {
+    parent: hostQueues
+    name: q
+  }
+]
+
+resource jobQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
+  for q in [jobQueue, '${jobQueue}-poison']: {
     parent: hostQueues
     name: q
   }
@@ -492,6 +502,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           { name: 'DAG_DB_POOL_MAX', value: string(functionDbPoolMax) }
           { name: 'DAG_TASK_HUB', value: taskHub }
           { name: 'DAG_RESULT_QUEUE', value: resultQueue }
+          { name: 'DAG_JOB_QUEUE', value: jobQueue }
           { name: 'DAG_QUEUE_SERVICE_URL', value: hostStorage.properties.primaryEndpoints.queue }
           { name: 'DAG_RECONCILE_SCHEDULE', value: '0 */1 * * * *' }
           { name: 'DAG_WORKFLOWS_DIR', value: './workflows' }

@@ -55,28 +55,42 @@ const GridSchema = z.looseObject({
   reprojected: z.boolean(),
 });
 
-export const ProcessTileBatchParams = z
-  .looseObject({
-    local_path: requiredString('local_path'),
-    validation: ValidationSchema,
-    /** The whole output of raster.generate_tiling_scheme (grid and tiles) … */
-    tiling: z.looseObject({ grid: GridSchema, tiles: z.array(TileSchema) }).optional(),
-    /** … or its grid plus the tiles of this batch (a fan-out child gets `{{ item.tiles }}`). */
-    grid: GridSchema.optional(),
-    tiles: z.array(TileSchema).optional(),
-    batch_index: z.preprocess((v) => (v === '' || v === null ? undefined : v), intLike.optional()),
-    output_tier: z.preprocess(
-      (v) => (typeof v === 'string' && v.trim() ? v.trim().toLowerCase() : undefined),
-      z.enum(OUTPUT_TIERS).optional(),
-    ),
-    output_folder: optionalString.refine((f) => f === undefined || checkBlobName(f).length === 0, {
-      message: 'output_folder must be a relative blob path without "." or ".." segments',
-    }),
-  })
-  .refine((p) => p.grid ?? p.tiling, {
-    message: 'give tiling (the raster.generate_tiling_scheme output) or grid + tiles',
-  })
-  .refine((p) => p.tiles ?? p.tiling, { message: 'give tiles (or tiling)' });
+/** The original's parameter names: `tiling_scheme` is `tiling` (both accepted; `tiling` wins). */
+function originalNames(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
+  const o = v as Record<string, unknown>;
+  if (o.tiling === undefined && o.tiling_scheme !== undefined) {
+    const { tiling_scheme, ...rest } = o;
+    return { ...rest, tiling: tiling_scheme };
+  }
+  return v;
+}
+
+export const ProcessTileBatchParams = z.preprocess(
+  originalNames,
+  z
+    .looseObject({
+      local_path: requiredString('local_path'),
+      validation: ValidationSchema,
+      /** The whole output of raster.generate_tiling_scheme (grid and tiles) … */
+      tiling: z.looseObject({ grid: GridSchema, tiles: z.array(TileSchema) }).optional(),
+      /** … or its grid plus the tiles of this batch (a fan-out child gets `{{ item.tiles }}`). */
+      grid: GridSchema.optional(),
+      tiles: z.array(TileSchema).optional(),
+      batch_index: z.preprocess((v) => (v === '' || v === null ? undefined : v), intLike.optional()),
+      output_tier: z.preprocess(
+        (v) => (typeof v === 'string' && v.trim() ? v.trim().toLowerCase() : undefined),
+        z.enum(OUTPUT_TIERS).optional(),
+      ),
+      output_folder: optionalString.refine((f) => f === undefined || checkBlobName(f).length === 0, {
+        message: 'output_folder must be a relative blob path without "." or ".." segments',
+      }),
+    })
+    .refine((p) => p.grid ?? p.tiling, {
+      message: 'give tiling (or tiling_scheme: the raster.generate_tiling_scheme output) or grid + tiles',
+    })
+    .refine((p) => p.tiles ?? p.tiling, { message: 'give tiles (or tiling)' }),
+);
 export type ProcessTileBatchParams = z.infer<typeof ProcessTileBatchParams>;
 
 export interface TileCog {

@@ -90,7 +90,8 @@ export const ValidationSchema = z.preprocess(
           source_path: z.string().optional(),
           source_crs: z.string().min(1),
           source_epsg: z.number().int().nullish(),
-          crs_source: z.enum(['file', 'override']).optional(),
+          /** The original's spellings and this product's earlier ones. */
+          crs_source: z.enum(['file_metadata', 'user_override', 'file', 'override']).nullish(),
           bounds: bbox,
           native_bounds: bbox,
           geotransform: z.array(z.number()).length(6).nullish(),

@@ -41,6 +41,11 @@ export const EnsureCollectionParams = z.looseObject({
   is_tiled: optionalBool,
   grid_rows: optionalInt(1, 1_000_000),
   grid_cols: optionalInt(1, 1_000_000),
+  /** The original's name: raster.generate_tiling_scheme's `grid_dimensions` ({rows, cols}); it implies is_tiled. */
+  grid_dimensions: z.preprocess(
+    (v) => (v === '' || v === null ? undefined : v),
+    z.looseObject({ rows: z.int().min(1).max(1_000_000), cols: z.int().min(1).max(1_000_000) }).optional(),
+  ),
   tile_size: optionalInt(1, 1_000_000),
 });
 export type EnsureCollectionParams = z.infer<typeof EnsureCollectionParams>;
@@ -53,6 +58,9 @@ export const stacEnsureCollection: HandlerDefinition<EnsureCollectionParams> = {
   defaultQueue: 'container-tasks',
   params: EnsureCollectionParams,
   async run(p, ctx) {
+    const rows = p.grid_rows ?? p.grid_dimensions?.rows;
+    const cols = p.grid_cols ?? p.grid_dimensions?.cols;
+    const tiled = p.is_tiled ?? p.grid_dimensions !== undefined;
     const config = loadRasterConfig();
     const catalog = await openRasterCatalog(config);
     const next = buildCollection(config, {
@@ -65,11 +73,11 @@ export const stacEnsureCollection: HandlerDefinition<EnsureCollectionParams> = {
       start: new Date().toISOString(),
       ...(p.dataset_id ? { datasetId: p.dataset_id } : {}),
       ...(p.access_level ? { accessLevel: p.access_level } : {}),
-      ...(p.is_tiled && p.grid_rows && p.grid_cols
+      ...(tiled && rows && cols
         ? {
             tiled: {
-              rows: p.grid_rows,
-              cols: p.grid_cols,
+              rows,
+              cols,
               ...(p.tile_size ? { tileSize: p.tile_size } : {}),
             },
           }

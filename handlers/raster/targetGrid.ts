@@ -29,7 +29,8 @@ export async function planTarget(
   targetCrs: string | undefined,
   signal?: AbortSignal,
 ): Promise<TargetPlan> {
-  const sourceOverride = v.crs_source === 'override' ? v.source_crs : undefined;
+  const sourceOverride =
+    v.crs_source === 'user_override' || v.crs_source === 'override' ? v.source_crs : undefined;
   const base = { sourceCrs: v.source_crs, ...(sourceOverride ? { sourceOverride } : {}) };
   const want = targetCrs ?? 'EPSG:4326';
   if (KEEP_SOURCE.test(want)) {

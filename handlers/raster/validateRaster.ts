@@ -278,7 +278,9 @@ export const validateRaster: HandlerDefinition<ValidateParams> = {
       ...(src.localPath ? { local_path: src.localPath } : {}),
       source_crs: a.sourceCrs,
       source_epsg: a.epsg,
-      crs_source: a.crsSource,
+      // The original's spellings (file_metadata, user_override); consumers accept file/override too.
+      crs_source:
+        a.crsSource === 'file' ? 'file_metadata' : a.crsSource === 'override' ? 'user_override' : null,
       bounds,
       native_bounds: info.nativeBounds,
       geotransform: info.geotransform,
@@ -298,7 +300,8 @@ export const validateRaster: HandlerDefinition<ValidateParams> = {
       size_mb: src.sizeBytes === null ? null : Math.round((src.sizeBytes / 2 ** 20) * 1000) / 1000,
       uncompressed_mb: a.uncompressedMb,
       source_compression: info.compression,
-      raster_type: a.rasterType,
+      // confidence in the original's spelling: HIGH, MEDIUM, LOW (GIVEN when the hint overrode it).
+      raster_type: { ...a.rasterType, confidence: a.rasterType.confidence.toUpperCase() },
       compression_profile: a.profile,
       output_tier: a.tier,
       requested_tier: p.output_tier,

@@ -527,6 +527,9 @@ describe('infra: the worker, queues, runtime', () => {
       expect(declared, `${q}-poison`).toContain(`${q}-poison`);
     }
     expect(text(named('resultQueue').value)).toBe(appConfig.DAG_RESULT_QUEUE);
+    // The job intake queue (and its poison queue), the Function App's only.
+    expect(text(named('jobQueue').value)).toBe(appConfig.DAG_JOB_QUEUE);
+    expect(JSON.stringify(named('jobQueues'))).toContain('-poison');
   });
 
   it('Node 22: the Function App runtime and the worker image', () => {

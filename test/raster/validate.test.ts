@@ -57,7 +57,7 @@ describeGdal('raster.validate', () => {
       });
       const spec = SPECS[name];
       expect(out.valid).toBe(true);
-      expect(out.raster_type).toMatchObject({ type, confidence, detected: type });
+      expect(out.raster_type).toMatchObject({ type, confidence: confidence.toUpperCase(), detected: type });
       expect(out.raster_type.evidence.length).toBeGreaterThan(1);
       expect(out.compression_profile).toMatchObject({
         compression,
@@ -68,7 +68,7 @@ describeGdal('raster.validate', () => {
       expect(out.shape).toEqual([spec.height, spec.width]);
       expect(out.band_count).toBe(spec.bands);
       expect(out.source_crs).toBe(spec.srs);
-      expect(out.crs_source).toBe('file');
+      expect(out.crs_source).toBe('file_metadata');
       expect(out.errors).toEqual([]);
       // bounds are WGS 84 longitude/latitude; native_bounds in the file's CRS
       const [w, s, e, n] = out.bounds as [number, number, number, number];
@@ -126,11 +126,11 @@ describeGdal('raster.validate', () => {
     );
   });
 
-  it('no CRS with input_crs → valid, CRS_OVERRIDE warning, crs_source override', async () => {
+  it('no CRS with input_crs → valid, CRS_OVERRIDE warning, crs_source user_override', async () => {
     const out = await validate({ local_path: files.nocrs, input_crs: 'EPSG:4326' });
     expect(out).toMatchObject({
       valid: true,
-      crs_source: 'override',
+      crs_source: 'user_override',
       source_crs: 'EPSG:4326',
       source_epsg: 4326,
     });
@@ -143,7 +143,7 @@ describeGdal('raster.validate', () => {
       /CRS_MISMATCH: the file's CRS is EPSG:32633 but input_crs is EPSG:4326/,
     );
     const same = await validate({ local_path: files.rgb, input_crs: 'EPSG:32633' });
-    expect(same).toMatchObject({ valid: true, crs_source: 'file', warnings: [] });
+    expect(same).toMatchObject({ valid: true, crs_source: 'file_metadata', warnings: [] });
   });
 
   it('an unknown input_crs → CRS_INVALID', async () => {
@@ -182,7 +182,7 @@ describeGdal('raster.validate', () => {
       dtype: 'Int16',
     });
     const out = await validate({ local_path: f, raster_type: 'categorical' });
-    expect(out.raster_type).toMatchObject({ type: 'categorical', detected: 'dem', confidence: 'given' });
+    expect(out.raster_type).toMatchObject({ type: 'categorical', detected: 'dem', confidence: 'GIVEN' });
     expect(out.compression_profile).toMatchObject({ compression: 'deflate', overview_resampling: 'mode' });
     expect(out.warnings.map((w: { code: string }) => w.code)).toContain('RASTER_TYPE_OVERRIDE');
   });
@@ -191,7 +191,7 @@ describeGdal('raster.validate', () => {
     const ms = makeRaster(path.join(mount, 'input', 'job', 'rgbn.tif'), { ...SPECS.multispectral, bands: 4 });
     expect((await validate({ local_path: ms })).raster_type).toMatchObject({
       type: 'multispectral',
-      confidence: 'medium',
+      confidence: 'MEDIUM',
     });
     const rgba = makeRaster(path.join(mount, 'input', 'job', 'rgbx.tif'), {
       ...SPECS.rgb,
@@ -200,7 +200,7 @@ describeGdal('raster.validate', () => {
     });
     expect((await validate({ local_path: rgba })).raster_type).toMatchObject({
       type: 'rgba',
-      confidence: 'medium',
+      confidence: 'MEDIUM',
     });
   });
 
