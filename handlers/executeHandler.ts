@@ -6,6 +6,7 @@ import { getLatestCheckpoint, recordHeartbeat, saveCheckpoint } from '../db';
 import type { Logger } from './createLogger';
 import type { HandlerRegistry } from './handlerRegistry';
 import type { Checkpoint, HandlerContext } from './handlerTypes';
+import { markSpanFailed, metrics, telemetryEnabled, trackException, withSpan } from './telemetry';
 
 export interface AttemptSpec {
   jobId: string;
@@ -39,7 +40,41 @@ export interface ExecuteDeps {
   sourceApp: string;
 }
 
+/**
+ * Runs the attempt (runAttempt) and, with Application Insights on, inside a span named after the
+ * handler; its duration is the attempt-duration metric (by handler and runner) and a failure is an
+ * exception with the attempt's ids (the Failures blade).
+ */
 export async function executeHandler(
+  deps: ExecuteDeps,
+  spec: AttemptSpec,
+  external?: AbortSignal,
+): Promise<AttemptResult> {
+  if (!telemetryEnabled()) return runAttempt(deps, spec, external);
+  const dims = {
+    job_id: spec.jobId,
+    node_id: spec.nodeId,
+    task_id: spec.taskId,
+    attempt: spec.attempt,
+    handler: spec.handler,
+    runner: spec.runner,
+  };
+  return withSpan(`handler ${spec.handler}`, { dimensions: dims }, async (span) => {
+    const r = await runAttempt(deps, spec, external);
+    metrics.attempt(r.durationMs, r.ok, dims);
+    if (!r.ok) {
+      markSpanFailed(span, r.error);
+      if (r.timedOut) metrics.timeout(dims);
+      if (!r.aborted)
+        trackException(r.timedOut ? 'TaskTimeout' : 'TaskAttemptFailed', r.error, dims, {
+          retryable: r.retryable,
+        });
+    }
+    return r;
+  });
+}
+
+async function runAttempt(
   deps: ExecuteDeps,
   spec: AttemptSpec,
   external?: AbortSignal,
