@@ -5,7 +5,7 @@
 // operation (operation_id = the trace id) so that Container Apps console logs join the portal's view.
 import { trace } from '@opentelemetry/api';
 import { scrubSecrets } from './scrubSecrets';
-import { currentDimensions, emitLog, telemetryEnabled } from './telemetry';
+import { currentDimensions, emitLog, logToStdout, telemetryEnabled } from './telemetry';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -35,6 +35,7 @@ export function createLogger(
       emitLog(level, message, all);
       const op = trace.getActiveSpan()?.spanContext().traceId;
       if (op) all.operation_id = op;
+      if (!logToStdout()) return;
     }
     if (json) {
       sink(scrubSecrets(JSON.stringify({ time: new Date().toISOString(), level, message, ...all })), level);

@@ -11,11 +11,13 @@ const PATTERNS: Array<[RegExp, string]> = [
   [/([?&](?:sig|code|se?cret|token|access_token|api[-_]?key)=)[^&#\s"']+/gi, `$1${REDACTED}`],
   // user:password@ in URLs (postgres://, https://).
   [/(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#\s@"']*:)[^@/?#\s"']+@/gi, `$1${REDACTED}@`],
-  // password=..., pwd=..., "password": "...", --password ..., PGPASSWORD=...
+  // password=..., pwd=..., "password": "...", --password ..., PGPASSWORD=..., AZURE_STORAGE_SAS_TOKEN=...
   [
-    /(\b(?:[A-Z_]*PASSWORD|passwd|pwd|client[_-]?secret|secret)\b\s*[=:]\s*"?)[^\s;&"',}]+/gi,
+    /(\b(?:[A-Z_]*(?:PASSWORD|SECRET|ACCESS_KEY|SAS_TOKEN|API_KEY)|passwd|pwd|client[_-]?secret|secret)\b\s*[=:]\s*"?)[^\s;&"',}]+/gi,
     `$1${REDACTED}`,
   ],
+  // GDAL config options given as arguments: --config AZURE_STORAGE_ACCESS_KEY <key>.
+  [/(--config\s+[A-Z0-9_]*(?:KEY|SECRET|PASSWORD|TOKEN|SAS)[A-Z0-9_]*\s+)\S+/gi, `$1${REDACTED}`],
   [/("(?:[a-z_]*password|[a-z_]*secret|[a-z_]*token|account[_-]?key)"\s*:\s*")[^"]*/gi, `$1${REDACTED}`],
   [/(--(?:password|secret|token|key)[= ])\S+/gi, `$1${REDACTED}`],
   // Authorization headers.
@@ -38,11 +40,16 @@ let literals: string[] = [];
 export function registerSecretValues(env: Record<string, string | undefined>): void {
   const found = new Set(literals);
   for (const [name, value] of Object.entries(env)) {
-    if (!value || !SECRET_SETTING.test(name)) continue;
+    if (!value) continue;
+    // A password in any URL setting (DATABASE_URL, DAG_PGSTAC_URL, ...).
+    const url = /^[a-z][a-z0-9+.-]*:\/\/[^:/@]+:([^@]+)@/i.exec(value);
+    if (url?.[1] && url[1].length >= 4) {
+      found.add(url[1]);
+      found.add(decodeURIComponent(url[1]));
+    }
+    if (!SECRET_SETTING.test(name)) continue;
     if (name === 'APPLICATIONINSIGHTS_CONNECTION_STRING') continue; // the ingestion key is not a secret
     for (const m of value.matchAll(SECRET_PARTS)) if (m[1] && m[1].length >= 6) found.add(m[1]);
-    const url = /^[a-z][a-z0-9+.-]*:\/\/[^:/@]+:([^@]+)@/i.exec(value);
-    if (url?.[1] && url[1].length >= 4) found.add(decodeURIComponent(url[1]));
     // A value that is itself a key or token (no structure to take apart).
     if (!/[=;:/]/.test(value) && value.length >= 12) found.add(value);
   }

@@ -61,12 +61,22 @@ const TRACER = 'rmhdagmaster';
 
 let enabled = false;
 let roleName: string | undefined;
+let stdout = true;
 let shutdownFn: (() => Promise<void>) | undefined;
 let flushFn: (() => Promise<void>) | undefined;
 
 /** True once initTelemetry started the SDK in this process. */
 export function telemetryEnabled(): boolean {
   return enabled;
+}
+
+/**
+ * Whether log lines are also written to stdout. DAG_LOG_STDOUT=auto (default): yes, except in the
+ * Function App on Azure with telemetry on — the Functions host forwards stdout to Application Insights
+ * too, so each line would arrive twice. The container worker keeps stdout (Container Apps console logs).
+ */
+export function logToStdout(): boolean {
+  return stdout;
 }
 
 /** The cloud role name this process reports (undefined when telemetry is off). */
@@ -94,6 +104,11 @@ export function initTelemetry(
   const connectionString = env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim();
   if (!connectionString || /^(1|true|yes|on)$/i.test(env.DAG_TELEMETRY_DISABLED ?? '')) return false;
   roleName = defaultRoleName(role, env);
+  const stdoutSetting = (env.DAG_LOG_STDOUT ?? 'auto').toLowerCase();
+  stdout =
+    stdoutSetting === 'auto'
+      ? !(role === 'functionapp' && !!env.WEBSITE_SITE_NAME)
+      : /^(1|true|yes|on)$/.test(stdoutSetting);
   // The cloud role name is the OpenTelemetry service.name (the resource is read from the environment).
   process.env.OTEL_SERVICE_NAME = roleName;
   const instance =
@@ -393,6 +408,7 @@ interface Instruments {
   containerWait: Histogram;
   fanOutWidth: Histogram;
   poisonMessages: Counter;
+  reconcilerRepairs: Counter;
 }
 
 let instruments: Instruments | undefined;
@@ -431,6 +447,9 @@ function inst(): Instruments | undefined {
     fanOutWidth: m.createHistogram('dag.fanout.width', { description: 'Children of a fan-out' }),
     poisonMessages: m.createCounter('dag.queue.poisoned', {
       description: 'Messages moved to a poison queue',
+    }),
+    reconcilerRepairs: m.createCounter('dag.reconciler.repairs', {
+      description: 'Jobs the reconciler repaired and lost task messages it sent again',
     }),
   };
   return instruments;
@@ -488,6 +507,9 @@ export const metrics = {
   },
   poisoned(d: MetricDims): void {
     inst()?.poisonMessages.add(1, metricAttributes(d));
+  },
+  reconcilerRepairs(n: number, kind: 'job' | 'requeued_attempt'): void {
+    if (n > 0) inst()?.reconcilerRepairs.add(n, { kind });
   },
 };
 

@@ -214,6 +214,15 @@ describe('Application Insights telemetry of a job', () => {
     );
     expect(spans.length).toBeGreaterThan(8);
     expect(new Set(spans.map(op))).toEqual(new Set([opId]));
+    // The orchestration was replayed at every step (each activity result, the container event), yet
+    // each unit of work was reported once: orchestrations emit nothing, activities run once per call.
+    const count = (n: string) => spans.filter((e) => spanName(e) === n).length;
+    expect(count('activity dagLoadJob')).toBe(1);
+    expect(count('activity dagRunTasks')).toBe(1);
+    expect(count('activity dagEnqueueContainerTasks')).toBe(1);
+    expect(count('process container-tasks')).toBe(1);
+    expect(count(`process ${RESULTS}`)).toBe(1);
+    expect(count('handler echo')).toBe(2); // prepare (activity runner) and work (container)
   });
 
   it('job ids are custom dimensions of spans and logs; dependencies (pg, storage) are tracked', () => {
