@@ -698,7 +698,9 @@ class Worker {
         handler: m.handler,
         attempt: m.attempt,
         duration_ms: result.durationMs,
-        ...(result.ok ? {} : { error: result.error, retryable: result.retryable, timed_out: result.timedOut }),
+        ...(result.ok
+          ? {}
+          : { error: result.error, retryable: result.retryable, timed_out: result.timedOut }),
       });
       const ok = await this.recordAndReport(m, attemptResultInput(result), node.firstAttempt, log);
       if (!ok) {

@@ -6,7 +6,15 @@ import { getLatestCheckpoint, recordHeartbeat, saveCheckpoint } from '../db';
 import type { Logger } from './createLogger';
 import type { HandlerRegistry } from './handlerRegistry';
 import type { Checkpoint, HandlerContext } from './handlerTypes';
-import { markSpanFailed, metrics, telemetryEnabled, trackException, withSpan } from './telemetry';
+import type { Span } from '@opentelemetry/api';
+import {
+  markSpanFailed,
+  metrics,
+  telemetryEnabled,
+  trackException,
+  withDimensions,
+  withSpan,
+} from './telemetry';
 
 export interface AttemptSpec {
   jobId: string;
@@ -59,7 +67,7 @@ export async function executeHandler(
     handler: spec.handler,
     runner: spec.runner,
   };
-  return withSpan(`handler ${spec.handler}`, { dimensions: dims }, async (span) => {
+  const body = async (span: Span | undefined) => {
     const r = await runAttempt(deps, spec, external);
     metrics.attempt(r.durationMs, r.ok, dims);
     if (!r.ok) {
@@ -71,7 +79,14 @@ export async function executeHandler(
         });
     }
     return r;
-  });
+  };
+  // Fan-out children run by the activity runner come in batches (DAG_ACTIVITY_BATCH_SIZE) inside one
+  // activity span: each child's duration is a metric and a failure an exception, without a span per
+  // child (a 10,000-child fan-out would otherwise send 10,000 spans). Container children have their
+  // own consumer span anyway; so has every single task.
+  if (spec.runner === 'activity' && spec.nodeId.includes('__'))
+    return withDimensions(dims, () => body(undefined));
+  return withSpan(`handler ${spec.handler}`, { dimensions: dims }, body);
 }
 
 async function runAttempt(

@@ -258,7 +258,8 @@ export async function withSpan<T>(
   if (!enabled) return fn(undefined);
   // Entry points (a request, a message received) start from the root context: a trace of their own,
   // or the one their traceparent names — not the polling loop that received them.
-  const entry = o.kind === 'server' || o.kind === 'consumer';
+  // A span that names its parent (an activity of a job) starts from it, whatever runs it.
+  const entry = o.kind === 'server' || o.kind === 'consumer' || !!o.parent;
   const base = contextFrom(o.parent, entry ? ROOT_CONTEXT : context.active());
   const dims = { ...((base.getValue(DIMENSIONS) as Dimensions | undefined) ?? {}), ...o.dimensions };
   const attributes: Attributes = { ...dimensionAttributes(dims) };

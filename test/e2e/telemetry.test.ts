@@ -5,12 +5,16 @@
 // trigger — shares one operation id across both cloud roles; the ids are custom dimensions of spans,
 // logs and metrics; the product's metrics arrive; a failed node is an exception; secrets planted in
 // the configuration and in a failing node's error never appear in what was sent.
+import { BlobServiceClient } from '@azure/storage-blob';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { launchAzurite, type AzuriteInstance } from '../../devhost';
 import { waitForExit, type HostProcess } from '../devhost/devHostProcess';
 import { startIngestionServer, type Envelope, type IngestionServer } from '../support/ingestion';
 import { createTestSchema, type TestSchema } from '../support/pg';
+import { gdalReady, makeRaster, SPECS, tempDir } from '../raster/support';
 import { api, dropSchemas, removeDir, startAppProcess, waitForJobEnd, workflowsDirWith } from './appProcess';
 import { ROOT } from './stack';
 
@@ -63,6 +67,9 @@ let worker: { child: ChildProcess; output: () => string } | undefined;
 let failed = false;
 let okJob: string;
 let failJob: string;
+let rasterJob: string;
+const dir = tempDir('telemetry-');
+const mount = path.join(dir, 'etl');
 
 /** The app's login URL with a password planted (the test database trusts local logins: any password works). */
 const withPassword = (url: string) =>
@@ -102,6 +109,9 @@ function startWorker(env: Record<string, string>) {
 }
 
 beforeAll(async () => {
+  // The raster job needs GDAL (CI=true: its absence fails the test).
+  if (!gdalReady) throw new Error('GDAL (gdalinfo) is not installed: the raster job cannot run');
+  mkdirSync(mount, { recursive: true });
   ingest = await startIngestionServer();
   schema = await createTestSchema('telem');
   await schema.migrate();
@@ -115,8 +125,18 @@ beforeAll(async () => {
     resultQueue: RESULTS,
     env: { ...telemetryEnv(), DAG_CONTAINER_QUEUE: 'container-tasks' },
   });
+  // A GeoTIFF made here with GDAL, uploaded to the bronze container for raster_ingest.
+  const tif = makeRaster(path.join(dir, 'scene.tif'), SPECS.rgb);
+  const bronze = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
+    'bronze',
+  );
+  await bronze.createIfNotExists();
+  await bronze.getBlockBlobClient('uploads/scene.tif').uploadFile(tif);
   worker = await startWorker({
     ...telemetryEnv(),
+    DAG_WORKER_ETL_MOUNT_PATH: mount,
+    DAG_STORAGE_CONNECTION: azurite.connectionString,
+    DAG_STAC_SCHEMA: schema.stacSchema,
     DATABASE_URL: withPassword(schema.url),
     DAG_DB_SCHEMA: schema.schema,
     AzureWebJobsStorage: azurite.connectionString,
@@ -126,13 +146,21 @@ beforeAll(async () => {
     DAG_WORKER_ID: 'telemetry-worker',
   });
 
-  const submit = async (workflowId: string) => {
-    const r = await api<{ job_id: string }>(app!.url, 'POST', '/api/jobs', { workflow_id: workflowId });
+  const submit = async (workflowId: string, inputs: Record<string, unknown> = {}) => {
+    const r = await api<{ job_id: string }>(app!.url, 'POST', '/api/jobs', {
+      workflow_id: workflowId,
+      inputs,
+    });
     expect(r.status).toBe(202);
     return r.body.job_id;
   };
   okJob = await submit('telem_ok');
   failJob = await submit('telem_fail');
+  rasterJob = await submit('raster_ingest', {
+    blob_name: 'uploads/scene.tif',
+    container_name: 'bronze',
+    collection_id: 'telemetry',
+  });
   const ok = await waitForJobEnd(app.url, okJob, 60_000).catch((err: unknown) => {
     console.error(`app:\n${app!.output().slice(-5000)}\nworker:\n${worker!.output().slice(-5000)}`);
     throw err;
@@ -140,6 +168,8 @@ beforeAll(async () => {
   expect(ok.job.status).toBe('completed');
   const bad = await waitForJobEnd(app.url, failJob, 60_000);
   expect(bad.job.status).toBe('failed');
+  const raster = await waitForJobEnd(app.url, rasterJob, 150_000);
+  expect(raster.job.status, JSON.stringify(raster.job.error_message)).toBe('completed');
   // Metrics are exported every second; spans and logs in batches: let one more round go out, then
   // stop both processes gracefully (each flushes what it holds).
   await new Promise((r) => setTimeout(r, 2500));
@@ -159,6 +189,7 @@ afterAll(async () => {
   if (app && app.child.exitCode === null) app.child.kill('SIGKILL');
   await azurite?.stop().catch(() => undefined);
   removeDir(workflowsDir);
+  if (!failed) rmSync(dir, { recursive: true, force: true });
   if (schema) await dropSchemas(schema, failed);
   await ingest?.stop();
 });
@@ -223,6 +254,35 @@ describe('Application Insights telemetry of a job', () => {
     expect(count('process container-tasks')).toBe(1);
     expect(count(`process ${RESULTS}`)).toBe(1);
     expect(count('handler echo')).toBe(2); // prepare (activity runner) and work (container)
+  });
+
+  it('a raster job: the GDAL processes are spans of the worker in the job operation, with their command lines', () => {
+    onTestFailed(() => {
+      failed = true;
+    });
+    const submitSpan = ingest.envelopes.find(
+      (e) => spanName(e) === 'function jobsSubmit' && props(e).job_id === rasterJob,
+    )!;
+    const opId = op(submitSpan)!;
+    const inOp = ingest.envelopes.filter((e) => op(e) === opId);
+    expect(new Set(inOp.map(role))).toEqual(new Set(['rmhdagmaster-functionapp', 'rmhdagmaster-worker']));
+    const handlers = inOp.filter(
+      (e) => role(e) === 'rmhdagmaster-worker' && spanName(e).startsWith('handler raster.'),
+    );
+    expect(handlers.map(spanName)).toEqual(
+      expect.arrayContaining([
+        'handler raster.blob_to_mount',
+        'handler raster.validate',
+        'handler raster.create_cog',
+      ]),
+    );
+    const gdal = inOp.filter(
+      (e) => role(e) === 'rmhdagmaster-worker' && spanName(e) === 'exec gdal_translate',
+    );
+    expect(gdal.length).toBeGreaterThan(0);
+    const line = props(gdal[0]!)['process.command_line']!;
+    expect(line).toMatch(/^gdal_translate .*-of COG/);
+    expect(props(gdal[0]!)).toMatchObject({ job_id: rasterJob, node_id: 'create_cog', runner: 'container' });
   });
 
   it('job ids are custom dimensions of spans and logs; dependencies (pg, storage) are tracked', () => {
