@@ -12,7 +12,7 @@ import {
   metrics,
   telemetryEnabled,
   trackException,
-  withDimensions,
+  withContextDimensions,
   withSpan,
 } from './telemetry';
 
@@ -85,7 +85,7 @@ export async function executeHandler(
   // child (a 10,000-child fan-out would otherwise send 10,000 spans). Container children have their
   // own consumer span anyway; so has every single task.
   if (spec.runner === 'activity' && spec.nodeId.includes('__'))
-    return withDimensions(dims, () => body(undefined));
+    return withContextDimensions(dims, () => body(undefined));
   return withSpan(`handler ${spec.handler}`, { dimensions: dims }, body);
 }
 
