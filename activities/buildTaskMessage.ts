@@ -15,6 +15,9 @@ export interface TaskMessageSpec {
   correlationId: string | null;
   replyTo: string;
   resultQueue: string;
+  workflowId?: string;
+  /** The sending span (telemetry on): the worker's span joins the job's trace. */
+  traceparent?: string;
 }
 
 export function buildTaskMessage(s: TaskMessageSpec): ContainerTaskMessage {
@@ -33,9 +36,12 @@ export function buildTaskMessage(s: TaskMessageSpec): ContainerTaskMessage {
     correlation_id: s.correlationId,
     reply_to: s.replyTo,
     result_queue: s.resultQueue,
+    ...(s.workflowId ? { workflow_id: s.workflowId } : {}),
+    ...(s.traceparent ? { traceparent: s.traceparent } : {}),
   };
   // Params travel in the message when the whole encoded message fits the queue's 64 KiB, else the
-  // worker reads them from the node's input_params (written when the attempt was dispatched).
+  // worker reads them from the node's input_params (written when the attempt was dispatched). The
+  // envelope (ids, trace context) is counted too.
   const withParams = { ...envelope, params: (s.params ?? {}) as Record<string, unknown> };
   return fitsQueueMessage(withParams) ? withParams : { ...envelope, params_in_db: true };
 }

@@ -15,6 +15,7 @@ import {
   type TaskResultInput,
 } from '../db';
 import { errorMessage } from '../handlers/executeHandler';
+import { currentTraceparent, withSpan } from '../handlers/telemetry';
 import type { ActivityDeps } from './activityDeps';
 import { buildTaskMessage } from './buildTaskMessage';
 import { EnqueueTasksInputSchema, type EnqueueOutput, type EnqueueTasksOutput } from './contracts';
@@ -75,58 +76,88 @@ export async function enqueueContainerTasks(
   const failures: TaskResultInput[] = [];
   // What was sent, so that a message the queue loses can be found missing (strandedAttempts.ts).
   const sentMessages: TaskMessageInput[] = [];
-  await Promise.all(
-    prepared.map(async ({ a, spec, params, renderError }, i) => {
-      const start = starts[i]!;
-      const early = notStarted(start, a);
-      if (early) {
-        results[i] = early;
-        return;
-      }
-      const node = (start as Extract<StartAttemptOutcome, { kind: 'started' | 'already_started' }>).node;
-      const fail = (error: string, retryable: boolean) => {
-        results[i] = { ok: false, error, retryable };
-        failures.push({
+  // One producer span per call (a fan-out batch is one): every message carries its traceparent, so the
+  // worker's consumer span joins the job's trace.
+  const job = data.job;
+  const queues = [...new Set(attempts.map((a) => a.queue))].join(',');
+  await withSpan(
+    `enqueue ${queues}`,
+    {
+      kind: 'producer',
+      dimensions: {
+        job_id: jobId,
+        workflow_id: data.job.workflow_id,
+        queue: queues,
+        ...(attempts.length === 1
+          ? { node_id: attempts[0]!.key, task_id: attempts[0]!.taskId, attempt: attempts[0]!.attempt }
+          : {}),
+      },
+      attributes: {
+        'messaging.system': 'azure_storage_queue',
+        'messaging.operation.type': 'send',
+        'messaging.destination.name': queues,
+        'messaging.batch.message_count': attempts.length,
+      },
+    },
+    () => sendAll(),
+  );
+  async function sendAll() {
+    const traceparent = currentTraceparent();
+    await Promise.all(
+      prepared.map(async ({ a, spec, params, renderError }, i) => {
+        const start = starts[i]!;
+        const early = notStarted(start, a);
+        if (early) {
+          results[i] = early;
+          return;
+        }
+        const node = (start as Extract<StartAttemptOutcome, { kind: 'started' | 'already_started' }>).node;
+        const fail = (error: string, retryable: boolean) => {
+          results[i] = { ok: false, error, retryable };
+          failures.push({
+            taskId: a.taskId,
+            jobId: a.jobId,
+            nodeId: a.key,
+            attempt: a.attempt,
+            status: 'failed',
+            errorMessage: error,
+            retryable,
+            retryDelayMs: retryDelaySeconds(spec?.retry, a.attempt - node.first_attempt) * 1000,
+          });
+        };
+        if (renderError !== undefined || !spec) return fail(renderError ?? 'unknown node', false);
+        const message = buildTaskMessage({
           taskId: a.taskId,
           jobId: a.jobId,
           nodeId: a.key,
           attempt: a.attempt,
-          status: 'failed',
-          errorMessage: error,
-          retryable,
-          retryDelayMs: retryDelaySeconds(spec?.retry, a.attempt - node.first_attempt) * 1000,
-        });
-      };
-      if (renderError !== undefined || !spec) return fail(renderError ?? 'unknown node', false);
-      const message = buildTaskMessage({
-        taskId: a.taskId,
-        jobId: a.jobId,
-        nodeId: a.key,
-        attempt: a.attempt,
-        handler: spec.handler,
-        params: a.index === undefined ? params : node.input_params,
-        timeoutSeconds: a.timeoutSeconds,
-        deadline: new Date(a.deadline),
-        correlationId: data.job.correlation_id,
-        replyTo: a.instanceId,
-        resultQueue: deps.resultQueue,
-      });
-      try {
-        const sent = await deps.sendToQueue(a.queue, message);
-        sentMessages.push({
-          ...sent,
-          taskId: a.taskId,
-          queue: a.queue,
-          jobId: a.jobId,
-          nodeId: a.key,
+          handler: spec.handler,
+          params: a.index === undefined ? params : node.input_params,
+          timeoutSeconds: a.timeoutSeconds,
+          deadline: new Date(a.deadline),
+          correlationId: job.correlation_id,
           replyTo: a.instanceId,
+          resultQueue: deps.resultQueue,
+          workflowId: job.workflow_id,
+          ...(traceparent ? { traceparent } : {}),
         });
-        results[i] = { ok: true };
-      } catch (err) {
-        fail(`Could not send the task to queue "${a.queue}": ${errorMessage(err)}`, true);
-      }
-    }),
-  );
+        try {
+          const sent = await deps.sendToQueue(a.queue, message);
+          sentMessages.push({
+            ...sent,
+            taskId: a.taskId,
+            queue: a.queue,
+            jobId: a.jobId,
+            nodeId: a.key,
+            replyTo: a.instanceId,
+          });
+          results[i] = { ok: true };
+        } catch (err) {
+          fail(`Could not send the task to queue "${a.queue}": ${errorMessage(err)}`, true);
+        }
+      }),
+    );
+  }
   if (failures.length)
     await recordTaskResults(deps.pool, deps.schema, failures, { sourceApp: deps.sourceApp });
   // Only the detection of lost messages depends on this row: a failure does not fail the attempts.

@@ -26,6 +26,7 @@ import { RecordTransitionsInputSchema, type RecordTransitionsOutput } from './co
 import { loadJobData, templateContextFor, type JobData } from './jobData';
 import { renderNodeTemplates } from './renderNodeTemplates';
 import { taskSpec } from './runTasks';
+import { metrics, telemetryEnabled, trackException } from '../handlers/telemetry';
 import { versionOutcome } from './versionOutcome';
 
 export async function recordTransitions(
@@ -145,6 +146,21 @@ export async function recordTransitions(
       });
     }
   });
+  // Telemetry once the transaction committed: the job's end, structural node failures.
+  if (telemetryEnabled()) {
+    const dims = { job_id: jobId, workflow_id: data.job.workflow_id };
+    for (const e of input.events)
+      if (e.type === 'node_failed') trackException('NodeFailed', e.error, { ...dims, node_id: e.node });
+    for (const r of results) {
+      if (r.type === 'node_failed') trackException('NodeFailed', r.error, { ...dims, node_id: r.node });
+      if (r.type === 'fan_out_expanded') metrics.fanOutWidth(r.count, { ...dims, node_id: r.node });
+    }
+    for (const e of input.events) {
+      if (e.type !== 'job_finished') continue;
+      metrics.jobEnded(e.status, dims);
+      if (e.status === 'failed') trackException('JobFailed', e.error ?? 'failed', dims);
+    }
+  }
   return { results };
 }
 

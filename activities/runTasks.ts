@@ -20,6 +20,7 @@ import { executeHandler, type AttemptResult } from '../handlers/executeHandler';
 import type { ActivityDeps } from './activityDeps';
 import { RunTasksInputSchema, type RunTaskOutput, type RunTasksOutput, type TaskAttempt } from './contracts';
 import { renderNodeTemplates } from './renderNodeTemplates';
+import { reportResultRecorded } from '../handlers/telemetry';
 import { loadJobData, referencedNodeIds, templateContextFor, type JobData } from './jobData';
 
 export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<RunTasksOutput> {
@@ -233,6 +234,12 @@ async function runBatch(deps: ActivityDeps, attempts: TaskAttempt[]): Promise<Ru
   if (toRecord.length) {
     const recorded = await recordTaskResults(deps.pool, deps.schema, toRecord, { sourceApp: deps.sourceApp });
     recorded.forEach((r, k) => {
+      const t = toRecord[k]!;
+      reportResultRecorded(
+        r,
+        { job_id: t.jobId, node_id: t.nodeId, task_id: t.taskId, attempt: t.attempt, runner: 'activity' },
+        t.errorMessage,
+      );
       if (r.kind === 'ignored_job_terminal') {
         results[recordedAt[k]!] = {
           ok: false,

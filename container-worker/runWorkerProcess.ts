@@ -4,6 +4,7 @@
 // messages it held reappear when their lease ends).
 import { existsSync } from 'node:fs';
 import { createLogger } from '../handlers/createLogger';
+import { shutdownTelemetry } from '../handlers/telemetry';
 import type { HandlerRegistry } from '../handlers/handlerRegistry';
 import { startContainerWorker, type ContainerWorker } from './startContainerWorker';
 import { loadWorkerConfig } from './workerConfig';
@@ -78,7 +79,8 @@ export async function runWorkerProcess(o: WorkerProcessOptions = {}): Promise<Co
       (config.shutdownTimeoutSeconds + 2) * 1000,
     ).unref();
     worker.stop().then(
-      () => process.exit(0),
+      // What telemetry is buffered is sent before the process ends.
+      () => shutdownTelemetry().finally(() => process.exit(0)),
       (err: unknown) => {
         log.error('stopping failed', { error: (err as Error).message });
         process.exit(1);

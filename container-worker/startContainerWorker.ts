@@ -38,6 +38,15 @@ import {
   type ExecuteDeps,
 } from '../handlers/executeHandler';
 import { defaultRegistry, HandlerRegistry } from '../handlers/handlerRegistry';
+import {
+  currentTraceparent,
+  metrics,
+  registerGauge,
+  reportResultRecorded,
+  trackException,
+  untraced,
+  withSpan,
+} from '../handlers/telemetry';
 import type { HandlerDefinition } from '../handlers/handlerTypes';
 import { startHealthServer, type HealthServer } from './healthServer';
 import { createQueueService, QueueDirectory, storageStatus } from './queueService';
@@ -190,6 +199,7 @@ class Worker {
     lastErrors: [] as string[],
   };
   private ticking = false;
+  private unregisterGauges: (() => void) | undefined;
   private lastPoll = 0;
   private health_: HealthServer | undefined;
   private started = false;
@@ -307,11 +317,13 @@ class Worker {
       this.url = this.health_.url;
     }
     this.started = true;
-    this.ticker = setInterval(() => void this.tick(), Math.min(250, this.renewEveryMs / 2));
-    this.loops = this.o.queues.map((q) => this.receiveLoop(q));
+    this.unregisterGauges = this.registerQueueGauges();
+    // Polling, lease renewals and sweeps are not traced (each message's work is: a consumer span).
+    this.ticker = setInterval(() => void untraced(() => this.tick()), Math.min(250, this.renewEveryMs / 2));
+    this.loops = this.o.queues.map((q) => untraced(() => this.receiveLoop(q)));
     if (this.o.etlCleanup) {
       const every = Math.max(1000, this.o.etlCleanup.intervalMs);
-      this.sweeper = setInterval(() => void this.sweepEtl(), every);
+      this.sweeper = setInterval(() => void untraced(() => this.sweepEtl()), every);
       // The first sweep soon after start, not a whole interval later.
       setTimeout(() => void this.sweepEtl(), Math.min(every, 10_000)).unref();
     }
@@ -322,6 +334,58 @@ class Worker {
       max_dequeue_count: this.maxDequeue,
       health: this.url,
     });
+  }
+
+  /**
+   * Queue gauges (telemetry on), read at each metric export: the depth of each consumed queue and of
+   * its poison queue, and the age of the oldest waiting message (the backlog age).
+   */
+  private registerQueueGauges(): () => void {
+    const timeout = <T>(p: Promise<T>, ms = 3000) =>
+      Promise.race([
+        p,
+        new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), ms).unref()),
+      ]);
+    const read = (name: string) => untraced(() => readQueue(name));
+    const readQueue = async (name: string) => {
+      try {
+        const q = this.queues.client(name);
+        const props = await timeout(q.getProperties());
+        const peek = await timeout(q.peekMessages({ numberOfMessages: 1 }));
+        const first = peek.peekedMessageItems[0];
+        return {
+          depth: props.approximateMessagesCount ?? 0,
+          ageSec: first?.insertedOn ? Math.max(0, (Date.now() - first.insertedOn.getTime()) / 1000) : 0,
+        };
+      } catch {
+        return { depth: 0, ageSec: 0 }; // no such queue (yet): nothing waits there
+      }
+    };
+    const depths = registerGauge(
+      'dag.queue.depth',
+      'Messages waiting in a task queue (poison: its poison queue)',
+      async () =>
+        (
+          await Promise.all(
+            this.o.queues.map(async (queue) => [
+              { value: (await read(queue)).depth, attributes: { queue, poison: false } },
+              { value: (await read(`${queue}-poison`)).depth, attributes: { queue, poison: true } },
+            ]),
+          )
+        ).flat(),
+    );
+    const ages = registerGauge(
+      'dag.queue.oldest_age',
+      'Age in seconds of the oldest message waiting in a task queue',
+      async () =>
+        Promise.all(
+          this.o.queues.map(async (queue) => ({ value: (await read(queue)).ageSec, attributes: { queue } })),
+        ),
+    );
+    return () => {
+      depths();
+      ages();
+    };
   }
 
   stats(): WorkerStats {
@@ -418,7 +482,33 @@ class Worker {
     this.claiming.add(m.task_id);
     this.copies.set(m.task_id, []);
     try {
-      await this.process(h, m, log);
+      // The receive is a consumer span in the job's trace (the enqueue's producer span is its parent).
+      await withSpan(
+        `process ${h.queue}`,
+        {
+          kind: 'consumer',
+          parent: m.traceparent,
+          dimensions: {
+            job_id: m.job_id,
+            ...(m.workflow_id ? { workflow_id: m.workflow_id } : {}),
+            node_id: m.node_id,
+            task_id: m.task_id,
+            attempt: m.attempt,
+            handler: m.handler,
+            runner: 'container',
+            queue: h.queue,
+          },
+          attributes: {
+            'messaging.system': 'azure_storage_queue',
+            'messaging.operation.type': 'process',
+            'messaging.destination.name': h.queue,
+            'messaging.message.id': h.messageId,
+            'messaging.azure_storage_queue.dequeue_count': h.dequeueCount,
+            'worker.id': this.workerId,
+          },
+        },
+        () => this.process(h, m, log),
+      );
     } finally {
       this.claiming.delete(m.task_id);
       this.copies.delete(m.task_id);
@@ -567,6 +657,14 @@ class Worker {
     };
     this.active.set(m.task_id, t);
     this.counters.started++;
+    // Container task wait: enqueued (dispatched) → started here.
+    if (!takeover)
+      metrics.containerWait(now - Date.parse(m.dispatched_at), {
+        ...(m.workflow_id ? { workflow_id: m.workflow_id } : {}),
+        node_id: m.node_id,
+        handler: m.handler,
+        queue: h.queue,
+      });
     try {
       const t0 = Date.now();
       const result = await executeHandler(
@@ -596,6 +694,14 @@ class Worker {
         return;
       }
       this.countResult(t, result);
+      log.info(result.ok ? 'task completed' : 'task failed', {
+        handler: m.handler,
+        attempt: m.attempt,
+        duration_ms: result.durationMs,
+        ...(result.ok
+          ? {}
+          : { error: result.error, retryable: result.retryable, timed_out: result.timedOut }),
+      });
       const ok = await this.recordAndReport(m, attemptResultInput(result), node.firstAttempt, log);
       if (!ok) {
         // The result could not be recorded or sent: the message comes back and the next delivery
@@ -665,6 +771,11 @@ class Worker {
       return false;
     }
     this.phase('record', Date.now() - t0);
+    reportResultRecorded(
+      outcome,
+      { job_id: m.job_id, node_id: m.node_id, task_id: m.task_id, attempt: m.attempt, runner: 'container' },
+      r.errorMessage,
+    );
     let message: ContainerResultMessage | undefined;
     if (outcome.kind === 'applied') {
       message = resultMessage(m, this.workerId, {
@@ -773,6 +884,16 @@ class Worker {
     await q.sendMessage(h.text);
     await this.deleteHeld(h);
     this.counters.poisoned++;
+    const ids_ = attempt
+      ? {
+          job_id: attempt.job_id,
+          node_id: attempt.node_id,
+          task_id: attempt.task_id,
+          attempt: attempt.attempt,
+        }
+      : {};
+    trackException('PoisonMessage', reason, { ...ids_, queue: h.queue }, { message_id: h.messageId });
+    metrics.poisoned({ queue: h.queue });
     this.log.error(`message ${h.messageId} moved to ${poisonQueue}`, {
       reason,
       dequeue_count: h.dequeueCount,
@@ -1126,6 +1247,7 @@ class Worker {
   }
 
   private async shutdown(): Promise<void> {
+    this.unregisterGauges?.();
     const budget = (this.o.shutdownTimeoutSeconds ?? 30) * 1000;
     const began = Date.now();
     // Keep a margin for handing tasks back and closing connections.
@@ -1232,5 +1354,12 @@ function resultMessage(
     execution_duration_ms: r.durationMs === null ? null : Math.max(0, Math.round(r.durationMs)),
     reported_at: new Date().toISOString(),
     reply_to: m.reply_to,
+    // The span that sends it (the task's consumer span): the result trigger's span joins the trace.
+    ...withTraceparent(),
   };
+}
+
+function withTraceparent(): { traceparent?: string } {
+  const traceparent = currentTraceparent();
+  return traceparent ? { traceparent } : {};
 }

@@ -38,6 +38,16 @@ export const ContainerTaskMessageSchema = z.object({
   reply_to: z.string().min(1).max(300),
   /** The queue results go to. */
   result_queue: z.string().min(3).max(63),
+  /** The job's workflow (a telemetry dimension). */
+  workflow_id: z.string().max(64).optional(),
+  /**
+   * W3C trace context (docs/monitoring.md): the span that sent this message, so that the receiver's
+   * span joins the job's trace (one operation id from the submit request to the worker and back).
+   */
+  traceparent: z
+    .string()
+    .regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/)
+    .optional(),
 });
 export type ContainerTaskMessage = z.infer<typeof ContainerTaskMessageSchema>;
 
@@ -56,6 +66,14 @@ export const ContainerResultMessageSchema = z.object({
   execution_duration_ms: z.int().min(0).nullish(),
   reported_at: z.iso.datetime(),
   reply_to: z.string().min(1).max(300),
+  /**
+   * W3C trace context (docs/monitoring.md): the span that sent this message, so that the receiver's
+   * span joins the job's trace (one operation id from the submit request to the worker and back).
+   */
+  traceparent: z
+    .string()
+    .regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/)
+    .optional(),
 });
 export type ContainerResultMessage = z.infer<typeof ContainerResultMessageSchema>;
 

@@ -9,6 +9,7 @@ import type { Logger } from './logger';
 import type { OutputBindings } from './outputBindings';
 import { rpcToJsonText } from './rpcData';
 import type { ActivityCompletion, ActivityWorkItem, InstanceStore } from './store/instanceStore';
+import { untraced } from './untraced';
 
 export interface ActivityRunnerOptions {
   store: InstanceStore;
@@ -45,7 +46,16 @@ export class ActivityRunner {
   private closed = false;
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly o: ActivityRunnerOptions) {}
+  constructor(private readonly o: ActivityRunnerOptions) {
+    // The host's own work (claims, completions) is not the app's telemetry (./untraced); an app's
+    // spans that name their parent (an activity of a job) start from the root context.
+    const poll = this.poll.bind(this);
+    const flush = this.flush.bind(this);
+    const execute = this.execute.bind(this);
+    this.poll = () => untraced(poll);
+    this.flush = () => untraced(flush);
+    this.execute = (item) => untraced(() => execute(item));
+  }
 
   start(): void {
     if (this.o.pollIntervalMs > 0) {

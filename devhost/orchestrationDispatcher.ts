@@ -8,6 +8,7 @@ import type { Logger } from './logger';
 import { runEpisode, type EpisodeContext } from './orchestrationEpisode';
 import { describeTask } from './replayShim';
 import type { ActivityWorkItem, EpisodeClaim, InstanceStore } from './store/instanceStore';
+import { untraced } from './untraced';
 
 type TaskLike = Parameters<typeof describeTask>[0] & { id: number };
 
@@ -82,7 +83,11 @@ export class OrchestrationDispatcher {
   private pollTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
-  constructor(private readonly o: DispatcherOptions) {}
+  constructor(private readonly o: DispatcherOptions) {
+    // The host's own work (store reads and writes, replays) is not the app's telemetry (./untraced).
+    const scan = this.scan.bind(this);
+    this.scan = () => untraced(scan);
+  }
 
   start(): void {
     void this.scan();

@@ -13,6 +13,7 @@ import type { Registration } from './loadApp';
 import type { Logger } from './logger';
 import type { OutputBindings } from './outputBindings';
 import type { StorageConnections } from './storageConnections';
+import { untraced } from './untraced';
 
 export interface QueueListenerOptions {
   reg: Registration;
@@ -75,7 +76,7 @@ export class QueueTriggerListener {
 
   async start(): Promise<void> {
     await this.o.storage.ensureQueue(this.queue);
-    this.loop = this.run();
+    this.loop = untraced(() => this.run());
   }
 
   /** Stops polling and waits up to graceMs for messages being processed (others reappear later). */

@@ -4,6 +4,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { z } from 'zod';
 import { AppError, isAppError } from '../dag/appError';
 import { isDbError } from '../db';
+import { hasActiveSpan, markSpanFailed, telemetryEnabled, withSpan } from '../handlers/telemetry';
 import { services } from './services';
 
 const STATUS: Record<AppError['code'], number> = {
@@ -74,16 +75,49 @@ export function toResponse(err: unknown, context: InvocationContext): HttpRespon
   return errorResponse(500, 'INTERNAL', `Internal error (invocation ${context.invocationId}); see the logs.`);
 }
 
-/** Wraps a route: errors become JSON responses. */
+/**
+ * Wraps a route: errors become JSON responses. With Application Insights on, the invocation is a span:
+ * a child of the host's request (Azure: the Functions host reports the request and hands its trace
+ * context to the invocation) or, where no host context exists (the dev host), the request itself —
+ * continuing a caller's W3C traceparent header.
+ */
 export function route(
   fn: (req: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>,
 ): (req: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit> {
-  return async (req, context) => {
+  const run = async (req: HttpRequest, context: InvocationContext) => {
     try {
       return await fn(req, context);
     } catch (err) {
       return toResponse(err, context);
     }
+  };
+  return async (req, context) => {
+    if (!telemetryEnabled()) return run(req, context);
+    const hostParent = context.traceContext?.traceParent;
+    const nested = !!hostParent || hasActiveSpan();
+    const jobId = req.params.id && /^[A-Za-z0-9_.:-]{1,64}$/.test(req.params.id) ? req.params.id : undefined;
+    return withSpan(
+      nested ? `function ${context.functionName}` : `${req.method} /api/${context.functionName}`,
+      {
+        kind: nested ? 'internal' : 'server',
+        parent: hostParent ?? (nested ? undefined : req.headers.get('traceparent')),
+        ...(jobId && context.functionName.startsWith('jobs') ? { dimensions: { job_id: jobId } } : {}),
+        attributes: {
+          'faas.trigger': 'http',
+          'faas.name': context.functionName,
+          'faas.invocation_id': context.invocationId,
+          'http.request.method': req.method,
+          'url.path': new URL(req.url).pathname,
+        },
+      },
+      async (span) => {
+        const res = await run(req, context);
+        const status = res.status ?? 200;
+        span?.setAttribute('http.response.status_code', status);
+        if (status >= 500) markSpanFailed(span, `HTTP ${status}`);
+        return res;
+      },
+    );
   };
 }
 

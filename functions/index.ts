@@ -1,14 +1,20 @@
 // The composition root: the ONLY file that registers functions (app.* / df.app.*). The Functions
 // host loads it on Azure (package.json main → dist/functions/index.js); the dev host loads the same
 // file locally and in every test.
+// Application Insights first (a no-op without APPLICATIONINSIGHTS_CONNECTION_STRING): its
+// instrumentations must see pg, http and the Azure SDK load.
+import './telemetrySetup';
 import { app, type HttpHandler, type HttpMethod } from '@azure/functions';
 import * as df from 'durable-functions';
+import type { ActivityDeps } from '../activities/activityDeps';
 import { ACTIVITY, ORCHESTRATION } from '../activities/contracts';
 import { enqueueContainerTasks } from '../activities/enqueueContainerTasks';
 import { loadJob } from '../activities/loadJob';
 import { recordTransitions } from '../activities/recordTransitions';
 import { runTasks } from '../activities/runTasks';
 import { settleAttempts } from '../activities/settleAttempts';
+import { traceActivity } from '../activities/traceActivity';
+import { shutdownTelemetry } from '../handlers/telemetry';
 import { dagFanOut } from '../orchestrations/dagFanOut';
 import { dagFanOutChunk } from '../orchestrations/dagFanOutChunk';
 import { dagJob } from '../orchestrations/dagJob';
@@ -115,19 +121,20 @@ df.app.orchestration(ORCHESTRATION.job, dagJob);
 df.app.orchestration(ORCHESTRATION.fanOut, dagFanOut);
 df.app.orchestration(ORCHESTRATION.fanOutChunk, dagFanOutChunk);
 
-df.app.activity(ACTIVITY.loadJob, { handler: (input: unknown) => loadJob(services().activityDeps(), input) });
-df.app.activity(ACTIVITY.recordTransitions, {
-  handler: (input: unknown) => recordTransitions(services().activityDeps(), input),
-});
-df.app.activity(ACTIVITY.runTasks, {
-  handler: (input: unknown) => runTasks(services().activityDeps(), input),
-});
-df.app.activity(ACTIVITY.settleAttempts, {
-  handler: (input: unknown) => settleAttempts(services().activityDeps(), input),
-});
-df.app.activity(ACTIVITY.enqueueContainerTasks, {
-  handler: (input: unknown) => enqueueContainerTasks(services().activityDeps(), input),
-});
+// Each activity call is a span of its job's trace (activities/traceActivity.ts).
+function activity(name: string, fn: (deps: ActivityDeps, input: unknown) => Promise<unknown>): void {
+  df.app.activity(name, {
+    handler: (input: unknown) => {
+      const deps = services().activityDeps();
+      return traceActivity(deps, name, input, () => fn(deps, input));
+    },
+  });
+}
+activity(ACTIVITY.loadJob, loadJob);
+activity(ACTIVITY.recordTransitions, recordTransitions);
+activity(ACTIVITY.runTasks, runTasks);
+activity(ACTIVITY.settleAttempts, settleAttempts);
+activity(ACTIVITY.enqueueContainerTasks, enqueueContainerTasks);
 
 type Auth = 'anonymous' | 'function' | 'admin';
 
@@ -340,4 +347,8 @@ app.timer('reconcileJobs', {
   handler: reconcileJobs,
 });
 
-app.hook.appTerminate(() => resetServices());
+// What telemetry is buffered is sent before the worker process ends.
+app.hook.appTerminate(async () => {
+  await resetServices();
+  await shutdownTelemetry();
+});

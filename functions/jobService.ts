@@ -20,7 +20,9 @@ import {
   type NodeRow,
   type JobEventRow,
 } from '../db';
+import { annotateSpan, metrics } from '../handlers/telemetry';
 import { lookupInstance } from './instanceStatus';
+import { traceMetadata } from './traceMetadata';
 import type { Services } from './services';
 
 export interface SubmitInput {
@@ -62,7 +64,13 @@ export async function submitJob(
     submittedBy: input.submittedBy ?? null,
     nodes: nodeSpecs(workflow),
     sourceApp: 'functionapp',
+    ...traceMetadata(),
   });
+  annotateSpan({ job_id: r.job.job_id, workflow_id: workflow.workflow_id });
+  if (r.created) {
+    metrics.jobSubmitted({ workflow_id: workflow.workflow_id, job_id: r.job.job_id });
+    s.log.info('job submitted', { job_id: r.job.job_id, workflow_id: workflow.workflow_id });
+  }
   if (!r.created && r.job.workflow_id !== workflow.workflow_id) {
     throw new AppError(
       'CONFLICT',

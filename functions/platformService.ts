@@ -24,6 +24,7 @@ import {
   type RefValue,
   type VersionJobSpec,
 } from '../db';
+import { traceMetadata } from './traceMetadata';
 import { ensureOrchestration, lookupWorkflow, nodeSpecs } from './jobService';
 import { preflight, type Problem } from './platformPreflight';
 import type { Services } from './services';
@@ -53,6 +54,7 @@ function jobSpec(workflow: Workflow): VersionJobSpec {
     workflowSnapshot: workflow as unknown as Record<string, unknown>,
     nodes: nodeSpecs(workflow),
     sourceApp: 'functionapp',
+    ...traceMetadata(),
   };
 }
 

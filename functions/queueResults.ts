@@ -13,21 +13,45 @@ import * as df from 'durable-functions';
 import { canonicalOutcome } from '../activities/settleAttempts';
 import { ResultQueueMessageSchema, resultsOf, type ContainerResultMessage } from '../dag/containerMessages';
 import { readRecordedResult } from '../db';
+import { metrics, trackException, withSpan } from '../handlers/telemetry';
 import { services } from './services';
 
 export async function onContainerResult(message: unknown, context: InvocationContext): Promise<void> {
   const raw = typeof message === 'string' ? safeJson(message) : message;
   const parsed = ResultQueueMessageSchema.safeParse(raw);
   if (!parsed.success) {
+    const error = `Invalid container result message: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+    // The host moves it to the poison queue after its last delivery: that is an exception in the portal.
+    if (Number(context.triggerMetadata?.dequeueCount ?? 0) >= POISON_AFTER) {
+      trackException('PoisonMessage', error, { queue: resultQueueName() });
+      metrics.poisoned({ queue: resultQueueName() });
+    }
     // Thrown: after maxDequeueCount tries the message is kept in the poison queue for inspection.
-    throw new Error(
-      `Invalid container result message: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-    );
+    throw new Error(error);
   }
   // A batch: every result is handled even when one fails; the message is retried if any failed
   // (the ones raised already are raised again, which the orchestration ignores).
   const results = resultsOf(parsed.data);
-  const settled = await Promise.allSettled(results.map((m) => raiseResult(m, context)));
+  // Each result is a consumer span in its job's trace (the worker's span that sent it is the parent).
+  const settled = await Promise.allSettled(
+    results.map((m) =>
+      withSpan(
+        `process ${resultQueueName()}`,
+        {
+          kind: 'consumer',
+          parent: m.traceparent,
+          dimensions: { job_id: m.job_id, node_id: m.node_id, task_id: m.task_id, attempt: m.attempt },
+          attributes: {
+            'messaging.system': 'azure_storage_queue',
+            'messaging.operation.type': 'process',
+            'messaging.destination.name': resultQueueName(),
+            'result.status': m.status,
+          },
+        },
+        () => raiseResult(m, context),
+      ),
+    ),
+  );
   const failures = settled.flatMap((r, i) =>
     r.status === 'rejected'
       ? [`${results[i]!.task_id}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`]
@@ -52,6 +76,7 @@ async function raiseResult(m: ContainerResultMessage, context: InvocationContext
   const disposition = recorded.state.result?.disposition;
   if (disposition !== 'applied') {
     log.info('container result dropped', { disposition });
+    metrics.staleResult({ node_id: m.node_id, disposition: disposition ?? 'none', runner: 'container' });
     return;
   }
   const outcome = canonicalOutcome(recorded.attempt, recorded.state, 'failed');
@@ -64,6 +89,11 @@ async function raiseResult(m: ContainerResultMessage, context: InvocationContext
     log.warn('container result for an unknown orchestration instance dropped', { instance });
   }
 }
+
+/** The host's maxDequeueCount (host.json extensions.queues). */
+const POISON_AFTER = 5;
+
+const resultQueueName = () => services().config.DAG_RESULT_QUEUE;
 
 function safeJson(s: string): unknown {
   try {

@@ -12,9 +12,17 @@ import { findStrandedAttempts, requeueStranded } from '../activities/strandedAtt
 import { lookupInstance, type InstanceLookup } from './instanceStatus';
 import { strandedAfterSeconds } from './strandedHealth';
 import { ensureOrchestration } from './jobService';
+import { metrics, withSpan } from '../handlers/telemetry';
 import { services } from './services';
 
-export async function reconcileJobs(_timer: Timer, context: InvocationContext): Promise<void> {
+export async function reconcileJobs(timer: Timer, context: InvocationContext): Promise<void> {
+  // A timer run is a request of its own in Application Insights (kind server, no parent).
+  return withSpan('timer reconcileJobs', { kind: 'server', attributes: { 'faas.trigger': 'timer' } }, () =>
+    reconcile(timer, context),
+  );
+}
+
+async function reconcile(_timer: Timer, context: InvocationContext): Promise<void> {
   const s = services();
   const client = df.getClient(context);
   const r = await tryWithAdvisoryLock(s.pool, `dag:reconcile:${s.schema}`, async () => {
@@ -83,5 +91,9 @@ export async function reconcileJobs(_timer: Timer, context: InvocationContext): 
     }
     return { checked: quiet.length, fixed, unknown, requeued };
   });
-  if (r.acquired && (r.result.fixed || r.result.requeued)) s.log.info('reconciled jobs', r.result);
+  if (r.acquired && (r.result.fixed || r.result.requeued)) {
+    s.log.info('reconciled jobs', r.result);
+    metrics.reconcilerRepairs(r.result.fixed, 'job');
+    metrics.reconcilerRepairs(r.result.requeued, 'requeued_attempt');
+  }
 }

@@ -1,6 +1,12 @@
 // Structured logs (ARCHITECTURE principle 9): LOG_LEVEL (debug|info|warn|error, default info) and
-// LOG_FORMAT=json for one JSON object per line with the job/node/task ids as fields.
+// LOG_FORMAT=json for one JSON object per line with the job/node/task ids as fields. Secrets are
+// scrubbed from every line. With Application Insights on (handlers/telemetry.ts) each line is also an
+// OpenTelemetry log record carrying the current job's dimensions, and the JSON lines name the
+// operation (operation_id = the trace id) so that Container Apps console logs join the portal's view.
+import { trace } from '@opentelemetry/api';
 import { withSettingAliases } from '../db/settingAliases';
+import { scrubSecrets } from './scrubSecrets';
+import { currentDimensions, emitLog, logToStdout, telemetryEnabled } from './telemetry';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -25,12 +31,19 @@ export function createLogger(
   const json = settings.LOG_FORMAT === 'json';
   const emit = (level: LogLevel, message: string, data?: Record<string, unknown>) => {
     if (RANK[level] < min) return;
-    const all = { ...fields, ...data };
+    let all = { ...fields, ...data };
+    if (telemetryEnabled()) {
+      all = { ...currentDimensions(), ...all };
+      emitLog(level, message, all);
+      const op = trace.getActiveSpan()?.spanContext().traceId;
+      if (op) all.operation_id = op;
+      if (!logToStdout()) return;
+    }
     if (json) {
-      sink(JSON.stringify({ time: new Date().toISOString(), level, message, ...all }), level);
+      sink(scrubSecrets(JSON.stringify({ time: new Date().toISOString(), level, message, ...all })), level);
     } else {
       const extra = Object.keys(all).length ? ' ' + JSON.stringify(all) : '';
-      sink(`${new Date().toISOString()} ${level.toUpperCase()} ${message}${extra}`, level);
+      sink(scrubSecrets(`${new Date().toISOString()} ${level.toUpperCase()} ${message}${extra}`), level);
     }
   };
   return {

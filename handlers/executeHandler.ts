@@ -6,6 +6,15 @@ import { getLatestCheckpoint, recordHeartbeat, saveCheckpoint } from '../db';
 import type { Logger } from './createLogger';
 import type { HandlerRegistry } from './handlerRegistry';
 import type { Checkpoint, HandlerContext } from './handlerTypes';
+import type { Span } from '@opentelemetry/api';
+import {
+  markSpanFailed,
+  metrics,
+  telemetryEnabled,
+  trackException,
+  withContextDimensions,
+  withSpan,
+} from './telemetry';
 
 export interface AttemptSpec {
   jobId: string;
@@ -39,7 +48,48 @@ export interface ExecuteDeps {
   sourceApp: string;
 }
 
+/**
+ * Runs the attempt (runAttempt) and, with Application Insights on, inside a span named after the
+ * handler; its duration is the attempt-duration metric (by handler and runner) and a failure is an
+ * exception with the attempt's ids (the Failures blade).
+ */
 export async function executeHandler(
+  deps: ExecuteDeps,
+  spec: AttemptSpec,
+  external?: AbortSignal,
+): Promise<AttemptResult> {
+  if (!telemetryEnabled()) return runAttempt(deps, spec, external);
+  const dims = {
+    job_id: spec.jobId,
+    node_id: spec.nodeId,
+    task_id: spec.taskId,
+    attempt: spec.attempt,
+    handler: spec.handler,
+    runner: spec.runner,
+  };
+  const body = async (span: Span | undefined) => {
+    const r = await runAttempt(deps, spec, external);
+    metrics.attempt(r.durationMs, r.ok, dims);
+    if (!r.ok) {
+      markSpanFailed(span, r.error);
+      if (r.timedOut) metrics.timeout(dims);
+      if (!r.aborted)
+        trackException(r.timedOut ? 'TaskTimeout' : 'TaskAttemptFailed', r.error, dims, {
+          retryable: r.retryable,
+        });
+    }
+    return r;
+  };
+  // Fan-out children run by the activity runner come in batches (DAG_ACTIVITY_BATCH_SIZE) inside one
+  // activity span: each child's duration is a metric and a failure an exception, without a span per
+  // child (a 10,000-child fan-out would otherwise send 10,000 spans). Container children have their
+  // own consumer span anyway; so has every single task.
+  if (spec.runner === 'activity' && spec.nodeId.includes('__'))
+    return withContextDimensions(dims, () => body(undefined));
+  return withSpan(`handler ${spec.handler}`, { dimensions: dims }, body);
+}
+
+async function runAttempt(
   deps: ExecuteDeps,
   spec: AttemptSpec,
   external?: AbortSignal,

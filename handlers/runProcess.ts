@@ -3,6 +3,9 @@
 // SIGTERM, then SIGKILL after a grace period; output streamed line by line and the tail kept for
 // the error message. Groups still alive when the worker exits are killed too.
 import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { displayCommand } from './scrubSecrets';
+import { telemetryEnabled, withSpan } from './telemetry';
 
 export interface RunProcessOptions {
   /** Fires on cancel / timeout / shutdown: the process group is terminated. */
@@ -68,14 +71,41 @@ export function runningProcessGroups(): number[] {
   return [...liveGroups];
 }
 
+/**
+ * Runs the process; with Application Insights on, as a span `exec <program>` of the current attempt
+ * whose command line has its secrets removed (SAS tokens in /vsicurl/ URLs, passwords).
+ */
 export function runProcess(
+  command: string,
+  args: readonly string[],
+  o: RunProcessOptions = {},
+): Promise<ProcessResult> {
+  if (!telemetryEnabled()) return spawnProcess(command, args, o);
+  return withSpan(
+    `exec ${path.basename(command)}`,
+    {
+      attributes: {
+        'process.executable.name': path.basename(command),
+        'process.command_line': displayCommand(command, args),
+      },
+    },
+    async (span) => {
+      const r = await spawnProcess(command, args, o);
+      span?.setAttributes({ 'process.exit.code': r.code ?? -1, 'process.pid': r.pid });
+      return r;
+    },
+  );
+}
+
+function spawnProcess(
   command: string,
   args: readonly string[],
   o: RunProcessOptions = {},
 ): Promise<ProcessResult> {
   const keep = o.keepChars ?? 8192;
   const grace = o.killGraceMs ?? 5000;
-  const display = [command, ...args].map((a) => (/[\s"'$`\\]/.test(a) ? JSON.stringify(a) : a)).join(' ');
+  // Secrets (a SAS token in a /vsicurl/ URL) never reach logs or error messages.
+  const display = displayCommand(command, args);
   const started = Date.now();
   return new Promise<ProcessResult>((resolve, reject) => {
     if (o.signal?.aborted) {

@@ -193,6 +193,17 @@ resource insights 'Microsoft.Insights/components@2020-02-02' = {
   properties: { Application_Type: 'web', WorkspaceResourceId: logs.id }
 }
 
+// The workbook and the alert rules on what both apps send (docs/monitoring.md).
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    prefix: prefix
+    location: location
+    tags: tags
+    insightsId: insights.id
+  }
+}
+
 // ---------------------------------------------------------------- networking (optional)
 module network 'modules/network.bicep' = if (enablePrivateNetworking) {
   name: 'network'

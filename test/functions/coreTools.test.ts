@@ -190,7 +190,7 @@ function settingsReadByCode(): Set<string> {
   const dirs = ['functions', 'activities', 'orchestrations', 'handlers', 'db', 'container-worker'];
   for (const f of dirs.flatMap(sources)) {
     for (const m of read(f).matchAll(
-      /\b(DAG_[A-Z0-9_]*[A-Z0-9]|DATABASE_URL|AzureWebJobsStorage|LOG_LEVEL|LOG_FORMAT|AZURE_CLIENT_ID|ALLOW_DESTRUCTIVE_BOOTSTRAP)\b/g,
+      /\b(DAG_[A-Z0-9_]*[A-Z0-9]|DATABASE_URL|AzureWebJobsStorage|LOG_LEVEL|LOG_FORMAT|AZURE_CLIENT_ID|ALLOW_DESTRUCTIVE_BOOTSTRAP|APPLICATIONINSIGHTS_CONNECTION_STRING)\b/g,
     ))
       names.add(m[1]!);
   }

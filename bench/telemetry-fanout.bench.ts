@@ -1,0 +1,185 @@
+// Issue 14 benchmark: the 10,000-child fan-out (the dag-fanout-10k job: echo activity children in
+// sub-orchestration chunks, dev host + app in one process, Postgres state) with Application Insights
+// off and on. Target: telemetry on slows it by at most 10%; telemetry off costs nothing (no SDK loaded).
+// Each run is a fresh process (the SDK starts first thing, as in the Function App), alternating
+// off/on, three of each; the median of each mode is compared. With telemetry on, the process sends
+// to a local ingestion endpoint (HTTPS, test/support/ingestion.ts) that decodes what it receives.
+// Usage: npm run bench -- telemetry-fanout
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { startIngestionServer } from '../test/support/ingestion';
+import { median, record } from './lib/record';
+
+const CHILDREN = Number(process.env.BENCH_CHILDREN ?? 10_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+interface RunResult {
+  mode: 'off' | 'on';
+  ms: number;
+  status: string;
+  sdkLoaded: boolean;
+}
+
+async function child(mode: 'off' | 'on'): Promise<void> {
+  const step = (s: string) => process.env.BENCH_DEBUG && console.error(`[${mode}] ${s}`);
+  // Telemetry starts before anything else is loaded, as functions/index.ts does.
+  await import('../functions/telemetrySetup');
+  step('telemetry set up');
+  const pg = (await import('pg')).default;
+  const { runMigrations } = await import('../db');
+  const { startBenchApp, BENCH_DB } = await import('./lib/appHost');
+  const schema = `benchtel_${mode}_${Date.now().toString(36)}`;
+  const admin = new pg.Pool({ connectionString: BENCH_DB, max: 2 });
+  await runMigrations(admin, {
+    schema,
+    stacSchema: `${schema}_stac`,
+    appRole: `${schema}_app`,
+    verify: false,
+  });
+  const wfDir = mkdtempSync(path.join(os.tmpdir(), 'bench-wf-'));
+  writeFileSync(
+    path.join(wfDir, 'fan.yaml'),
+    stringify({
+      workflow_id: 'bench_fan',
+      name: 'fan',
+      inputs: { n: { type: 'integer' } },
+      nodes: {
+        start: { type: 'start', next: 'split' },
+        split: {
+          type: 'fan_out',
+          source: '{{ range(0, inputs.n) }}',
+          task: { handler: 'echo', params: { i: '{{ index }}' }, retry: { max_attempts: 0 } },
+          next: 'join',
+        },
+        join: { type: 'fan_in', aggregation: 'first', next: 'end' },
+        end: { type: 'end' },
+      },
+    }),
+  );
+  step('schema deployed');
+  const app = await startBenchApp({ schema, workflowsDir: wfDir, taskHub: `tel${mode}` });
+  const run = async (n: number) => {
+    const t0 = performance.now();
+    const r = await fetch(`${app.host.url}/api/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ workflow_id: 'bench_fan', inputs: { n } }),
+    });
+    const body = (await r.json()) as { job_id: string };
+    step(`submitted: ${r.status} ${JSON.stringify(body).slice(0, 300)}`);
+    const { job_id } = body;
+    for (;;) {
+      const st = await admin.query(`SELECT status FROM "${schema}".dag_jobs WHERE job_id = $1`, [job_id]);
+      const s = st.rows[0]?.status as string;
+      if (['completed', 'failed', 'cancelled'].includes(s)) return { status: s, ms: performance.now() - t0 };
+      if (performance.now() - t0 > 600_000) throw new Error('the fan-out did not finish in 10 minutes');
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  };
+  step('app started');
+  try {
+    await run(200); // warm-up: compiles, connections, first replays
+    const r = await run(CHILDREN);
+    const sdkLoaded = Object.keys(require.cache).some((k) => /node_modules\/applicationinsights\//.test(k));
+    const { flushTelemetry } = await import('../handlers/telemetry');
+    await flushTelemetry();
+    process.stdout.write(`RESULT ${JSON.stringify({ mode, ...r, sdkLoaded })}\n`);
+  } finally {
+    await app.stop();
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}_dh" CASCADE`);
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}_stac" CASCADE`);
+    await admin.query(`DROP ROLE IF EXISTS "${schema}_app"`).catch(() => undefined);
+    await admin.end();
+    rmSync(wfDir, { recursive: true, force: true });
+  }
+}
+
+function runChild(mode: 'off' | 'on', env: Record<string, string>): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', __filename, '--child', mode], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    p.once('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (code !== 0 || !line) reject(new Error(`${mode} run failed (${code}):\n${out.slice(-3000)}`));
+      else resolve(JSON.parse(line.slice(7)) as RunResult);
+    });
+  });
+}
+
+async function main() {
+  const ingest = await startIngestionServer();
+  const results: RunResult[] = [];
+  try {
+    for (let i = 0; i < ROUNDS; i++) {
+      const off = await runChild('off', { APPLICATIONINSIGHTS_CONNECTION_STRING: '' });
+      console.log(`off: ${Math.round(off.ms)} ms`);
+      results.push(off);
+      const on = await runChild('on', {
+        APPLICATIONINSIGHTS_CONNECTION_STRING: ingest.connectionString,
+        NODE_EXTRA_CA_CERTS: ingest.caFile,
+      });
+      console.log(`on: ${Math.round(on.ms)} ms (envelopes so far: ${ingest.envelopes.length})`);
+      results.push(on);
+    }
+  } finally {
+    await ingest.stop();
+  }
+  const off = results.filter((r) => r.mode === 'off');
+  const on = results.filter((r) => r.mode === 'on');
+  const offMs = median(off.map((r) => r.ms));
+  const onMs = median(on.map((r) => r.ms));
+  const slowdown = (onMs - offMs) / offMs;
+  const byKind: Record<string, number> = {};
+  for (const e of ingest.envelopes) {
+    const k = e.name.replace('Microsoft.ApplicationInsights.', '');
+    byKind[k] = (byKind[k] ?? 0) + 1;
+  }
+  record({
+    name: 'telemetry-fanout-10k',
+    target: 'telemetry on slows the 10,000-child fan-out by at most 10%; telemetry off loads no SDK',
+    pass:
+      [...off, ...on].every((r) => r.status === 'completed') &&
+      slowdown <= 0.1 &&
+      off.every((r) => !r.sdkLoaded) &&
+      on.every((r) => r.sdkLoaded),
+    results: {
+      children: CHILDREN,
+      rounds: ROUNDS,
+      medianSecondsOff: Math.round(offMs) / 1000,
+      medianSecondsOn: Math.round(onMs) / 1000,
+      slowdownPercent: Math.round(slowdown * 1000) / 10,
+      runsOff: off.map((r) => Math.round(r.ms)),
+      runsOn: on.map((r) => Math.round(r.ms)),
+      envelopesSentOn: ingest.envelopes.length,
+      envelopesByKind: byKind,
+    },
+    notes:
+      'echo activity children (dag-fanout-10k); each run a fresh process (dev host + app), alternating off/on; on = applicationinsights 3.x exporting to a local HTTPS ingestion endpoint',
+  });
+}
+
+if (process.argv[2] === '--child') {
+  child(process.argv[3] as 'off' | 'on').then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+} else {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
