@@ -8,9 +8,17 @@ import { loadApp } from '../../devhost/loadApp';
 
 const reads = new Set<string>();
 const env = process.env;
+// A read that follows the key's descriptor is a walk over every setting (Object.entries, a spread:
+// the secret scrubber registers every secret value); only named reads count as reading a setting.
+let described: string | symbol | undefined;
 process.env = new Proxy(env, {
+  getOwnPropertyDescriptor(t, k) {
+    described = k;
+    return Reflect.getOwnPropertyDescriptor(t, k);
+  },
   get(t, k) {
-    if (typeof k === 'string') reads.add(k);
+    if (typeof k === 'string' && k !== described) reads.add(k);
+    described = undefined;
     return Reflect.get(t, k);
   },
 });
