@@ -5,28 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import { chunkProcessor, echo, flakyEcho, multiPhase, sizeCheck } from '../../handlers/builtinHandlers';
 import { defaultRegistry } from '../../handlers/handlerRegistry';
-import type { Checkpoint, HandlerContext } from '../../handlers/handlerTypes';
+import type { HandlerContext } from '../../handlers/handlerTypes';
+import { handlerContext } from '../support/handlerContext';
 import { ProcessTileBatchParams } from '../../handlers/raster/processTileBatch';
 import { EnsureCollectionParams } from '../../handlers/raster/stacEnsureCollection';
 import { ValidationSchema } from '../../handlers/raster/rasterParams';
 
-function ctx(over: Partial<HandlerContext> = {}) {
-  const saved: Checkpoint[] = [];
-  const c: HandlerContext = {
-    jobId: 'j',
-    nodeId: 'n',
-    taskId: 'j_n_2',
-    attempt: 2,
-    saveCheckpoint: async (phase, state) => {
-      saved.push({ phase, state });
-    },
-    progress: async () => undefined,
-    signal: new AbortController().signal,
-    log: { info: () => undefined, warn: () => undefined, error: () => undefined },
-    ...over,
-  };
-  return { c, saved };
-}
+// Attempt 2: flaky_echo's retry_count reads it.
+const ctx = (over: Partial<HandlerContext> = {}) => handlerContext({ taskId: 'j_n_2', attempt: 2, ...over });
 
 describe('handler outputs of the original', () => {
   it('the original handler names are all registered', () => {

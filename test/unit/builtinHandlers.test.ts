@@ -1,25 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { echo, fail, flakyEcho, helloWorld, sleep } from '../../handlers/builtinHandlers';
 import { defaultRegistry } from '../../handlers/handlerRegistry';
-import type { Checkpoint, HandlerContext } from '../../handlers/handlerTypes';
+import { handlerContext } from '../support/handlerContext';
 
-function ctx(over: Partial<HandlerContext> = {}) {
-  const saved: Checkpoint[] = [];
-  const c: HandlerContext = {
-    jobId: 'j',
-    nodeId: 'n',
-    taskId: 'j_n_0',
-    attempt: 0,
-    saveCheckpoint: async (phase, state) => {
-      saved.push({ phase, state });
-    },
-    progress: async () => undefined,
-    signal: new AbortController().signal,
-    log: { info: () => undefined, warn: () => undefined, error: () => undefined },
-    ...over,
-  };
-  return { c, saved };
-}
+const ctx = handlerContext;
 
 describe('built-in handlers (SPEC §4)', () => {
   it('echo returns its params, handler and task id', async () => {
