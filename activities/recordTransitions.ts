@@ -253,12 +253,12 @@ async function aggregate(
   const source = data.plan.fanInSource[node];
   const outputs: unknown[] = [];
   if (source) {
-    for await (const c of streamChildOutputs(tx, deps.schema, {
+    for await (const page of streamChildOutputs(tx, deps.schema, {
       jobId,
       parentNodeId: source,
       pageSize: 5000,
     })) {
-      if (c.status === 'completed') outputs.push(c.output);
+      for (const c of page) if (c.status === 'completed') outputs.push(c.output);
     }
   }
   const output = aggregateFanIn(def.aggregation, outputs);

@@ -21,6 +21,9 @@ interface RunResult {
   ms: number;
   status: string;
   sdkLoaded: boolean;
+  queries: number;
+  /** CPU time of the process during the measured job (less sensitive to a busy machine than wall time). */
+  cpuMs: number;
 }
 
 async function child(mode: 'off' | 'on'): Promise<void> {
@@ -29,6 +32,13 @@ async function child(mode: 'off' | 'on'): Promise<void> {
   await import('../functions/telemetrySetup');
   step('telemetry set up');
   const pg = (await import('pg')).default;
+  // Statements sent by this process (after the instrumentation's own wrapper): telemetry must not add any.
+  let queries = 0;
+  const sendQuery = pg.Client.prototype.query as (...a: unknown[]) => unknown;
+  pg.Client.prototype.query = function (this: unknown, ...a: unknown[]) {
+    queries++;
+    return sendQuery.apply(this, a);
+  } as typeof pg.Client.prototype.query;
   const { runMigrations } = await import('../db');
   const { startBenchApp, BENCH_DB } = await import('./lib/appHost');
   const schema = `benchtel_${mode}_${Date.now().toString(36)}`;
@@ -82,7 +92,12 @@ async function child(mode: 'off' | 'on'): Promise<void> {
   step('app started');
   try {
     await run(200); // warm-up: compiles, connections, first replays
-    const r = await run(CHILDREN);
+    const before = queries;
+    const cpu0 = process.cpuUsage();
+    const r = { ...(await run(CHILDREN)), queries: 0, cpuMs: 0 };
+    r.queries = queries - before;
+    const cpu = process.cpuUsage(cpu0);
+    r.cpuMs = Math.round((cpu.user + cpu.system) / 1000);
     const sdkLoaded = Object.keys(require.cache).some((k) => /node_modules\/applicationinsights\//.test(k));
     const { flushTelemetry } = await import('../handlers/telemetry');
     await flushTelemetry();
@@ -100,7 +115,11 @@ async function child(mode: 'off' | 'on'): Promise<void> {
 
 function runChild(mode: 'off' | 'on', env: Record<string, string>): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', __filename, '--child', mode], {
+    // BENCH_PROFILE_DIR: a CPU profile of each child (where the telemetry time goes).
+    const prof = process.env.BENCH_PROFILE_DIR
+      ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE_DIR]
+      : [];
+    const p = spawn(process.execPath, [...prof, '--import', 'tsx', __filename, '--child', mode], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -138,10 +157,27 @@ async function main() {
   const onMs = median(on.map((r) => r.ms));
   const slowdown = (onMs - offMs) / offMs;
   const byKind: Record<string, number> = {};
+  const dependencies: Record<string, number> = {};
+  const statements: Record<string, number> = {};
   for (const e of ingest.envelopes) {
     const k = e.name.replace('Microsoft.ApplicationInsights.', '');
     byKind[k] = (byKind[k] ?? 0) + 1;
+    if (k === 'RemoteDependency') {
+      const d = e.data?.baseData as { type?: string; name?: string } | undefined;
+      const what = `${d?.type ?? '?'} ${(d?.name ?? '').replace(/\s+/g, ' ').slice(0, 40)}`;
+      dependencies[what] = (dependencies[what] ?? 0) + 1;
+      if (process.env.BENCH_DEBUG) {
+        const sql = `${what} ${(d as { data?: string } | undefined)?.data?.replace(/\s+/g, ' ').slice(0, 160)}`;
+        statements[sql] = (statements[sql] ?? 0) + 1;
+      }
+    }
   }
+  if (process.env.BENCH_DEBUG)
+    console.error(
+      Object.entries(statements)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 20),
+    );
   record({
     name: 'telemetry-fanout-10k',
     target: 'telemetry on slows the 10,000-child fan-out by at most 10%; telemetry off loads no SDK',
@@ -158,8 +194,23 @@ async function main() {
       slowdownPercent: Math.round(slowdown * 1000) / 10,
       runsOff: off.map((r) => Math.round(r.ms)),
       runsOn: on.map((r) => Math.round(r.ms)),
+      cpuMsOff: off.map((r) => r.cpuMs),
+      cpuMsOn: on.map((r) => r.cpuMs),
+      cpuSlowdownPercent:
+        Math.round(
+          ((median(on.map((r) => r.cpuMs)) - median(off.map((r) => r.cpuMs))) /
+            median(off.map((r) => r.cpuMs))) *
+            1000,
+        ) / 10,
+      postgresStatementsOff: off.map((r) => r.queries),
+      postgresStatementsOn: on.map((r) => r.queries),
       envelopesSentOn: ingest.envelopes.length,
       envelopesByKind: byKind,
+      dependencyEnvelopes: Object.fromEntries(
+        Object.entries(dependencies)
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 12),
+      ),
     },
     notes:
       'echo activity children (dag-fanout-10k); each run a fresh process (dev host + app), alternating off/on; on = applicationinsights 3.x exporting to a local HTTPS ingestion endpoint',

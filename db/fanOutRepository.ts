@@ -167,12 +167,16 @@ export async function readChildOutputs(
   };
 }
 
-/** All children of a fan-out in index order, page by page (memory stays bounded for 100,000 children). */
+/**
+ * All children of a fan-out in index order, one page (array) at a time: memory stays bounded for
+ * 100,000 children, and a page costs one await, not one per child (every promise is paid for again
+ * when Application Insights propagates its context).
+ */
 export async function* streamChildOutputs(
   db: Queryable,
   schema: string,
   input: { jobId: string; parentNodeId: string; pageSize?: number },
-): AsyncGenerator<ChildOutput, void, undefined> {
+): AsyncGenerator<ChildOutput[], void, undefined> {
   let after: number | undefined;
   for (;;) {
     const page = await readChildOutputs(db, schema, {
@@ -181,7 +185,7 @@ export async function* streamChildOutputs(
       ...(after !== undefined ? { afterIndex: after } : {}),
       limit: input.pageSize ?? 1000,
     });
-    yield* page.children;
+    if (page.children.length > 0) yield page.children;
     if (page.nextAfterIndex === null) return;
     after = page.nextAfterIndex;
   }

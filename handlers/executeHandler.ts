@@ -178,10 +178,7 @@ async function runAttempt(
   };
 
   try {
-    const aborted = new Promise<never>((_, reject) => {
-      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-    });
-    const output = await Promise.race([def.run(parsed.data as never, ctx), aborted]);
+    const output = await untilAborted(def.run(parsed.data as never, ctx), controller.signal);
     return { ok: true, output: normalizeJson(output), durationMs: Date.now() - started };
   } catch (err) {
     if (timedOut) return fail(`Task timed out after ${spec.timeoutSeconds}s`, true, { timedOut: true });
@@ -210,4 +207,30 @@ export function errorMessage(err: unknown): string {
 function normalizeJson(v: unknown): unknown {
   if (v === undefined) return null;
   return JSON.parse(JSON.stringify(v)) as unknown;
+}
+
+/**
+ * The handler's result, or a rejection with the signal's reason as soon as it aborts (a handler that
+ * ignores its signal is not waited for). Two promises per attempt where Promise.race took four: a
+ * fan-out runs this 100,000 times, and with telemetry on each promise also carries its context.
+ */
+function untilAborted<T>(result: Promise<T> | T, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    Promise.resolve(result).then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }

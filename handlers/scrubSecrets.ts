@@ -54,13 +54,40 @@ export function registerSecretValues(env: Record<string, string | undefined>): v
     if (!/[=;:/]/.test(value) && value.length >= 12) found.add(value);
   }
   literals = [...found].sort((a, b) => b.length - a.length);
+  memo.clear();
+  memoChars = 0;
 }
+
+/** Every pattern needs one of these characters: text without any can only hold a literal secret. */
+const PATTERN_TRIGGER = /[=:\s]/;
+/**
+ * Results for recent texts: span attributes repeat (the same SQL statement, URL and ids thousands of
+ * times in a fan-out), and ten regular expressions per attribute were the largest cost of telemetry.
+ * Bounded by characters held (a batch INSERT's text can be long); emptied when full.
+ */
+const memo = new Map<string, string>();
+const MEMO_CHARS = 2_000_000;
+const MEMO_MAX_LENGTH = 65_536;
+let memoChars = 0;
 
 /** The text with every secret it contains replaced by "***". */
 export function scrubSecrets(text: string): string {
+  const cacheable = text.length <= MEMO_MAX_LENGTH;
+  if (cacheable) {
+    const hit = memo.get(text);
+    if (hit !== undefined) return hit;
+  }
   let out = text;
   for (const lit of literals) if (out.includes(lit)) out = out.split(lit).join(REDACTED);
-  for (const [re, to] of PATTERNS) out = out.replace(re, to);
+  if (PATTERN_TRIGGER.test(out)) for (const [re, to] of PATTERNS) out = out.replace(re, to);
+  if (cacheable) {
+    if (memoChars + text.length > MEMO_CHARS) {
+      memo.clear();
+      memoChars = 0;
+    }
+    memo.set(text, out);
+    memoChars += text.length;
+  }
   return out;
 }
 

@@ -142,7 +142,10 @@ export function initTelemetry(
       azureSdk: { enabled: true },
       // Only queries made inside a unit of work (a request, an activity, a task): pool housekeeping and
       // the local dev host's own store polling are not dependencies of anything.
-      postgreSql: { enabled: true, requireParentSpan: true } as { enabled: boolean },
+      // A pool checkout is not a dependency call: its span (pg-pool.connect) doubled the envelopes.
+      postgreSql: { enabled: true, requireParentSpan: true, ignoreConnectSpans: true } as {
+        enabled: boolean;
+      },
       mongoDb: { enabled: false },
       mySql: { enabled: false },
       redis: { enabled: false },

@@ -313,14 +313,15 @@ describe('fan-out children', () => {
     const page1 = await readChildOutputs(pool, schema, { jobId: job.job_id, parentNodeId: 'fan', limit: 10 });
     expect(page1.children.map((c) => c.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(page1.nextAfterIndex).toBe(9);
-    const all: number[] = [];
-    for await (const c of streamChildOutputs(pool, schema, {
+    const pages: number[][] = [];
+    for await (const page of streamChildOutputs(pool, schema, {
       jobId: job.job_id,
       parentNodeId: 'fan',
       pageSize: 7,
     }))
-      all.push(c.index);
-    expect(all).toEqual(Array.from({ length: 25 }, (_, i) => i));
+      pages.push(page.map((c) => c.index));
+    expect(pages.map((p) => p.length)).toEqual([7, 7, 7, 4]);
+    expect(pages.flat()).toEqual(Array.from({ length: 25 }, (_, i) => i));
 
     const nodes = await listNodes(pool, schema, job.job_id, { parentNodeId: 'fan', limit: 10 });
     expect(nodes.items.map((n) => n.fan_out_index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
