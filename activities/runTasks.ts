@@ -112,25 +112,30 @@ async function runBatch(deps: ActivityDeps, attempts: TaskAttempt[]): Promise<Ru
       results: attempts.map(() => ({ ok: false, error: `Job ${jobId} does not exist`, retryable: false })),
     };
 
-  // Static tasks render their params now (from upstream outputs); children got theirs at expansion.
-  const prepared = await Promise.all(
-    attempts.map(async (a) => {
-      const spec = a.jobId === jobId ? taskSpec(data, a.node) : undefined;
-      if (!spec)
-        return {
-          a,
-          spec,
-          params: undefined,
-          renderError: `Node "${a.node}" is not a task or fan_out of job ${a.jobId}`,
-        };
-      if (a.index !== undefined) return { a, spec, params: undefined, renderError: undefined };
-      const ctx = await templateContextFor(deps, data, a.node, [(spec as TaskNode).params]);
-      const r = await renderNodeTemplates(data.plan, 'task_params', a.node, ctx);
-      return r.ok
-        ? { a, spec, params: r.value, renderError: undefined }
-        : { a, spec, params: undefined, renderError: r.error };
-    }),
-  );
+  // Static tasks render their params now (from upstream outputs); children got theirs at expansion
+  // (prepared without an await each: a fan-out batch is all children).
+  const render = async (a: TaskAttempt, spec: TaskNode): Promise<Prepared> => {
+    const ctx = await templateContextFor(deps, data, a.node, [spec.params]);
+    const r = await renderNodeTemplates(data.plan, 'task_params', a.node, ctx);
+    return r.ok
+      ? { a, spec, params: r.value, renderError: undefined }
+      : { a, spec, params: undefined, renderError: r.error };
+  };
+  const pending: Array<Promise<Prepared> | Prepared> = attempts.map((a) => {
+    const spec = a.jobId === jobId ? taskSpec(data, a.node) : undefined;
+    if (!spec)
+      return {
+        a,
+        spec,
+        params: undefined,
+        renderError: `Node "${a.node}" is not a task or fan_out of job ${a.jobId}`,
+      };
+    if (a.index !== undefined) return { a, spec, params: undefined, renderError: undefined };
+    return render(a, spec as TaskNode);
+  });
+  const prepared = pending.some((p) => p instanceof Promise)
+    ? await Promise.all(pending)
+    : (pending as Prepared[]);
   // Light tasks run first and are recorded (start and result) by one statement; what that statement
   // did not apply goes the normal way below with the rest.
   const done = await runLightAttempts(deps, prepared, results);

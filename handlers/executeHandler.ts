@@ -53,7 +53,7 @@ export interface ExecuteDeps {
  * handler; its duration is the attempt-duration metric (by handler and runner) and a failure is an
  * exception with the attempt's ids (the Failures blade).
  */
-export async function executeHandler(
+export function executeHandler(
   deps: ExecuteDeps,
   spec: AttemptSpec,
   external?: AbortSignal,
