@@ -20,7 +20,7 @@ import { executeHandler, type AttemptResult } from '../handlers/executeHandler';
 import type { ActivityDeps } from './activityDeps';
 import { RunTasksInputSchema, type RunTaskOutput, type RunTasksOutput, type TaskAttempt } from './contracts';
 import { renderNodeTemplates } from './renderNodeTemplates';
-import { reportResultRecorded } from '../handlers/telemetry';
+import { reportResultRecorded, setSpanAttributes, untraced } from '../handlers/telemetry';
 import { loadJobData, referencedNodeIds, templateContextFor, type JobData } from './jobData';
 
 export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<RunTasksOutput> {
@@ -143,21 +143,29 @@ async function runBatch(deps: ActivityDeps, attempts: TaskAttempt[]): Promise<Ru
   if (!rest.length) return { results };
   const restIndex = done.size ? prepared.flatMap((_, i) => (done.has(i) ? [] : [i])) : undefined;
 
-  const starts = await startAttempts(
-    deps.pool,
-    deps.schema,
-    rest.map(({ a, spec, params }) => ({
-      jobId: a.jobId,
-      nodeId: a.key,
-      taskId: a.taskId,
-      attempt: a.attempt,
-      to: 'running' as const,
-      deadlineAt: new Date(a.deadline),
-      ...(a.index === undefined ? { inputParams: params ?? null } : {}),
-      handler: spec?.handler ?? 'unknown',
-      queue: 'activity',
-      sourceApp: deps.sourceApp,
-    })),
+  // A batch of fan-out children records its starts and results in a few set-based statements: with
+  // Application Insights on they are not dependencies of their own (thousands per fan-out, as costly as
+  // the work); the batch's activity span stands for them, as it does for the children themselves.
+  const childBatch = attempts.every((a) => a.index !== undefined);
+  if (childBatch) setSpanAttributes({ 'dag.fan_out_children': attempts.length });
+  const bookkeeping = <T>(fn: () => Promise<T>) => (childBatch ? untraced(fn) : fn());
+  const starts = await bookkeeping(() =>
+    startAttempts(
+      deps.pool,
+      deps.schema,
+      rest.map(({ a, spec, params }) => ({
+        jobId: a.jobId,
+        nodeId: a.key,
+        taskId: a.taskId,
+        attempt: a.attempt,
+        to: 'running' as const,
+        deadlineAt: new Date(a.deadline),
+        ...(a.index === undefined ? { inputParams: params ?? null } : {}),
+        handler: spec?.handler ?? 'unknown',
+        queue: 'activity',
+        sourceApp: deps.sourceApp,
+      })),
+    ),
   );
 
   const toRecord: TaskResultInput[] = [];
@@ -237,7 +245,9 @@ async function runBatch(deps: ActivityDeps, attempts: TaskAttempt[]): Promise<Ru
     );
   }
   if (toRecord.length) {
-    const recorded = await recordTaskResults(deps.pool, deps.schema, toRecord, { sourceApp: deps.sourceApp });
+    const recorded = await bookkeeping(() =>
+      recordTaskResults(deps.pool, deps.schema, toRecord, { sourceApp: deps.sourceApp }),
+    );
     recorded.forEach((r, k) => {
       const t = toRecord[k]!;
       reportResultRecorded(

@@ -306,6 +306,12 @@ export function annotateSpan(dims: Dimensions): void {
   trace.getActiveSpan()?.setAttributes(dimensionAttributes(dims));
 }
 
+/** Sets attributes of the current span (what its work learnt, e.g. how many children a batch ran). */
+export function setSpanAttributes(attributes: Attributes): void {
+  if (!enabled) return;
+  trace.getActiveSpan()?.setAttributes(attributes);
+}
+
 /** Whether a span (or a trace context from the Functions host) is active here. */
 export function hasActiveSpan(): boolean {
   return enabled && trace.getSpanContext(context.active()) !== undefined;

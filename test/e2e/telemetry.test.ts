@@ -39,6 +39,21 @@ const OK_WF = {
     end: { type: 'end' },
   },
 };
+const FAN_WF = {
+  workflow_id: 'telem_fan',
+  name: 'telemetry: a fan-out of activity children',
+  nodes: {
+    start: { type: 'start', next: 'split' },
+    split: {
+      type: 'fan_out',
+      source: '{{ range(0, 30) }}',
+      task: { handler: 'echo', params: { i: '{{ index }}' } },
+      next: 'join',
+    },
+    join: { type: 'fan_in', aggregation: 'collect', next: 'end' },
+    end: { type: 'end' },
+  },
+};
 const FAIL_WF = {
   workflow_id: 'telem_fail',
   name: 'telemetry: a container node that fails',
@@ -67,6 +82,7 @@ let worker: { child: ChildProcess; output: () => string } | undefined;
 let failed = false;
 let okJob: string;
 let failJob: string;
+let fanJob: string;
 let rasterJob: string;
 const dir = tempDir('telemetry-');
 const mount = path.join(dir, 'etl');
@@ -116,7 +132,7 @@ beforeAll(async () => {
   schema = await createTestSchema('telem');
   await schema.migrate();
   azurite = await launchAzurite();
-  workflowsDir = workflowsDirWith([OK_WF, FAIL_WF]);
+  workflowsDir = workflowsDirWith([OK_WF, FAIL_WF, FAN_WF]);
   app = await startAppProcess({
     schema: { ...schema, url: withPassword(schema.url) },
     storage: azurite.connectionString,
@@ -156,6 +172,7 @@ beforeAll(async () => {
   };
   okJob = await submit('telem_ok');
   failJob = await submit('telem_fail');
+  fanJob = await submit('telem_fan');
   rasterJob = await submit('raster_ingest', {
     blob_name: 'uploads/scene.tif',
     container_name: 'bronze',
@@ -168,6 +185,8 @@ beforeAll(async () => {
   expect(ok.job.status).toBe('completed');
   const bad = await waitForJobEnd(app.url, failJob, 60_000);
   expect(bad.job.status).toBe('failed');
+  const fan = await waitForJobEnd(app.url, fanJob, 60_000);
+  expect(fan.job.status).toBe('completed');
   const raster = await waitForJobEnd(app.url, rasterJob, 150_000);
   expect(raster.job.status, JSON.stringify(raster.job.error_message)).toBe('completed');
   // Metrics are exported every second; spans and logs in batches: let one more round go out, then
@@ -312,6 +331,31 @@ describe('Application Insights telemetry of a job', () => {
     const types = new Set(deps.map((e) => e.data?.baseData.type));
     expect([...types].some((t) => /postgres/i.test(String(t)))).toBe(true);
     expect([...types].some((t) => /Http|Queue|Azure/i.test(String(t)))).toBe(true);
+  });
+
+  it('a fan-out: each batch of children is one activity span; its set-based bookkeeping statements are not dependencies of their own', () => {
+    onTestFailed(() => {
+      failed = true;
+    });
+    const batches = of(fanJob).filter(
+      (e) => spanName(e) === 'activity dagRunTasks' && props(e)['dag.fan_out_children'] !== undefined,
+    );
+    expect(batches.reduce((n, e) => n + Number(props(e)['dag.fan_out_children']), 0)).toBe(30);
+    const batchIds = new Set(batches.map((e) => e.data?.baseData.id));
+    const pg = ingest.envelopes.filter(
+      (e) => kind(e) === 'RemoteDependency' && /postgres/i.test(String(e.data?.baseData.type)),
+    );
+    const underBatches = pg.filter((e) => batchIds.has(e.tags?.['ai.operation.parentId']));
+    const writes = (e: Envelope) => /^\s*(WITH|INSERT|UPDATE)\b/i.test(e.data?.baseData.data ?? '');
+    expect(underBatches.filter(writes)).toEqual([]);
+    // The job's other work still reports its statements (the fan-out's expansion, the transitions).
+    const opId = op(batches[0]!);
+    expect(pg.some((e) => op(e) === opId)).toBe(true);
+    // A static task's batch (telem_ok's "prepare") does report them.
+    const okBatch = of(okJob).find((e) => spanName(e) === 'activity dagRunTasks')!;
+    expect(pg.some((e) => e.tags?.['ai.operation.parentId'] === okBatch.data?.baseData.id && writes(e))).toBe(
+      true,
+    );
   });
 
   it('the product metrics arrive with their dimensions', () => {
