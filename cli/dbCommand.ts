@@ -4,7 +4,7 @@
 //   generate-migration   write the next migration from the models (db/tables.ts)
 //   new-migration        an empty numbered file for hand-written SQL
 //   seal                 record the checksum of the newest migration
-import pg from 'pg';
+import type pg from 'pg';
 import {
   createPool,
   defaultAppRole,
@@ -198,7 +198,7 @@ async function generate(args: string[], env: Env, io: DbIO, root: string): Promi
     url = e.url;
     if (e.startedHere) stop = () => e.stop();
   }
-  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const pool = createPool({ ...loadDbConfig({ DATABASE_URL: url }), poolMax: 2, statementTimeoutMs: 0 });
   try {
     const r = await generateMigration(pool, {
       name: p.positional[0]!,

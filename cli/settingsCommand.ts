@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import pg from 'pg';
+import { createPool, loadDbConfig, pingDatabase } from '../db';
 import { azuriteEndpoints } from '../devhost';
 import { ArgsError, LOCAL_SETTINGS, one, parseArgs, rejectUnknown } from './commandEnv';
 
@@ -77,17 +77,20 @@ export async function runSettingsCommand(
   const databaseUrl = one(p, 'database-url') ?? process.env.DATABASE_URL ?? example.Values.DATABASE_URL;
   if (!databaseUrl) problems.push('no Postgres: pass --database-url postgres://user@host:5432/db');
   else {
-    const c = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
+    let pool;
     try {
-      await c.connect();
-      await c.query('SELECT 1');
+      pool = createPool(
+        { ...loadDbConfig({ DATABASE_URL: databaseUrl }), poolMax: 1, connectTimeoutMs: 5000 },
+        { onError: () => undefined },
+      );
+      await pingDatabase(pool);
     } catch (err) {
       problems.push(
         `Postgres does not answer at ${databaseUrl.replace(/:[^:@/]*@/, ':***@')} (${(err as Error).message}): ` +
           'start it, or pass --database-url',
       );
     } finally {
-      await c.end().catch(() => undefined);
+      await pool?.end().catch(() => undefined);
     }
   }
   if (problems.length) {
