@@ -7,7 +7,8 @@ import { isDbError } from '../db';
 import { hasActiveSpan, markSpanFailed, telemetryEnabled, withSpan } from '../handlers/telemetry';
 import { services } from './services';
 
-const STATUS: Record<AppError['code'], number> = {
+/** The HTTP status of each AppError code (the JSON API and the dashboard alike). */
+export const HTTP_STATUS: Record<AppError['code'], number> = {
   VALIDATION: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
@@ -53,7 +54,7 @@ function logError(message: string, data: Record<string, unknown>): void {
 
 /** Maps anything thrown by a route to a response; unexpected errors are logged, not shown. */
 export function toResponse(err: unknown, context: InvocationContext): HttpResponseInit {
-  if (isAppError(err)) return errorResponse(STATUS[err.code], err.code, err.message, err.details);
+  if (isAppError(err)) return errorResponse(HTTP_STATUS[err.code], err.code, err.message, err.details);
   if (isDbError(err)) {
     if (err.code === 'VALIDATION') return errorResponse(400, 'VALIDATION', err.message, err.details);
     if (err.code === 'CONFLICT') return errorResponse(409, 'CONFLICT', err.message);
