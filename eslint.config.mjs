@@ -50,7 +50,7 @@ const determinism = [
   },
 ];
 
-// The project's top-level folders (what lib/ must not import).
+// The project's top-level folders.
 const PROJECT_DIRS = [
   'functions',
   'orchestrations',
@@ -61,11 +61,17 @@ const PROJECT_DIRS = [
   'container-worker',
   'devhost',
   'cli',
+  'lib',
 ];
 
 /** Import patterns for the given top-level folders, from a file one or two folders deep. */
 function below(...dirs) {
   return dirs.flatMap((d) => [`../${d}`, `../${d}/**`, `../../${d}`, `../../${d}/**`]);
+}
+
+/** The patterns that keep a zone to the project folders it may import (itself included). */
+function onlyFrom(self, allowed) {
+  return below(...PROJECT_DIRS.filter((d) => d !== self && !allowed.includes(d)));
 }
 
 // TEMPORARY (issue 18): files that still import `pg` at runtime while their owners move the SQL into
@@ -125,13 +131,13 @@ export default tseslint.config(
     ['lib/*.ts'],
     [
       { group: ioModules, message: 'lib/*.ts is pure (dag/ uses it): put I/O in lib/io/.' },
-      { group: below(...PROJECT_DIRS), message: 'lib/ imports nothing from the project.' },
+      { group: onlyFrom('lib', []), message: 'lib/ imports nothing from the project.' },
     ],
     determinism,
   ),
   zone(
     ['lib/io/**/*.ts'],
-    [{ group: below(...PROJECT_DIRS), message: 'lib/ imports nothing from the project.' }],
+    [{ group: onlyFrom('lib', []), message: 'lib/ imports nothing from the project.' }],
   ),
   // dag/: pure functions over JSON. zod, nunjucks and yaml only (and the pure lib/ files).
   zone(
@@ -139,17 +145,7 @@ export default tseslint.config(
     [
       { group: ioModules, message: 'dag/ is pure: no I/O, no Azure SDKs, no Node built-ins.' },
       {
-        group: below(
-          'functions',
-          'orchestrations',
-          'activities',
-          'handlers',
-          'db',
-          'container-worker',
-          'devhost',
-          'cli',
-          'lib/io',
-        ),
+        group: [...onlyFrom('dag', ['lib']), ...below('lib/io')],
         message: 'dag/ depends on nothing else in the project but the pure files of lib/.',
       },
     ],
@@ -165,7 +161,8 @@ export default tseslint.config(
       },
       {
         group: [
-          ...below('db', 'handlers', 'container-worker', 'devhost', 'cli', 'functions', 'lib/io'),
+          ...onlyFrom('orchestrations', ['dag', 'lib', 'activities']),
+          ...below('lib/io'),
           '../activities/*',
           '!../activities/contracts',
         ],
@@ -179,16 +176,7 @@ export default tseslint.config(
     ['devhost/**/*.ts'],
     [
       {
-        group: below(
-          'dag',
-          'functions',
-          'orchestrations',
-          'activities',
-          'handlers',
-          'db',
-          'container-worker',
-          'cli',
-        ),
+        group: onlyFrom('devhost', ['lib']),
         message: 'devhost/ is generic: it must not know about the DAG application (lib/ is fine).',
       },
     ],
@@ -200,7 +188,7 @@ export default tseslint.config(
     ['functions/**/*.ts'],
     [
       {
-        group: below('devhost', 'cli', 'container-worker'),
+        group: onlyFrom('functions', ['orchestrations', 'activities', 'handlers', 'dag', 'db', 'lib']),
         message:
           'functions/ may import orchestrations/, activities/, handlers/, dag/, db/ and lib/: no dev-host, CLI or container-worker module.',
       },
@@ -212,7 +200,7 @@ export default tseslint.config(
     ['handlers/**/*.ts'],
     [
       {
-        group: below('functions', 'orchestrations', 'activities', 'container-worker', 'devhost', 'cli'),
+        group: onlyFrom('handlers', ['dag', 'db', 'lib']),
         message: 'handlers/ may import dag/, db/ and lib/ only.',
       },
     ],
@@ -221,33 +209,20 @@ export default tseslint.config(
     ['activities/**/*.ts'],
     [
       {
-        group: below('functions', 'orchestrations', 'container-worker', 'devhost', 'cli'),
+        group: onlyFrom('activities', ['handlers', 'dag', 'db', 'lib']),
         message: 'activities/ may import handlers/, dag/, db/ and lib/ only.',
       },
     ],
   ),
   zone(
     ['db/**/*.ts'],
-    [
-      {
-        group: below(
-          'functions',
-          'orchestrations',
-          'activities',
-          'handlers',
-          'container-worker',
-          'devhost',
-          'cli',
-        ),
-        message: 'db/ may import dag/ and lib/ only.',
-      },
-    ],
+    [{ group: onlyFrom('db', ['dag', 'lib']), message: 'db/ may import dag/ and lib/ only.' }],
   ),
   zone(
     ['container-worker/**/*.ts'],
     [
       {
-        group: below('functions', 'orchestrations', 'activities', 'devhost', 'cli'),
+        group: onlyFrom('container-worker', ['handlers', 'dag', 'db', 'lib']),
         message: 'container-worker/ may import handlers/, dag/, db/ and lib/ only.',
       },
     ],
@@ -258,7 +233,7 @@ export default tseslint.config(
     ['cli/**/*.ts'],
     [
       {
-        group: below('orchestrations', 'activities'),
+        group: onlyFrom('cli', ['functions', 'handlers', 'dag', 'db', 'container-worker', 'devhost', 'lib']),
         message: 'cli/ runs the app (functions/), the dev host and the worker; not their internals.',
       },
     ],

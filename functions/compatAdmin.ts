@@ -3,13 +3,13 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
 import { EVENT_TYPES, listActiveJobs, listNodesByStatus, listQuietJobs, listRecentEvents } from '../db';
-import { limitTo, v1EventView, v1JobView, v1NodeView } from './compatViews';
-import { json, parseQuery } from './http';
+import { v1EventView, v1JobView, v1NodeView } from './compatViews';
+import { json, limitParam, parseQuery } from './http';
 import { services } from './services';
 import { version } from './version';
 
 export async function getAdminActiveJobs(req: HttpRequest): Promise<HttpResponseInit> {
-  const q = parseQuery(req, z.strictObject({ owner_id: z.string().optional(), limit: limitTo(500) }));
+  const q = parseQuery(req, z.strictObject({ owner_id: z.string().optional(), limit: limitParam(500) }));
   const s = services();
   // owner_id: the original's orchestrator instance; Durable Functions owns every job here.
   const jobs = await listActiveJobs(s.pool, s.schema, { limit: q.limit ?? 100 });
@@ -19,7 +19,7 @@ export async function getAdminActiveJobs(req: HttpRequest): Promise<HttpResponse
 export async function getAdminRecentEvents(req: HttpRequest): Promise<HttpResponseInit> {
   const q = parseQuery(
     req,
-    z.strictObject({ limit: limitTo(1000), event_type: z.enum(EVENT_TYPES).optional() }),
+    z.strictObject({ limit: limitParam(1000), event_type: z.enum(EVENT_TYPES).optional() }),
   );
   const s = services();
   const events = await listRecentEvents(s.pool, s.schema, {
@@ -32,7 +32,7 @@ export async function getAdminRecentEvents(req: HttpRequest): Promise<HttpRespon
 export async function getAdminRunningNodes(req: HttpRequest): Promise<HttpResponseInit> {
   const q = parseQuery(
     req,
-    z.strictObject({ job_id: z.string().min(1).max(64).optional(), limit: limitTo(1000) }),
+    z.strictObject({ job_id: z.string().min(1).max(64).optional(), limit: limitParam(1000) }),
   );
   const s = services();
   const nodes = await listNodesByStatus(s.pool, s.schema, {
@@ -46,7 +46,7 @@ export async function getAdminRunningNodes(req: HttpRequest): Promise<HttpRespon
 export async function getAdminFailedNodes(req: HttpRequest): Promise<HttpResponseInit> {
   const q = parseQuery(
     req,
-    z.strictObject({ job_id: z.string().min(1).max(64).optional(), limit: limitTo(1000) }),
+    z.strictObject({ job_id: z.string().min(1).max(64).optional(), limit: limitParam(1000) }),
   );
   const s = services();
   const nodes = await listNodesByStatus(s.pool, s.schema, {
@@ -62,7 +62,7 @@ export async function getAdminFailedNodes(req: HttpRequest): Promise<HttpRespons
  * updated for threshold_minutes — the ones the reconciler checks against their orchestration.
  */
 export async function getAdminOrphans(req: HttpRequest): Promise<HttpResponseInit> {
-  const q = parseQuery(req, z.strictObject({ threshold_minutes: limitTo(10080), limit: limitTo(500) }));
+  const q = parseQuery(req, z.strictObject({ threshold_minutes: limitParam(10080), limit: limitParam(500) }));
   const minutes = q.threshold_minutes ?? 2;
   const s = services();
   const jobs = await listQuietJobs(s.pool, s.schema, { minutes, limit: q.limit ?? 100 });

@@ -13,8 +13,8 @@ import {
   listEvents,
   listNodes,
 } from '../db';
-import { limitTo, objectParams, printable, v1EventView, v1NodeView } from './compatViews';
-import { json, param, parseBody, parseQuery } from './http';
+import { objectParams, printable, v1EventView, v1NodeView } from './compatViews';
+import { json, limitParam, param, parseBody, parseQuery } from './http';
 import { getJobOrThrow, jobSummaryView, submitJob } from './jobService';
 import { services } from './services';
 
@@ -138,7 +138,7 @@ export async function getStatusJobNodes(req: HttpRequest): Promise<HttpResponseI
 }
 
 export const StatusEventsQuery = z.strictObject({
-  limit: limitTo(1000),
+  limit: limitParam(1000),
   event_type: z.enum(EVENT_TYPES).optional(),
 });
 

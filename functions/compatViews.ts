@@ -89,12 +89,3 @@ export const printable = (max: number) =>
     .min(1)
     .max(max)
     .regex(/^[\x20-\x7e]+$/, 'must be printable ASCII');
-
-/** A ?limit= of 1..max. */
-export const limitTo = (max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, 'must be a positive integer')
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(max))
-    .optional();

@@ -26,8 +26,8 @@ import {
   StatusEventsQuery,
   StatusNodesQuery,
 } from './compatGateway';
-import { limitTo, objectParams, printable, v1EventView, v1JobView, v1NodeView } from './compatViews';
-import { json, param, parseBody, parseQuery } from './http';
+import { objectParams, printable, v1EventView, v1JobView, v1NodeView } from './compatViews';
+import { json, limitParam, param, parseBody, parseQuery } from './http';
 import { cancelJob, getJobOrThrow, submitJob } from './jobService';
 import { services } from './services';
 import { version } from './version';
@@ -132,12 +132,7 @@ export async function postV1Job(req: HttpRequest, context: InvocationContext): P
 
 const V1ListQuery = z.strictObject({
   status: z.enum(JOB_STATUSES).optional(),
-  limit: z
-    .string()
-    .regex(/^\d+$/, 'must be a positive integer')
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(1000))
-    .optional(),
+  limit: limitParam(1000),
 });
 
 /** Without ?status= the original lists only pending and running jobs; newest first. */
@@ -186,7 +181,7 @@ export async function postV1Cancel(req: HttpRequest, context: InvocationContext)
 /** Oldest first, as the original. */
 export async function getV1Timeline(req: HttpRequest): Promise<HttpResponseInit> {
   const jobId = param(req, 'id');
-  const q = parseQuery(req, z.strictObject({ limit: limitTo(1000) }));
+  const q = parseQuery(req, z.strictObject({ limit: limitParam(1000) }));
   const s = services();
   await getJobOrThrow(s, jobId);
   const page = await listEvents(s.pool, s.schema, jobId, { limit: q.limit ?? 1000 });
@@ -197,7 +192,7 @@ export async function getV1Timeline(req: HttpRequest): Promise<HttpResponseInit>
 export async function getV1NodeEvents(req: HttpRequest): Promise<HttpResponseInit> {
   const jobId = param(req, 'id');
   const nodeId = param(req, 'node', 140);
-  const q = parseQuery(req, z.strictObject({ limit: limitTo(500) }));
+  const q = parseQuery(req, z.strictObject({ limit: limitParam(500) }));
   const s = services();
   await getJobOrThrow(s, jobId);
   const events = await listNodeEventsNewestFirst(s.pool, s.schema, jobId, nodeId, q.limit ?? 100);
@@ -255,8 +250,8 @@ export async function getV1TestHandlers(): Promise<HttpResponseInit> {
 export const COMPAT_ROUTE_SCHEMAS = new Map<unknown, { body?: z.ZodType; query?: z.ZodType }>([
   [postV1Job, { body: V1JobCreate }],
   [getV1Jobs, { query: V1ListQuery }],
-  [getV1Timeline, { query: z.strictObject({ limit: limitTo(1000) }) }],
-  [getV1NodeEvents, { query: z.strictObject({ limit: limitTo(500) }) }],
+  [getV1Timeline, { query: z.strictObject({ limit: limitParam(1000) }) }],
+  [getV1NodeEvents, { query: z.strictObject({ limit: limitParam(500) }) }],
   [postGatewayBatch, { body: z.strictObject({ jobs: z.array(BatchItem).min(1).max(100) }) }],
   [getStatusLookup, { query: z.strictObject({ correlation_id: z.string() }) }],
   [getStatusJobNodes, { query: StatusNodesQuery }],
