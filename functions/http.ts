@@ -152,16 +152,7 @@ export async function parseBody<T>(req: HttpRequest, schema: z.ZodType<T>): Prom
   } catch (err) {
     throw new AppError('VALIDATION', `The request body is not valid JSON: ${(err as Error).message}`);
   }
-  const r = schema.safeParse(body);
-  if (!r.success) {
-    const problems = zodProblems(r.error);
-    throw new AppError(
-      'VALIDATION',
-      `Invalid request body: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
-      problems,
-    );
-  }
-  return r.data;
+  return validated(schema, body, 'request body');
 }
 
 /**
@@ -173,16 +164,19 @@ export function parseQuery<T>(req: HttpRequest, schema: z.ZodType<T>): T {
   for (const [k, v] of req.query.entries()) {
     if (k !== 'code' && !Object.hasOwn(obj, k)) obj[k] = v;
   }
-  const r = schema.safeParse(obj);
-  if (!r.success) {
-    const problems = zodProblems(r.error);
-    throw new AppError(
-      'VALIDATION',
-      `Invalid query string: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
-      problems,
-    );
-  }
-  return r.data;
+  return validated(schema, obj, 'query string');
+}
+
+/** The value as the schema parses it; otherwise a VALIDATION error that lists every problem. */
+function validated<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const problems = zodProblems(r.error);
+  throw new AppError(
+    'VALIDATION',
+    `Invalid ${what}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+    problems,
+  );
 }
 
 /** A route parameter that must be present and look like an id. */
