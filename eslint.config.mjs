@@ -1,6 +1,7 @@
 // ESLint flat config. Besides the usual rules it enforces the architecture:
-// - import zones (ARCHITECTURE.md "Dependency direction"): dag/ is pure, orchestrations/ are replay-safe,
-//   devhost/ knows nothing about DAGs;
+// - import zones (ARCHITECTURE.md "Dependency direction", docs/architecture.md "Zones"): dag/ is pure,
+//   orchestrations/ are replay-safe, devhost/ knows nothing about DAGs, lib/ knows nothing of the project;
+// - no `pg` outside db/ (and the dev host's own Postgres pieces);
 // - determinism in dag/ and orchestrations/: no clock, no randomness, no ambient process state.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
@@ -49,6 +50,34 @@ const determinism = [
   },
 ];
 
+// The project's top-level folders.
+const PROJECT_DIRS = [
+  'functions',
+  'orchestrations',
+  'activities',
+  'handlers',
+  'dag',
+  'db',
+  'container-worker',
+  'devhost',
+  'cli',
+  'lib',
+];
+
+/** Import patterns for the given top-level folders, from a file one or two folders deep. */
+function below(...dirs) {
+  return dirs.flatMap((d) => [`../${d}`, `../${d}/**`, `../../${d}`, `../../${d}/**`]);
+}
+
+/** The patterns that keep a zone to the project folders it may import (itself included). */
+function onlyFrom(self, allowed) {
+  return below(...PROJECT_DIRS.filter((d) => d !== self && !allowed.includes(d)));
+}
+
+// TEMPORARY (issue 18): files that still import `pg` at runtime while their owners move the SQL into
+// db/ on other branches. The lead empties this list when the branches are merged.
+const pgTemporary = ['container-worker/workerQueries.ts', 'handlers/raster/rasterCatalog.ts'];
+
 function zone(files, patterns, extraSyntax = []) {
   return {
     files,
@@ -94,36 +123,35 @@ export default tseslint.config(
     },
     rules: { '@typescript-eslint/no-floating-promises': 'error' },
   },
-  // dag/: pure functions over JSON. zod, nunjucks and yaml only.
+  // lib/: shared infrastructure every zone may use (one logger, one queue-client cache, small helpers);
+  // it imports nothing from the project. Two levels, one rule: the files directly in lib/ are pure (the
+  // rules of dag/), so dag/ and orchestrations/ may use them; the files that do I/O live in lib/io/,
+  // which dag/ and orchestrations/ may not import.
+  zone(
+    ['lib/*.ts'],
+    [
+      { group: ioModules, message: 'lib/*.ts is pure (dag/ uses it): put I/O in lib/io/.' },
+      { group: onlyFrom('lib', []), message: 'lib/ imports nothing from the project.' },
+    ],
+    determinism,
+  ),
+  zone(
+    ['lib/io/**/*.ts'],
+    [{ group: onlyFrom('lib', []), message: 'lib/ imports nothing from the project.' }],
+  ),
+  // dag/: pure functions over JSON. zod, nunjucks and yaml only (and the pure lib/ files).
   zone(
     ['dag/**/*.ts'],
     [
       { group: ioModules, message: 'dag/ is pure: no I/O, no Azure SDKs, no Node built-ins.' },
       {
-        group: [
-          '../functions',
-          '../functions/**',
-          '../orchestrations',
-          '../orchestrations/**',
-          '../activities',
-          '../activities/**',
-          '../handlers',
-          '../handlers/**',
-          '../db',
-          '../db/**',
-          '../container-worker',
-          '../container-worker/**',
-          '../devhost',
-          '../devhost/**',
-          '../cli',
-          '../cli/**',
-        ],
-        message: 'dag/ depends on nothing else in the project.',
+        group: [...onlyFrom('dag', ['lib']), ...below('lib/io')],
+        message: 'dag/ depends on nothing else in the project but the pure files of lib/.',
       },
     ],
     determinism,
   ),
-  // orchestrations/: Durable generator functions, replayed: dag/ and activity contracts only.
+  // orchestrations/: Durable generator functions, replayed: dag/, activity contracts and pure lib/ only.
   zone(
     ['orchestrations/**/*.ts'],
     [
@@ -133,22 +161,12 @@ export default tseslint.config(
       },
       {
         group: [
-          '../db',
-          '../db/**',
-          '../handlers',
-          '../handlers/**',
-          '../container-worker',
-          '../container-worker/**',
-          '../devhost',
-          '../devhost/**',
-          '../cli',
-          '../cli/**',
-          '../functions',
-          '../functions/**',
+          ...onlyFrom('orchestrations', ['dag', 'lib', 'activities']),
+          ...below('lib/io'),
           '../activities/*',
           '!../activities/contracts',
         ],
-        message: 'Orchestrations may import dag/ and activities/contracts only.',
+        message: 'Orchestrations may import dag/, activities/contracts and the pure files of lib/ only.',
       },
     ],
     determinism,
@@ -158,45 +176,32 @@ export default tseslint.config(
     ['devhost/**/*.ts'],
     [
       {
-        group: [
-          '../dag',
-          '../dag/**',
-          '../functions',
-          '../functions/**',
-          '../orchestrations',
-          '../orchestrations/**',
-          '../activities',
-          '../activities/**',
-          '../handlers',
-          '../handlers/**',
-          '../db',
-          '../db/**',
-          '../container-worker',
-          '../container-worker/**',
-          '../cli',
-          '../cli/**',
-        ],
-        message: 'devhost/ is generic: it must not know about the DAG application.',
+        group: onlyFrom('devhost', ['lib']),
+        message: 'devhost/ is generic: it must not know about the DAG application (lib/ is fine).',
       },
     ],
   ),
-  // functions/, handlers/: what runs on Azure (Core Tools, the Functions host) never depends on the dev
-  // host or the CLI (test/functions/coreTools.test.ts checks the compiled app too).
+  // functions/: the composition root of the Function App. What runs on Azure (Core Tools, the Functions
+  // host) never depends on the dev host or the CLI (test/functions/coreTools.test.ts checks the compiled
+  // app too), nor on the container worker (another process).
   zone(
-    ['functions/**/*.ts', 'handlers/**/*.ts'],
+    ['functions/**/*.ts'],
     [
       {
-        group: [
-          '../devhost',
-          '../devhost/**',
-          '../../devhost',
-          '../../devhost/**',
-          '../cli',
-          '../cli/**',
-          '../../cli',
-          '../../cli/**',
-        ],
-        message: 'The app runs on the Functions host: no dev-host or CLI module.',
+        group: onlyFrom('functions', ['orchestrations', 'activities', 'handlers', 'dag', 'db', 'lib']),
+        message:
+          'functions/ may import orchestrations/, activities/, handlers/, dag/, db/ and lib/: no dev-host, CLI or container-worker module.',
+      },
+    ],
+  ),
+  // handlers/: the work itself, run by activities and the container worker (which import handlers/,
+  // never the reverse).
+  zone(
+    ['handlers/**/*.ts'],
+    [
+      {
+        group: onlyFrom('handlers', ['dag', 'db', 'lib']),
+        message: 'handlers/ may import dag/, db/ and lib/ only.',
       },
     ],
   ),
@@ -204,63 +209,62 @@ export default tseslint.config(
     ['activities/**/*.ts'],
     [
       {
-        group: [
-          '../functions',
-          '../functions/**',
-          '../orchestrations',
-          '../orchestrations/**',
-          '../container-worker',
-          '../container-worker/**',
-          '../devhost',
-          '../devhost/**',
-          '../cli',
-          '../cli/**',
-        ],
-        message: 'activities/ may import handlers/, dag/ and db/ only.',
+        group: onlyFrom('activities', ['handlers', 'dag', 'db', 'lib']),
+        message: 'activities/ may import handlers/, dag/, db/ and lib/ only.',
       },
     ],
   ),
   zone(
     ['db/**/*.ts'],
-    [
-      {
-        group: [
-          '../functions',
-          '../functions/**',
-          '../orchestrations',
-          '../orchestrations/**',
-          '../activities',
-          '../activities/**',
-          '../handlers',
-          '../handlers/**',
-          '../container-worker',
-          '../container-worker/**',
-          '../devhost',
-          '../devhost/**',
-          '../cli',
-          '../cli/**',
-        ],
-        message: 'db/ may import dag/ only.',
-      },
-    ],
+    [{ group: onlyFrom('db', ['dag', 'lib']), message: 'db/ may import dag/ and lib/ only.' }],
   ),
   zone(
     ['container-worker/**/*.ts'],
     [
       {
-        group: [
-          '../functions',
-          '../functions/**',
-          '../orchestrations',
-          '../orchestrations/**',
-          '../activities',
-          '../activities/**',
-          '../devhost',
-          '../devhost/**',
-          '../cli/**',
-        ],
-        message: 'container-worker/ may import handlers/, dag/ and db/ only.',
+        group: onlyFrom('container-worker', ['handlers', 'dag', 'db', 'lib']),
+        message: 'container-worker/ may import handlers/, dag/, db/ and lib/ only.',
       },
     ],
   ),
+  // cli/: the dagmaster command drives everything locally (the dev host, the app, the worker); it reaches
+  // orchestrations and activities only through the app it hosts.
+  zone(
+    ['cli/**/*.ts'],
+    [
+      {
+        group: onlyFrom('cli', ['functions', 'handlers', 'dag', 'db', 'container-worker', 'devhost', 'lib']),
+        message: 'cli/ runs the app (functions/), the dev host and the worker; not their internals.',
+      },
+    ],
+  ),
+  // SQL stays in db/: no `pg` outside db/ and the dev host's own Postgres pieces (its Durable store and the
+  // embedded-Postgres launcher; devhost/ may not import db/). Type-only imports (the pool type in a
+  // dependency list) are allowed: they carry no connection and no SQL. A separate rule name so that it
+  // adds to the zones above instead of replacing their no-restricted-imports.
+  {
+    files: ['**/*.ts', '**/*.mts'],
+    ignores: [
+      'db/**',
+      'devhost/store/**',
+      'devhost/launchEmbeddedPostgres.ts',
+      'test/**',
+      'bench/**',
+      ...pgTemporary,
+    ],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['pg', 'pg-*'],
+              allowTypeImports: true,
+              message: 'SQL stays in db/: call a db/ repository (import its functions from db/).',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

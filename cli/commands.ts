@@ -6,11 +6,11 @@ import { runCommand } from './runCommand';
 import { startCommand } from './startCommand';
 import { submitCommand } from './submitCommand';
 import { DB_USAGE, runDbCommand } from './dbCommand';
-import { runSettingsCommand, SETTINGS_USAGE } from './settingsCommand';
-import { runWorkerCommand, WORKER_USAGE } from './workerCommand';
+import { settingsCommand } from './settingsCommand';
+import { workerCommand } from './workerCommand';
 
-/** The commands with subcommands or options of their own (they parse their arguments themselves). */
-const own = (
+/** A command with subcommands: it parses each subcommand's arguments itself. */
+const withSubcommands = (
   name: string,
   synopsis: string,
   summary: string,
@@ -27,26 +27,12 @@ const own = (
   run: (args, io) => run(args.positionals, io),
 });
 
-const dbCommand = own(
+const dbCommand = withSubcommands(
   'db',
   'db migrate | status | generate-migration <name> | new-migration <name> | seal',
   "The Postgres schema's versioned migrations (dagmaster db help).",
   DB_USAGE,
   runDbCommand,
-);
-const workerCommand = own(
-  'worker',
-  'worker',
-  'The container worker alone, on the environment and ./local.settings.json.',
-  WORKER_USAGE,
-  runWorkerCommand,
-);
-const settingsCommand = own(
-  'settings',
-  'settings [--database-url URL] [--force]',
-  'Write local.settings.json for a running Azurite and Postgres (the Core Tools path).',
-  SETTINGS_USAGE,
-  runSettingsCommand,
 );
 
 export const COMMANDS: readonly Command[] = [

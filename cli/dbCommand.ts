@@ -4,7 +4,7 @@
 //   generate-migration   write the next migration from the models (db/tables.ts)
 //   new-migration        an empty numbered file for hand-written SQL
 //   seal                 record the checksum of the newest migration
-import pg from 'pg';
+import type pg from 'pg';
 import {
   createPool,
   defaultAppRole,
@@ -17,7 +17,15 @@ import {
   type LoginGrant,
 } from '../db';
 import { launchEmbeddedPostgres } from '../devhost';
-import { ArgsError, commandEnv, one, parseArgs, rejectUnknown, type Env } from './commandEnv';
+import {
+  optionalString,
+  parseCommandArgs,
+  stringList,
+  UsageError,
+  type ArgsSpec,
+  type CommandArgs,
+} from './cliCommand';
+import { commandEnv, type Env } from './commandEnv';
 import path from 'node:path';
 
 export interface DbIO {
@@ -46,36 +54,86 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function parseGrant(v: string): LoginGrant {
   const i = v.lastIndexOf(':');
   if (i > 0 && GUID.test(v.slice(i + 1))) return { name: v.slice(0, i), entraObjectId: v.slice(i + 1) };
-  if (!v.trim()) throw new ArgsError('--grant needs a login name');
+  if (!v.trim()) throw new UsageError('--grant needs a login name');
   return { name: v };
 }
 
 /** Schema, STAC schema and app role from the options, else the settings. */
-export function migrationTarget(p: ReturnType<typeof parseArgs>, env: Env) {
-  const schema = one(p, 'schema') ?? (env.DAG_DB_SCHEMA?.trim() || 'dagapp');
+export function migrationTarget(args: CommandArgs, env: Env) {
+  const schema = optionalString(args, 'schema') ?? (env.DAG_DB_SCHEMA?.trim() || 'dagapp');
   return {
     schema,
-    stacSchema: one(p, 'stac-schema') ?? (env.DAG_STAC_SCHEMA?.trim() || 'stac'),
-    appRole: one(p, 'app-role') ?? (env.DAG_DB_APP_ROLE?.trim() || defaultAppRole(schema)),
+    stacSchema: optionalString(args, 'stac-schema') ?? (env.DAG_STAC_SCHEMA?.trim() || 'stac'),
+    appRole: optionalString(args, 'app-role') ?? (env.DAG_DB_APP_ROLE?.trim() || defaultAppRole(schema)),
   };
 }
+
+// Each subcommand's options, parsed as every command's are (cliCommand.ts).
+const none = { min: 0, max: 0, what: 'no argument' };
+const SCHEMA = {
+  type: 'string',
+  value: 'S',
+  description: 'the schema (default DAG_DB_SCHEMA, else dagapp)',
+} as const;
+const JSON_OPTION = { type: 'boolean', description: 'print JSON' } as const;
+const SUBCOMMANDS: Record<string, ArgsSpec> = {
+  migrate: {
+    name: 'db migrate',
+    options: {
+      'dry-run': { type: 'boolean', description: 'show what would be applied' },
+      grant: {
+        type: 'string',
+        multiple: true,
+        value: 'LOGIN[:ENTRA_OBJECT_ID]',
+        description: 'a login of the app role',
+      },
+      schema: SCHEMA,
+      'stac-schema': { type: 'string', value: 'S', description: 'the STAC schema' },
+      'app-role': { type: 'string', value: 'R', description: 'the app role' },
+      json: JSON_OPTION,
+      'no-verify': { type: 'boolean', description: 'skip the check of the migrated tables' },
+    },
+    positionals: none,
+  },
+  status: { name: 'db status', options: { schema: SCHEMA, json: JSON_OPTION }, positionals: none },
+  'generate-migration': {
+    name: 'db generate-migration',
+    options: { 'dry-run': { type: 'boolean', description: 'print the SQL instead of writing it' } },
+    positionals: { min: 1, max: 1, what: 'the migration, e.g. add_job_priority' },
+  },
+  'new-migration': {
+    name: 'db new-migration',
+    options: {},
+    positionals: { min: 1, max: 1, what: 'the migration, e.g. backfill_owner' },
+  },
+  seal: { name: 'db seal', options: {}, positionals: none },
+};
 
 export async function runDbCommand(args: string[], io: DbIO, root: string = process.cwd()): Promise<number> {
   const [sub, ...rest] = args;
   const env = commandEnv(root);
   try {
+    if (
+      sub !== undefined &&
+      Object.hasOwn(SUBCOMMANDS, sub) &&
+      (rest.includes('--help') || rest.includes('-h'))
+    ) {
+      io.out(DB_USAGE);
+      return 0;
+    }
+    const parsed =
+      sub !== undefined && Object.hasOwn(SUBCOMMANDS, sub)
+        ? parseCommandArgs(SUBCOMMANDS[sub]!, rest)
+        : undefined;
     switch (sub) {
       case 'migrate':
-        return await migrate(rest, env, io);
+        return await migrate(parsed!, env, io);
       case 'status':
-        return await status(rest, env, io);
+        return await status(parsed!, env, io);
       case 'generate-migration':
-        return await generate(rest, env, io, root);
+        return await generate(parsed!, env, io, root);
       case 'new-migration': {
-        const p = parseArgs(rest, []);
-        rejectUnknown(p, []);
-        if (p.positional.length !== 1) throw new ArgsError('name the migration, e.g. backfill_owner');
-        const r = newMigrationFile(p.positional[0]!, migrationsDir(root));
+        const r = newMigrationFile(parsed!.positionals[0]!, migrationsDir(root));
         io.out(`wrote ${path.relative(root, r.path)}: write the SQL, then \`dagmaster db seal\``);
         return 0;
       }
@@ -94,7 +152,7 @@ export async function runDbCommand(args: string[], io: DbIO, root: string = proc
         return 2;
     }
   } catch (err) {
-    if (err instanceof ArgsError) {
+    if (err instanceof UsageError) {
       io.err(`dagmaster db ${sub}: ${err.message}\n${DB_USAGE}`);
       return 2;
     }
@@ -117,21 +175,18 @@ function adminPool(env: Env): pg.Pool {
   });
 }
 
-async function migrate(args: string[], env: Env, io: DbIO): Promise<number> {
-  const p = parseArgs(args, ['schema', 'stac-schema', 'app-role', 'grant']);
-  rejectUnknown(p, ['schema', 'stac-schema', 'app-role', 'grant', 'dry-run', 'json', 'no-verify']);
-  if (p.positional.length) throw new ArgsError(`unexpected argument "${p.positional[0]}"`);
-  const target = migrationTarget(p, env);
+async function migrate(args: CommandArgs, env: Env, io: DbIO): Promise<number> {
+  const target = migrationTarget(args, env);
   const pool = adminPool(env);
   try {
     const r = await runMigrations(pool, {
       ...target,
-      dryRun: p.switches.has('dry-run'),
-      verify: !p.switches.has('no-verify'),
-      grantTo: (p.values.get('grant') ?? []).map(parseGrant),
+      dryRun: args.values['dry-run'] === true,
+      verify: args.values['no-verify'] !== true,
+      grantTo: stringList(args, 'grant').map(parseGrant),
       log: (s) => io.err(s),
     });
-    if (p.switches.has('json')) io.out(JSON.stringify({ ...target, ...r }, null, 2));
+    if (args.values.json === true) io.out(JSON.stringify({ ...target, ...r }, null, 2));
     else if (r.dryRun)
       io.out(
         r.pending.length
@@ -150,10 +205,8 @@ async function migrate(args: string[], env: Env, io: DbIO): Promise<number> {
   }
 }
 
-async function status(args: string[], env: Env, io: DbIO): Promise<number> {
-  const p = parseArgs(args, ['schema']);
-  rejectUnknown(p, ['schema', 'json']);
-  const schema = one(p, 'schema') ?? (env.DAG_DB_SCHEMA?.trim() || 'dagapp');
+async function status(args: CommandArgs, env: Env, io: DbIO): Promise<number> {
+  const schema = optionalString(args, 'schema') ?? (env.DAG_DB_SCHEMA?.trim() || 'dagapp');
   const pool = adminPool(env);
   try {
     const s = await migrationStatus(pool, schema);
@@ -165,7 +218,7 @@ async function status(args: string[], env: Env, io: DbIO): Promise<number> {
       unversioned: s.unversioned,
       ahead: s.ahead,
     };
-    if (p.switches.has('json')) io.out(JSON.stringify(body, null, 2));
+    if (args.values.json === true) io.out(JSON.stringify(body, null, 2));
     else
       io.out(
         `schema ${schema}: migration ${s.current} of ${s.latest}` +
@@ -181,10 +234,7 @@ async function status(args: string[], env: Env, io: DbIO): Promise<number> {
   }
 }
 
-async function generate(args: string[], env: Env, io: DbIO, root: string): Promise<number> {
-  const p = parseArgs(args, []);
-  rejectUnknown(p, ['dry-run']);
-  if (p.positional.length !== 1) throw new ArgsError('name the migration, e.g. add_job_priority');
+async function generate(args: CommandArgs, env: Env, io: DbIO, root: string): Promise<number> {
   let url = env.DATABASE_URL;
   let stop: (() => Promise<void>) | undefined;
   if (!url) {
@@ -198,16 +248,16 @@ async function generate(args: string[], env: Env, io: DbIO, root: string): Promi
     url = e.url;
     if (e.startedHere) stop = () => e.stop();
   }
-  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const pool = createPool({ ...loadDbConfig({ DATABASE_URL: url }), poolMax: 2, statementTimeoutMs: 0 });
   try {
     const r = await generateMigration(pool, {
-      name: p.positional[0]!,
+      name: args.positionals[0]!,
       dir: migrationsDir(root),
-      dryRun: p.switches.has('dry-run'),
+      dryRun: args.values['dry-run'] === true,
     });
     if (r.kind === 'up_to_date')
       io.out('the migrations already build what the models describe: nothing to generate');
-    else if (p.switches.has('dry-run')) io.out(r.sql);
+    else if (args.values['dry-run'] === true) io.out(r.sql);
     else
       io.out(
         `wrote ${path.relative(root, r.path)} (${r.statements} statements) and its checksum: review it, run ` +

@@ -9,10 +9,9 @@
 // stack left running are adopted (and stopped at the end).
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
 import { readStackFile, removeStackFile, writeStackFile, type StackFile } from './stackFile';
 import { loadWorkerConfig, startContainerWorker, type ContainerWorker } from '../container-worker';
-import { acquireSessionLock, defaultAppRole, listJobs, runMigrations } from '../db';
+import { acquireSessionLock, createPool, defaultAppRole, listJobs, loadDbConfig, runMigrations } from '../db';
 import { ensureLocalLogin } from './localAppLogin';
 import { MAX_BODY_BYTES } from '../functions/http';
 import { createLogger } from '../handlers/createLogger';
@@ -242,9 +241,11 @@ async function prepareDatabase(
   stacSchema: string,
   say: (line: string) => void,
 ): Promise<{ unfinished: UnfinishedJob[]; appUrl: string; release: () => Promise<void> }> {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   // Errors after the stack stopped (the server going away) are expected; the lock goes with it.
-  pool.on('error', () => undefined);
+  const pool = createPool(
+    { ...loadDbConfig({ DATABASE_URL: databaseUrl }), poolMax: 2, statementTimeoutMs: 0 },
+    { onError: () => undefined },
+  );
   try {
     const lock = await acquireSessionLock(pool, `rmhdagmaster:local-stack:${schema}`);
     if (!lock) {

@@ -6,7 +6,6 @@ import path from 'node:path';
 import { commandHelp, parseCommandArgs, UsageError, type CliIO, type Command } from './cliCommand';
 import { COMMANDS } from './commands';
 import { suggest } from '../dag/suggest';
-import { ArgsError } from './commandEnv';
 import { ApiError } from './jobClient';
 
 export type { CliIO };
@@ -78,7 +77,7 @@ export async function runCli(argv: string[], io: CliIO = stdio): Promise<number>
     const args = command.rawArgs ? { positionals: rest, values: {} } : parseCommandArgs(command, rest);
     return await command.run(args, io);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ArgsError) {
+    if (err instanceof UsageError) {
       io.err(`dagmaster ${name}: ${err.message}\n(dagmaster ${name} --help describes the command)`);
       return 2;
     }

@@ -6,16 +6,30 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import pg from 'pg';
+import { createPool, loadDbConfig, pingDatabase } from '../db';
 import { azuriteEndpoints } from '../devhost';
-import { ArgsError, LOCAL_SETTINGS, one, parseArgs, rejectUnknown } from './commandEnv';
+import { optionalString, UsageError, type CliIO, type Command, type CommandArgs } from './cliCommand';
+import { LOCAL_SETTINGS } from './commandEnv';
 
-export const SETTINGS_USAGE = `usage: dagmaster settings [--database-url URL] [--azurite-host H] [--blob-port N]
-                          [--queue-port N] [--table-port N] [--force] [--stdout]
-
-Writes ./local.settings.json from local.settings.example.json for the Azurite (default 127.0.0.1:10000-10002,
+export const settingsCommand: Command = {
+  name: 'settings',
+  synopsis: 'settings [--database-url URL] [--force]',
+  summary: 'Write local.settings.json for a running Azurite and Postgres (the Core Tools path).',
+  details: `Writes ./local.settings.json from local.settings.example.json for the Azurite (default 127.0.0.1:10000-10002,
 as \`npx azurite\` starts it) and the Postgres (--database-url, else DATABASE_URL, else the example's) that are
-running now. Refuses to overwrite an existing file without --force; --stdout prints it instead.`;
+running now. Refuses to overwrite an existing file without --force; --stdout prints it instead.`,
+  options: {
+    'database-url': { type: 'string', value: 'URL', description: 'the Postgres (default DATABASE_URL)' },
+    'azurite-host': { type: 'string', value: 'H', description: "Azurite's host (default 127.0.0.1)" },
+    'blob-port': { type: 'string', value: 'N', description: "Azurite's blob port (default 10000)" },
+    'queue-port': { type: 'string', value: 'N', description: "Azurite's queue port (default 10001)" },
+    'table-port': { type: 'string', value: 'N', description: "Azurite's table port (default 10002)" },
+    force: { type: 'boolean', description: 'overwrite an existing local.settings.json' },
+    stdout: { type: 'boolean', description: 'print the file instead of writing it' },
+  },
+  positionals: { min: 0, max: 0, what: 'no argument' },
+  run: (args, io) => writeSettings(args, io),
+};
 
 function portOpen(host: string, port: number, timeoutMs = 1500): Promise<boolean> {
   return new Promise((resolve) => {
@@ -30,26 +44,16 @@ function portOpen(host: string, port: number, timeoutMs = 1500): Promise<boolean
   });
 }
 
-function port(p: ReturnType<typeof parseArgs>, name: string, dflt: number): number {
-  const v = one(p, name);
+function port(args: CommandArgs, name: string, dflt: number): number {
+  const v = optionalString(args, name);
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ArgsError(`--${name} must be a port, got "${v}"`);
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw new UsageError(`--${name} must be a port, got "${v}"`);
   return n;
 }
 
-export async function runSettingsCommand(
-  args: string[],
-  io: { out: (s: string) => void; err: (s: string) => void },
-  root: string = process.cwd(),
-): Promise<number> {
-  const names = ['database-url', 'azurite-host', 'blob-port', 'queue-port', 'table-port'];
-  const p = parseArgs(args, names);
-  rejectUnknown(p, [...names, 'force', 'stdout', 'help']);
-  if (p.switches.has('help')) {
-    io.out(SETTINGS_USAGE);
-    return 0;
-  }
+async function writeSettings(args: CommandArgs, io: CliIO, root: string = process.cwd()): Promise<number> {
   const examplePath = path.join(root, 'local.settings.example.json');
   if (!existsSync(examplePath)) {
     io.err(`dagmaster settings: ${examplePath} not found: run it from the project root.`);
@@ -60,11 +64,11 @@ export async function runSettingsCommand(
     Values: Record<string, string>;
     [k: string]: unknown;
   };
-  const host = one(p, 'azurite-host') ?? '127.0.0.1';
+  const host = optionalString(args, 'azurite-host') ?? '127.0.0.1';
   const ports = {
-    blob: port(p, 'blob-port', 10000),
-    queue: port(p, 'queue-port', 10001),
-    table: port(p, 'table-port', 10002),
+    blob: port(args, 'blob-port', 10000),
+    queue: port(args, 'queue-port', 10001),
+    table: port(args, 'table-port', 10002),
   };
   const problems: string[] = [];
   for (const [service, n] of Object.entries(ports)) {
@@ -74,20 +78,24 @@ export async function runSettingsCommand(
           '(`npx azurite --silent --location .data/azurite --skipApiVersionCheck`) or give its ports (--blob-port ...)',
       );
   }
-  const databaseUrl = one(p, 'database-url') ?? process.env.DATABASE_URL ?? example.Values.DATABASE_URL;
+  const databaseUrl =
+    optionalString(args, 'database-url') ?? process.env.DATABASE_URL ?? example.Values.DATABASE_URL;
   if (!databaseUrl) problems.push('no Postgres: pass --database-url postgres://user@host:5432/db');
   else {
-    const c = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
+    let pool;
     try {
-      await c.connect();
-      await c.query('SELECT 1');
+      pool = createPool(
+        { ...loadDbConfig({ DATABASE_URL: databaseUrl }), poolMax: 1, connectTimeoutMs: 5000 },
+        { onError: () => undefined },
+      );
+      await pingDatabase(pool);
     } catch (err) {
       problems.push(
         `Postgres does not answer at ${databaseUrl.replace(/:[^:@/]*@/, ':***@')} (${(err as Error).message}): ` +
           'start it, or pass --database-url',
       );
     } finally {
-      await c.end().catch(() => undefined);
+      await pool?.end().catch(() => undefined);
     }
   }
   if (problems.length) {
@@ -100,12 +108,12 @@ export async function runSettingsCommand(
     DATABASE_URL: databaseUrl!,
   };
   const text = `${JSON.stringify({ ...example, IsEncrypted: false, Values: values }, null, 2)}\n`;
-  if (p.switches.has('stdout')) {
+  if (args.values.stdout === true) {
     io.out(text);
     return 0;
   }
   const target = path.join(root, LOCAL_SETTINGS);
-  if (existsSync(target) && !p.switches.has('force')) {
+  if (existsSync(target) && !args.values.force === true) {
     io.err(`dagmaster settings: ${target} exists; --force overwrites it (or --stdout prints the new one).`);
     return 1;
   }

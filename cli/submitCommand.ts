@@ -1,6 +1,7 @@
 // `dagmaster submit`: a job to a running stack (the one on this .data/ by default) or to Azure.
 import { randomUUID } from 'node:crypto';
-import { QueueClient } from '@azure/storage-queue';
+import { jsonToBase64 } from '../lib/base64';
+import { createQueueService, QueueDirectory } from '../lib/io/queueDirectory';
 import { optionalString, UsageError, type Command, type CommandArgs } from './cliCommand';
 import { API_OPTIONS, apiTarget } from './apiTarget';
 import { readStackFile } from './stackFile';
@@ -76,9 +77,10 @@ async function submitByQueue(args: CommandArgs, io: { out: (s: string) => void }
     submitted_at: new Date().toISOString(),
     message_id: randomUUID(),
   };
-  const client = new QueueClient(conn, queue);
-  await client.createIfNotExists();
-  await client.sendMessage(Buffer.from(JSON.stringify(message)).toString('base64'), {
+  const client = await new QueueDirectory(createQueueService({ storageConnectionString: conn })).ensure(
+    queue,
+  );
+  await client.sendMessage(jsonToBase64(message), {
     messageTimeToLive: 86400,
   });
   io.out(args.values.json === true ? JSON.stringify({ queue, ...message }) : message.message_id);

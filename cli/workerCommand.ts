@@ -5,26 +5,23 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { runWorkerProcess } from '../container-worker';
-import { commandEnv, parseArgs, rejectUnknown } from './commandEnv';
+import type { Command } from './cliCommand';
+import { commandEnv } from './commandEnv';
 
-export const WORKER_USAGE = `usage: dagmaster worker
-
-Runs the container worker (docs/container-worker.md) against the queues, Postgres and blob storage of
+export const workerCommand: Command = {
+  name: 'worker',
+  synopsis: 'worker',
+  summary: 'The container worker alone, on the environment and ./local.settings.json.',
+  details: `Runs the container worker (docs/container-worker.md) against the queues, Postgres and blob storage of
 the environment and ./local.settings.json "Values": AzureWebJobsStorage or DAG_QUEUE_CONNECTION (an
 Azurite connection string), DATABASE_URL or DAG_DB_*, DAG_WORKER_*. Files staged by raster nodes go to
-DAG_WORKER_ETL_MOUNT_PATH (default here: .data/etl). Ctrl-C stops it after the running tasks.`;
+DAG_WORKER_ETL_MOUNT_PATH (default here: .data/etl). Ctrl-C stops it after the running tasks.`,
+  options: {},
+  positionals: { min: 0, max: 0, what: 'no argument' },
+  run: () => runWorker(),
+};
 
-export async function runWorkerCommand(
-  args: string[],
-  io: { out: (s: string) => void },
-  root: string = process.cwd(),
-): Promise<number> {
-  const p = parseArgs(args, []);
-  rejectUnknown(p, ['help']);
-  if (p.switches.has('help')) {
-    io.out(WORKER_USAGE);
-    return 0;
-  }
+async function runWorker(root: string = process.cwd()): Promise<number> {
   const env = commandEnv(root);
   // The handlers read process.env (raster settings, the STAC pool): give them the same settings.
   for (const [k, v] of Object.entries(env)) if (v !== undefined) process.env[k] = v;

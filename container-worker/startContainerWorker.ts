@@ -49,7 +49,7 @@ import {
 } from '../handlers/telemetry';
 import type { HandlerDefinition } from '../handlers/handlerTypes';
 import { startHealthServer, type HealthServer } from './healthServer';
-import { createQueueService, QueueDirectory, storageStatus } from './queueService';
+import { createQueueService, QueueDirectory, storageStatus } from '../lib/io/queueDirectory';
 import { SlotPool } from './slotPool';
 import { ResultBatcher } from './resultBatcher';
 import { sweepEtlMount, type EtlRetention } from './sweepEtlMount';

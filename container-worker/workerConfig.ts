@@ -3,23 +3,8 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { loadDbConfig, withoutBlankSettings, type DbConfig } from '../db';
-
-const int = (fallback: number, min: number, max: number) =>
-  z
-    .string()
-    .optional()
-    .transform((s, ctx) => {
-      if (s === undefined || s.trim() === '') return fallback;
-      const n = Number(s);
-      if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `must be an integer between ${min} and ${max}, got "${s}"` });
-        return z.NEVER;
-      }
-      return n;
-    });
-
-/** Storage Queue names: 3-63 lowercase letters, digits and single dashes. */
-export const QUEUE_NAME = /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/;
+import { intSetting } from '../lib/intSetting';
+import { STORAGE_NAME, usableConnectionString } from '../lib/storageNames';
 
 const queueList = z
   .string()
@@ -29,7 +14,7 @@ const queueList = z
       .split(',')
       .map((x) => x.trim())
       .filter(Boolean);
-    const bad = names.filter((n) => !QUEUE_NAME.test(n));
+    const bad = names.filter((n) => !STORAGE_NAME.test(n));
     if (bad.length) {
       ctx.addIssue({
         code: 'custom',
@@ -46,8 +31,8 @@ const queueList = z
 
 const WorkerEnvSchema = z.object({
   DAG_WORKER_QUEUES: queueList,
-  DAG_WORKER_MAX_CONCURRENT: int(4, 1, 256),
-  DAG_WORKER_SHUTDOWN_TIMEOUT_SEC: int(30, 1, 3600),
+  DAG_WORKER_MAX_CONCURRENT: intSetting(4, 1, 256),
+  DAG_WORKER_SHUTDOWN_TIMEOUT_SEC: intSetting(30, 1, 3600),
   DAG_WORKER_ID: z.string().max(128).optional(),
   /** 0 = a free port; unset = 8080 (the container's probe port); "off" = no health server. */
   DAG_WORKER_HEALTH_PORT: z
@@ -64,17 +49,17 @@ const WorkerEnvSchema = z.object({
       return n;
     }),
   DAG_WORKER_HEALTH_HOST: z.string().min(1).default('0.0.0.0'),
-  DAG_WORKER_MAX_DEQUEUE_COUNT: int(5, 1, 100),
-  DAG_WORKER_VISIBILITY_TIMEOUT_SEC: int(60, 2, 3600),
-  DAG_WORKER_POLL_INTERVAL_MS: int(1000, 10, 60_000),
-  DAG_WORKER_CANCEL_POLL_MS: int(1500, 100, 60_000),
+  DAG_WORKER_MAX_DEQUEUE_COUNT: intSetting(5, 1, 100),
+  DAG_WORKER_VISIBILITY_TIMEOUT_SEC: intSetting(60, 2, 3600),
+  DAG_WORKER_POLL_INTERVAL_MS: intSetting(1000, 10, 60_000),
+  DAG_WORKER_CANCEL_POLL_MS: intSetting(1500, 100, 60_000),
   DAG_WORKER_ETL_MOUNT_PATH: z.string().min(1).default('/mnt/etl'),
   /** Hours the files of a completed or cancelled job stay on the mount. */
-  DAG_WORKER_ETL_RETENTION_HOURS: int(24, 0, 87_600),
+  DAG_WORKER_ETL_RETENTION_HOURS: intSetting(24, 0, 87_600),
   /** Hours for a failed job (a rerun reads what its earlier nodes staged). */
-  DAG_WORKER_ETL_FAILED_RETENTION_HOURS: int(168, 0, 87_600),
+  DAG_WORKER_ETL_FAILED_RETENTION_HOURS: intSetting(168, 0, 87_600),
   /** Minutes between sweeps of the mount; 0 = no sweeping. */
-  DAG_WORKER_ETL_SWEEP_MINUTES: int(30, 0, 10_080),
+  DAG_WORKER_ETL_SWEEP_MINUTES: intSetting(30, 0, 10_080),
   DAG_QUEUE_CONNECTION: z.string().optional(),
   AzureWebJobsStorage: z.string().optional(),
   DAG_QUEUE_SERVICE_URL: z.url().optional(),
@@ -108,13 +93,6 @@ export interface WorkerConfig {
 /** The default worker id: the replica's host name (unique per Container Apps replica) and the pid. */
 export function defaultWorkerId(): string {
   return `${os.hostname()}-${process.pid}`.slice(0, 128);
-}
-
-/** A connection string that names an account or endpoint (not the "use the emulator" shorthand). */
-export function usableConnectionString(s: string | undefined): string | undefined {
-  const v = s?.trim();
-  if (!v || v === 'UseDevelopmentStorage=true') return undefined;
-  return /AccountName=|QueueEndpoint=/i.test(v) ? v : undefined;
 }
 
 export function loadWorkerConfig(settings: Record<string, string | undefined> = process.env): WorkerConfig {

@@ -44,3 +44,4 @@ export * from './layerMetadataRepository';
 export * from './dashboardRepository';
 // The original system's read routes (issue 16).
 export * from './compatReads';
+export * from './pingDatabase';

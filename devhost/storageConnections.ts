@@ -1,15 +1,18 @@
 // Storage connections as the Functions host resolves them: a binding's `connection` names an app
 // setting (default AzureWebJobsStorage) whose value is a connection string. Only connection strings
 // are supported (no identity-based `<name>__queueServiceUri` settings).
-import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
+import type { QueueClient } from '@azure/storage-queue';
+import { toBase64 } from '../lib/base64';
+import { createQueueService, QueueDirectory } from '../lib/io/queueDirectory';
 import { resolveAppSettings, type Env } from './appSettings';
 import { DevHostError } from './devHostError';
 
 export const defaultConnectionName = 'AzureWebJobsStorage';
 
 export class StorageConnections {
-  private readonly services = new Map<string, QueueServiceClient>();
-  private readonly ensured = new Map<string, Promise<unknown>>();
+  /** One directory of queue clients per connection string. */
+  private readonly directories = new Map<string, QueueDirectory>();
+  private readonly directoryOf = new WeakMap<QueueClient, QueueDirectory>();
 
   constructor(private readonly env: Env) {}
 
@@ -34,28 +37,24 @@ export class StorageConnections {
 
   queue(connectionName: string | undefined, queueName: string, where: string): QueueClient {
     const cs = this.connectionString(connectionName, where);
-    let svc = this.services.get(cs);
-    if (!svc) {
-      svc = QueueServiceClient.fromConnectionString(cs);
-      this.services.set(cs, svc);
+    let dir = this.directories.get(cs);
+    if (!dir) {
+      dir = new QueueDirectory(createQueueService({ storageConnectionString: cs }));
+      this.directories.set(cs, dir);
     }
-    return svc.getQueueClient(queueName);
+    const client = dir.client(queueName);
+    this.directoryOf.set(client, dir);
+    return client;
   }
 
   /** Creates the queue once per process (the host creates trigger, output and poison queues). */
   async ensureQueue(client: QueueClient): Promise<void> {
-    let p = this.ensured.get(client.url);
-    if (!p) {
-      p = client.createIfNotExists().catch((err: unknown) => {
-        this.ensured.delete(client.url);
-        throw err;
-      });
-      this.ensured.set(client.url, p);
-    }
-    await p;
+    const dir = this.directoryOf.get(client);
+    if (dir) await dir.ensure(client.name);
+    else await client.createIfNotExists();
   }
 }
 
 export function encodeQueueMessage(text: string, encoding: 'base64' | 'none'): string {
-  return encoding === 'base64' ? Buffer.from(text, 'utf8').toString('base64') : text;
+  return encoding === 'base64' ? toBase64(text) : text;
 }

@@ -2,6 +2,8 @@
 // locally), validated with zod. Every variable is documented in docs/configuration.md.
 import { z } from 'zod';
 import { withoutBlankSettings } from '../db/createPool';
+import { intSetting } from '../lib/intSetting';
+import { STORAGE_NAME } from '../lib/storageNames';
 
 const csv = (fallback: string) =>
   z
@@ -18,25 +20,9 @@ const bool = (fallback: boolean) =>
     .string()
     .optional()
     .transform((s) => (s === undefined || s === '' ? fallback : /^(1|true|yes|on)$/i.test(s)));
-const int = (fallback: number, min: number, max: number) =>
-  z
-    .string()
-    .optional()
-    .transform((s, ctx) => {
-      if (s === undefined || s === '') return fallback;
-      const n = Number(s);
-      if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `must be an integer between ${min} and ${max}, got "${s}"` });
-        return z.NEVER;
-      }
-      return n;
-    });
 const queueName = z
   .string()
-  .regex(
-    /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/,
-    'must be a valid Storage Queue name (3-63 lowercase letters, digits, dashes)',
-  );
+  .regex(STORAGE_NAME, 'must be a valid Storage Queue name (3-63 lowercase letters, digits, dashes)');
 
 export const ConfigSchema = z.object({
   DAG_WORKFLOWS_DIR: z.string().default('./workflows'),
@@ -52,8 +38,8 @@ export const ConfigSchema = z.object({
   DAG_STAC_SCHEMA: z.string().min(1).max(63).default('stac'),
   /** The role the migrations grant to (auto-bootstrap and the bootstrap routes); default <schema>_app. */
   DAG_DB_APP_ROLE: z.string().min(1).max(63).optional(),
-  DAG_FANOUT_CHUNK_SIZE: int(500, 1, 5000),
-  DAG_ACTIVITY_BATCH_SIZE: int(20, 1, 1000),
+  DAG_FANOUT_CHUNK_SIZE: intSetting(500, 1, 5000),
+  DAG_ACTIVITY_BATCH_SIZE: intSetting(20, 1, 1000),
   /**
    * Local only: apply the migrations before the first submission (the app's login must be the Postgres
    * administrator). Off on Azure, where the app checks the schema version instead.
@@ -62,11 +48,11 @@ export const ConfigSchema = z.object({
   /** POST /api/handlers/{name}/test runs a handler in a one-task job (admin key); off by default. */
   DAG_ENABLE_HANDLER_TESTING: bool(false),
   /** Jobs whose orchestration is gone are reconciled after this long without an update. */
-  DAG_RECONCILE_GRACE_SECONDS: int(120, 1, 86400),
+  DAG_RECONCILE_GRACE_SECONDS: intSetting(120, 1, 86400),
   /** How often container workers beat (a third of their DAG_WORKER_VISIBILITY_TIMEOUT_SEC). */
-  DAG_WORKER_HEARTBEAT_SECONDS: int(20, 1, 3600),
+  DAG_WORKER_HEARTBEAT_SECONDS: intSetting(20, 1, 3600),
   /** An attempt silent for this many heartbeat intervals has its task message looked for. */
-  DAG_STRANDED_AFTER_HEARTBEATS: int(3, 1, 1000),
+  DAG_STRANDED_AFTER_HEARTBEATS: intSetting(3, 1, 1000),
   /** Storage for task queues: a connection string (Azurite locally), else the account URL + managed identity. */
   DAG_QUEUE_CONNECTION: z.string().optional(),
   AzureWebJobsStorage: z.string().optional(),

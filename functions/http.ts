@@ -7,7 +7,8 @@ import { isDbError } from '../db';
 import { hasActiveSpan, markSpanFailed, telemetryEnabled, withSpan } from '../handlers/telemetry';
 import { services } from './services';
 
-const STATUS: Record<AppError['code'], number> = {
+/** The HTTP status of each AppError code (the JSON API and the dashboard alike). */
+export const HTTP_STATUS: Record<AppError['code'], number> = {
   VALIDATION: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
@@ -53,7 +54,7 @@ function logError(message: string, data: Record<string, unknown>): void {
 
 /** Maps anything thrown by a route to a response; unexpected errors are logged, not shown. */
 export function toResponse(err: unknown, context: InvocationContext): HttpResponseInit {
-  if (isAppError(err)) return errorResponse(STATUS[err.code], err.code, err.message, err.details);
+  if (isAppError(err)) return errorResponse(HTTP_STATUS[err.code], err.code, err.message, err.details);
   if (isDbError(err)) {
     if (err.code === 'VALIDATION') return errorResponse(400, 'VALIDATION', err.message, err.details);
     if (err.code === 'CONFLICT') return errorResponse(409, 'CONFLICT', err.message);
@@ -151,16 +152,7 @@ export async function parseBody<T>(req: HttpRequest, schema: z.ZodType<T>): Prom
   } catch (err) {
     throw new AppError('VALIDATION', `The request body is not valid JSON: ${(err as Error).message}`);
   }
-  const r = schema.safeParse(body);
-  if (!r.success) {
-    const problems = zodProblems(r.error);
-    throw new AppError(
-      'VALIDATION',
-      `Invalid request body: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
-      problems,
-    );
-  }
-  return r.data;
+  return validated(schema, body, 'request body');
 }
 
 /**
@@ -172,16 +164,19 @@ export function parseQuery<T>(req: HttpRequest, schema: z.ZodType<T>): T {
   for (const [k, v] of req.query.entries()) {
     if (k !== 'code' && !Object.hasOwn(obj, k)) obj[k] = v;
   }
-  const r = schema.safeParse(obj);
-  if (!r.success) {
-    const problems = zodProblems(r.error);
-    throw new AppError(
-      'VALIDATION',
-      `Invalid query string: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
-      problems,
-    );
-  }
-  return r.data;
+  return validated(schema, obj, 'query string');
+}
+
+/** The value as the schema parses it; otherwise a VALIDATION error that lists every problem. */
+function validated<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const problems = zodProblems(r.error);
+  throw new AppError(
+    'VALIDATION',
+    `Invalid ${what}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+    problems,
+  );
 }
 
 /** A route parameter that must be present and look like an id. */

@@ -11,7 +11,7 @@ import { attemptsInFlight, checkSchemaReadiness, jobsEndedSince } from '../db';
 import { getBlobService } from '../handlers/raster/blobService';
 import { openRasterCatalog } from '../handlers/raster/rasterCatalog';
 import { loadRasterConfig } from '../handlers/raster/rasterConfig';
-import { json, param, parseQuery } from './http';
+import { json, limitParam, param, parseQuery } from './http';
 import { services } from './services';
 import { strandedAttemptsCheck } from './strandedHealth';
 import { version } from './version';
@@ -199,12 +199,7 @@ export async function healthCheck(req: HttpRequest): Promise<HttpResponseInit> {
 }
 
 const OrchestrationQuery = z.strictObject({
-  minutes: z
-    .string()
-    .regex(/^\d+$/, 'must be a positive integer')
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(10080))
-    .optional(),
+  minutes: limitParam(10080),
 });
 
 /**

@@ -85,13 +85,20 @@ import {
   getAdminOrphans,
   getAdminRecentEvents,
   getAdminRunningNodes,
-  getHandlers,
-  getOrchestratorStatus,
-  getServiceInfo,
+} from './compatAdmin';
+import {
   getStatusJobEvents,
   getStatusJobNodes,
   getStatusLookup,
   getStatusStats,
+  postGatewayBatch,
+} from './compatGateway';
+import { v1 } from './compatViews';
+import {
+  COMPAT_ROUTE_SCHEMAS,
+  getHandlers,
+  getOrchestratorStatus,
+  getServiceInfo,
   getV1Job,
   getV1Jobs,
   getV1NodeEvents,
@@ -99,11 +106,8 @@ import {
   getV1Timeline,
   getV1Workflow,
   getV1Workflows,
-  postGatewayBatch,
   postV1Cancel,
   postV1Job,
-  v1,
-  COMPAT_ROUTE_SCHEMAS,
 } from './httpCompat';
 import { postCheckpointCallback, postTaskProgressCallback, postTaskResultCallback } from './httpCallbacks';
 import { postHandlerTest } from './httpHandlerTest';

@@ -6,6 +6,7 @@ import type { Workflow } from '../dag/workflowModel';
 import { AppError } from '../dag/appError';
 import { getBlobService, isNotFound } from '../handlers/raster/blobService';
 import { loadRasterConfig } from '../handlers/raster/rasterConfig';
+import { STORAGE_NAME } from '../lib/storageNames';
 
 export interface Problem {
   path: string;
@@ -13,8 +14,6 @@ export interface Problem {
 }
 
 const RASTER_REQUIRED = ['blob_name', 'container_name', 'collection_id'] as const;
-// Azure Storage container names: 3-63 lowercase letters, digits and single dashes.
-const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$/;
 
 export const isRasterWorkflow = (w: Workflow) => w.workflow_id.startsWith('raster_');
 
@@ -38,7 +37,7 @@ export async function preflight(
     }
     const container = present.container_name;
     const blob = present.blob_name;
-    if (container !== undefined && !CONTAINER_NAME.test(container)) {
+    if (container !== undefined && !STORAGE_NAME.test(container)) {
       problems.push({
         path: at('container_name'),
         message: `"${container.slice(0, 80)}" is not a valid blob container name (3-63 lowercase letters, digits and dashes)`,

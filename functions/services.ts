@@ -1,8 +1,7 @@
 // The app's long-lived services, created on first use and shared by every function invocation of
 // the worker process: the Postgres pool, the workflow catalog (reloaded when the files change),
 // the handler registry, the queue sender and the logger.
-import { DefaultAzureCredential } from '@azure/identity';
-import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
+import type { QueueClient } from '@azure/storage-queue';
 import path from 'node:path';
 import { statSync, readdirSync } from 'node:fs';
 import type pg from 'pg';
@@ -12,6 +11,9 @@ import type { QueueConfig } from '../dag/runners';
 import { AppError } from '../dag/appError';
 import { checkSchemaReadiness, createPool, defaultAppRole, loadDbConfig, runMigrations } from '../db';
 import { createLogger, type Logger } from '../handlers/createLogger';
+import { jsonToBase64 } from '../lib/base64';
+import { createQueueService, QueueDirectory } from '../lib/io/queueDirectory';
+import { usableConnectionString } from '../lib/storageNames';
 import { defaultRegistry, type HandlerRegistry } from '../handlers/handlerRegistry';
 import { loadConfig, type Config } from './config';
 import { loadWorkflowDirectory, type WorkflowCatalog } from './workflowCatalog';
@@ -87,33 +89,19 @@ function createServices(env: NodeJS.ProcessEnv = process.env): Services {
     }
   };
 
-  let queueService: QueueServiceClient | undefined;
-  const queueClients = new Map<string, { client: QueueClient; created: Promise<unknown> }>();
-  const queueService_ = () => {
-    if (queueService) return queueService;
-    const conn = config.DAG_QUEUE_CONNECTION ?? config.AzureWebJobsStorage;
-    if (conn && conn !== 'UseDevelopmentStorage=true' && /AccountName=|QueueEndpoint=/i.test(conn)) {
-      queueService = QueueServiceClient.fromConnectionString(conn);
-    } else if (config.DAG_QUEUE_SERVICE_URL) {
-      queueService = new QueueServiceClient(config.DAG_QUEUE_SERVICE_URL, new DefaultAzureCredential());
-    } else {
-      throw new Error(
+  let queues: QueueDirectory | undefined;
+  const directory = () =>
+    (queues ??= new QueueDirectory(
+      createQueueService(
+        {
+          storageConnectionString: usableConnectionString(
+            config.DAG_QUEUE_CONNECTION ?? config.AzureWebJobsStorage,
+          ),
+          queueServiceUrl: config.DAG_QUEUE_SERVICE_URL,
+        },
         'No queue storage configured: set DAG_QUEUE_CONNECTION or AzureWebJobsStorage to a connection string, or DAG_QUEUE_SERVICE_URL for managed identity (docs/configuration.md).',
-      );
-    }
-    return queueService;
-  };
-  const queueEntry = (name: string) => {
-    let e = queueClients.get(name);
-    if (!e) {
-      const client = queueService_().getQueueClient(name);
-      e = { client, created: client.createIfNotExists() };
-      // A failed create is retried by the next send.
-      e.created.catch(() => queueClients.delete(name));
-      queueClients.set(name, e);
-    }
-    return e;
-  };
+      ),
+    ));
 
   let bootstrapped: Promise<void> | undefined;
   // Aborted when the app terminates: handlers running in activities stop instead of holding the
@@ -152,19 +140,18 @@ function createServices(env: NodeJS.ProcessEnv = process.env): Services {
       }
       return catalog;
     },
-    queueClient: (name) => queueEntry(name).client,
+    queueClient: (name) => directory().client(name),
     async sendToQueue(name, message) {
-      const e = queueEntry(name);
-      await e.created;
+      const client = await directory().ensure(name);
       // Functions queue triggers read base64 by default (host.json messageEncoding).
-      const r = await e.client.sendMessage(Buffer.from(JSON.stringify(message)).toString('base64'));
+      const r = await client.sendMessage(jsonToBase64(message));
       return { messageId: r.messageId, popReceipt: r.popReceipt };
     },
     async probeQueueMessage(name, sent) {
       // Visibility 0 changes nothing for a message never dequeued (it is visible); a dequeued one no
       // longer matches the receipt and is left alone.
       try {
-        await queueEntry(name).client.updateMessage(sent.messageId, sent.popReceipt, undefined, 0);
+        await directory().client(name).updateMessage(sent.messageId, sent.popReceipt, undefined, 0);
         return 'present';
       } catch (err) {
         const status = (err as { statusCode?: number }).statusCode;

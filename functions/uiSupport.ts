@@ -12,11 +12,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Cookie, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import nunjucks from 'nunjucks';
+import { z } from 'zod';
 import { AppError, isAppError } from '../dag/appError';
 import { isDbError } from '../db';
+import { HTTP_STATUS } from './http';
 import { services } from './services';
 
 export const UI_BASE = '/api/ui';
+
+/** A text field of a query or form: at most `max` characters, trimmed, blank is none. */
+export const optionalText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .optional()
+    .transform((s) => (s === undefined || s.trim() === '' ? undefined : s.trim()));
 const KEY_COOKIE = 'dag_ui_key';
 const CSRF_COOKIE = 'dag_ui_csrf';
 
@@ -282,17 +292,6 @@ export function jsonWithEtag(req: HttpRequest, value: unknown): HttpResponseInit
 
 // -------------------------------------------------------------------------------------------- errors
 
-const STATUS: Record<AppError['code'], number> = {
-  VALIDATION: 400,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  PAYLOAD_TOO_LARGE: 413,
-  UNAVAILABLE: 503,
-  INTERNAL: 500,
-};
-
 type Handler = (req: HttpRequest, ctx: InvocationContext, s: UiSession) => Promise<HttpResponseInit>;
 
 /**
@@ -320,7 +319,7 @@ export function uiRoute(
       let status = 500;
       let message = `Internal error (invocation ${ctx.invocationId}); see the logs.`;
       if (isAppError(err)) {
-        status = STATUS[err.code];
+        status = HTTP_STATUS[err.code];
         message = err.message;
       } else if (isDbError(err) && err.code === 'VALIDATION') {
         status = 400;

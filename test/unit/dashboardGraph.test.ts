@@ -1,7 +1,7 @@
 // The dashboard's graph edges (functions/httpUi.ts workflowEdges): next, depends_on (list, all_of,
 // any_of) and conditional branches in both forms, labelled, without duplicates.
 import { describe, expect, it } from 'vitest';
-import { workflowEdges } from '../../functions/httpUi';
+import { workflowEdges } from '../../functions/workflowEdges';
 
 describe('workflowEdges', () => {
   it('draws next, depends_on and both forms of branches, labelled, each edge once', () => {

@@ -1,5 +1,5 @@
-// The architecture's rules are enforced by ESLint (eslint.config.mjs): import zones and the
-// determinism rules for dag/ and orchestrations/. These tests lint small snippets as if they lived
+// The architecture's rules are enforced by ESLint (eslint.config.mjs): import zones, `pg` only in db/,
+// and the determinism rules for dag/ and orchestrations/. These tests lint small snippets as if they lived
 // in those folders, so a weakened config fails here.
 import { ESLint } from 'eslint';
 import path from 'node:path';
@@ -36,6 +36,31 @@ describe('import zones', () => {
     ['orchestrations/x.ts', "import { getJob } from '../db';\nexport const g = getJob;\n"],
     ['devhost/x.ts', "import { decide } from '../dag/decide';\nexport const d = decide;\n"],
     ['db/x.ts', "import { services } from '../functions/services';\nexport const s = services;\n"],
+    ['handlers/x.ts', "import { services } from '../functions/services';\nexport const s = services;\n"],
+    [
+      'handlers/raster/x.ts',
+      "import { runTasks } from '../../activities/runTasks';\nexport const r = runTasks;\n",
+    ],
+    ['handlers/x.ts', "import { ACTIVITY } from '../activities/contracts';\nexport const a = ACTIVITY;\n"],
+    ['handlers/x.ts', "import { startDevHost } from '../devhost';\nexport const s = startDevHost;\n"],
+    ['handlers/x.ts', "import { runCli } from '../cli/main';\nexport const r = runCli;\n"],
+    ['functions/x.ts', "import { startDevHost } from '../devhost';\nexport const s = startDevHost;\n"],
+    ['functions/x.ts', "import { runCli } from '../cli/main';\nexport const r = runCli;\n"],
+    [
+      'functions/x.ts',
+      "import { startContainerWorker } from '../container-worker';\nexport const s = startContainerWorker;\n",
+    ],
+    ['cli/x.ts', "import { dagJob } from '../orchestrations/dagJob';\nexport const d = dagJob;\n"],
+    ['cli/x.ts', "import { runTasks } from '../activities/runTasks';\nexport const r = runTasks;\n"],
+    ['lib/x.ts', "import { getJob } from '../db';\nexport const g = getJob;\n"],
+    ['lib/x.ts', "import { suggest } from '../dag/suggest';\nexport const s = suggest;\n"],
+    ['lib/io/x.ts', "import { emitLog } from '../../handlers/telemetry';\nexport const e = emitLog;\n"],
+    ['lib/x.ts', "import { readFileSync } from 'node:fs';\nexport const r = readFileSync;\n"],
+    ['dag/x.ts', "import { createLogger } from '../lib/io/logger';\nexport const c = createLogger;\n"],
+    [
+      'orchestrations/x.ts',
+      "import { QueueDirectory } from '../lib/io/queueDirectory';\nexport const q = QueueDirectory;\n",
+    ],
   ])('%s: %s fails lint', async (file, code) => {
     expect((await problems(file, code)).some((p) => p.startsWith('no-restricted-imports'))).toBe(true);
   });
@@ -50,11 +75,51 @@ describe('import zones', () => {
     expect(await problems('dag/x.ts', "import { z } from 'zod';\nexport const s = z.string();\n")).toEqual(
       [],
     );
-    expect(await problems('functions/x.ts', "import pg from 'pg';\nexport const p = pg;\n")).toEqual([]);
+    for (const [file, code] of [
+      ['functions/x.ts', "import { runTasks } from '../activities/runTasks';\nexport const r = runTasks;\n"],
+      ['handlers/raster/x.ts', "import { getJob } from '../../db';\nexport const g = getJob;\n"],
+      ['cli/x.ts', "import { startDevHost } from '../devhost';\nexport const s = startDevHost;\n"],
+      ['dag/x.ts', "import { toBase64 } from '../lib/base64';\nexport const b = toBase64;\n"],
+      ['devhost/x.ts', "import { createLogger } from '../lib/io/logger';\nexport const c = createLogger;\n"],
+      ['lib/io/x.ts', "import { readFileSync } from 'node:fs';\nexport const r = readFileSync;\n"],
+      ['lib/io/x.ts', "import { toBase64 } from '../base64';\nexport const b = toBase64;\n"],
+    ]) {
+      expect(await problems(file!, code!), file).toEqual([]);
+    }
   });
 });
 
-describe('determinism in dag/ and orchestrations/', () => {
+describe('pg only in db/', () => {
+  const usesPg = "import pg from 'pg';\nexport const p = new pg.Pool();\n";
+  const pgProblems = async (file: string, code: string) =>
+    (await problems(file, code)).filter((p) => p.startsWith('@typescript-eslint/no-restricted-imports'));
+
+  it.each([
+    'functions/x.ts',
+    'handlers/x.ts',
+    'handlers/raster/x.ts',
+    'activities/x.ts',
+    'cli/x.ts',
+    'container-worker/x.ts',
+    'devhost/x.ts',
+    'lib/io/x.ts',
+  ])('%s may not import pg', async (file) => {
+    expect(await pgProblems(file, usesPg)).not.toEqual([]);
+    expect(await pgProblems(file, "import { Pool } from 'pg-pool';\nexport const p = Pool;\n")).not.toEqual(
+      [],
+    );
+  });
+
+  it('db/ and the dev host store may; a type-only import (a pool in a signature) is fine anywhere', async () => {
+    expect(await problems('db/x.ts', usesPg)).toEqual([]);
+    expect(await problems('devhost/store/x.ts', usesPg)).toEqual([]);
+    expect(await problems('functions/x.ts', "import type pg from 'pg';\nexport type P = pg.Pool;\n")).toEqual(
+      [],
+    );
+  });
+});
+
+describe('determinism in dag/, orchestrations/ and the pure lib/', () => {
   it.each([
     ['Date.now()', 'export const t = Date.now();\n'],
     ['new Date()', 'export const t = new Date();\n'],
@@ -62,7 +127,7 @@ describe('determinism in dag/ and orchestrations/', () => {
     ['process.env', 'export const e = process.env.X;\n'],
     ['setTimeout', 'setTimeout(() => undefined, 1);\n'],
   ])('%s fails lint', async (_name, code) => {
-    for (const dir of ['dag', 'orchestrations']) {
+    for (const dir of ['dag', 'orchestrations', 'lib']) {
       expect(
         (await problems(`${dir}/x.ts`, code)).some((p) => p.startsWith('no-restricted-syntax')),
         dir,

@@ -3,7 +3,7 @@
 // queue service is a stub at the narrowest seam (the SDK client's createIfNotExists).
 import type { QueueServiceClient } from '@azure/storage-queue';
 import { describe, expect, it } from 'vitest';
-import { QueueDirectory } from '../../container-worker/queueService';
+import { QueueDirectory } from '../../lib/io/queueDirectory';
 
 function service(fail: unknown) {
   const calls: string[] = [];

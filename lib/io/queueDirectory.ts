@@ -1,5 +1,7 @@
-// The Storage Queue service client: a connection string (Azurite locally, or an account key), or
-// the queue service URL with DefaultAzureCredential (the managed identity on Azure Container Apps).
+// Storage queue clients for every process that sends or receives (the Function App, the container
+// worker, the dev host's bindings, the CLI): the service client from a connection string (Azurite
+// locally, or an account key) or from the queue service URL with DefaultAzureCredential (a managed
+// identity on Azure), and one client per queue name, each created (createIfNotExists) once.
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
 
@@ -9,13 +11,15 @@ export interface QueueServiceOptions {
   credential?: TokenCredential;
 }
 
-export function createQueueService(o: QueueServiceOptions): QueueServiceClient {
+/** `missing`: what to say when neither is given (a process may name its own settings). */
+export function createQueueService(
+  o: QueueServiceOptions,
+  missing = 'Queue storage is needed: pass storageConnectionString (Azurite locally) or queueServiceUrl (https://<account>.queue.core.windows.net, reached with the managed identity).',
+): QueueServiceClient {
   if (o.storageConnectionString) return QueueServiceClient.fromConnectionString(o.storageConnectionString);
   if (o.queueServiceUrl)
     return new QueueServiceClient(o.queueServiceUrl, o.credential ?? new DefaultAzureCredential());
-  throw new Error(
-    'The container worker needs queue storage: pass storageConnectionString (Azurite locally) or queueServiceUrl (https://<account>.queue.core.windows.net, reached with the managed identity).',
-  );
+  throw new Error(missing);
 }
 
 /** Queue clients by name, each created (createIfNotExists) once; a failed create is retried next time. */
@@ -38,8 +42,8 @@ export class QueueDirectory {
     const client = this.client(name);
     const e = this.entries.get(name)!;
     if (!e.ready) {
-      // On Azure the queues are declared by the deployment and the worker's identity may only send to
-      // some of them (the result queue): a 403 on create means "exists, not ours to manage".
+      // On Azure the queues are declared by the deployment and an identity may only send to some of
+      // them (the worker to the result queue): a 403 on create means "exists, not ours to manage".
       e.ready = client.createIfNotExists().catch((err: unknown) => {
         if (storageStatus(err) === 403) return undefined;
         throw err;
