@@ -34,40 +34,55 @@ export interface Preflight {
   checkedAt: Date;
 }
 
-const nullableDate = z.coerce.date().nullable();
+/** The node's columns, selected under the names of Preflight['node']. */
+const PreflightNode = z.object({
+  status: z.string(),
+  taskId: z.string().nullable(),
+  attempt: z.number(),
+  firstAttempt: z.number(),
+  workerId: z.string().nullable(),
+  lastSeenAt: z.coerce.date().nullable(),
+  inputParams: z.unknown().transform((v) => v ?? null),
+});
 
-/** The row, read straight into a Preflight (a missing node, job or result comes back as nulls). */
-const PreflightRow = z
-  .object({
-    node_status: z.string().nullable(),
-    node_task_id: z.string().nullable(),
-    node_attempt: z.number().nullable(),
-    first_attempt: z.number().nullable(),
-    worker_id: z.string().nullable(),
-    last_seen_at: nullableDate,
-    input_params: z.unknown().optional(),
-    job_status: z.string().nullable(),
-    cancel_requested: z.boolean().nullable(),
-    result_status: z.string().nullable(),
-    result_disposition: z.string().nullable(),
-    result_error: z.string().nullable(),
-    result_worker: z.string().nullable(),
-    result_duration_ms: z.number().nullable(),
-    checked_at: z.coerce.date(),
-  })
-  .transform((row): Preflight => ({
-    node:
-      row.node_status === null
-        ? null
-        : {
-            status: row.node_status,
-            taskId: row.node_task_id,
-            attempt: row.node_attempt ?? 0,
-            firstAttempt: row.first_attempt ?? 0,
-            workerId: row.worker_id,
-            lastSeenAt: row.last_seen_at,
-            inputParams: row.input_params ?? null,
-          },
+const PreflightRow = z.object({
+  status: z.string().nullable(),
+  job_status: z.string().nullable(),
+  cancel_requested: z.boolean().nullable(),
+  result_status: z.string().nullable(),
+  result_disposition: z.string().nullable(),
+  result_error: z.string().nullable(),
+  result_worker: z.string().nullable(),
+  result_duration_ms: z.number().nullable(),
+  checked_at: z.coerce.date(),
+});
+
+/** Everything the worker needs to decide what to do with a task message, in one round trip. */
+export async function preflightTask(
+  db: Queryable,
+  schema: string,
+  input: { jobId: string; nodeId: string; taskId: string; withParams: boolean },
+): Promise<Preflight> {
+  const nodes = sql.table(schema, 'dag_node_states');
+  const r = await query(
+    db,
+    sql`SELECT n.status::text AS status, n.task_id AS "taskId", coalesce(n.attempt, 0) AS attempt,
+          coalesce(n.first_attempt, 0) AS "firstAttempt", n.worker_id AS "workerId",
+          coalesce(n.heartbeat_at, n.started_at) AS "lastSeenAt",
+          ${input.withParams ? sql`n.input_params` : sql`NULL::jsonb`} AS "inputParams",
+          j.status::text AS job_status, j.cancel_requested_at IS NOT NULL AS cancel_requested,
+          r.status::text AS result_status, r.disposition::text AS result_disposition,
+          r.error_message AS result_error, r.worker_id AS result_worker, r.duration_ms AS result_duration_ms,
+          now() AS checked_at
+        FROM (SELECT 1) AS one
+        LEFT JOIN ${nodes} n ON n.job_id = ${input.jobId} AND n.node_id = ${input.nodeId}
+        LEFT JOIN ${sql.table(schema, 'dag_jobs')} j ON j.job_id = ${input.jobId}
+        LEFT JOIN ${sql.table(schema, 'dag_task_results')} r ON r.task_id = ${input.taskId}`,
+    { prepare: true },
+  );
+  const row = PreflightRow.parse(r.rows[0]);
+  return {
+    node: row.status === null ? null : PreflightNode.parse(r.rows[0]),
     job: row.job_status === null ? null : { status: row.job_status, cancelRequested: !!row.cancel_requested },
     result:
       row.result_status === 'completed' || row.result_status === 'failed'
@@ -80,31 +95,7 @@ const PreflightRow = z
           }
         : null,
     checkedAt: row.checked_at,
-  }));
-
-/** Everything the worker needs to decide what to do with a task message, in one round trip. */
-export async function preflightTask(
-  db: Queryable,
-  schema: string,
-  input: { jobId: string; nodeId: string; taskId: string; withParams: boolean },
-): Promise<Preflight> {
-  const nodes = sql.table(schema, 'dag_node_states');
-  const r = await query(
-    db,
-    sql`SELECT n.status::text AS node_status, n.task_id AS node_task_id, n.attempt AS node_attempt,
-          n.first_attempt, n.worker_id, coalesce(n.heartbeat_at, n.started_at) AS last_seen_at,
-          ${input.withParams ? sql`n.input_params` : sql`NULL::jsonb`} AS input_params,
-          j.status::text AS job_status, j.cancel_requested_at IS NOT NULL AS cancel_requested,
-          r.status::text AS result_status, r.disposition::text AS result_disposition,
-          r.error_message AS result_error, r.worker_id AS result_worker, r.duration_ms AS result_duration_ms,
-          now() AS checked_at
-        FROM (SELECT 1) AS one
-        LEFT JOIN ${nodes} n ON n.job_id = ${input.jobId} AND n.node_id = ${input.nodeId}
-        LEFT JOIN ${sql.table(schema, 'dag_jobs')} j ON j.job_id = ${input.jobId}
-        LEFT JOIN ${sql.table(schema, 'dag_task_results')} r ON r.task_id = ${input.taskId}`,
-    { prepare: true },
-  );
-  return PreflightRow.parse(r.rows[0]);
+  };
 }
 
 export interface RunningRef {
