@@ -76,7 +76,7 @@ function onlyFrom(self, allowed) {
 
 // TEMPORARY (issue 18): files that still import `pg` at runtime while their owners move the SQL into
 // db/ on other branches. The lead empties this list when the branches are merged.
-const pgTemporary = ['container-worker/workerQueries.ts', 'handlers/raster/rasterCatalog.ts'];
+const pgTemporary = ['handlers/raster/rasterCatalog.ts'];
 
 function zone(files, patterns, extraSyntax = []) {
   return {

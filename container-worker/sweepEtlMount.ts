@@ -8,8 +8,7 @@
 import type { Dirent } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Queryable } from '../db';
-import { jobEnds, type JobEnd } from './workerQueries';
+import { jobEnds, type JobEnd, type Queryable } from '../db';
 
 /** The per-job areas of the mount (handlers/raster/mountPaths.ts). */
 export const ETL_AREAS = ['input', 'work', 'output'] as const;

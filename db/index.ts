@@ -3,6 +3,7 @@ export * from './errors';
 export * from './sql';
 export * from './queryable';
 export * from './createPool';
+export * from './dbPool';
 export * from './statuses';
 export * from './defineTable';
 export * from './tables';
@@ -30,6 +31,7 @@ export * from './lightAttemptRepository';
 export * from './attemptStates';
 export * from './jobLifecycle';
 export * from './taskMessageRepository';
+export * from './workerRepository';
 // The platform layer (geospatial assets, versions, review, clearance; docs/domain.md).
 export * from './assetStatuses';
 export * from './assetIdentity';

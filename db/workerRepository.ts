@@ -1,29 +1,14 @@
-// The worker's own reads and liveness writes, each ONE statement: what a received message finds
-// (job, node, recorded result, whether another worker holds the attempt), the periodic heartbeat +
-// cancel/supersede check for every task this worker runs, the hand-back of attempts at shutdown,
-// and a node's retry policy. State transitions go through the db/ repositories; these statements
-// only touch liveness columns (worker_id, heartbeat_at), which never bump a row's version.
+// The container worker's own reads and liveness writes, each ONE statement: what a received message
+// finds (job, node, recorded result, the holder's last sign of life), the periodic heartbeat +
+// cancel/supersede check for every task a worker runs, the hand-back of attempts at shutdown, a
+// node's retry policy and the end of jobs (the ETL sweep). State transitions go through the other
+// repositories; these statements only touch liveness columns (worker_id, heartbeat_at), which never
+// bump a row's version.
 import { z } from 'zod';
 import { RetryPolicySchema, type RetryPolicy } from '../dag/workflowModel';
-import { query, sql, type Queryable } from '../db';
-import { recordSource, type RecordColumns } from '../db/recordSource';
-
-const PreflightRow = z.object({
-  node_status: z.string().nullable(),
-  node_task_id: z.string().nullable(),
-  node_attempt: z.number().nullable(),
-  first_attempt: z.number().nullable(),
-  worker_id: z.string().nullable(),
-  holder_alive: z.boolean().nullable(),
-  input_params: z.unknown().optional(),
-  job_status: z.string().nullable(),
-  cancel_requested: z.boolean().nullable(),
-  result_status: z.string().nullable(),
-  result_disposition: z.string().nullable(),
-  result_error: z.string().nullable(),
-  result_worker: z.string().nullable(),
-  result_duration_ms: z.number().nullable(),
-});
+import { query, type Queryable } from './queryable';
+import { recordSource, type RecordColumns } from './recordSource';
+import { sql } from './sql';
 
 export interface Preflight {
   node: {
@@ -31,9 +16,10 @@ export interface Preflight {
     taskId: string | null;
     attempt: number;
     firstAttempt: number;
+    /** The worker holding the attempt (null: none, or handed back). */
     workerId: string | null;
-    /** Another worker holds the attempt: worker_id set and a heartbeat (or start) within staleAfter. */
-    holderAlive: boolean;
+    /** The holder's last heartbeat, else the attempt's start (null: neither). */
+    lastSeenAt: Date | null;
     inputParams: unknown;
   } | null;
   job: { status: string; cancelRequested: boolean } | null;
@@ -44,25 +30,50 @@ export interface Preflight {
     workerId: string | null;
     durationMs: number | null;
   } | null;
+  /** The database's clock when this was read: heartbeats are written with it, so staleness is judged by it. */
+  checkedAt: Date;
 }
+
+/** The node's columns, selected under the names of Preflight['node']. */
+const PreflightNode = z.object({
+  status: z.string(),
+  taskId: z.string().nullable(),
+  attempt: z.number(),
+  firstAttempt: z.number(),
+  workerId: z.string().nullable(),
+  lastSeenAt: z.coerce.date().nullable(),
+  inputParams: z.unknown().transform((v) => v ?? null),
+});
+
+const PreflightRow = z.object({
+  status: z.string().nullable(),
+  job_status: z.string().nullable(),
+  cancel_requested: z.boolean().nullable(),
+  result_status: z.string().nullable(),
+  result_disposition: z.string().nullable(),
+  result_error: z.string().nullable(),
+  result_worker: z.string().nullable(),
+  result_duration_ms: z.number().nullable(),
+  checked_at: z.coerce.date(),
+});
 
 /** Everything the worker needs to decide what to do with a task message, in one round trip. */
 export async function preflightTask(
   db: Queryable,
   schema: string,
-  input: { jobId: string; nodeId: string; taskId: string; staleAfterMs: number; withParams: boolean },
+  input: { jobId: string; nodeId: string; taskId: string; withParams: boolean },
 ): Promise<Preflight> {
   const nodes = sql.table(schema, 'dag_node_states');
   const r = await query(
     db,
-    sql`SELECT n.status::text AS node_status, n.task_id AS node_task_id, n.attempt AS node_attempt,
-          n.first_attempt, n.worker_id,
-          (n.worker_id IS NOT NULL AND coalesce(n.heartbeat_at, n.started_at) >
-             now() - ${input.staleAfterMs}::int * interval '1 millisecond') AS holder_alive,
-          ${input.withParams ? sql`n.input_params` : sql`NULL::jsonb`} AS input_params,
+    sql`SELECT n.status::text AS status, n.task_id AS "taskId", coalesce(n.attempt, 0) AS attempt,
+          coalesce(n.first_attempt, 0) AS "firstAttempt", n.worker_id AS "workerId",
+          coalesce(n.heartbeat_at, n.started_at) AS "lastSeenAt",
+          ${input.withParams ? sql`n.input_params` : sql`NULL::jsonb`} AS "inputParams",
           j.status::text AS job_status, j.cancel_requested_at IS NOT NULL AS cancel_requested,
           r.status::text AS result_status, r.disposition::text AS result_disposition,
-          r.error_message AS result_error, r.worker_id AS result_worker, r.duration_ms AS result_duration_ms
+          r.error_message AS result_error, r.worker_id AS result_worker, r.duration_ms AS result_duration_ms,
+          now() AS checked_at
         FROM (SELECT 1) AS one
         LEFT JOIN ${nodes} n ON n.job_id = ${input.jobId} AND n.node_id = ${input.nodeId}
         LEFT JOIN ${sql.table(schema, 'dag_jobs')} j ON j.job_id = ${input.jobId}
@@ -71,18 +82,7 @@ export async function preflightTask(
   );
   const row = PreflightRow.parse(r.rows[0]);
   return {
-    node:
-      row.node_status === null
-        ? null
-        : {
-            status: row.node_status,
-            taskId: row.node_task_id,
-            attempt: row.node_attempt ?? 0,
-            firstAttempt: row.first_attempt ?? 0,
-            workerId: row.worker_id,
-            holderAlive: !!row.holder_alive,
-            inputParams: row.input_params ?? null,
-          },
+    node: row.status === null ? null : PreflightNode.parse(r.rows[0]),
     job: row.job_status === null ? null : { status: row.job_status, cancelRequested: !!row.cancel_requested },
     result:
       row.result_status === 'completed' || row.result_status === 'failed'
@@ -94,6 +94,7 @@ export async function preflightTask(
             durationMs: row.result_duration_ms,
           }
         : null,
+    checkedAt: row.checked_at,
   };
 }
 

@@ -1,0 +1,298 @@
+// One received task message, carried through the worker's decision table (decideMessage.ts): decode
+// → (copies of a task held here are deferred) → preflight read → acknowledge / drop / record stale /
+// defer / poison, or start (take over) the attempt and run it while the supervisor keeps its lease
+// and heartbeat → record and send the result → delete the message.
+import type { ContainerTaskMessage } from '../dag/containerMessages';
+import { claimRunningTask, markTaskStarted, preflightTask, type Preflight } from '../db';
+import type { Logger } from '../handlers/createLogger';
+import { executeHandler, type AttemptResult, type ExecuteDeps } from '../handlers/executeHandler';
+import { metrics, trackException, withSpan } from '../handlers/telemetry';
+import { decideDelivery, decideMessage } from './decideMessage';
+import type { ActiveTask, Held, MessageLease } from './messageLease';
+import {
+  attemptResultInput,
+  resultFromRow,
+  type ReportedAttempt,
+  type ResultReporter,
+} from './resultReporter';
+import { attemptIds, type Supervisor } from './supervisor';
+import { decodeTaskMessage } from './taskMessageCodec';
+import type { WorkerContext } from './workerContext';
+
+export interface MessageHandlerDeps {
+  ctx: WorkerContext;
+  lease: MessageLease;
+  reporter: ResultReporter;
+  supervisor: Supervisor;
+  execDeps: ExecuteDeps;
+  maxDequeueCount: number;
+  /** A holder whose heartbeat is older than this is taken for dead. */
+  staleAfterMs: number;
+  stopping: AbortSignal;
+}
+
+export class MessageHandler {
+  /** Task ids between decode and start: a second copy received meanwhile is deferred. */
+  private readonly claiming = new Set<string>();
+  /** Other copies of a task received while it was claimed or running: deleted once it finished. */
+  private readonly copies = new Map<string, Held[]>();
+
+  constructor(private readonly d: MessageHandlerDeps) {}
+
+  async handle(h: Held): Promise<void> {
+    const { ctx, lease, supervisor } = this.d;
+    ctx.counters.received++;
+    const d = decideDelivery(this.d.stopping.aborted, decodeTaskMessage(h.text), h, {
+      running: supervisor.active,
+      claiming: this.claiming,
+    });
+    if (d.kind === 'release') {
+      // Taken while shutting down: back to the queue at once for another worker.
+      await lease.setVisibility(h, 0).catch(() => undefined);
+      return;
+    }
+    if (d.kind === 'poison') return this.poison(h, d.reason, d.attempt);
+    const m = d.message;
+    const log = ctx.log.child({ job_id: m.job_id, node_id: m.node_id, task_id: m.task_id, queue: h.queue });
+    if (d.kind === 'hold-again') return lease.holdAgain(d.task, h, log);
+    if (d.kind === 'defer-copy') {
+      await lease.defer(h, log, d.why);
+      this.copies.get(m.task_id)?.push(h);
+      return;
+    }
+    this.claiming.add(m.task_id);
+    this.copies.set(m.task_id, []);
+    try {
+      // The receive is a consumer span in the job's trace (the enqueue's producer span is its parent).
+      await withSpan(
+        `process ${h.queue}`,
+        {
+          kind: 'consumer',
+          parent: m.traceparent,
+          dimensions: {
+            job_id: m.job_id,
+            ...(m.workflow_id ? { workflow_id: m.workflow_id } : {}),
+            node_id: m.node_id,
+            task_id: m.task_id,
+            attempt: m.attempt,
+            handler: m.handler,
+            runner: 'container',
+            queue: h.queue,
+          },
+          attributes: {
+            'messaging.system': 'azure_storage_queue',
+            'messaging.operation.type': 'process',
+            'messaging.destination.name': h.queue,
+            'messaging.message.id': h.messageId,
+            'messaging.azure_storage_queue.dequeue_count': h.dequeueCount,
+            'worker.id': ctx.workerId,
+          },
+        },
+        () => this.process(h, m, log),
+      );
+    } finally {
+      this.claiming.delete(m.task_id);
+      this.copies.delete(m.task_id);
+    }
+  }
+
+  private async process(h: Held, m: ContainerTaskMessage, log: Logger): Promise<void> {
+    const { ctx, lease, reporter } = this.d;
+    let t0 = Date.now();
+    const pre = await preflightTask(ctx.pool, ctx.schema, {
+      jobId: m.job_id,
+      nodeId: m.node_id,
+      taskId: m.task_id,
+      withParams: m.params_in_db,
+    });
+    ctx.phase('preflight', Date.now() - t0);
+    const d = decideMessage(pre, m, h.dequeueCount, pre.checkedAt.getTime(), {
+      queue: h.queue,
+      maxDequeueCount: this.d.maxDequeueCount,
+      staleAfterMs: this.d.staleAfterMs,
+    });
+    switch (d.kind) {
+      case 'drop':
+        ctx.counters.dropped++;
+        log.warn('task message for a job or node that does not exist: dropped', { job: d.job, node: d.node });
+        return lease.delete(h);
+      case 'acknowledge':
+        ctx.counters.duplicates++;
+        log.info('task already has a result: acknowledged without running', {
+          result: d.result.status,
+          disposition: d.result.disposition,
+        });
+        if (d.resend && !(await reporter.send(m, resultFromRow(m, d.result, d.node, ctx.workerId))))
+          return lease.comeBackLater(h);
+        return lease.delete(h);
+      case 'record': {
+        ctx.counters[d.counter]++;
+        log.info(d.note);
+        const failed = { status: 'failed', errorMessage: d.why, retryable: false } as const;
+        if (!(await reporter.recordAndReport(m, failed, d.firstAttempt, log))) return lease.comeBackLater(h);
+        return lease.delete(h);
+      }
+      case 'defer':
+        return lease.defer(h, log, d.why);
+      case 'poison':
+        return this.poison(h, d.reason, m);
+    }
+    const takeover = d.kind === 'take-over';
+    t0 = Date.now();
+    if (takeover) {
+      // The previous holder died (stale heartbeat) or handed the attempt back at shutdown.
+      const claimed = await claimRunningTask(ctx.pool, ctx.schema, {
+        ...attemptIds(m),
+        workerId: ctx.workerId,
+        previous: d.previousWorker,
+        staleAfterMs: this.d.staleAfterMs,
+      });
+      if (!claimed) return lease.defer(h, log, 'another worker took the attempt over just now');
+      ctx.counters.resumed++;
+      log.info('resuming an attempt whose worker stopped', { previous_worker: d.previousWorker });
+    } else {
+      const s = await markTaskStarted(
+        ctx.pool,
+        ctx.schema,
+        { ...attemptIds(m), workerId: ctx.workerId },
+        { sourceApp: ctx.sourceApp },
+      );
+      if (s.kind === 'already_running')
+        return lease.defer(h, log, 'another worker started the attempt just now');
+      if (s.kind !== 'applied') {
+        // Moved on between the look and the start: the next delivery sorts it out.
+        log.info('the attempt could not be started (it moved on meanwhile); the message comes back', {
+          outcome: s.kind,
+        });
+        await lease.setVisibility(h, Math.min(5, ctx.visibilitySec)).catch(() => undefined);
+        return;
+      }
+    }
+    ctx.phase('start', Date.now() - t0);
+    await this.run(h, m, d.node, takeover, log);
+  }
+
+  private async run(
+    h: Held,
+    m: ContainerTaskMessage,
+    node: NonNullable<Preflight['node']>,
+    takeover: boolean,
+    log: Logger,
+  ): Promise<void> {
+    const { ctx, lease, reporter, supervisor } = this.d;
+    const now = Date.now();
+    const t: ActiveTask = {
+      msg: m,
+      queue: h.queue,
+      messageId: h.messageId,
+      popReceipt: h.popReceipt,
+      controller: new AbortController(),
+      finishing: false,
+      startedAt: now,
+      lastRenewAt: now,
+      lastBeatAt: now,
+      leaseLost: false,
+      leaseOp: Promise.resolve(),
+    };
+    supervisor.active.set(m.task_id, t);
+    ctx.counters.started++;
+    // Container task wait: enqueued (dispatched) → started here.
+    if (!takeover)
+      metrics.containerWait(now - Date.parse(m.dispatched_at), {
+        ...(m.workflow_id ? { workflow_id: m.workflow_id } : {}),
+        node_id: m.node_id,
+        handler: m.handler,
+        queue: h.queue,
+      });
+    try {
+      const t0 = Date.now();
+      const result = await executeHandler(
+        this.d.execDeps,
+        {
+          jobId: m.job_id,
+          nodeId: m.node_id,
+          taskId: m.task_id,
+          attempt: m.attempt,
+          handler: m.handler,
+          params: m.params_in_db ? node.inputParams : (m.params ?? {}),
+          timeoutMs: Math.max(0, Math.min(m.timeout_seconds * 1000, Date.parse(m.deadline) - Date.now())),
+          timeoutSeconds: m.timeout_seconds,
+          runner: 'container',
+          workerId: ctx.workerId,
+          // The first delivery of a first attempt has no checkpoint to read: saves a round trip.
+          mayHaveCheckpoint: takeover || m.attempt > 0,
+        },
+        t.controller.signal,
+      );
+      // From here the node moves on because of this very result: the poll must not take that for
+      // another attempt having replaced this one.
+      t.finishing = true;
+      ctx.phase('execute', Date.now() - t0);
+      if (t.stopReason === 'shutdown' && !result.ok && result.aborted) {
+        await supervisor.handBack(t, log);
+        return;
+      }
+      this.countResult(t, result);
+      log.info(result.ok ? 'task completed' : 'task failed', {
+        handler: m.handler,
+        attempt: m.attempt,
+        duration_ms: result.durationMs,
+        ...(result.ok
+          ? {}
+          : { error: result.error, retryable: result.retryable, timed_out: result.timedOut }),
+      });
+      const ok = await reporter.recordAndReport(m, attemptResultInput(result), node.firstAttempt, log);
+      if (!ok) {
+        // The result could not be recorded or sent: the message comes back and the next delivery
+        // acknowledges it (or runs the attempt again from its checkpoint).
+        await lease.comeBackLater(t);
+        return;
+      }
+      await lease.delete(t);
+      // Copies deferred meanwhile would only come back to be acknowledged: delete them now.
+      for (const c of this.copies.get(m.task_id) ?? []) await lease.delete(c).catch(() => undefined);
+    } finally {
+      supervisor.finished(m.task_id);
+    }
+  }
+
+  private countResult(t: ActiveTask, r: AttemptResult): void {
+    const c = this.d.ctx.counters;
+    if (r.ok) c.completed++;
+    else if (t.stopReason === 'cancelled') c.cancelled++;
+    else if (t.stopReason === 'superseded') c.superseded++;
+    else if (r.timedOut) c.timedOut++;
+    else c.failed++;
+  }
+
+  private async poison(h: Held, reason: string, attempt?: ReportedAttempt): Promise<void> {
+    const { ctx, lease, reporter } = this.d;
+    if (attempt) {
+      // Recorded first: if Postgres is down the message stays and comes back, so the node cannot be
+      // left waiting for its deadline.
+      const failed = { status: 'failed', errorMessage: reason, retryable: false } as const;
+      if (!(await reporter.recordAndReport(attempt, failed, 0)))
+        throw new Error(`could not fail the attempt of poison message ${h.messageId}`);
+    }
+    const poisonQueue = `${h.queue}-poison`;
+    const q = await ctx.queues.ensure(poisonQueue);
+    await q.sendMessage(h.text);
+    await lease.delete(h);
+    ctx.counters.poisoned++;
+    const ids = attempt
+      ? {
+          job_id: attempt.job_id,
+          node_id: attempt.node_id,
+          task_id: attempt.task_id,
+          attempt: attempt.attempt,
+        }
+      : {};
+    trackException('PoisonMessage', reason, { ...ids, queue: h.queue }, { message_id: h.messageId });
+    metrics.poisoned({ queue: h.queue });
+    ctx.log.error(`message ${h.messageId} moved to ${poisonQueue}`, {
+      reason,
+      dequeue_count: h.dequeueCount,
+      ...(attempt ? { job_id: attempt.job_id, node_id: attempt.node_id, task_id: attempt.task_id } : {}),
+    });
+  }
+}
