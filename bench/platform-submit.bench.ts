@@ -11,9 +11,9 @@ import path from 'node:path';
 import pg from 'pg';
 import { readFileSync } from 'node:fs';
 import { loadWorkflow } from '../dag/loadWorkflow';
-import { assetIdFor, deploySchema, readSubmissionContext, seedPlatforms, submitAssetVersion } from '../db';
+import { assetIdFor, readSubmissionContext, seedPlatforms, submitAssetVersion } from '../db';
 import { nodeSpecs } from '../functions/jobService';
-import { BENCH_DB, startBenchApp } from './lib/appHost';
+import { BENCH_DB, dropBenchSchema, migrateBenchSchema, startBenchApp } from './lib/appHost';
 import { runHttpLoad } from './lib/httpLoad';
 import { median, record } from './lib/record';
 
@@ -82,8 +82,8 @@ async function stateLayer(schema: string, n: number) {
 async function round(k: number) {
   const schema = `benchp_${Date.now().toString(36)}_${k}`;
   const admin = new pg.Pool({ connectionString: DB, max: 2 });
-  await admin.query(`CREATE SCHEMA "${schema}"`);
-  await deploySchema(admin, schema);
+  // Migrated as a deployment does (the app refuses a schema without the current migrations).
+  await migrateBenchSchema(admin, schema);
   await seedPlatforms(admin, schema, 'bench');
   const app = await startBenchApp({
     schema,
@@ -138,8 +138,7 @@ async function round(k: number) {
     return { http, stateLayerOnly: await stateLayer(schema, N) };
   } finally {
     await stopApp();
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}_dh" CASCADE`);
+    await dropBenchSchema(admin, schema);
     await admin.end();
   }
 }

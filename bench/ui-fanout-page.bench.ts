@@ -15,9 +15,9 @@ import path from 'node:path';
 import pg from 'pg';
 import { chromium } from 'playwright-core';
 import { loadWorkflow } from '../dag/loadWorkflow';
-import { createJob, deploySchema, insertFanOutChildren } from '../db';
+import { createJob, insertFanOutChildren } from '../db';
 import { nodeSpecs } from '../functions/jobService';
-import { BENCH_DB, startBenchApp } from './lib/appHost';
+import { BENCH_DB, dropBenchSchema, migrateBenchSchema, startBenchApp } from './lib/appHost';
 import { median, record } from './lib/record';
 
 const N = Number(process.env.BENCH_CHILDREN ?? 100_000);
@@ -53,7 +53,7 @@ async function main() {
   let app: Awaited<ReturnType<typeof startBenchApp>> | undefined;
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
   try {
-    await deploySchema(admin, schema);
+    await migrateBenchSchema(admin, schema);
     const wf = loadWorkflow(YAML, 'bench_ui_fan.yaml').workflow!;
     const { job } = await createJob(admin, schema, {
       workflowId: wf.workflow_id,
@@ -219,8 +219,7 @@ async function main() {
   } finally {
     await browser.close();
     await app?.stop();
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}_dh" CASCADE`);
+    await dropBenchSchema(admin, schema);
     await admin.end();
     rmSync(dir, { recursive: true, force: true });
   }
