@@ -2,6 +2,7 @@
 // locally), validated with zod. Every variable is documented in docs/configuration.md.
 import { z } from 'zod';
 import { withoutBlankSettings } from '../db/createPool';
+import { intSetting, parseSettings } from '../db/loadSettings';
 
 const csv = (fallback: string) =>
   z
@@ -18,19 +19,7 @@ const bool = (fallback: boolean) =>
     .string()
     .optional()
     .transform((s) => (s === undefined || s === '' ? fallback : /^(1|true|yes|on)$/i.test(s)));
-const int = (fallback: number, min: number, max: number) =>
-  z
-    .string()
-    .optional()
-    .transform((s, ctx) => {
-      if (s === undefined || s === '') return fallback;
-      const n = Number(s);
-      if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `must be an integer between ${min} and ${max}, got "${s}"` });
-        return z.NEVER;
-      }
-      return n;
-    });
+const int = intSetting;
 const queueName = z
   .string()
   .regex(
@@ -88,10 +77,10 @@ export const ConfigSchema = z.object({
 export type Config = z.infer<typeof ConfigSchema>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const r = ConfigSchema.safeParse(withoutBlankSettings(env));
-  if (!r.success) {
-    const problems = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+  const r = parseSettings(ConfigSchema, withoutBlankSettings(env));
+  if (!r.ok) {
+    const problems = r.problems.map((p) => `${p.variable}: ${p.message}`).join('; ');
     throw new Error(`Invalid configuration: ${problems}. See docs/configuration.md.`);
   }
-  return r.data;
+  return r.config;
 }
