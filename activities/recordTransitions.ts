@@ -25,7 +25,7 @@ import type { ActivityDeps } from './activityDeps';
 import { RecordTransitionsInputSchema, type RecordTransitionsOutput } from './contracts';
 import { loadJobData, templateContextFor, type JobData } from './jobData';
 import { renderNodeTemplates } from './renderNodeTemplates';
-import { taskSpec } from './runTasks';
+import { taskSpec } from './prepareAttempts';
 import { metrics, telemetryEnabled, trackException } from '../handlers/telemetry';
 import { versionOutcome } from './versionOutcome';
 

@@ -38,6 +38,7 @@ import {
   type ExecuteDeps,
 } from '../handlers/executeHandler';
 import { defaultRegistry, HandlerRegistry } from '../handlers/handlerRegistry';
+import { handlerServices } from '../handlers/handlerServices';
 import {
   currentTraceparent,
   metrics,
@@ -275,6 +276,8 @@ class Worker {
       registry: this.trackingRegistry(o.registry ?? defaultRegistry()),
       log: this.log,
       sourceApp: this.sourceApp,
+      // Handlers use this worker's pool and the process's handler configuration (issue 18).
+      services: handlerServices(this.pool),
     };
   }
 

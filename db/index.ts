@@ -3,6 +3,7 @@ export * from './errors';
 export * from './sql';
 export * from './queryable';
 export * from './createPool';
+export * from './loadSettings';
 export * from './statuses';
 export * from './defineTable';
 export * from './tables';
