@@ -19,7 +19,9 @@ export * from './schemaReadiness';
 export * from './advisoryLock';
 export * from './ids';
 export * from './cursor';
-export * from './jobRepository';
+export * from './jobQueries';
+export * from './jobInsertCtes';
+export * from './jobCommands';
 export * from './nodeRepository';
 export * from './fanOutRepository';
 export * from './taskResultRepository';
@@ -29,7 +31,6 @@ export * from './createDagStore';
 export * from './attemptRepository';
 export * from './lightAttemptRepository';
 export * from './attemptStates';
-export * from './jobLifecycle';
 export * from './taskMessageRepository';
 // The platform layer (geospatial assets, versions, review, clearance; docs/domain.md).
 export * from './assetStatuses';
