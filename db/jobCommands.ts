@@ -414,7 +414,7 @@ export async function deleteJobs(
   }
   const limit = pageLimit(input.limit, 1000, 100_000);
   const t = T(schema);
-  // Nodes and checkpoints go by cascade; results, events and messages have no foreign key (see tables.ts).
+  // Nodes and checkpoints go by cascade; results, events and messages have no foreign key (see engineTables.ts).
   const r = await query<{ n: number }>(
     db,
     sql`WITH gone AS (
