@@ -6,7 +6,8 @@ import { pageLimit } from './cursor';
 import { parseRow, truncate, validateValues } from './defineTable';
 import { DbError, DbValidationError } from './errors';
 import { jobInsertCtes, validateSourceApp, type CreateJobInput, type CreateJobResult } from './jobInsertCtes';
-import { getJob, jobTables as T } from './jobQueries';
+import { getJob } from './jobQueries';
+import { schemaTables as T } from './schemaTables';
 import { query, withTransaction, type Queryable } from './queryable';
 import { sql, toJsonText, type SqlFragment } from './sql';
 import {

@@ -3,7 +3,7 @@
 import { validateValues } from './defineTable';
 import { DbValidationError } from './errors';
 import { newJobId } from './ids';
-import { jobTables as T } from './jobQueries';
+import { schemaTables as T } from './schemaTables';
 import { sql, type SqlFragment } from './sql';
 import type { NodeStatus, NodeType } from './statuses';
 import { jobEventsTable, jobsTable, nodeStatesTable, type JobRow } from './tables';

@@ -5,18 +5,12 @@ import { decodeCursor, encodeCursor, pageLimit, zCursorTimestamp, type Page } fr
 import { parseRow } from './defineTable';
 import { DbError, DbValidationError } from './errors';
 import { query, type Queryable } from './queryable';
+import { schemaTables } from './schemaTables';
 import { sql } from './sql';
 import { JobStatus, NODE_STATUSES, type NodeStatus, type SkipReason } from './statuses';
 import { jobsTable, LIMITS, type JobRow } from './tables';
 
-/** The job tables and types of a schema. */
-export const jobTables = (schema: string) => ({
-  jobs: sql.table(schema, 'dag_jobs'),
-  nodes: sql.table(schema, 'dag_node_states'),
-  events: sql.table(schema, 'dag_job_events'),
-  type: (name: string) => sql.ident(schema, name),
-});
-const T = jobTables;
+const T = schemaTables;
 
 export async function getJob(db: Queryable, schema: string, jobId: string): Promise<JobRow | null> {
   const r = await query(db, sql`SELECT * FROM ${T(schema).jobs} WHERE job_id = ${jobId}`);
