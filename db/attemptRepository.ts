@@ -8,7 +8,7 @@ import { parseRow, validateValues } from './defineTable';
 import { query, type Queryable } from './queryable';
 import { recordSource, type RecordColumns } from './recordSource';
 import { sql, toJsonText } from './sql';
-import { attemptCtes, ATTEMPT_IS_CURRENT } from './attemptCtes';
+import { ATTEMPT_KEY_COLUMNS, attemptCtes, CURRENT_ATTEMPT_UPDATE } from './attemptCtes';
 import { schemaTables } from './schemaTables';
 import { nodeStatesTable, type NodeRow } from './tables';
 
@@ -47,11 +47,7 @@ export type StartAttemptOutcome =
   | { kind: 'not_found' };
 
 const COLUMNS: RecordColumns = [
-  ['ord', 'int'],
-  ['job_id', 'text'],
-  ['node_id', 'text'],
-  ['task_id', 'text'],
-  ['attempt', 'int'],
+  ...ATTEMPT_KEY_COLUMNS,
   ['to_status', 'text'],
   ['deadline_at', 'timestamptz'],
   ['params', 'jsonb'],
@@ -120,12 +116,7 @@ export async function startAttempts(
         started_at = CASE WHEN x.to_status = 'running' THEN now() ELSE NULL END,
         deadline_at = x.deadline_at,
         retry_at = NULL,
-        input_params = CASE WHEN x.has_params THEN x.params ELSE n.input_params END,
-        version = n.version + 1,
-        updated_at = now()
-      FROM x JOIN j ON j.job_id = x.job_id
-      WHERE n.job_id = x.job_id AND n.node_id = x.node_id
-        AND ${ATTEMPT_IS_CURRENT}
+        ${CURRENT_ATTEMPT_UPDATE}
       RETURNING x.ord AS _ord, n.*
     ), ev AS (
       INSERT INTO ${t.events} (job_id, node_id, task_id, event_type, event_status, event_data, source_app)

@@ -12,7 +12,7 @@ import { DbValidationError } from './errors';
 import { query, type Queryable } from './queryable';
 import { recordSource, type RecordColumns } from './recordSource';
 import { sql, toJsonText } from './sql';
-import { attemptCtes, ATTEMPT_IS_CURRENT } from './attemptCtes';
+import { ATTEMPT_IS_CURRENT, ATTEMPT_KEY_COLUMNS, attemptCtes, CURRENT_ATTEMPT_UPDATE } from './attemptCtes';
 import { schemaTables } from './schemaTables';
 import { jobEventsTable, LIMITS, nodeStatesTable, taskResultsTable } from './tables';
 import { byKey } from './nodeRepository';
@@ -51,11 +51,7 @@ export type LightAttemptOutcome =
   | { applied: false };
 
 const COLUMNS: RecordColumns = [
-  ['ord', 'int'],
-  ['job_id', 'text'],
-  ['node_id', 'text'],
-  ['task_id', 'text'],
-  ['attempt', 'int'],
+  ...ATTEMPT_KEY_COLUMNS,
   ['started_at', 'timestamptz'],
   ['completed_at', 'timestamptz'],
   ['params', 'jsonb'],
@@ -164,12 +160,7 @@ export async function recordLightAttempts(
         worker_id = CASE WHEN ${next} = 'ready' THEN NULL ELSE n.worker_id END,
         output = CASE WHEN x.status = 'completed' THEN x.output ELSE n.output END,
         error_message = CASE WHEN x.status = 'completed' THEN NULL ELSE x.error_message END,
-        input_params = CASE WHEN x.has_params THEN x.params ELSE n.input_params END,
-        version = n.version + 1,
-        updated_at = now()
-      FROM x JOIN j ON j.job_id = x.job_id
-      WHERE n.job_id = x.job_id AND n.node_id = x.node_id
-        AND ${ATTEMPT_IS_CURRENT}
+        ${CURRENT_ATTEMPT_UPDATE}
         AND NOT EXISTS (SELECT 1 FROM ${t.results} tr WHERE tr.task_id = x.task_id)
         AND (NOT ${opts.allOrNothing === true} OR (SELECT n FROM cur) = ${rows.length})
       RETURNING x.ord AS _ord, n.status::text AS new_status, n.attempt AS new_attempt, n.first_attempt,
