@@ -64,6 +64,7 @@ export function handlerContext(over: Partial<HandlerContext> = {}): {
     signal: new AbortController().signal,
     log: { info: () => undefined, warn: () => undefined, error: () => undefined },
   });
-  Object.assign(c, over);
+  // Descriptors, not assignment: `pool` is a getter (created on first read) that `over` may replace.
+  Object.defineProperties(c, Object.getOwnPropertyDescriptors(over));
   return { c, saved };
 }
