@@ -23,8 +23,6 @@ const identifier = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a schema name (letters, digits, underscore; ≤ 63)');
 
-const intIn = intSetting;
-
 const url = (dflt: string) =>
   z
     .string()
@@ -92,7 +90,7 @@ const RasterEnvSchema = z.object({
     .optional()
     .transform((s) => (blank(s) ?? 'auto').toLowerCase())
     .pipe(z.enum(['auto', 'pgstac', 'tables'])),
-  DAG_RASTER_TRANSFER_CONCURRENCY: intIn(4, 1, 64),
+  DAG_RASTER_TRANSFER_CONCURRENCY: intSetting(4, 1, 64),
 });
 
 export type StacBackendSetting = 'auto' | 'pgstac' | 'tables';
