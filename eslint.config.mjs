@@ -74,10 +74,6 @@ function onlyFrom(self, allowed) {
   return below(...PROJECT_DIRS.filter((d) => d !== self && !allowed.includes(d)));
 }
 
-// TEMPORARY (issue 18): files that still import `pg` at runtime while their owners move the SQL into
-// db/ on other branches. The lead empties this list when the branches are merged.
-const pgTemporary = ['handlers/raster/rasterCatalog.ts'];
-
 function zone(files, patterns, extraSyntax = []) {
   return {
     files,
@@ -244,14 +240,7 @@ export default tseslint.config(
   // adds to the zones above instead of replacing their no-restricted-imports.
   {
     files: ['**/*.ts', '**/*.mts'],
-    ignores: [
-      'db/**',
-      'devhost/store/**',
-      'devhost/launchEmbeddedPostgres.ts',
-      'test/**',
-      'bench/**',
-      ...pgTemporary,
-    ],
+    ignores: ['db/**', 'devhost/store/**', 'devhost/launchEmbeddedPostgres.ts', 'test/**', 'bench/**'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',

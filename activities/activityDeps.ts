@@ -1,9 +1,11 @@
 // What the activities need from the outside world, passed in by the composition root
 // (functions/index.ts) so that activities stay free of configuration and SDK set-up.
-import type pg from 'pg';
+import type { DbPool } from '../db/createPool';
 import type { QueueConfig } from '../dag/runners';
 import type { Logger } from '../handlers/createLogger';
 import type { HandlerRegistry } from '../handlers/handlerRegistry';
+import { handlerServices } from '../handlers/handlerServices';
+import type { HandlerServices } from '../handlers/handlerTypes';
 
 /** What Put Message returns: the message's id and a receipt valid until it is dequeued. */
 export interface SentMessage {
@@ -12,7 +14,7 @@ export interface SentMessage {
 }
 
 export interface ActivityDeps {
-  pool: pg.Pool;
+  pool: DbPool;
   /** Postgres schema of the product's tables (DAG_DB_SCHEMA). */
   schema: string;
   registry: HandlerRegistry;
@@ -39,4 +41,19 @@ export interface ActivityDeps {
    * and their attempts are not recorded (the activity fails as an infrastructure fault and runs again).
    */
   shutdown?: AbortSignal;
+}
+
+const servicesByDeps = new WeakMap<ActivityDeps, HandlerServices>();
+
+/**
+ * The handler services of these deps (their pool, the process's handler configuration), built on
+ * first use and kept with them: the composition root builds the deps once per process.
+ */
+export function handlerServicesOf(deps: ActivityDeps): HandlerServices {
+  let s = servicesByDeps.get(deps);
+  if (!s) {
+    s = handlerServices(deps.pool);
+    servicesByDeps.set(deps, s);
+  }
+  return s;
 }

@@ -5,7 +5,6 @@
 // attempt sends its message again, and the worker acknowledges a task that already has a result
 // without running it twice.
 import { retryDelaySeconds } from '../dag/retryDelay';
-import type { TaskNode } from '../dag/workflowModel';
 import {
   recordTaskMessages,
   recordTaskResults,
@@ -19,41 +18,18 @@ import { currentTraceparent, withSpan } from '../handlers/telemetry';
 import type { ActivityDeps } from './activityDeps';
 import { buildTaskMessage } from './buildTaskMessage';
 import { EnqueueTasksInputSchema, type EnqueueOutput, type EnqueueTasksOutput } from './contracts';
-import { renderNodeTemplates } from './renderNodeTemplates';
-import { loadJobData, templateContextFor } from './jobData';
-import { notStarted, taskSpec } from './runTasks';
+import { prepareAttempts } from './prepareAttempts';
+import { notStarted } from './runTasks';
 
 export async function enqueueContainerTasks(
   deps: ActivityDeps,
   rawInput: unknown,
 ): Promise<EnqueueTasksOutput> {
   const { attempts } = EnqueueTasksInputSchema.parse(rawInput);
+  const ready = await prepareAttempts(deps, attempts);
+  if (!ready.ok) return { results: ready.results };
+  const { data, prepared } = ready;
   const jobId = attempts[0]!.jobId;
-  const data = await loadJobData(deps, jobId);
-  if (!data)
-    return {
-      results: attempts.map(() => ({ ok: false, error: `Job ${jobId} does not exist`, retryable: false })),
-    };
-
-  // Static tasks render their params now (from upstream outputs); children got theirs at expansion.
-  const prepared = await Promise.all(
-    attempts.map(async (a) => {
-      const spec = a.jobId === jobId ? taskSpec(data, a.node) : undefined;
-      if (!spec)
-        return {
-          a,
-          spec,
-          params: undefined,
-          renderError: `Node "${a.node}" is not a task or fan_out of job ${a.jobId}`,
-        };
-      if (a.index !== undefined) return { a, spec, params: undefined, renderError: undefined };
-      const ctx = await templateContextFor(deps, data, a.node, [(spec as TaskNode).params]);
-      const r = await renderNodeTemplates(data.plan, 'task_params', a.node, ctx);
-      return r.ok
-        ? { a, spec, params: r.value as unknown, renderError: undefined }
-        : { a, spec, params: undefined, renderError: r.error };
-    }),
-  );
   const starts = await startAttempts(
     deps.pool,
     deps.schema,

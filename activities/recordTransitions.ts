@@ -25,7 +25,7 @@ import type { ActivityDeps } from './activityDeps';
 import { RecordTransitionsInputSchema, type RecordTransitionsOutput } from './contracts';
 import { loadJobData, templateContextFor, type JobData } from './jobData';
 import { renderNodeTemplates } from './renderNodeTemplates';
-import { taskSpec } from './runTasks';
+import { taskSpec } from './prepareAttempts';
 import { metrics, telemetryEnabled, trackException } from '../handlers/telemetry';
 import { versionOutcome } from './versionOutcome';
 
@@ -164,13 +164,16 @@ export async function recordTransitions(
   return { results };
 }
 
-async function evaluateConditionalNode(
+/** Evaluates a node the orchestration asked for, inside the transaction: the event it led to. */
+type Evaluation = (
   deps: ActivityDeps,
   tx: Queryable,
   data: JobData,
   node: string,
   at: number,
-): Promise<JobEvent> {
+) => Promise<JobEvent>;
+
+const evaluateConditionalNode: Evaluation = async (deps, tx, data, node, at) => {
   const def = data.workflow.nodes[node] as ConditionalNode;
   const ctx = await templateContextFor(deps, data, node, [def.condition ?? '', def.condition_field ?? '']);
   const r = await renderNodeTemplates(data.plan, 'conditional', node, ctx);
@@ -189,15 +192,9 @@ async function evaluateConditionalNode(
     { sourceApp: deps.sourceApp },
   );
   return { type: 'conditional_resolved', node, taken: r.value.taken, at };
-}
+};
 
-async function expandFanOut(
-  deps: ActivityDeps,
-  tx: Queryable,
-  data: JobData,
-  node: string,
-  at: number,
-): Promise<JobEvent> {
+const expandFanOut: Evaluation = async (deps, tx, data, node, at) => {
   const jobId = data.job.job_id;
   const def = data.workflow.nodes[node] as FanOutNode;
   const current = await getNode(tx, deps.schema, jobId, node);
@@ -239,15 +236,9 @@ async function expandFanOut(
     { sourceApp: deps.sourceApp },
   );
   return { type: 'fan_out_expanded', node, count, at };
-}
+};
 
-async function aggregate(
-  deps: ActivityDeps,
-  tx: Queryable,
-  data: JobData,
-  node: string,
-  at: number,
-): Promise<JobEvent> {
+const aggregate: Evaluation = async (deps, tx, data, node, at) => {
   const jobId = data.job.job_id;
   const def = data.workflow.nodes[node] as FanInNode;
   const source = data.plan.fanInSource[node];
@@ -269,7 +260,7 @@ async function aggregate(
     { sourceApp: deps.sourceApp },
   );
   return { type: 'fan_in_aggregated', node, at };
-}
+};
 
 async function failNode(
   deps: ActivityDeps,

@@ -17,11 +17,12 @@ import {
   type TaskResultInput,
 } from '../db';
 import { executeHandler, type AttemptResult } from '../handlers/executeHandler';
-import type { ActivityDeps } from './activityDeps';
+import { handlerServicesOf, type ActivityDeps } from './activityDeps';
 import { RunTasksInputSchema, type RunTaskOutput, type RunTasksOutput, type TaskAttempt } from './contracts';
 import { renderNodeTemplates } from './renderNodeTemplates';
 import { reportResultRecorded, setSpanAttributes, untraced } from '../handlers/telemetry';
-import { loadJobData, referencedNodeIds, templateContextFor, type JobData } from './jobData';
+import { loadJobData, referencedNodeIds, templateContextFor } from './jobData';
+import { prepareAttempts, taskSpec, type PreparedAttempt } from './prepareAttempts';
 
 export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<RunTasksOutput> {
   const { attempts, then } = RunTasksInputSchema.parse(rawInput);
@@ -75,23 +76,11 @@ async function runChain(deps: ActivityDeps, then: TaskAttempt[]): Promise<RunTas
       const r = await renderNodeTemplates(data.plan, 'task_params', a.node, ctx);
       if (!r.ok || !isLight(deps, spec.handler, r.value)) break;
       const startedAt = new Date();
-      const result = await executeHandler(
-        deps,
-        {
-          jobId: a.jobId,
-          nodeId: a.key,
-          taskId: a.taskId,
-          attempt: a.attempt,
-          handler: spec.handler,
-          params: r.value,
-          // The chain's own clock: each node's timeout counts from its own start.
-          timeoutMs: a.timeoutSeconds * 1000,
-          timeoutSeconds: a.timeoutSeconds,
-          runner: 'activity',
-          mayHaveCheckpoint: false,
-        },
-        stop.signal,
-      );
+      // The chain's own clock: each node's timeout counts from its own start.
+      const result = await runAttempt(deps, a, spec.handler, r.value, stop.signal, {
+        timeoutMs: a.timeoutSeconds * 1000,
+        mayHaveCheckpoint: false,
+      });
       if (stop.signal.aborted) return out;
       ran.push({ node: a.node, input: lightInput(a, spec, r.value, startedAt, result, new Date()), result });
       if (!result.ok) break;
@@ -105,37 +94,10 @@ async function runChain(deps: ActivityDeps, then: TaskAttempt[]): Promise<RunTas
 
 async function runBatch(deps: ActivityDeps, attempts: TaskAttempt[]): Promise<RunTasksOutput> {
   const results: RunTaskOutput[] = new Array(attempts.length);
+  const ready = await prepareAttempts(deps, attempts);
+  if (!ready.ok) return { results: ready.results };
+  const { prepared } = ready;
   const jobId = attempts[0]!.jobId;
-  const data = await loadJobData(deps, jobId);
-  if (!data)
-    return {
-      results: attempts.map(() => ({ ok: false, error: `Job ${jobId} does not exist`, retryable: false })),
-    };
-
-  // Static tasks render their params now (from upstream outputs); children got theirs at expansion
-  // (prepared without an await each: a fan-out batch is all children).
-  const render = async (a: TaskAttempt, spec: TaskNode): Promise<Prepared> => {
-    const ctx = await templateContextFor(deps, data, a.node, [spec.params]);
-    const r = await renderNodeTemplates(data.plan, 'task_params', a.node, ctx);
-    return r.ok
-      ? { a, spec, params: r.value, renderError: undefined }
-      : { a, spec, params: undefined, renderError: r.error };
-  };
-  const pending: Array<Promise<Prepared> | Prepared> = attempts.map((a) => {
-    const spec = a.jobId === jobId ? taskSpec(data, a.node) : undefined;
-    if (!spec)
-      return {
-        a,
-        spec,
-        params: undefined,
-        renderError: `Node "${a.node}" is not a task or fan_out of job ${a.jobId}`,
-      };
-    if (a.index !== undefined) return { a, spec, params: undefined, renderError: undefined };
-    return render(a, spec as TaskNode);
-  });
-  const prepared = pending.some((p) => p instanceof Promise)
-    ? await Promise.all(pending)
-    : (pending as Prepared[]);
   // Light tasks run first and are recorded (start and result) by one statement; what that statement
   // did not apply goes the normal way below with the rest.
   const done = await runLightAttempts(deps, prepared, results);
@@ -200,21 +162,16 @@ async function runBatch(deps: ActivityDeps, attempts: TaskAttempt[]): Promise<Ru
                 aborted: false,
                 durationMs: 0,
               }
-            : await executeHandler(
+            : await runAttempt(
                 deps,
+                a,
+                spec.handler,
+                a.index === undefined ? params : (node.input_params ?? {}),
+                cancel.signal,
                 {
-                  jobId: a.jobId,
-                  nodeId: a.key,
-                  taskId: a.taskId,
-                  attempt: a.attempt,
-                  handler: spec.handler,
-                  params: a.index === undefined ? params : (node.input_params ?? {}),
-                  timeoutMs: Math.min(a.timeoutSeconds * 1000, Math.max(0, a.deadline - Date.now())),
-                  timeoutSeconds: a.timeoutSeconds,
-                  runner: 'activity',
+                  timeoutMs: untilDeadline(a),
                   mayHaveCheckpoint: a.attempt > 0 || start.kind === 'already_started',
                 },
-                cancel.signal,
               );
         results[i] = result.ok
           ? { ok: true }
@@ -268,12 +225,38 @@ async function runBatch(deps: ActivityDeps, attempts: TaskAttempt[]): Promise<Ru
   return { results };
 }
 
-type Prepared = {
-  a: TaskAttempt;
-  spec: TaskNode | FanOutNode['task'] | undefined;
-  params: unknown;
-  renderError: string | undefined;
-};
+type Prepared = PreparedAttempt<TaskAttempt>;
+
+/** Runs one attempt on this runner with the process's handler services. */
+function runAttempt(
+  deps: ActivityDeps,
+  a: TaskAttempt,
+  handler: string,
+  params: unknown,
+  signal: AbortSignal,
+  o: { timeoutMs: number; mayHaveCheckpoint: boolean },
+): Promise<AttemptResult> {
+  return executeHandler(
+    { ...deps, services: handlerServicesOf(deps) },
+    {
+      jobId: a.jobId,
+      nodeId: a.key,
+      taskId: a.taskId,
+      attempt: a.attempt,
+      handler,
+      params,
+      timeoutMs: o.timeoutMs,
+      timeoutSeconds: a.timeoutSeconds,
+      runner: 'activity',
+      mayHaveCheckpoint: o.mayHaveCheckpoint,
+    },
+    signal,
+  );
+}
+
+/** An attempt's time limit: its timeout, or what is left until its deadline when that is sooner. */
+const untilDeadline = (a: TaskAttempt) =>
+  Math.min(a.timeoutSeconds * 1000, Math.max(0, a.deadline - Date.now()));
 
 /**
  * Runs the light static tasks among the attempts (see HandlerDefinition.light) and records each one's
@@ -304,22 +287,10 @@ async function runLightAttempts(
     ran = await Promise.all(
       light.map(async (p) => {
         const startedAt = new Date();
-        const result = await executeHandler(
-          deps,
-          {
-            jobId: p.a.jobId,
-            nodeId: p.a.key,
-            taskId: p.a.taskId,
-            attempt: p.a.attempt,
-            handler: p.spec.handler,
-            params: p.params,
-            timeoutMs: Math.min(p.a.timeoutSeconds * 1000, Math.max(0, p.a.deadline - Date.now())),
-            timeoutSeconds: p.a.timeoutSeconds,
-            runner: 'activity',
-            mayHaveCheckpoint: false,
-          },
-          stop.signal,
-        );
+        const result = await runAttempt(deps, p.a, p.spec.handler, p.params, stop.signal, {
+          timeoutMs: untilDeadline(p.a),
+          mayHaveCheckpoint: false,
+        });
         return { p, startedAt, result };
       }),
     );
@@ -410,14 +381,6 @@ async function jobClosed(deps: ActivityDeps, jobId: string): Promise<boolean> {
   return (
     !job || job.cancel_requested_at !== null || ['completed', 'failed', 'cancelled'].includes(job.status)
   );
-}
-
-/** The task definition of a task node or of a fan-out's children. */
-export function taskSpec(data: JobData, nodeId: string): TaskNode | FanOutNode['task'] | undefined {
-  const node = data.workflow.nodes[nodeId];
-  if (node?.type === 'task') return node;
-  if (node?.type === 'fan_out') return node.task;
-  return undefined;
 }
 
 /** The outcome of an attempt that did not (newly) start, or undefined when it should run. */

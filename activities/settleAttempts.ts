@@ -12,7 +12,7 @@ import type { ActivityDeps } from './activityDeps';
 import { SettleAttemptsInputSchema, type SettleAttemptsOutput } from './contracts';
 import type { RunTaskOutput } from './contracts';
 import { loadJobData } from './jobData';
-import { taskSpec } from './runTasks';
+import { taskSpec } from './prepareAttempts';
 
 export async function settleAttempts(deps: ActivityDeps, rawInput: unknown): Promise<SettleAttemptsOutput> {
   const { jobId, attempts } = SettleAttemptsInputSchema.parse(rawInput);

@@ -28,7 +28,7 @@ import { errorMessage } from '../handlers/executeHandler';
 import type { ActivityDeps } from './activityDeps';
 import { buildTaskMessage } from './buildTaskMessage';
 import { loadJobData } from './jobData';
-import { taskSpec } from './runTasks';
+import { taskSpec } from './prepareAttempts';
 
 export interface StrandedAttempt {
   jobId: string;

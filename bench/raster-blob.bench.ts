@@ -8,22 +8,14 @@ import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { launchAzurite } from '../devhost';
 import type { HandlerContext } from '../handlers/handlerTypes';
+import { handlerContext } from '../test/support/handlerContext';
 import { BlobToMountParams, blobToMount } from '../handlers/raster/blobToMount';
 import { median, record } from './lib/record';
 
 const MIB = Number(process.env.BENCH_BLOB_MIB ?? 256);
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 
-const ctx = (): HandlerContext => ({
-  jobId: 'bench',
-  nodeId: 'copy',
-  taskId: 'bench',
-  attempt: 0,
-  saveCheckpoint: async () => undefined,
-  progress: async () => undefined,
-  signal: new AbortController().signal,
-  log: { info: () => undefined, warn: () => undefined, error: () => undefined },
-});
+const ctx = (): HandlerContext => handlerContext({ jobId: 'bench', nodeId: 'copy', taskId: 'bench' }).c;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-blob-'));

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { launchAzurite } from '../devhost';
 import type { HandlerContext } from '../handlers/handlerTypes';
+import { handlerContext } from '../test/support/handlerContext';
 import { cogTranslateArgs, warpedVrtArgs } from '../handlers/raster/cogCommands';
 import { CreateCogParams, createCog } from '../handlers/raster/createCog';
 import { ValidateParams, validateRaster } from '../handlers/raster/validateRaster';
@@ -80,16 +81,7 @@ function makeDem(file: string, srs: string, gt: number[]): void {
   rmSync(`${file}.vrt`);
 }
 
-const ctx = (nodeId: string): HandlerContext => ({
-  jobId: 'bench',
-  nodeId,
-  taskId: 'bench',
-  attempt: 0,
-  saveCheckpoint: async () => undefined,
-  progress: async () => undefined,
-  signal: new AbortController().signal,
-  log: { info: () => undefined, warn: () => undefined, error: () => undefined },
-});
+const ctx = (nodeId: string): HandlerContext => handlerContext({ jobId: 'bench', nodeId, taskId: 'bench' }).c;
 
 async function main(): Promise<void> {
   const mount = mkdtempSync(path.join(os.tmpdir(), 'bench-cog-'));

@@ -26,6 +26,7 @@ import { errorMessage } from '../handlers/executeHandler';
 import { defaultRegistry, type HandlerRegistry } from '../handlers/handlerRegistry';
 import { untraced } from '../handlers/telemetry';
 import { EtlSweeper, type EtlCleanup } from './etlSweeper';
+import { handlerServices } from '../handlers/handlerServices';
 import { startHealthServer, type HealthServer } from './healthServer';
 import { createQueueService, QueueDirectory } from '../lib/io/queueDirectory';
 import { MessageHandler } from './messageHandler';
@@ -218,6 +219,8 @@ class Worker {
         registry: this.supervisor.trackingRegistry(o.registry ?? defaultRegistry()),
         log: this.log,
         sourceApp,
+        // Handlers use this worker's pool and the process's handler configuration.
+        services: handlerServices(this.pool),
       },
       maxDequeueCount: this.maxDequeue,
       // A holder whose heartbeat is older than this is taken for dead: a live one beats every third

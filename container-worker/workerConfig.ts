@@ -3,7 +3,7 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { loadDbConfig, withoutBlankSettings, type DbConfig } from '../db';
-import { intSetting } from '../lib/intSetting';
+import { intSetting } from '../lib/loadSettings';
 import { STORAGE_NAME, usableConnectionString } from '../lib/storageNames';
 
 const queueList = z

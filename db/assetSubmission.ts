@@ -9,7 +9,8 @@ import type { RefValue } from './assetIdentity';
 import { parseRow, validateValues, type TableDef } from './defineTable';
 import { getVersionByRequestId } from './assetVersionRepository';
 import { DbError } from './errors';
-import { jobInsertCtes, parseSummary, type CreateJobInput, type JobSummaryRow } from './jobRepository';
+import { jobInsertCtes, type CreateJobInput } from './jobInsertCtes';
+import { parseSummary, type JobSummaryRow } from './jobQueries';
 import { query, type Queryable } from './queryable';
 import { sql } from './sql';
 import {

@@ -8,6 +8,8 @@ import { parseRow, validateValues } from './defineTable';
 import { query, type Queryable } from './queryable';
 import { recordSource, type RecordColumns } from './recordSource';
 import { sql, toJsonText } from './sql';
+import { ATTEMPT_KEY_COLUMNS, attemptCtes, CURRENT_ATTEMPT_UPDATE } from './attemptCtes';
+import { schemaTables } from './schemaTables';
 import { nodeStatesTable, type NodeRow } from './tables';
 
 export interface StartAttemptInput {
@@ -45,11 +47,7 @@ export type StartAttemptOutcome =
   | { kind: 'not_found' };
 
 const COLUMNS: RecordColumns = [
-  ['ord', 'int'],
-  ['job_id', 'text'],
-  ['node_id', 'text'],
-  ['task_id', 'text'],
-  ['attempt', 'int'],
+  ...ATTEMPT_KEY_COLUMNS,
   ['to_status', 'text'],
   ['deadline_at', 'timestamptz'],
   ['params', 'jsonb'],
@@ -104,21 +102,11 @@ export async function startAttempts(
     };
   });
   const sourceApp = inputs[0]!.sourceApp ?? null;
-  const t = {
-    jobs: sql.table(schema, 'dag_jobs'),
-    nodes: sql.table(schema, 'dag_node_states'),
-    events: sql.table(schema, 'dag_job_events'),
-    results: sql.table(schema, 'dag_task_results'),
-  };
-  const ty = (n: string) => sql.ident(schema, n);
+  const t = schemaTables(schema);
+  const ty = t.type;
   const r = await query(
     db,
-    sql`WITH x AS (${recordSource(COLUMNS, rows, 'attempts')}
-    ), j AS (
-      SELECT DISTINCT jb.job_id, jb.status, jb.cancel_requested_at FROM ${t.jobs} jb JOIN x ON x.job_id = jb.job_id
-    ), prev AS (
-      SELECT x.ord, n.status AS prev_status FROM x JOIN ${t.nodes} n ON n.job_id = x.job_id AND n.node_id = x.node_id
-    ), upd AS (
+    sql`WITH ${attemptCtes(t, recordSource(COLUMNS, rows, 'attempts'))}, upd AS (
       UPDATE ${t.nodes} n SET
         status = x.to_status::${ty('node_status')},
         task_id = x.task_id,
@@ -128,13 +116,7 @@ export async function startAttempts(
         started_at = CASE WHEN x.to_status = 'running' THEN now() ELSE NULL END,
         deadline_at = x.deadline_at,
         retry_at = NULL,
-        input_params = CASE WHEN x.has_params THEN x.params ELSE n.input_params END,
-        version = n.version + 1,
-        updated_at = now()
-      FROM x JOIN j ON j.job_id = x.job_id
-      WHERE n.job_id = x.job_id AND n.node_id = x.node_id
-        AND n.status IN ('pending', 'ready') AND n.attempt = x.attempt
-        AND j.status IN ('pending', 'running') AND j.cancel_requested_at IS NULL
+        ${CURRENT_ATTEMPT_UPDATE}
       RETURNING x.ord AS _ord, n.*
     ), ev AS (
       INSERT INTO ${t.events} (job_id, node_id, task_id, event_type, event_status, event_data, source_app)

@@ -6,7 +6,7 @@ import { query, type Queryable } from './queryable';
 import { sql } from './sql';
 import type { EventType, JobStatus, NodeStatus } from './statuses';
 import { jobEventsTable, jobsTable, nodeStatesTable, type JobEventRow, type NodeRow } from './tables';
-import { parseSummary, type JobSummaryRow } from './jobRepository';
+import { parseSummary, type JobSummaryRow } from './jobQueries';
 
 const SUMMARY_COLUMNS = jobsTable.columnNames.filter(
   (c) => c !== 'workflow_snapshot' && c !== 'input_params' && c !== 'result_data',

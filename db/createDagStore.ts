@@ -4,16 +4,8 @@ import { acquireSessionLock, tryWithAdvisoryLock, withAdvisoryLock } from './adv
 import { getLatestCheckpoint, invalidateCheckpoints, saveCheckpoint } from './checkpointRepository';
 import { appendEvent, appendEvents, listEvents } from './eventRepository';
 import { childSummary, insertFanOutChildren, readChildOutputs, streamChildOutputs } from './fanOutRepository';
-import {
-  createJob,
-  deleteJobs,
-  getJob,
-  listJobs,
-  nodeSummary,
-  requestCancel,
-  rerunJob,
-  setJobStatus,
-} from './jobRepository';
+import { createJob, deleteJobs, requestCancel, rerunJob, setJobStatus } from './jobCommands';
+import { getJob, listJobs, nodeSummary } from './jobQueries';
 import {
   applyNodeTransitions,
   getNode,

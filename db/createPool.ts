@@ -4,7 +4,9 @@
 import { withSettingAliases } from './settingAliases';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import pg from 'pg';
+import { z } from 'zod';
 import { DbError } from './errors';
+import { intSetting, optionalSetting, parseSettings, type Settings } from '../lib/loadSettings';
 import { DEFAULT_SCHEMA } from './tables';
 
 export const ENTRA_SCOPE = 'https://ossrdbms-aad.database.windows.net/.default';
@@ -35,30 +37,43 @@ export interface DbConfig {
   entraScope: string;
 }
 
-type Env = Record<string, string | undefined>;
+/** The pool type every zone outside db/ names (they may not import pg). */
+export type DbPool = pg.Pool;
 
-function int(env: Env, name: string, dflt: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new DbError(
-      'CONFIG',
-      `${name}=${JSON.stringify(raw)} is not an integer between ${min} and ${max}.`,
-    );
-  }
-  return n;
-}
+const oneOf = <T extends string>(allowed: readonly T[]) =>
+  z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      const raw = s?.trim();
+      if (!raw) return undefined;
+      const v = raw.toLowerCase() as T;
+      if (!allowed.includes(v)) {
+        ctx.addIssue({ code: 'custom', message: `is not one of ${allowed.join(', ')}` });
+        return z.NEVER;
+      }
+      return v;
+    });
+const int = (fallback: number, min: number, max: number) =>
+  intSetting(fallback, min, max, `is not an integer between ${min} and ${max}`);
 
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[]): T | undefined {
-  const raw = env[name]?.trim();
-  if (!raw) return undefined;
-  const v = raw.toLowerCase() as T;
-  if (!allowed.includes(v)) {
-    throw new DbError('CONFIG', `${name}=${JSON.stringify(raw)} is not one of ${allowed.join(', ')}.`);
-  }
-  return v;
-}
+const DbEnvSchema = z.object({
+  DAG_DB_AUTH: oneOf(['password', 'entra'] as const),
+  DATABASE_URL: optionalSetting,
+  DAG_DB_HOST: optionalSetting,
+  DAG_DB_USER: optionalSetting,
+  DAG_DB_SCHEMA: optionalSetting,
+  DAG_DB_SSL: oneOf(['disable', 'require', 'verify-full'] as const),
+  DAG_DB_PORT: int(5432, 1, 65535),
+  DAG_DB_NAME: optionalSetting,
+  DAG_DB_PASSWORD: z.string().optional(),
+  DAG_DB_POOL_MAX: int(10, 1, 1000),
+  DAG_DB_STATEMENT_TIMEOUT_MS: int(30_000, 0, 86_400_000),
+  DAG_DB_IDLE_TIMEOUT_MS: int(30_000, 0, 86_400_000),
+  DAG_DB_CONNECT_TIMEOUT_MS: int(10_000, 0, 600_000),
+  DAG_DB_APPLICATION_NAME: optionalSetting,
+  DAG_DB_ENTRA_SCOPE: optionalSetting,
+});
 
 /**
  * The settings without the blank ones: an app setting that is present but empty means "not set" (Core
@@ -71,48 +86,52 @@ export function withoutBlankSettings<E extends Record<string, string | undefined
 }
 
 /** Reads the database configuration from environment variables (see docs/database.md). */
-export function loadDbConfig(settings: Env = process.env): DbConfig {
-  const env = withSettingAliases(settings);
-  const auth = oneOf(env, 'DAG_DB_AUTH', ['password', 'entra'] as const) ?? 'password';
-  const connectionString = env.DATABASE_URL?.trim() || undefined;
-  const host = env.DAG_DB_HOST?.trim() || undefined;
+export function loadDbConfig(settings: Settings = process.env): DbConfig {
+  const r = parseSettings(DbEnvSchema, withSettingAliases(settings));
+  if (!r.ok) {
+    const p = r.problems[0]!;
+    throw new DbError('CONFIG', `${p.variable}=${JSON.stringify(p.value)} ${p.message}.`);
+  }
+  const e = r.config;
+  const auth = e.DAG_DB_AUTH ?? 'password';
+  const connectionString = e.DATABASE_URL;
+  const host = e.DAG_DB_HOST;
   if (!connectionString && !host) {
     throw new DbError(
       'CONFIG',
       'No database configured: set DATABASE_URL (postgres://user@host:5432/db) or DAG_DB_HOST, DAG_DB_NAME and DAG_DB_USER.',
     );
   }
-  const user = env.DAG_DB_USER?.trim() || undefined;
+  const user = e.DAG_DB_USER;
   if (auth === 'entra' && !connectionString && !user) {
     throw new DbError(
       'CONFIG',
       'DAG_DB_AUTH=entra needs DAG_DB_USER: the Entra principal name (the managed identity or group) granted in PostgreSQL.',
     );
   }
-  const schema = env.DAG_DB_SCHEMA?.trim() || DEFAULT_SCHEMA;
+  const schema = e.DAG_DB_SCHEMA ?? DEFAULT_SCHEMA;
   if (Buffer.byteLength(schema) > 63 || schema.includes('\u0000')) {
     throw new DbError(
       'CONFIG',
       `DAG_DB_SCHEMA=${JSON.stringify(schema)} is not a valid schema name (1..63 bytes).`,
     );
   }
-  const ssl = oneOf(env, 'DAG_DB_SSL', ['disable', 'require', 'verify-full'] as const);
   return {
     ...(connectionString ? { connectionString } : {}),
     ...(host ? { host } : {}),
-    port: int(env, 'DAG_DB_PORT', 5432, 1, 65535),
-    ...(env.DAG_DB_NAME?.trim() ? { database: env.DAG_DB_NAME.trim() } : {}),
+    port: e.DAG_DB_PORT,
+    ...(e.DAG_DB_NAME ? { database: e.DAG_DB_NAME } : {}),
     ...(user ? { user } : {}),
-    ...(env.DAG_DB_PASSWORD ? { password: env.DAG_DB_PASSWORD } : {}),
+    ...(e.DAG_DB_PASSWORD ? { password: e.DAG_DB_PASSWORD } : {}),
     auth,
-    ...(ssl ? { ssl } : {}),
+    ...(e.DAG_DB_SSL ? { ssl: e.DAG_DB_SSL } : {}),
     schema,
-    poolMax: int(env, 'DAG_DB_POOL_MAX', 10, 1, 1000),
-    statementTimeoutMs: int(env, 'DAG_DB_STATEMENT_TIMEOUT_MS', 30_000, 0, 86_400_000),
-    idleTimeoutMs: int(env, 'DAG_DB_IDLE_TIMEOUT_MS', 30_000, 0, 86_400_000),
-    connectTimeoutMs: int(env, 'DAG_DB_CONNECT_TIMEOUT_MS', 10_000, 0, 600_000),
-    applicationName: env.DAG_DB_APPLICATION_NAME?.trim() || 'rmhdagmaster',
-    entraScope: env.DAG_DB_ENTRA_SCOPE?.trim() || ENTRA_SCOPE,
+    poolMax: e.DAG_DB_POOL_MAX,
+    statementTimeoutMs: e.DAG_DB_STATEMENT_TIMEOUT_MS,
+    idleTimeoutMs: e.DAG_DB_IDLE_TIMEOUT_MS,
+    connectTimeoutMs: e.DAG_DB_CONNECT_TIMEOUT_MS,
+    applicationName: e.DAG_DB_APPLICATION_NAME ?? 'rmhdagmaster',
+    entraScope: e.DAG_DB_ENTRA_SCOPE ?? ENTRA_SCOPE,
   };
 }
 

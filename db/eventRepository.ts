@@ -65,7 +65,7 @@ export async function appendEvents(
         FROM jsonb_to_recordset(${sql.json(rows, 'events')}) AS x(
           ord int, job_id text, node_id text, task_id text, event_type text, event_status text, event_data jsonb,
           error_message text, duration_ms int, source_app text)
-        -- No foreign key on events (see tables.ts): the job must exist, checked here.
+        -- No foreign key on events (see engineTables.ts): the job must exist, checked here.
         WHERE EXISTS (SELECT 1 FROM ${sql.table(schema, 'dag_jobs')} j WHERE j.job_id = x.job_id)
         ORDER BY ord
         RETURNING *`,

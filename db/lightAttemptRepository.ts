@@ -12,6 +12,8 @@ import { DbValidationError } from './errors';
 import { query, type Queryable } from './queryable';
 import { recordSource, type RecordColumns } from './recordSource';
 import { sql, toJsonText } from './sql';
+import { ATTEMPT_IS_CURRENT, ATTEMPT_KEY_COLUMNS, attemptCtes, CURRENT_ATTEMPT_UPDATE } from './attemptCtes';
+import { schemaTables } from './schemaTables';
 import { jobEventsTable, LIMITS, nodeStatesTable, taskResultsTable } from './tables';
 import { byKey } from './nodeRepository';
 
@@ -49,11 +51,7 @@ export type LightAttemptOutcome =
   | { applied: false };
 
 const COLUMNS: RecordColumns = [
-  ['ord', 'int'],
-  ['job_id', 'text'],
-  ['node_id', 'text'],
-  ['task_id', 'text'],
-  ['attempt', 'int'],
+  ...ATTEMPT_KEY_COLUMNS,
   ['started_at', 'timestamptz'],
   ['completed_at', 'timestamptz'],
   ['params', 'jsonb'],
@@ -133,29 +131,18 @@ export async function recordLightAttempts(
   });
   // Rows are locked in key order, so concurrent batches cannot deadlock.
   rows.sort(byKey);
-  const t = {
-    jobs: sql.table(schema, 'dag_jobs'),
-    nodes: sql.table(schema, 'dag_node_states'),
-    results: sql.table(schema, 'dag_task_results'),
-    events: sql.table(schema, 'dag_job_events'),
-  };
-  const ty = (n: string) => sql.ident(schema, n);
+  const t = schemaTables(schema);
+  const ty = t.type;
   // The node's status after the result (as recordTaskResults decides it), from the row being updated.
   const next = sql.raw(`CASE WHEN x.status = 'completed' THEN 'completed'
     WHEN x.retryable AND x.attempt - n.first_attempt < n.max_retries THEN 'ready' ELSE 'failed' END`);
   const r = await query(
     db,
-    sql`WITH x AS (${recordSource(COLUMNS, rows, 'attempts')}
-    ), j AS (
-      SELECT DISTINCT jb.job_id, jb.status, jb.cancel_requested_at FROM ${t.jobs} jb JOIN x ON x.job_id = jb.job_id
-    ), prev AS (
-      SELECT x.ord, n.status AS prev_status FROM x JOIN ${t.nodes} n ON n.job_id = x.job_id AND n.node_id = x.node_id
-    ), cur AS (
+    sql`WITH ${attemptCtes(t, recordSource(COLUMNS, rows, 'attempts'))}, cur AS (
       -- The attempts that are current on the snapshot (the UPDATE checks each again on its row).
       SELECT count(*) AS n FROM x JOIN j ON j.job_id = x.job_id
         JOIN ${t.nodes} n ON n.job_id = x.job_id AND n.node_id = x.node_id
-      WHERE n.status IN ('pending', 'ready') AND n.attempt = x.attempt
-        AND j.status IN ('pending', 'running') AND j.cancel_requested_at IS NULL
+      WHERE ${ATTEMPT_IS_CURRENT}
         AND NOT EXISTS (SELECT 1 FROM ${t.results} tr WHERE tr.task_id = x.task_id)
     ), upd AS (
       UPDATE ${t.nodes} n SET
@@ -173,13 +160,7 @@ export async function recordLightAttempts(
         worker_id = CASE WHEN ${next} = 'ready' THEN NULL ELSE n.worker_id END,
         output = CASE WHEN x.status = 'completed' THEN x.output ELSE n.output END,
         error_message = CASE WHEN x.status = 'completed' THEN NULL ELSE x.error_message END,
-        input_params = CASE WHEN x.has_params THEN x.params ELSE n.input_params END,
-        version = n.version + 1,
-        updated_at = now()
-      FROM x JOIN j ON j.job_id = x.job_id
-      WHERE n.job_id = x.job_id AND n.node_id = x.node_id
-        AND n.status IN ('pending', 'ready') AND n.attempt = x.attempt
-        AND j.status IN ('pending', 'running') AND j.cancel_requested_at IS NULL
+        ${CURRENT_ATTEMPT_UPDATE}
         AND NOT EXISTS (SELECT 1 FROM ${t.results} tr WHERE tr.task_id = x.task_id)
         AND (NOT ${opts.allOrNothing === true} OR (SELECT n FROM cur) = ${rows.length})
       RETURNING x.ord AS _ord, n.status::text AS new_status, n.attempt AS new_attempt, n.first_attempt,

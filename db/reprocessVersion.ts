@@ -4,7 +4,7 @@
 import { auditInsert } from './auditRepository';
 import type { VersionJobSpec } from './assetSubmission';
 import { parseRow } from './defineTable';
-import { createJob } from './jobRepository';
+import { createJob } from './jobCommands';
 import { query, withTransaction, type Queryable } from './queryable';
 import { sql } from './sql';
 import { assetVersionsTable, type AssetVersionRow, type JobRow } from './tables';

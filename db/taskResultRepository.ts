@@ -8,6 +8,7 @@ import { columnList, parseRow, truncate, validateValues } from './defineTable';
 import { DbValidationError } from './errors';
 import { query, type Queryable } from './queryable';
 import { sql } from './sql';
+import { schemaTables } from './schemaTables';
 import { TaskResultStatus, type NodeStatus, type ResultDisposition } from './statuses';
 import {
   jobEventsTable,
@@ -165,13 +166,8 @@ export async function recordTaskResults(
     });
   });
   rows.sort(byKey);
-  const t = {
-    jobs: sql.table(schema, 'dag_jobs'),
-    nodes: sql.table(schema, 'dag_node_states'),
-    results: sql.table(schema, 'dag_task_results'),
-    events: sql.table(schema, 'dag_job_events'),
-  };
-  const ty = (n: string) => sql.ident(schema, n);
+  const t = schemaTables(schema);
+  const ty = t.type;
   const r = await query(
     db,
     sql`WITH x AS (${recordSource(RESULT_COLUMNS, rows, 'results')}

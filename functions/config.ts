@@ -2,7 +2,7 @@
 // locally), validated with zod. Every variable is documented in docs/configuration.md.
 import { z } from 'zod';
 import { withoutBlankSettings } from '../db/createPool';
-import { intSetting } from '../lib/intSetting';
+import { intSetting, parseSettings } from '../lib/loadSettings';
 import { STORAGE_NAME } from '../lib/storageNames';
 
 const csv = (fallback: string) =>
@@ -74,10 +74,10 @@ export const ConfigSchema = z.object({
 export type Config = z.infer<typeof ConfigSchema>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const r = ConfigSchema.safeParse(withoutBlankSettings(env));
-  if (!r.success) {
-    const problems = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+  const r = parseSettings(ConfigSchema, withoutBlankSettings(env));
+  if (!r.ok) {
+    const problems = r.problems.map((p) => `${p.variable}: ${p.message}`).join('; ');
     throw new Error(`Invalid configuration: ${problems}. See docs/configuration.md.`);
   }
-  return r.data;
+  return r.config;
 }

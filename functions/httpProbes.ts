@@ -127,7 +127,7 @@ async function recentJobsCheck(): Promise<Check> {
  */
 async function blobStorageCheck(): Promise<Check> {
   return timed(async () => {
-    const config = loadRasterConfig();
+    const config = loadRasterConfig(process.env);
     const zones: Record<string, unknown> = {};
     let worst: Check['status'] = 'healthy';
     const worse = (s: Check['status']) => {
@@ -161,8 +161,8 @@ async function blobStorageCheck(): Promise<Check> {
 /** The STAC catalog the raster handlers write (pgSTAC or the product's tables): reachable, which backend. */
 async function stacCheck(): Promise<Check> {
   return timed(async () => {
-    const config = loadRasterConfig();
-    const catalog = await openRasterCatalog(config);
+    const config = loadRasterConfig(process.env);
+    const catalog = await openRasterCatalog(services().pool, config);
     await catalog.getCollection('__health_probe__');
     return { status: 'healthy', details: { backend: catalog.backend, schema: catalog.schema } };
   });

@@ -1,11 +1,11 @@
 // Runs one attempt of a handler, the same way on both runners: params validated by the handler's
 // zod schema, the latest checkpoint handed in, a signal that fires on timeout/cancel/shutdown,
 // checkpoints and progress written to Postgres. Expected failures come back as values.
-import type pg from 'pg';
+import type { DbPool } from '../db/createPool';
 import { getLatestCheckpoint, recordHeartbeat, saveCheckpoint } from '../db';
 import type { Logger } from './createLogger';
 import type { HandlerRegistry } from './handlerRegistry';
-import type { Checkpoint, HandlerContext } from './handlerTypes';
+import type { Checkpoint, HandlerContext, HandlerServices } from './handlerTypes';
 import type { Span } from '@opentelemetry/api';
 import {
   markSpanFailed,
@@ -41,11 +41,13 @@ export type AttemptResult =
   | { ok: false; error: string; retryable: boolean; timedOut: boolean; aborted: boolean; durationMs: number };
 
 export interface ExecuteDeps {
-  pool: pg.Pool;
+  pool: DbPool;
   schema: string;
   registry: HandlerRegistry;
   log: Logger;
   sourceApp: string;
+  /** What handlers get of the process (pool, blobs, config): built once by the runner. */
+  services: HandlerServices;
 }
 
 /**
@@ -175,6 +177,9 @@ async function runAttempt(
     },
     signal: controller.signal,
     log,
+    pool: deps.services.pool,
+    blobs: deps.services.blobs,
+    config: deps.services.config,
   };
 
   try {

@@ -5,7 +5,9 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { HandlerCatalog, HandlerInfo } from '../dag/runners';
+import type { Settings } from '../lib/loadSettings';
 import { BUILTIN_HANDLERS } from './builtinHandlers';
+import { handlerModules } from './handlerConfig';
 import { rasterHandlers } from './raster/rasterHandlers';
 import type { HandlerDefinition } from './handlerTypes';
 
@@ -46,15 +48,11 @@ export class HandlerRegistry {
  * The registry with every handler shipped in this build, plus those of the modules DAG_HANDLER_MODULES
  * names (the Function App and the container worker both call this at start, so both know them).
  */
-export function defaultRegistry(env: Record<string, string | undefined> = process.env): HandlerRegistry {
+export function defaultRegistry(settings?: Settings): HandlerRegistry {
   const r = new HandlerRegistry();
   for (const h of BUILTIN_HANDLERS) r.register(h);
   for (const h of rasterHandlers) r.register(h as HandlerDefinition<never>);
-  for (const spec of (env.DAG_HANDLER_MODULES ?? '')
-    .split(',')
-    .map((x) => x.trim())
-    .filter(Boolean))
-    loadHandlerModule(r, spec);
+  for (const spec of handlerModules(settings)) loadHandlerModule(r, spec);
   return r;
 }
 

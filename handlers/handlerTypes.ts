@@ -1,6 +1,9 @@
 // The handler contract shared by the activity runner (Function App) and the container worker.
 import type { z } from 'zod';
+import type { DbPool } from '../db/createPool';
 import type { Runner } from '../dag/runners';
+import type { HandlerConfig } from './handlerConfig';
+import type { RasterBlobs } from './raster/blobService';
 
 export interface Checkpoint {
   phase: string;
@@ -13,7 +16,19 @@ export interface HandlerLogger {
   error(message: string, data?: Record<string, unknown>): void;
 }
 
-export interface HandlerContext {
+/**
+ * What a handler may use of the process, built once per process by whoever runs handlers
+ * (handlerServices) and handed to every attempt: handlers create no pool, client or configuration.
+ */
+export interface HandlerServices {
+  /** The process's Postgres pool (the STAC catalog lives in the same database). */
+  pool: DbPool;
+  /** Blob storage of the raster handlers' accounts. */
+  blobs: RasterBlobs;
+  config: HandlerConfig;
+}
+
+export interface HandlerContext extends HandlerServices {
   jobId: string;
   nodeId: string;
   taskId: string;

@@ -13,6 +13,8 @@ export interface RunProcessOptions {
   cwd?: string;
   /** The child's environment (default: the worker's). */
   env?: NodeJS.ProcessEnv;
+  /** Variables added to the child's environment (GDAL config options, AZURE_STORAGE_*). */
+  extraEnv?: Record<string, string>;
   onStdout?: (line: string) => void;
   onStderr?: (line: string) => void;
   /** Between SIGTERM and SIGKILL after an abort (default 5000 ms). */
@@ -121,7 +123,8 @@ function spawnProcess(
     installExitHook();
     const child = spawn(command, [...args], {
       cwd: o.cwd,
-      env: o.env ?? process.env,
+      // The child inherits the process's environment: passed through, not read as configuration.
+      env: o.env ?? (o.extraEnv ? { ...process.env, ...o.extraEnv } : process.env),
       detached: true, // its own process group: kill(-pid) reaches grandchildren too
       shell: false,
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -52,6 +52,22 @@ export function gdalAzureEnv(config: RasterConfig, container?: string): Record<s
   return {};
 }
 
+/** The blob storage of the raster handlers' accounts, as a handler's context carries it (ctx.blobs). */
+export interface RasterBlobs {
+  /** The blob service holding `container` (see getBlobService). */
+  service(container?: string): BlobServiceClient;
+  /** Environment for GDAL's /vsiaz/ reading `container` (see gdalAzureEnv). */
+  gdalEnv(container?: string): Record<string, string>;
+}
+
+/** The blob storage of this configuration, read when first used (clients are kept per process). */
+export function rasterBlobs(config: () => RasterConfig): RasterBlobs {
+  return {
+    service: (container) => getBlobService(config(), container),
+    gdalEnv: (container) => gdalAzureEnv(config(), container),
+  };
+}
+
 /** Whether an error from the storage SDK is a 404 (no such blob or container). */
 export function isNotFound(err: unknown): boolean {
   const e = err as { statusCode?: number; code?: string };

@@ -7,10 +7,10 @@ import { rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { NonRetryableError, type HandlerDefinition } from '../handlerTypes';
-import { getBlobService, isNotFound } from './blobService';
+import { rasterHandler } from './rasterHandler';
+import { isNotFound } from './blobService';
 import { downloadBlobToFile } from './downloadBlob';
 import { inputPath } from './mountPaths';
-import { loadRasterConfig } from './rasterConfig';
 import { requiredString } from './rasterParams';
 
 const CONTAINER = /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/;
@@ -29,17 +29,14 @@ export const BlobToMountParams = z.looseObject({
 });
 export type BlobToMountParams = z.infer<typeof BlobToMountParams>;
 
-export const blobToMount: HandlerDefinition<BlobToMountParams> = {
+export const blobToMount: HandlerDefinition<BlobToMountParams> = rasterHandler({
   name: 'raster.blob_to_mount',
   description: 'Streams a blob to <DAG_WORKER_ETL_MOUNT_PATH>/input/<job_id>/<blob_name>.',
-  runners: ['container'],
-  defaultRunner: 'container',
-  defaultQueue: 'container-tasks',
   params: BlobToMountParams,
-  async run(p, ctx) {
-    const config = loadRasterConfig();
+  async run(p, ctx, config) {
     const local = inputPath(config.mountPath, ctx.jobId, p.blob_name);
-    const blob = getBlobService(config, p.container_name)
+    const blob = ctx.blobs
+      .service(p.container_name)
       .getContainerClient(p.container_name)
       .getBlobClient(p.blob_name);
     const started = Date.now();
@@ -97,4 +94,4 @@ export const blobToMount: HandlerDefinition<BlobToMountParams> = {
       content_type: props.contentType ?? null,
     };
   },
-};
+});

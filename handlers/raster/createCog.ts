@@ -9,7 +9,8 @@ import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { HandlerContext, HandlerDefinition } from '../handlerTypes';
-import { getBlobService } from './blobService';
+import { rasterHandler } from './rasterHandler';
+import type { RasterBlobs } from './blobService';
 import { cogTranslateArgs } from './cogCommands';
 import { cogFactsMetadata, CogFactsSchema, gridFacts, type CogFacts } from './cogFacts';
 import {
@@ -21,7 +22,6 @@ import {
   sourceRelativePath,
   workDir,
 } from './mountPaths';
-import { loadRasterConfig, type RasterConfig } from './rasterConfig';
 import {
   optionalBool,
   optionalString,
@@ -78,8 +78,8 @@ export function profileForTier(
 const containersReady = new Set<string>();
 
 /** The silver container, created on first use in this process. */
-export async function silverContainer(config: RasterConfig, signal?: AbortSignal) {
-  const c = getBlobService(config, config.silverContainer).getContainerClient(config.silverContainer);
+export async function silverContainer(blobs: RasterBlobs, container: string, signal?: AbortSignal) {
+  const c = blobs.service(container).getContainerClient(container);
   const key = `${c.url}`;
   if (!containersReady.has(key)) {
     await c.createIfNotExists(signal ? { abortSignal: signal } : {});
@@ -98,17 +98,13 @@ interface Converted {
 
 const stemOf = (p: string) => path.basename(p).replace(/\.[^.]+$/, '');
 
-export const createCog: HandlerDefinition<CreateCogParams> = {
+export const createCog: HandlerDefinition<CreateCogParams> = rasterHandler({
   name: 'raster.create_cog',
   description:
     'Writes a Cloud-Optimized GeoTIFF (reprojected when needed) and uploads it to the silver container.',
-  runners: ['container'],
-  defaultRunner: 'container',
-  defaultQueue: 'container-tasks',
   params: CreateCogParams,
-  async run(p, ctx) {
+  async run(p, ctx, config) {
     const started = Date.now();
-    const config = loadRasterConfig();
     const src = stagedSource(config.mountPath, p.local_path);
     const v = p.validation;
     const { profile, warnings } = profileForTier(v, p.output_tier);
@@ -129,7 +125,9 @@ export const createCog: HandlerDefinition<CreateCogParams> = {
       .digest('hex');
 
     for (const w of warnings) ctx.log.warn(`${w.code}: ${w.message}`);
-    const blob = (await silverContainer(config, ctx.signal)).getBlockBlobClient(cogBlob);
+    const blob = (await silverContainer(ctx.blobs, config.silverContainer, ctx.signal)).getBlockBlobClient(
+      cogBlob,
+    );
     const metadata = (f: CogFacts) => (sha: string) => ({
       file_checksum: multihash(sha),
       raster_info: cogFactsMetadata(f),
@@ -183,7 +181,7 @@ export const createCog: HandlerDefinition<CreateCogParams> = {
       warnings,
     };
   },
-};
+});
 
 /** Converts, or reuses the COG a previous attempt converted (checkpoint 'converted', same inputs, file present). */
 async function convertOnce(

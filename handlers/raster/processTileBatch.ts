@@ -9,6 +9,7 @@ import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { NonRetryableError, type HandlerDefinition } from '../handlerTypes';
+import { rasterHandler } from './rasterHandler';
 import { intLike } from '../numberLike';
 import { cogTranslateArgs } from './cogCommands';
 import { unionBbox, type Bbox } from './crsTools';
@@ -24,7 +25,6 @@ import {
   sourceRelativePath,
   workDir,
 } from './mountPaths';
-import { loadRasterConfig } from './rasterConfig';
 import { optionalString, requiredString, ValidationSchema } from './rasterParams';
 import { OUTPUT_TIERS } from './rasterProfiles';
 import { runGdal } from './runGdal';
@@ -117,16 +117,12 @@ const CheckpointState = z.looseObject({
 const closeEnough = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((x, i) => Math.abs(x - b[i]!) <= 1e-9 * Math.max(1, Math.abs(x)));
 
-export const processTileBatch: HandlerDefinition<ProcessTileBatchParams> = {
+export const processTileBatch: HandlerDefinition<ProcessTileBatchParams> = rasterHandler({
   name: 'raster.process_tile_batch',
   description: 'Turns every tile of a batch into a COG and uploads it, checkpointing after each tile.',
-  runners: ['container'],
-  defaultRunner: 'container',
-  defaultQueue: 'container-tasks',
   params: ProcessTileBatchParams,
-  async run(p, ctx) {
+  async run(p, ctx, config) {
     const started = Date.now();
-    const config = loadRasterConfig();
     const src = stagedSource(config.mountPath, p.local_path);
     const v = p.validation;
     // The source's statistics describe the whole raster, not one tile: left out of the tiles' bands.
@@ -173,7 +169,7 @@ export const processTileBatch: HandlerDefinition<ProcessTileBatchParams> = {
           `the tiling scheme's grid (${gridSpec.width}×${gridSpec.height}) is not the grid of ${src} in ${gridSpec.crs} (${grid.width}×${grid.height}): compute the tiling scheme again for this raster and target CRS`,
         );
       }
-      const container = await silverContainer(config, ctx.signal);
+      const container = await silverContainer(ctx.blobs, config.silverContainer, ctx.signal);
       const gt = grid.geotransform;
       for (const t of todo) {
         ctx.signal.throwIfAborted();
@@ -274,4 +270,4 @@ export const processTileBatch: HandlerDefinition<ProcessTileBatchParams> = {
       warnings,
     };
   },
-};
+});

@@ -1,8 +1,9 @@
-// Configuration of the raster handlers, read from the environment with zod when a handler runs (not
-// at import: the Function App imports the registry too and has none of these). Every variable is
-// documented in docs/raster.md.
+// Configuration of the raster handlers: the environment parsed with zod (the loadSettings pattern).
+// Loaded once per process, on the first raster task (handlerConfig.ts): the Function App runs the
+// same registry and has none of these. Every variable is documented in docs/raster.md.
 import { z } from 'zod';
 import { withoutBlankSettings } from '../../db/createPool';
+import { intSetting, parseSettings, type Settings } from '../../lib/loadSettings';
 import { NonRetryableError } from '../handlerTypes';
 
 /** Placeholders of the original system, used when the deployment does not name its services. */
@@ -22,20 +23,6 @@ const identifier = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a schema name (letters, digits, underscore; ≤ 63)');
 
-const intIn = (dflt: number, min: number, max: number) =>
-  z
-    .string()
-    .optional()
-    .transform((s, ctx) => {
-      if (blank(s) === undefined) return dflt;
-      const n = Number(s);
-      if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `must be an integer between ${min} and ${max}, got "${s}"` });
-        return z.NEVER;
-      }
-      return n;
-    });
-
 const url = (dflt: string) =>
   z
     .string()
@@ -49,6 +36,22 @@ const url = (dflt: string) =>
       return v.replace(/\/+$/, '');
     });
 
+/** An optional storage account URL (no trailing slash). */
+const accountUrl = z
+  .string()
+  .optional()
+  .transform((s, ctx) => {
+    const v = blank(s);
+    if (v && !/^https?:\/\/[^\s/]+/.test(v)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be https://<account>.blob.core.windows.net, got "${s}"`,
+      });
+      return z.NEVER;
+    }
+    return v?.replace(/\/+$/, '');
+  });
+
 const RasterEnvSchema = z.object({
   DAG_WORKER_ETL_MOUNT_PATH: z
     .string()
@@ -56,34 +59,8 @@ const RasterEnvSchema = z.object({
     .transform((s) => blank(s) ?? '/mnt/etl'),
   DAG_STORAGE_CONNECTION: z.string().optional(),
   AzureWebJobsStorage: z.string().optional(),
-  DAG_STORAGE_BLOB_URL: z
-    .string()
-    .optional()
-    .transform((s, ctx) => {
-      const v = blank(s);
-      if (v && !/^https?:\/\/[^\s/]+/.test(v)) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `must be https://<account>.blob.core.windows.net, got "${s}"`,
-        });
-        return z.NEVER;
-      }
-      return v?.replace(/\/+$/, '');
-    }),
-  DAG_STORAGE_SILVER_BLOB_URL: z
-    .string()
-    .optional()
-    .transform((s, ctx) => {
-      const v = blank(s);
-      if (v && !/^https?:\/\/[^\s/]+/.test(v)) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `must be https://<account>.blob.core.windows.net, got "${s}"`,
-        });
-        return z.NEVER;
-      }
-      return v?.replace(/\/+$/, '');
-    }),
+  DAG_STORAGE_BLOB_URL: accountUrl,
+  DAG_STORAGE_SILVER_BLOB_URL: accountUrl,
   DAG_STORAGE_SILVER_CONNECTION: z.string().optional(),
   DAG_STORAGE_SILVER_COGS_CONTAINER: z
     .string()
@@ -113,7 +90,7 @@ const RasterEnvSchema = z.object({
     .optional()
     .transform((s) => (blank(s) ?? 'auto').toLowerCase())
     .pipe(z.enum(['auto', 'pgstac', 'tables'])),
-  DAG_RASTER_TRANSFER_CONCURRENCY: intIn(4, 1, 64),
+  DAG_RASTER_TRANSFER_CONCURRENCY: intSetting(4, 1, 64),
 });
 
 export type StacBackendSetting = 'auto' | 'pgstac' | 'tables';
@@ -142,14 +119,13 @@ export interface RasterConfig {
 }
 
 /** Reads and checks the raster configuration; an invalid value is a non-retryable error naming it. */
-export function loadRasterConfig(settings: Record<string, string | undefined> = process.env): RasterConfig {
-  const env = withoutBlankSettings(settings);
-  const r = RasterEnvSchema.safeParse(env);
-  if (!r.success) {
-    const problems = r.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ');
+export function loadRasterConfig(settings: Settings): RasterConfig {
+  const r = parseSettings(RasterEnvSchema, withoutBlankSettings(settings));
+  if (!r.ok) {
+    const problems = r.problems.map((p) => `${p.variable} ${p.message}`).join('; ');
     throw new NonRetryableError(`Invalid raster configuration: ${problems}. See docs/raster.md.`);
   }
-  const e = r.data;
+  const e = r.config;
   const stacRaw = blank(e.DAG_PGSTAC_URL) ?? blank(e.DAG_STAC_API_URL);
   const stacApiUrl = url(PLACEHOLDER_STAC_API_URL).safeParse(stacRaw);
   if (!stacApiUrl.success) {

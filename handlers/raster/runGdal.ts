@@ -34,7 +34,7 @@ export async function runGdal(
   try {
     const r = await runProcess(tool, args, {
       ...(o.signal ? { signal: o.signal } : {}),
-      ...(o.env ? { env: { ...process.env, ...o.env } } : {}),
+      ...(o.env ? { extraEnv: o.env } : {}),
       ...(o.input !== undefined ? { input: o.input } : {}),
       keepChars: o.keepChars ?? 8 * 1024 * 1024,
       killGraceMs: 3000,

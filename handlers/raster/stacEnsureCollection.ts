@@ -2,9 +2,9 @@
 // include the new bounds; given fields win), validated against the STAC 1.0.0 schema before writing.
 import { z } from 'zod';
 import { NonRetryableError, type HandlerDefinition } from '../handlerTypes';
+import { rasterHandler } from './rasterHandler';
 import type { Bbox } from './crsTools';
 import { openRasterCatalog } from './rasterCatalog';
-import { loadRasterConfig } from './rasterConfig';
 import { bboxParam, optionalBool, optionalInt, optionalString, requiredString } from './rasterParams';
 import { buildCollection, mergeCollection, stacApiUrls } from './stacDocuments';
 import { validateStac } from './stacValidator';
@@ -50,19 +50,15 @@ export const EnsureCollectionParams = z.looseObject({
 });
 export type EnsureCollectionParams = z.infer<typeof EnsureCollectionParams>;
 
-export const stacEnsureCollection: HandlerDefinition<EnsureCollectionParams> = {
+export const stacEnsureCollection: HandlerDefinition<EnsureCollectionParams> = rasterHandler({
   name: 'raster.stac_ensure_collection',
   description: 'Creates or updates (extent merged) a STAC 1.0.0 collection in the catalog.',
-  runners: ['container'],
-  defaultRunner: 'container',
-  defaultQueue: 'container-tasks',
   params: EnsureCollectionParams,
-  async run(p, ctx) {
+  async run(p, ctx, config) {
     const rows = p.grid_rows ?? p.grid_dimensions?.rows;
     const cols = p.grid_cols ?? p.grid_dimensions?.cols;
     const tiled = p.is_tiled ?? p.grid_dimensions !== undefined;
-    const config = loadRasterConfig();
-    const catalog = await openRasterCatalog(config);
+    const catalog = await openRasterCatalog(ctx.pool, config);
     const next = buildCollection(config, {
       id: p.collection_id,
       ...(p.title ? { title: p.title } : {}),
@@ -117,4 +113,4 @@ export const stacEnsureCollection: HandlerDefinition<EnsureCollectionParams> = {
       stac_collection: r.collection,
     };
   },
-};
+});

@@ -5,10 +5,10 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { NonRetryableError, type HandlerDefinition } from '../handlerTypes';
-import { getBlobService, isNotFound } from './blobService';
+import { rasterHandler } from './rasterHandler';
+import { isNotFound, type RasterBlobs } from './blobService';
 import { CogFactsSchema, type CogFacts } from './cogFacts';
 import { growCollectionExtent, openRasterCatalog } from './rasterCatalog';
-import { loadRasterConfig, type RasterConfig } from './rasterConfig';
 import { optionalString, requiredString, ValidationSchema, type Validation } from './rasterParams';
 import { collectionIdParam, STAC_ID } from './stacEnsureCollection';
 import { assetHref, buildItem, cogTilerUrls, mosaicUrls, stacApiUrls, stacId } from './stacDocuments';
@@ -68,13 +68,8 @@ function factsFromValidation(v: Validation): CogFacts {
   };
 }
 
-export async function readCogBlob(
-  config: RasterConfig,
-  container: string,
-  blob: string,
-  signal: AbortSignal,
-) {
-  const client = getBlobService(config, container).getContainerClient(container).getBlobClient(blob);
+export async function readCogBlob(blobs: RasterBlobs, container: string, blob: string, signal: AbortSignal) {
+  const client = blobs.service(container).getContainerClient(container).getBlobClient(blob);
   try {
     const props = await client.getProperties({ abortSignal: signal });
     return { url: client.url, props };
@@ -88,16 +83,12 @@ export async function readCogBlob(
   }
 }
 
-export const stacRegisterItem: HandlerDefinition<RegisterItemParams> = {
+export const stacRegisterItem: HandlerDefinition<RegisterItemParams> = rasterHandler({
   name: 'raster.stac_register_item',
   description: 'Upserts the STAC item of a COG (projection + raster extensions) and registers a search.',
-  runners: ['container'],
-  defaultRunner: 'container',
-  defaultQueue: 'container-tasks',
   params: RegisterItemParams,
-  async run(p, ctx) {
-    const config = loadRasterConfig();
-    const { url, props } = await readCogBlob(config, p.cog_container, p.cog_blob, ctx.signal);
+  async run(p, ctx, config) {
+    const { url, props } = await readCogBlob(ctx.blobs, p.cog_container, p.cog_blob, ctx.signal);
     const md = props.metadata ?? {};
     let facts: CogFacts | undefined;
     if (md.raster_info) {
@@ -144,7 +135,7 @@ export const stacRegisterItem: HandlerDefinition<RegisterItemParams> = {
         `STAC item ${itemId} is not valid (not written): ${v.errors.slice(0, 10).join('; ')}`,
       );
     }
-    const catalog = await openRasterCatalog(config);
+    const catalog = await openRasterCatalog(ctx.pool, config);
     if (!(await catalog.getCollection(p.collection_id))) {
       throw new NonRetryableError(
         `STAC collection ${p.collection_id} does not exist in ${catalog.schema} (${catalog.backend}): run raster.stac_ensure_collection first`,
@@ -172,4 +163,4 @@ export const stacRegisterItem: HandlerDefinition<RegisterItemParams> = {
       stac_item: item,
     };
   },
-};
+});

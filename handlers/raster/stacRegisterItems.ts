@@ -3,10 +3,10 @@
 // search over the collection and the tiles' bounds for a TiTiler-pgSTAC mosaic.
 import { z } from 'zod';
 import { NonRetryableError, type HandlerDefinition } from '../handlerTypes';
+import { rasterHandler } from './rasterHandler';
 import { crossesAntimeridian, unionBbox, type Bbox } from './crsTools';
 import type { CogFacts } from './cogFacts';
 import { growCollectionExtent, openRasterCatalog } from './rasterCatalog';
-import { loadRasterConfig } from './rasterConfig';
 import { optionalString, ValidationSchema } from './rasterParams';
 import { collectionIdParam } from './stacEnsureCollection';
 import { ddhProperties } from './stacRegisterItem';
@@ -19,7 +19,6 @@ import {
   stacApiUrls,
   stacId,
 } from './stacDocuments';
-import { getBlobService } from './blobService';
 import { validateStac } from './stacValidator';
 
 const bbox = z.tuple([z.number(), z.number(), z.number(), z.number()]);
@@ -68,22 +67,18 @@ export const RegisterItemsParams = z
   });
 export type RegisterItemsParams = z.infer<typeof RegisterItemsParams>;
 
-export const stacRegisterItems: HandlerDefinition<RegisterItemsParams> = {
+export const stacRegisterItems: HandlerDefinition<RegisterItemsParams> = rasterHandler({
   name: 'raster.stac_register_items',
   description: 'Upserts one STAC item per tile COG (bulk) and registers a search over them.',
-  runners: ['container'],
-  defaultRunner: 'container',
-  defaultQueue: 'container-tasks',
   params: RegisterItemsParams,
-  async run(p, ctx) {
-    const config = loadRasterConfig();
+  async run(p, ctx, config) {
     const batches = [...(p.tile_batches ?? []), ...(p.tiles ? [p.tiles] : [])];
     const tileCogs = [...(p.tile_cogs ?? []), ...batches.flatMap((b) => b.tile_cogs)];
     const container = p.cog_container ?? batches.find((b) => b.cog_container)?.cog_container;
     if (!container) throw new NonRetryableError('cog_container is required (the tile COGs container)');
     if (!tileCogs.length) throw new NonRetryableError('no tile COGs to register (tile_cogs is empty)');
     const first = batches[0];
-    const containerClient = getBlobService(config, container).getContainerClient(container);
+    const containerClient = ctx.blobs.service(container).getContainerClient(container);
     const bands = p.validation?.bands
       ? p.validation.bands.map((b) => ({
           data_type: b.data_type,
@@ -143,7 +138,7 @@ export const stacRegisterItems: HandlerDefinition<RegisterItemsParams> = {
         `${problems.length} of ${items.length} tile items are not valid STAC (none written): ${problems.slice(0, 5).join(' | ')}`,
       );
     }
-    const catalog = await openRasterCatalog(config);
+    const catalog = await openRasterCatalog(ctx.pool, config);
     if (!(await catalog.getCollection(p.collection_id))) {
       throw new NonRetryableError(
         `STAC collection ${p.collection_id} does not exist in ${catalog.schema} (${catalog.backend}): run raster.stac_ensure_collection first`,
@@ -187,4 +182,4 @@ export const stacRegisterItems: HandlerDefinition<RegisterItemsParams> = {
       catalog_schema: catalog.schema,
     };
   },
-};
+});

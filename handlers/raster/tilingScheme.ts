@@ -7,10 +7,10 @@
 import { rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { NonRetryableError, type HandlerDefinition } from '../handlerTypes';
+import { rasterHandler } from './rasterHandler';
 import { intLike } from '../numberLike';
 import { bboxesToWgs84, unionBbox, type Bbox } from './crsTools';
 import { requireInsideMount, workDir } from './mountPaths';
-import { loadRasterConfig } from './rasterConfig';
 import { optionalString, requiredString, ValidationSchema } from './rasterParams';
 import { buildGrid, planTarget } from './targetGrid';
 
@@ -105,15 +105,11 @@ export const TilingParams = z.looseObject({
 });
 export type TilingParams = z.infer<typeof TilingParams>;
 
-export const generateTilingScheme: HandlerDefinition<TilingParams> = {
+export const generateTilingScheme: HandlerDefinition<TilingParams> = rasterHandler({
   name: 'raster.generate_tiling_scheme',
   description: 'Computes a tile grid with overlap (pixel windows, bounds) over the target grid, in batches.',
-  runners: ['container'],
-  defaultRunner: 'container',
-  defaultQueue: 'container-tasks',
   params: TilingParams,
-  async run(p, ctx) {
-    const config = loadRasterConfig();
+  async run(p, ctx, config) {
     const src = requireInsideMount(config.mountPath, p.local_path, 'local_path');
     const v = p.validation;
     const plan = await planTarget(v, p.target_crs, ctx.signal);
@@ -160,4 +156,4 @@ export const generateTilingScheme: HandlerDefinition<TilingParams> = {
       await rm(work, { recursive: true, force: true });
     }
   },
-};
+});

@@ -4,11 +4,12 @@
 import { statSync } from 'node:fs';
 import { z } from 'zod';
 import { NonRetryableError, type HandlerDefinition } from '../handlerTypes';
-import { getBlobService, gdalAzureEnv, isNotFound } from './blobService';
+import { rasterHandler } from './rasterHandler';
+import { isNotFound, type RasterBlobs } from './blobService';
 import { bboxesToWgs84, crsKey, resolveCrs, type Bbox, type ResolvedCrs } from './crsTools';
 import { gdalInfo, type RasterInfo } from './gdalInfo';
 import { requireInsideMount } from './mountPaths';
-import { loadRasterConfig, type RasterConfig } from './rasterConfig';
+import type { RasterConfig } from './rasterConfig';
 import { readSampleBlocks } from './readSampleBlocks';
 import { optionalBool, optionalString, tierParam } from './rasterParams';
 import {
@@ -200,7 +201,11 @@ interface SourceRef {
 }
 
 /** local_path (inside the mount) or blob_path: <container>/<blob>, /vsiaz/…, /vsicurl/…, http(s)://… */
-async function resolveSource(p: ValidateParams, config: RasterConfig): Promise<SourceRef> {
+async function resolveSource(
+  p: ValidateParams,
+  config: RasterConfig,
+  blobs: RasterBlobs,
+): Promise<SourceRef> {
   if (p.local_path) {
     const abs = requireInsideMount(config.mountPath, p.local_path, 'local_path');
     let size: number;
@@ -218,7 +223,7 @@ async function resolveSource(p: ValidateParams, config: RasterConfig): Promise<S
   if (ref.startsWith('/vsi'))
     return {
       gdalPath: ref,
-      env: gdalAzureEnv(config, /^\/vsiaz\/([^/]+)\//.exec(ref)?.[1]),
+      env: blobs.gdalEnv(/^\/vsiaz\/([^/]+)\//.exec(ref)?.[1]),
       sizeBytes: null,
     };
   const m = /^([a-z0-9][a-z0-9-]{1,61}[a-z0-9])\/(.+)$/.exec(ref);
@@ -231,30 +236,22 @@ async function resolveSource(p: ValidateParams, config: RasterConfig): Promise<S
   let size: number | null = null;
   try {
     size =
-      (
-        await getBlobService(config, container)
-          .getContainerClient(container)
-          .getBlobClient(blob)
-          .getProperties()
-      ).contentLength ?? null;
+      (await blobs.service(container).getContainerClient(container).getBlobClient(blob).getProperties())
+        .contentLength ?? null;
   } catch (err) {
     if (isNotFound(err))
       throw new NonRetryableError(`BLOB_RESOLVE_FAILED: blob ${container}/${blob} does not exist`);
     throw err;
   }
-  return { gdalPath: `/vsiaz/${container}/${blob}`, env: gdalAzureEnv(config, container), sizeBytes: size };
+  return { gdalPath: `/vsiaz/${container}/${blob}`, env: blobs.gdalEnv(container), sizeBytes: size };
 }
 
-export const validateRaster: HandlerDefinition<ValidateParams> = {
+export const validateRaster: HandlerDefinition<ValidateParams> = rasterHandler({
   name: 'raster.validate',
   description: 'Validates a raster: CRS, bit depth, type, compression profile, tiers, estimated COG size.',
-  runners: ['container'],
-  defaultRunner: 'container',
-  defaultQueue: 'container-tasks',
   params: ValidateParams,
-  async run(p, ctx) {
-    const config = loadRasterConfig();
-    const src = await resolveSource(p, config);
+  async run(p, ctx, config) {
+    const src = await resolveSource(p, config, ctx.blobs);
     // Approximate statistics (overviews or sampled blocks): STAC raster:bands and TiTiler's rescale.
     const info = await gdalInfo(src.gdalPath, { signal: ctx.signal, env: src.env, approxStats: true });
     // Metadata alone passes a truncated file: decode a sample of its blocks too.
@@ -319,4 +316,4 @@ export const validateRaster: HandlerDefinition<ValidateParams> = {
     for (const w of a.warnings) ctx.log.warn(`${w.code}: ${w.message}`);
     return output;
   },
-};
+});

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startContainerWorker } from '../../container-worker';
-import { closeStacPools } from '../../handlers/raster/rasterCatalog';
+import { closeTestHandlerPool } from '../support/handlerContext';
 import { ROOT, startStack, type Stack } from '../e2e/stack';
 import { testLogger } from '../worker/support';
 import { describeGdal, itHasGdal, tempDir } from '../raster/support';
@@ -135,7 +135,7 @@ afterAll(async () => {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }
-  await closeStacPools();
+  await closeTestHandlerPool();
   if (!failed) rmSync(dir, { recursive: true, force: true });
   await stack?.stop(failed);
 });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startContainerWorker, type ContainerWorker } from '../../container-worker';
-import { closeStacPools } from '../../handlers/raster/rasterCatalog';
+import { closeTestHandlerPool } from '../support/handlerContext';
 import { describeGdal, itHasGdal, makeRaster, SPECS, tempDir, useEnv, validateCog } from '../raster/support';
 import { testLogger } from '../worker/support';
 import { startStack, type Stack } from './stack';
@@ -35,7 +35,7 @@ useEnv(() => ({
 
 afterAll(async () => {
   await worker?.stop();
-  await closeStacPools();
+  await closeTestHandlerPool();
   if (!failed) rmSync(dir, { recursive: true, force: true });
   await stack?.stop(failed);
 });

@@ -167,7 +167,7 @@ describeGdal('raster.create_cog', () => {
     expect(out.bbox[0]).toBeCloseTo(w, 2);
     expect(out.bbox[2]).toBeCloseTo(e, 1);
 
-    const item = buildItem(loadRasterConfig(), {
+    const item = buildItem(loadRasterConfig(process.env), {
       id: 'fiji',
       collectionId: 'pacific',
       datetime: '2026-11-27T00:00:00Z',

@@ -11,7 +11,7 @@ import { canonicalJson, ensureStacTables, openStacCatalog, searchHash } from '..
 import { CreateCogParams, createCog } from '../../handlers/raster/createCog';
 import type { CogFacts } from '../../handlers/raster/cogFacts';
 import { ProcessTileBatchParams, processTileBatch } from '../../handlers/raster/processTileBatch';
-import { closeStacPools } from '../../handlers/raster/rasterCatalog';
+import { closeTestHandlerPool } from '../support/handlerContext';
 import { loadRasterConfig } from '../../handlers/raster/rasterConfig';
 import {
   buildCollection,
@@ -299,7 +299,7 @@ beforeAll(async () => {
 afterAll(async () => {
   rmSync(mount, { recursive: true, force: true });
   delete process.env.DAG_STAC_SCHEMA;
-  await closeStacPools();
+  await closeTestHandlerPool();
   await t.adminPool.query(`DROP SCHEMA IF EXISTS "${pgstacSchema}" CASCADE`);
   await dropTestSchema(t);
 });

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Checkpoint, HandlerContext } from '../../handlers/handlerTypes';
+import { withTestServices } from '../support/handlerContext';
 
 export const gdalReady = spawnSync('gdalinfo', ['--version'], { encoding: 'utf8' }).status === 0;
 export const COG_VALIDATOR =
@@ -190,7 +191,7 @@ export function fakeCtx(
   o: { jobId?: string; nodeId?: string; checkpoint?: Checkpoint; signal?: AbortSignal } = {},
 ): HandlerContext & { checkpoints: Checkpoint[]; progressCalls: number } {
   const checkpoints: Checkpoint[] = [];
-  const ctx = {
+  const ctx = withTestServices({
     jobId: o.jobId ?? `job-${Math.random().toString(36).slice(2, 8)}`,
     nodeId: o.nodeId ?? 'node',
     taskId: 'task',
@@ -206,7 +207,7 @@ export function fakeCtx(
     },
     signal: o.signal ?? new AbortController().signal,
     log: { info: () => undefined, warn: () => undefined, error: () => undefined },
-  };
+  });
   return ctx;
 }
 

@@ -1,152 +1,25 @@
-// Jobs: create (with node rows and the job_created event, idempotent by key), read, list (keyset),
-// guarded status changes, cancel requests and reruns. Expected outcomes are values; only
-// infrastructure faults and invalid input throw.
-import { z } from 'zod';
-import { decodeCursor, encodeCursor, pageLimit, zCursorTimestamp, type Page } from './cursor';
+// Job writes: create (with node rows and the job_created event, idempotent by key), guarded status
+// changes, cancel requests, the job's end (result_data assembled in SQL: it may hold 100,000
+// children's outputs), reruns and retention. Expected outcomes are values; only infrastructure
+// faults and invalid input throw.
+import { pageLimit } from './cursor';
 import { parseRow, truncate, validateValues } from './defineTable';
 import { DbError, DbValidationError } from './errors';
-import { newJobId } from './ids';
+import { jobInsertCtes, validateSourceApp, type CreateJobInput, type CreateJobResult } from './jobInsertCtes';
+import { getJob } from './jobQueries';
+import { schemaTables as T } from './schemaTables';
 import { query, withTransaction, type Queryable } from './queryable';
 import { sql, toJsonText, type SqlFragment } from './sql';
 import {
   JOB_EVENT_FOR_STATUS,
   JOB_TRANSITIONS,
-  JobStatus,
-  NODE_STATUSES,
-  type NodeStatus,
-  type NodeType,
+  type JobStatus,
   TERMINAL_JOB_STATUSES,
   type EventStatus,
   type EventType,
 } from './statuses';
-import { jobEventsTable, jobsTable, LIMITS, nodeStatesTable, type JobRow } from './tables';
-import { syncVersionWithJob, systemActor, versionFollowsJob } from './versionFollowsJob';
-
-const T = (schema: string) => ({
-  jobs: sql.table(schema, 'dag_jobs'),
-  nodes: sql.table(schema, 'dag_node_states'),
-  events: sql.table(schema, 'dag_job_events'),
-  type: (name: string) => sql.ident(schema, name),
-});
-
-export interface NodeSpec {
-  nodeId: string;
-  nodeType: NodeType;
-  /** Retries after the first attempt (YAML retry.max_attempts, default 3). */
-  maxRetries?: number;
-  /** Initial status (default pending). */
-  status?: Extract<NodeStatus, 'pending' | 'ready'>;
-  inputParams?: unknown;
-}
-
-export interface CreateJobInput {
-  /** Default: a new sortable random id (newJobId). */
-  jobId?: string;
-  workflowId: string;
-  workflowVersion: number;
-  workflowSnapshot: Record<string, unknown>;
-  inputParams?: Record<string, unknown>;
-  metadata?: Record<string, unknown>;
-  idempotencyKey?: string | null;
-  correlationId?: string | null;
-  submittedBy?: string | null;
-  /** The geospatial asset whose version the job processes. */
-  assetId?: string | null;
-  nodes: NodeSpec[];
-  /** Written to the job_created event's source_app. */
-  sourceApp?: string;
-}
-
-export type CreateJobResult = { created: true; job: JobRow } | { created: false; job: JobRow };
-
-/**
- * The CTEs `j` (the job row, RETURNING *), `n` (its nodes) and `e` (its job_created event) that
- * create a job, for createJob and for statements that create a job with other rows (a platform
- * submission creates the job and the asset version pointing at it in one statement). `when` (SQL)
- * makes the insert conditional. Validates the input first.
- */
-export function jobInsertCtes(
-  schema: string,
-  input: CreateJobInput,
-  when: SqlFragment = sql`TRUE`,
-): { jobId: string; ctes: SqlFragment } {
-  const jobId = input.jobId ?? newJobId();
-  validateValues(jobsTable, {
-    job_id: jobId,
-    workflow_id: input.workflowId,
-    workflow_version: input.workflowVersion,
-    idempotency_key: input.idempotencyKey ?? null,
-    correlation_id: input.correlationId ?? null,
-    submitted_by: input.submittedBy ?? null,
-    asset_id: input.assetId ?? null,
-  });
-  if (input.sourceApp !== undefined) validateSourceApp(input.sourceApp);
-  const seen = new Set<string>();
-  const nodes = input.nodes.map((n, i) => {
-    validateValues(
-      nodeStatesTable,
-      {
-        node_id: n.nodeId,
-        node_type: n.nodeType,
-        max_retries: n.maxRetries ?? 3,
-        status: n.status ?? 'pending',
-      },
-      `nodes[${i}]`,
-    );
-    if ((n.maxRetries ?? 3) < 0) {
-      throw new DbValidationError({
-        table: 'dag_node_states',
-        field: `nodes[${i}].max_retries`,
-        message: `nodes[${i}].max_retries must be ≥ 0`,
-      });
-    }
-    if (seen.has(n.nodeId)) {
-      throw new DbValidationError({
-        table: 'dag_node_states',
-        field: `nodes[${i}].node_id`,
-        message: `nodes: node id "${n.nodeId}" appears twice`,
-      });
-    }
-    seen.add(n.nodeId);
-    return {
-      node_id: n.nodeId,
-      node_type: n.nodeType,
-      status: n.status ?? 'pending',
-      max_retries: n.maxRetries ?? 3,
-      input_params: n.inputParams ?? null,
-    };
-  });
-  const t = T(schema);
-  const ctes = sql`j AS (
-      INSERT INTO ${t.jobs} (job_id, workflow_id, workflow_version, workflow_snapshot, input_params, metadata,
-                             correlation_id, idempotency_key, submitted_by, asset_id)
-      SELECT ${jobId}::text, ${input.workflowId}::text, ${input.workflowVersion}::int,
-             ${sql.json(input.workflowSnapshot, 'workflow_snapshot')},
-             ${sql.json(input.inputParams ?? {}, 'input_params')}, ${sql.json(input.metadata ?? {}, 'metadata')},
-             ${input.correlationId ?? null}::text, ${input.idempotencyKey ?? null}::text,
-             ${input.submittedBy ?? null}::text, ${input.assetId ?? null}::text
-      WHERE ${when}
-      ON CONFLICT DO NOTHING
-      RETURNING *
-    ), n AS (
-      INSERT INTO ${t.nodes} (job_id, node_id, node_type, status, max_retries, input_params, ready_at)
-      SELECT j.job_id, x.node_id, x.node_type::${t.type('node_type')}, x.status::${t.type('node_status')},
-             x.max_retries, x.input_params, CASE WHEN x.status = 'ready' THEN now() END
-      FROM j, jsonb_to_recordset(${sql.json(nodes, 'nodes')})
-           AS x(node_id text, node_type text, status text, max_retries int, input_params jsonb)
-      RETURNING 1
-    ), e AS (
-      INSERT INTO ${t.events} (job_id, event_type, event_status, event_data, source_app)
-      SELECT j.job_id, 'job_created', 'info',
-             jsonb_build_object('workflow_id', j.workflow_id, 'workflow_version', j.workflow_version,
-                                'node_count', ${nodes.length}::int, 'idempotency_key', j.idempotency_key,
-                                'correlation_id', j.correlation_id),
-             ${input.sourceApp ?? null}
-      FROM j
-      RETURNING 1
-    )`;
-  return { jobId, ctes };
-}
+import { jobsTable, LIMITS, type JobRow } from './tables';
+import { syncVersionWithJob, systemActor, versionFollowsJob, type VersionOutcome } from './versionFollowsJob';
 
 /**
  * Creates the job, its node rows and the job_created event in one statement (atomic). With an
@@ -184,92 +57,6 @@ export async function createJob(
       '. Use a new job id or the same idempotency key.',
     { jobId },
   );
-}
-
-function validateSourceApp(sourceApp: string): void {
-  validateValues(jobEventsTable, { source_app: sourceApp });
-}
-
-export async function getJob(db: Queryable, schema: string, jobId: string): Promise<JobRow | null> {
-  const r = await query(db, sql`SELECT * FROM ${T(schema).jobs} WHERE job_id = ${jobId}`);
-  return r.rows[0] ? parseRow(jobsTable, r.rows[0]) : null;
-}
-
-/** A job as listed: without its large columns (snapshot, inputs, result); the detail has them. */
-export const JobSummaryRow = jobsTable.columns.omit({
-  workflow_snapshot: true,
-  input_params: true,
-  result_data: true,
-});
-const SUMMARY_COLUMNS = jobsTable.columnNames.filter(
-  (c) => c !== 'workflow_snapshot' && c !== 'input_params' && c !== 'result_data',
-);
-export type JobSummaryRow = z.output<typeof JobSummaryRow>;
-
-export interface ListJobsInput {
-  status?: JobStatus | JobStatus[];
-  workflowId?: string;
-  correlationId?: string;
-  /** Created at or after this instant. */
-  createdAfter?: Date;
-  /** Created before this instant. */
-  createdBefore?: Date;
-  /** 1..500, default 50. */
-  limit?: number;
-  /** The nextCursor of the previous page (next_cursor over HTTP). */
-  cursor?: string;
-}
-
-const JobCursor = z.object({ t: zCursorTimestamp, id: z.string().max(LIMITS.jobId) });
-
-/** Jobs newest first (created_at DESC, job_id DESC), keyset-paginated, with optional filters. */
-export async function listJobs(
-  db: Queryable,
-  schema: string,
-  input: ListJobsInput = {},
-): Promise<Page<JobSummaryRow>> {
-  const limit = pageLimit(input.limit, 50, 500);
-  const where = [sql`TRUE`];
-  if (input.status !== undefined) {
-    const statuses = Array.isArray(input.status) ? input.status : [input.status];
-    for (const s of statuses) {
-      if (!JobStatus.safeParse(s).success) {
-        throw new DbValidationError({
-          field: 'status',
-          message: `status: "${s}" is not one of ${JobStatus.options.join(', ')}`,
-        });
-      }
-    }
-    where.push(sql`status = ANY(${statuses}::${T(schema).type('job_status')}[])`);
-  }
-  if (input.workflowId !== undefined) where.push(sql`workflow_id = ${input.workflowId}`);
-  if (input.correlationId !== undefined) where.push(sql`correlation_id = ${input.correlationId}`);
-  if (input.createdAfter !== undefined) where.push(sql`created_at >= ${input.createdAfter}`);
-  if (input.createdBefore !== undefined) where.push(sql`created_at < ${input.createdBefore}`);
-  if (input.cursor !== undefined) {
-    const c = decodeCursor(input.cursor, JobCursor, 'job list');
-    where.push(sql`(created_at, job_id) < (${c.t}::timestamptz, ${c.id})`);
-  }
-  const cols = sql.join(SUMMARY_COLUMNS.map((c) => sql.ident(c)));
-  const r = await query(
-    db,
-    sql`SELECT ${cols}, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS _cursor_t
-        FROM ${T(schema).jobs} WHERE ${sql.join(where, ' AND ')}
-        ORDER BY created_at DESC, job_id DESC LIMIT ${limit + 1}`,
-  );
-  const rows = r.rows.slice(0, limit);
-  const last = rows[rows.length - 1];
-  return {
-    items: rows.map((row) => parseSummary(row)),
-    nextCursor: r.rows.length > limit && last ? encodeCursor({ t: last._cursor_t, id: last.job_id }) : null,
-  };
-}
-
-export function parseSummary(row: unknown): JobSummaryRow {
-  const r = JobSummaryRow.safeParse(row);
-  if (!r.success)
-    throw new DbError('DATABASE', `A dag_jobs row does not match its model: ${r.error.issues[0]?.message}`);
-  return r.data;
 }
 
 export interface EventOverride {
@@ -402,21 +189,110 @@ export async function requestCancel(
   return { kind: 'already_requested', job: cur };
 }
 
-export type NodeSummary = Record<NodeStatus, number> & { total: number };
+export type FinishJobResult =
+  { kind: 'applied' } | { kind: 'already_ended'; status: string } | { kind: 'not_found' };
 
-/** Node counts by status for one job (all statuses present, zeros included). */
-export async function nodeSummary(db: Queryable, schema: string, jobId: string): Promise<NodeSummary> {
-  const r = await query<{ status: NodeStatus; n: number }>(
+/**
+ * Ends the job (completed, failed or cancelled) with its event, in one statement. result_data is
+ * {node_id: output} of completed nodes with a non-empty output (fan-out children included) plus
+ * _provenance, built by Postgres from the node rows. A cancelled job says why it ended (the reason
+ * given with the cancel); its attempts in flight end failed and every node that had not started is
+ * skipped (job_cancelled) — fan-out children included, in the same statement, however many there
+ * are; node_skipped events are written for the workflow's own nodes, the children are counted in
+ * the job_cancelled event.
+ * The asset version the job processes (if any) becomes completed (with `version`'s artifacts) or
+ * failed in the same statement.
+ */
+export async function finishJob(
+  db: Queryable,
+  schema: string,
+  input: {
+    jobId: string;
+    status: 'completed' | 'failed' | 'cancelled';
+    errorMessage?: string | null;
+    sourceApp?: string;
+    /** What a completed job gives its asset version (artifacts); ignored when the job has none. */
+    version?: VersionOutcome;
+  },
+): Promise<FinishJobResult> {
+  const t = T(schema);
+  const ty = t.type;
+  const error = input.errorMessage == null ? null : truncate(input.errorMessage, LIMITS.errorMessage);
+  const eventType = { completed: 'job_completed', failed: 'job_failed', cancelled: 'job_cancelled' }[
+    input.status
+  ];
+  const eventStatus = { completed: 'success', failed: 'failure', cancelled: 'warning' }[input.status];
+  const cancelled = input.status === 'cancelled';
+  /** A cancelled job's nodes in one of `statuses` end with it (`set`). */
+  const endNodes = (set: SqlFragment, statuses: SqlFragment, returning: SqlFragment) =>
+    sql`UPDATE ${t.nodes} n SET ${set}, completed_at = now(), version = n.version + 1, updated_at = now()
+      FROM upd
+      WHERE ${cancelled} AND n.job_id = upd.job_id AND n.status IN (${statuses})
+      RETURNING n.job_id, n.node_id, ${returning}`;
+  const r = await query<{ applied: boolean; status: string | null }>(
     db,
-    sql`SELECT status, count(*)::int AS n FROM ${T(schema).nodes} WHERE job_id = ${jobId} GROUP BY status`,
+    sql`WITH outs AS (
+      SELECT coalesce(jsonb_object_agg(node_id, output) FILTER (
+               WHERE status = 'completed' AND output IS NOT NULL
+                 AND output NOT IN ('null'::jsonb, '{}'::jsonb)), '{}'::jsonb) AS data,
+             count(*) FILTER (WHERE parent_node_id IS NULL) AS node_count
+      FROM ${t.nodes} WHERE job_id = ${input.jobId}
+    ), why AS (
+      SELECT left(coalesce(${error}, CASE WHEN ${cancelled} THEN
+               'The job was cancelled' || coalesce(': ' || (
+                 SELECT nullif(event_data->>'reason', '') FROM ${t.events}
+                 WHERE job_id = ${input.jobId} AND event_type = 'job_cancel_requested'
+                 ORDER BY event_id DESC LIMIT 1), '') END), ${LIMITS.errorMessage}) AS message
+    ), upd AS (
+      UPDATE ${t.jobs} j SET status = ${input.status}::${ty('job_status')},
+        error_message = why.message,
+        completed_at = now(),
+        started_at = coalesce(j.started_at, now()),
+        result_data = CASE WHEN ${cancelled} THEN NULL ELSE
+          outs.data || jsonb_build_object('_provenance', jsonb_build_object(
+            'workflow_id', j.workflow_id, 'workflow_version', j.workflow_version,
+            'job_id', j.job_id, 'completed_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))) END,
+        version = j.version + 1, updated_at = now()
+      FROM outs, why
+      WHERE j.job_id = ${input.jobId} AND j.status IN ('pending', 'running')
+      RETURNING j.job_id, j.status, j.error_message, j.started_at, outs.node_count
+    ), stopped AS (
+      -- A cancelled job's attempts in flight end with it (their late results are ignored).
+      ${endNodes(
+        sql`status = 'failed', error_message = 'The job was cancelled while this attempt ran'`,
+        sql`'dispatched', 'running'`,
+        sql`n.task_id`,
+      )}
+    ), stopped_ev AS (
+      INSERT INTO ${t.events} (job_id, node_id, task_id, event_type, event_status, event_data, error_message, source_app)
+      SELECT job_id, node_id, task_id, 'node_failed', 'failure', '{"reason": "job_cancelled"}'::jsonb,
+             'The job was cancelled while this attempt ran', ${input.sourceApp ?? null}
+      FROM stopped RETURNING 1
+    ), never_ran AS (
+      ${endNodes(sql`status = 'skipped', skip_reason = 'job_cancelled'`, sql`'pending', 'ready'`, sql`n.parent_node_id`)}
+    ), never_ran_ev AS (
+      INSERT INTO ${t.events} (job_id, node_id, event_type, event_status, event_data, source_app)
+      SELECT job_id, node_id, 'node_skipped', 'info', '{"reason": "job_cancelled"}'::jsonb,
+             ${input.sourceApp ?? null}
+      FROM never_ran WHERE parent_node_id IS NULL RETURNING 1
+    ), ev AS (
+      INSERT INTO ${t.events} (job_id, event_type, event_status, event_data, error_message, source_app)
+      SELECT job_id, ${eventType}::${ty('job_event_type')}, ${eventStatus}::${ty('job_event_status')},
+             jsonb_build_object('duration_seconds', round(extract(epoch FROM now() - started_at)::numeric, 3),
+                                'node_count', node_count)
+               || CASE WHEN ${cancelled} THEN jsonb_build_object(
+                    'skipped_children', (SELECT count(*) FROM never_ran WHERE parent_node_id IS NOT NULL))
+                  ELSE '{}'::jsonb END,
+             (SELECT message FROM why), ${input.sourceApp ?? null}
+      FROM upd RETURNING 1
+    ) ${versionFollowsJob(schema, 'upd', { actor: systemActor(input.sourceApp), ...(input.version ? { outcome: input.version } : {}) })}
+    SELECT EXISTS (SELECT 1 FROM upd) AS applied,
+           (SELECT status::text FROM ${t.jobs} WHERE job_id = ${input.jobId}) AS status`,
   );
-  const out = Object.fromEntries(NODE_STATUSES.map((s) => [s, 0])) as NodeSummary;
-  out.total = 0;
-  for (const row of r.rows) {
-    out[row.status] = row.n;
-    out.total += row.n;
-  }
-  return out;
+  const row = r.rows[0]!;
+  if (row.applied) return { kind: 'applied' };
+  if (row.status === null) return { kind: 'not_found' };
+  return { kind: 'already_ended', status: row.status };
 }
 
 export type RerunResult =
@@ -539,7 +415,7 @@ export async function deleteJobs(
   }
   const limit = pageLimit(input.limit, 1000, 100_000);
   const t = T(schema);
-  // Nodes and checkpoints go by cascade; results, events and messages have no foreign key (see tables.ts).
+  // Nodes and checkpoints go by cascade; results, events and messages have no foreign key (see engineTables.ts).
   const r = await query<{ n: number }>(
     db,
     sql`WITH gone AS (
