@@ -10,7 +10,7 @@ import { evaluateCondition } from './evaluateCondition';
 import { isTemplateString } from './inspectTemplate';
 import type { JobState } from './jobState';
 import { renderString, renderValue } from './renderTemplate';
-import { toTemplateError } from './templateCompiler';
+import { toTemplateError } from './template/toTemplateError';
 import { TemplateBudget } from './templateBudget';
 import { jsonPreview } from './templateJson';
 import type { TemplateContext, TemplateError } from './templateTypes';

@@ -13,7 +13,7 @@
 // Every filter and test charges the TemplateBudget for its work and for what it builds, before building
 // it (templateBudget.ts), and runs in time linear in its input: the regular expressions that could
 // backtrack (striptags on "<a<a…" or "<!--<!--…", trailing spaces, number syntax) are scanners here.
-import { type TemplateBudget } from './templateBudget';
+import { type TemplateBudget } from '../templateBudget';
 import {
   SafeFunction,
   compareOrder,
@@ -26,7 +26,7 @@ import {
   truthy,
   valuesEqual,
 } from './templateEnvironment';
-import { jsonText } from './templateJson';
+import { jsonText } from '../templateJson';
 
 export interface FilterSpec {
   /** Parameter names after the piped value; keyword arguments are matched against them. */
