@@ -9,7 +9,9 @@ import { exprText } from './exprText';
 import { notAFunction, wrapForeign } from './operators';
 import { type Ev, undef } from './state';
 import { FORBIDDEN_PROPERTIES, SafeFunction, describeValue, fail } from './templateEnvironment';
-import { FILTERS, FORBIDDEN_FILTERS, type FilterSpec, TESTS } from './templateFilters';
+import { type FilterSpec } from './filterArguments';
+import { FILTERS, FORBIDDEN_FILTERS } from './templateFilters';
+import { TESTS } from './templateTests';
 
 /** Splits call arguments into positional evaluators and keyword evaluators (by name). */
 function callArgs(
