@@ -14,7 +14,7 @@ import { toTemplateError } from './template/toTemplateError';
 import { TemplateBudget } from './templateBudget';
 import { jsonPreview } from './templateJson';
 import type { TemplateContext, TemplateError } from './templateTypes';
-import { asTemplate, directUpstream } from './validateWorkflow';
+import { asTemplate, directUpstream } from './validateTemplates';
 import type { ConditionalNode, FanOutNode, InputDefinition } from './workflowModel';
 
 export type Evaluation<T> = { ok: true; value: T } | { ok: false; error: string; retryable?: false };
