@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Cookie, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import nunjucks from 'nunjucks';
-import { AppError, isAppError } from '../dag/appError';
+import { AppError, isAppError } from './appError';
 import { isDbError } from '../db';
 import { services } from './services';
 
