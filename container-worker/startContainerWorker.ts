@@ -16,7 +16,7 @@
 import type { TokenCredential } from '@azure/identity';
 import type { DequeuedMessageItem } from '@azure/storage-queue';
 import type pg from 'pg';
-import type { ContainerResultMessage, ContainerTaskMessage } from '../dag/containerMessages';
+import type { ContainerResultMessage, ContainerTaskMessage } from '../lib/containerMessages';
 import { retryDelaySeconds } from '../dag/retryDelay';
 import type { RetryPolicy } from '../dag/workflowModel';
 import {

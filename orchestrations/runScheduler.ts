@@ -34,7 +34,7 @@ import {
 } from '../activities/contracts';
 import { applyInPlace, ownedState } from '../dag/applyEvent';
 import type { Plan } from '../dag/compilePlan';
-import { AttemptOutcomeSchema, type AttemptOutcome } from '../dag/containerMessages';
+import { AttemptOutcomeSchema, type AttemptOutcome } from '../lib/containerMessages';
 import { decide, decisionEvents, isAttemptInFlight } from '../dag/decide';
 import {
   EnqueueTasksOutputSchema,
