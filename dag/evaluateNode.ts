@@ -12,7 +12,7 @@ import type { JobState } from './jobState';
 import { renderString, renderValue } from './renderTemplate';
 import { toTemplateError } from './template/toTemplateError';
 import { TemplateBudget } from './templateBudget';
-import { jsonPreview } from './templateJson';
+import { jsonPreview } from './template/templateJson';
 import type { TemplateContext, TemplateError } from './templateTypes';
 import { asTemplate, directUpstream } from './validateTemplates';
 import type { ConditionalNode, FanOutNode, InputDefinition } from './workflowModel';

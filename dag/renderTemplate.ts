@@ -21,7 +21,7 @@ import { State } from './template/state';
 import { TemplateFailure, isPlainObject } from './template/templateEnvironment';
 import { copyError, toTemplateError } from './template/toTemplateError';
 import { TemplateBudget } from './templateBudget';
-import { jsonSizeBound } from './templateJson';
+import { jsonSizeBound } from './template/templateJson';
 import { type TemplateContext, type TemplateError, type TemplateResult } from './templateTypes';
 
 /**

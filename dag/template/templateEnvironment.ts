@@ -18,8 +18,8 @@
 // Every operation is charged to a TemplateBudget before it runs (../templateBudget.ts), so a template
 // cannot hang a render or exhaust memory.
 import { type TemplateBudget } from '../templateBudget';
-import { jsonText } from '../templateJson';
-import { TemplateFailure, fail } from '../templateFailure';
+import { jsonText } from './templateJson';
+import { TemplateFailure, fail } from './templateFailure';
 
 export { TemplateFailure, fail };
 

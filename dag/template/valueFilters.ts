@@ -2,7 +2,7 @@
 import { parseIntStrict } from './textScanners';
 import { type FilterSpec, num, intArg, noFunctions, filter } from './filterArguments';
 import { fail, truthy } from './templateEnvironment';
-import { jsonText } from '../templateJson';
+import { jsonText } from './templateJson';
 
 const defaultFilter = filter(['default_value', 'boolean'], (v, [d, bool]) => {
   if (truthy(bool)) return truthy(v) ? v : d === undefined ? '' : d;
