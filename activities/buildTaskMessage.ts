@@ -1,6 +1,6 @@
 // The task message of a container attempt (docs/messages.md), built the same way for its first send
 // (dagEnqueueContainerTasks) and for a send again after the message was lost (strandedAttempts).
-import { fitsQueueMessage, type ContainerTaskMessage } from '../dag/containerMessages';
+import { fitsQueueMessage, type ContainerTaskMessage } from '../lib/containerMessages';
 
 export interface TaskMessageSpec {
   taskId: string;

@@ -1,7 +1,7 @@
 // Names and zod I/O of every activity and orchestration. Orchestrations import only this file of
 // activities/ (it holds no I/O), so activities can change without touching replayed code.
 import { z } from 'zod';
-import { AttemptOutcomeSchema } from '../dag/containerMessages';
+import { AttemptOutcomeSchema } from '../lib/containerMessages';
 import { JobEventSchema, SkipReasonSchema } from '../dag/jobEvents';
 import { FanOutNodeSchema, WorkflowSchema } from '../dag/workflowModel';
 
@@ -133,15 +133,8 @@ export type EnqueueInput = z.infer<typeof EnqueueInputSchema>;
 /** One container attempt, or a batch of a fan-out's children (same job). */
 export const EnqueueTasksInputSchema = z.object({ attempts: z.array(EnqueueInputSchema).min(1).max(1000) });
 export type EnqueueTasksInput = z.infer<typeof EnqueueTasksInputSchema>;
-export const EnqueueOutputSchema = z.discriminatedUnion('ok', [
-  z.object({ ok: z.literal(true) }),
-  z.object({
-    ok: z.literal(false),
-    error: z.string(),
-    retryable: z.boolean(),
-    cancelled: z.boolean().optional(),
-  }),
-]);
+/** An enqueue reports like an attempt: a message that cannot be sent is a failed attempt (retryable or not). */
+export const EnqueueOutputSchema = AttemptOutcomeSchema;
 export type EnqueueOutput = z.infer<typeof EnqueueOutputSchema>;
 export const EnqueueTasksOutputSchema = z.object({ results: z.array(EnqueueOutputSchema) });
 export type EnqueueTasksOutput = z.infer<typeof EnqueueTasksOutputSchema>;

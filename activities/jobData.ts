@@ -2,7 +2,7 @@
 // cache safe: a job's snapshot and inputs never change), and the template context of a node.
 import { envValues } from '../dag/envReferences';
 import { compilePlan, type Plan } from '../dag/compilePlan';
-import { directUpstream } from '../dag/validateWorkflow';
+import { directUpstream } from '../dag/validateTemplates';
 import { withDeclaredInputs } from '../dag/evaluateNode';
 import { collectTemplates, inspectTemplate } from '../dag/inspectTemplate';
 import type { TemplateContext } from '../dag/templateTypes';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { createJob, deploySchema, startAttempt } from '../db';
-import type { ContainerTaskMessage } from '../dag/containerMessages';
+import type { ContainerTaskMessage } from '../lib/containerMessages';
 import { launchAzurite } from '../devhost';
 import { encodeQueueMessage, startContainerWorker, type ContainerWorker } from '../container-worker';
 import { createLogger } from '../handlers/createLogger';

@@ -5,7 +5,7 @@
 // * decideMessage — with the preflight row (job, node, recorded result, the holder's last sign of
 //   life): acknowledge, drop, record stale/ended, defer, poison, start, or take over.
 // startContainerWorker carries the decisions out; every one is safe to repeat on a redelivery.
-import type { ContainerTaskMessage } from '../dag/containerMessages';
+import type { ContainerTaskMessage } from '../lib/containerMessages';
 import type { Preflight } from '../db';
 import type { AttemptIdentity, DecodedTask } from './taskMessageCodec';
 

@@ -2,7 +2,7 @@
 // → (copies of a task held here are deferred) → preflight read → acknowledge / drop / record stale /
 // defer / poison, or start (take over) the attempt and run it while the supervisor keeps its lease
 // and heartbeat → record and send the result → delete the message.
-import type { ContainerTaskMessage } from '../dag/containerMessages';
+import type { ContainerTaskMessage } from '../lib/containerMessages';
 import { claimRunningTask, markTaskStarted, preflightTask, type Preflight } from '../db';
 import type { Logger } from '../handlers/createLogger';
 import { executeHandler, type AttemptResult, type ExecuteDeps } from '../handlers/executeHandler';

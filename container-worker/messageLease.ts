@@ -1,7 +1,7 @@
 // The lease on a received message: its visibility (renewed while the task runs, set to bring it back
 // or defer it) and its deletion. Operations on one message are serialized, because each needs the
 // pop receipt the previous one returned.
-import type { ContainerTaskMessage } from '../dag/containerMessages';
+import type { ContainerTaskMessage } from '../lib/containerMessages';
 import { errorMessage } from '../handlers/executeHandler';
 import type { Logger } from '../handlers/createLogger';
 import { storageStatus } from '../lib/io/queueDirectory';

@@ -8,7 +8,7 @@ import {
   RESULT_BATCH_MAX_BYTES,
   ContainerResultMessageSchema,
   type ContainerResultMessage,
-} from '../dag/containerMessages';
+} from '../lib/containerMessages';
 import { encodeQueueMessage } from './taskMessageCodec';
 
 interface Pending {

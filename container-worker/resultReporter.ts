@@ -1,7 +1,7 @@
 // The result of an attempt: recorded in Postgres (idempotent by task id), then sent as a result
 // message to the orchestration waiting for it (batched; see ResultBatcher). A redelivered task whose
 // result a worker recorded sends it again: the first sender may have died before sending.
-import type { ContainerResultMessage, ContainerTaskMessage } from '../dag/containerMessages';
+import type { ContainerResultMessage, ContainerTaskMessage } from '../lib/containerMessages';
 import { retryDelaySeconds } from '../dag/retryDelay';
 import type { RetryPolicy } from '../dag/workflowModel';
 import {

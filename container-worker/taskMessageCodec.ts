@@ -1,7 +1,7 @@
 // The wire format of the container queues: base64-encoded JSON (what Functions queue triggers read
 // and write with host.json messageEncoding "base64"), validated by the shared zod schemas.
 import { z } from 'zod';
-import { ContainerTaskMessageSchema, type ContainerTaskMessage } from '../dag/containerMessages';
+import { ContainerTaskMessageSchema, type ContainerTaskMessage } from '../lib/containerMessages';
 
 /** The identity of an attempt, read leniently from a message that failed full validation. */
 const AttemptIdentitySchema = z.object({

@@ -14,17 +14,13 @@
 // silent false; `in` finds an element of a list, a substring of a string or a key of an object.
 // The result is Jinja truthiness of the expression. A condition that cannot be evaluated returns
 // { ok: false } with a message; it never quietly counts as false.
-import {
-  BoundedCache,
-  type Compiled,
-  type Dialect,
-  State,
-  compileSource,
-  copyError,
-  evaluate,
-  isTemplateString,
-  toTemplateError,
-} from './templateCompiler';
+import { BoundedCache } from './template/boundedCache';
+import { type Compiled, compileSource } from './template/compileSource';
+import { isTemplateString } from './template/compileTemplate';
+import { type Dialect } from './template/dialect';
+import { evaluate } from './template/evaluate';
+import { quoteTemplate } from './template/parseTemplate';
+import { State } from './template/state';
 import {
   SafeFunction,
   TEMPLATE_FUNCTIONS,
@@ -32,10 +28,10 @@ import {
   describeValue,
   fail,
   inOperator,
-  quoteTemplate,
   truthy,
   valuesEqual,
-} from './templateEnvironment';
+} from './template/templateEnvironment';
+import { copyError, toTemplateError } from './template/toTemplateError';
 import { TemplateBudget } from './templateBudget';
 import { type TemplateError, type TemplateResult } from './templateTypes';
 

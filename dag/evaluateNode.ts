@@ -10,11 +10,11 @@ import { evaluateCondition } from './evaluateCondition';
 import { isTemplateString } from './inspectTemplate';
 import type { JobState } from './jobState';
 import { renderString, renderValue } from './renderTemplate';
-import { toTemplateError } from './templateCompiler';
+import { toTemplateError } from './template/toTemplateError';
 import { TemplateBudget } from './templateBudget';
-import { jsonPreview } from './templateJson';
+import { jsonPreview } from './template/templateJson';
 import type { TemplateContext, TemplateError } from './templateTypes';
-import { asTemplate, directUpstream } from './validateWorkflow';
+import { asTemplate, directUpstream } from './validateTemplates';
 import type { ConditionalNode, FanOutNode, InputDefinition } from './workflowModel';
 
 export type Evaluation<T> = { ok: true; value: T } | { ok: false; error: string; retryable?: false };

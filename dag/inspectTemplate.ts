@@ -1,8 +1,9 @@
 // Load-time inspection of workflow templates: syntax errors, forbidden constructs (TEMPLATE_FORBIDDEN),
 // unknown variables (TEMPLATE_UNDEFINED) and every variable reference with its static path, so the
 // validator can check inputs are declared, nodes are upstream, and item/index appear only in fan-out params.
-import { compileTemplate, copyError, isTemplateString as isTemplate } from './templateCompiler';
-import { isPlainObject } from './templateEnvironment';
+import { compileTemplate, isTemplateString as isTemplate } from './template/compileTemplate';
+import { isPlainObject } from './template/templateEnvironment';
+import { copyError } from './template/toTemplateError';
 import { joinPath } from './renderTemplate';
 import { type TemplateError, type TemplateReference } from './templateTypes';
 

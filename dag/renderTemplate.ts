@@ -15,17 +15,13 @@
 //   sub-lists cannot expand into gigabytes later.
 // * Native values read from the context are returned by reference (not copied): treat results as
 //   immutable, like the context.
-import {
-  State,
-  compileTemplate,
-  copyError,
-  evaluate,
-  isTemplateString,
-  toTemplateError,
-} from './templateCompiler';
+import { compileTemplate, isTemplateString } from './template/compileTemplate';
+import { evaluate } from './template/evaluate';
+import { State } from './template/state';
+import { TemplateFailure, isPlainObject } from './template/templateEnvironment';
+import { copyError, toTemplateError } from './template/toTemplateError';
 import { TemplateBudget } from './templateBudget';
-import { TemplateFailure, isPlainObject } from './templateEnvironment';
-import { jsonSizeBound } from './templateJson';
+import { jsonSizeBound } from './template/templateJson';
 import { type TemplateContext, type TemplateError, type TemplateResult } from './templateTypes';
 
 /**

@@ -218,40 +218,25 @@ export function simulateJob(plan: Plan, options: SimOptions): SimResult {
   function run(d: Extract<Decision, { kind: 'dispatch' }>) {
     const def = plan.workflow.nodes[d.node]!;
     const ctx = templateContext(plan, state, inputs, upstreamOf(d.node));
-    let params: unknown;
-    let handler: string;
-    if (d.index === undefined) {
-      const r = renderTaskParams(plan, d.node, ctx);
-      handler = def.type === 'task' ? def.handler : '';
-      if (!r.ok) {
-        schedule(now, {
-          type: 'attempt_failed',
-          key: d.key,
-          attempt: d.attempt,
-          error: r.error,
-          retryable: false,
-          at: now,
-        });
-        return;
-      }
-      params = r.value;
-    } else {
-      handler = def.type === 'fan_out' ? def.task.handler : '';
-      const items = childParams.get(d.node) ?? [];
-      const r = renderChildParams(plan, d.node, ctx, items[d.index], d.index);
-      if (!r.ok) {
-        schedule(now, {
-          type: 'attempt_failed',
-          key: d.key,
-          attempt: d.attempt,
-          error: r.error,
-          retryable: false,
-          at: now,
-        });
-        return;
-      }
-      params = r.value;
+    const taskHandler = def.type === 'task' ? def.handler : '';
+    const handler = d.index === undefined ? taskHandler : def.type === 'fan_out' ? def.task.handler : '';
+    const r =
+      d.index === undefined
+        ? renderTaskParams(plan, d.node, ctx)
+        : renderChildParams(plan, d.node, ctx, (childParams.get(d.node) ?? [])[d.index], d.index);
+    // Params that cannot be rendered fail the attempt for good (a retry would render the same).
+    if (!r.ok) {
+      schedule(now, {
+        type: 'attempt_failed',
+        key: d.key,
+        attempt: d.attempt,
+        error: r.error,
+        retryable: false,
+        at: now,
+      });
+      return;
     }
+    const params = r.value;
     const outcome = options.handler({
       key: d.key,
       node: d.node,

@@ -3,7 +3,7 @@
 // limits per node. The accounting is deterministic (no clock): the same template over the same data
 // always costs the same and, when too expensive, fails at the same place with TEMPLATE_TOO_EXPENSIVE,
 // on every retry and replay, whatever the machine. docs/templates.md "Limits" lists the charges.
-import { TemplateFailure } from './templateFailure';
+import { TemplateFailure } from './template/templateFailure';
 import { type TemplateLimitName } from './templateTypes';
 
 export interface TemplateLimits {

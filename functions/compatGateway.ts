@@ -3,7 +3,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { z } from 'zod';
-import { AppError, isAppError } from '../dag/appError';
+import { AppError, isAppError } from './appError';
 import {
   EVENT_TYPES,
   JOB_STATUSES,

@@ -2,7 +2,7 @@
 // {error: {code, message, details?}} with the right status, never a stack trace (SPEC §5).
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
-import { AppError, isAppError } from '../dag/appError';
+import { AppError, isAppError } from './appError';
 import { isDbError } from '../db';
 import { hasActiveSpan, markSpanFailed, telemetryEnabled, withSpan } from '../handlers/telemetry';
 import { services } from './services';

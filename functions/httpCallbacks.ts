@@ -10,8 +10,8 @@
 // Only container tasks can be reported this way (their message names the orchestration that waits).
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
-import { AppError } from '../dag/appError';
-import type { ContainerResultMessage } from '../dag/containerMessages';
+import { AppError } from './appError';
+import type { ContainerResultMessage } from '../lib/containerMessages';
 import { retryDelaySeconds } from '../dag/retryDelay';
 import { RetryPolicySchema } from '../dag/workflowModel';
 import {

@@ -6,7 +6,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { z } from 'zod';
-import { AppError, isAppError } from '../dag/appError';
+import { AppError, isAppError } from './appError';
 import {
   JOB_STATUSES,
   jobStats,

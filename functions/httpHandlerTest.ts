@@ -7,7 +7,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import * as df from 'durable-functions';
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { AppError } from '../dag/appError';
+import { AppError } from './appError';
 import { loadWorkflow } from '../dag/loadWorkflow';
 import { didYouMean } from '../dag/suggest';
 import { createJob, getJob } from '../db';

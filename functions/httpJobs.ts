@@ -2,7 +2,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { z } from 'zod';
-import { AppError } from '../dag/appError';
+import { AppError } from './appError';
 import {
   listEvents,
   listJobs,

@@ -3,7 +3,7 @@
 // merges the non-null fields under the optimistic `version` (409 on a mismatch).
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
-import { AppError } from '../dag/appError';
+import { AppError } from './appError';
 import {
   ASSET_DATA_TYPES,
   createLayerMetadata,

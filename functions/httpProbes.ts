@@ -3,7 +3,7 @@
 // 503 unhealthy). Probes are anonymous and never expose secrets.
 import type { HttpResponseInit } from '@azure/functions';
 import type { HttpRequest, InvocationContext } from '@azure/functions';
-import { AppError } from '../dag/appError';
+import { AppError } from './appError';
 import { didYouMean } from '../dag/suggest';
 import * as df from 'durable-functions';
 import { z } from 'zod';

@@ -4,7 +4,7 @@
 // from App Service authentication when present, else the name typed in the form.
 import { HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { z } from 'zod';
-import { isAppError } from '../dag/appError';
+import { isAppError } from './appError';
 import {
   CLEARANCE_STATES,
   getAsset,

@@ -1,6 +1,6 @@
 // /api/workflows: every workflow file with its validation status, and one definition by id.
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { AppError } from '../dag/appError';
+import { AppError } from './appError';
 import type { LoadedWorkflow } from '../dag/loadWorkflow';
 import { didYouMean } from '../dag/suggest';
 import { formatIssue, type WorkflowIssue } from '../dag/workflowIssue';

@@ -3,7 +3,7 @@
 // Postgres is written first, so a crash in between is repaired by the reconciler.
 import type * as df from 'durable-functions';
 import { jobInstanceId, ORCHESTRATION, type JobOrchestrationInput } from '../activities/contracts';
-import { AppError } from '../dag/appError';
+import { AppError } from './appError';
 import { didYouMean } from '../dag/suggest';
 import { validateInputs } from '../dag/validateInputs';
 import { formatPath } from '../dag/workflowIssue';

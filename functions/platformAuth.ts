@@ -5,7 +5,7 @@
 // need one of the configured roles.
 import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
-import { AppError } from '../dag/appError';
+import { AppError } from './appError';
 import type { Config } from './config';
 
 export interface Caller {

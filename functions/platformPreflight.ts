@@ -3,7 +3,7 @@
 // (missing or blank is an error) and the blob must exist in its container. (The request id check is
 // in platformService, which reads it with the platform.) Every problem is collected.
 import type { Workflow } from '../dag/workflowModel';
-import { AppError } from '../dag/appError';
+import { AppError } from './appError';
 import { getBlobService, isNotFound } from '../handlers/raster/blobService';
 import { loadRasterConfig } from '../handlers/raster/rasterConfig';
 import { STORAGE_NAME } from '../lib/storageNames';

@@ -3,7 +3,7 @@
 // version and its job in one transaction (db/assetSubmission.ts), then start the orchestration. Also
 // the reprocess of a version, which goes through the same workflow and pre-flight checks.
 import type * as df from 'durable-functions';
-import { AppError } from '../dag/appError';
+import { AppError } from './appError';
 import { didYouMean } from '../dag/suggest';
 import { validateInputs } from '../dag/validateInputs';
 import type { Workflow } from '../dag/workflowModel';

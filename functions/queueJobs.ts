@@ -8,7 +8,7 @@
 import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { z } from 'zod';
-import { isAppError } from '../dag/appError';
+import { isAppError } from './appError';
 import { services } from './services';
 import { submitJob } from './jobService';
 

@@ -11,7 +11,7 @@
 import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { canonicalOutcome } from '../activities/settleAttempts';
-import { ResultQueueMessageSchema, resultsOf, type ContainerResultMessage } from '../dag/containerMessages';
+import { ResultQueueMessageSchema, resultsOf, type ContainerResultMessage } from '../lib/containerMessages';
 import { readRecordedResult } from '../db';
 import { metrics, trackException, withSpan } from '../handlers/telemetry';
 import { services } from './services';

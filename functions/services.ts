@@ -8,7 +8,7 @@ import type pg from 'pg';
 import type { ActivityDeps, SentMessage } from '../activities/activityDeps';
 import { closeTemplateWorkers } from '../activities/renderNodeTemplates';
 import type { QueueConfig } from '../dag/runners';
-import { AppError } from '../dag/appError';
+import { AppError } from './appError';
 import { checkSchemaReadiness, createPool, defaultAppRole, loadDbConfig, runMigrations } from '../db';
 import { createLogger, type Logger } from '../handlers/createLogger';
 import { jsonToBase64 } from '../lib/base64';

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { HttpRequest, InvocationContext } from '@azure/functions';
-import { AppError } from '../dag/appError';
+import { AppError } from './appError';
 import { formatIssue } from '../dag/workflowIssue';
 import { jobCountsByStatus, listJobs, listMonitoredNodes, recentOutcomes } from '../db';
 import { param } from './http';

@@ -4,7 +4,7 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { z } from 'zod';
-import { AppError } from '../dag/appError';
+import { AppError } from './appError';
 import {
   childCountsByParent,
   encodeCursor,

@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Cookie, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import nunjucks from 'nunjucks';
 import { z } from 'zod';
-import { AppError, isAppError } from '../dag/appError';
+import { AppError, isAppError } from './appError';
 import { isDbError } from '../db';
 import { HTTP_STATUS } from './http';
 import { services } from './services';

@@ -34,7 +34,7 @@ import {
 } from '../activities/contracts';
 import { applyInPlace, ownedState } from '../dag/applyEvent';
 import type { Plan } from '../dag/compilePlan';
-import { AttemptOutcomeSchema, type AttemptOutcome } from '../dag/containerMessages';
+import { AttemptOutcomeSchema, type AttemptOutcome } from '../lib/containerMessages';
 import { decide, decisionEvents, isAttemptInFlight } from '../dag/decide';
 import {
   EnqueueTasksOutputSchema,
@@ -42,21 +42,15 @@ import {
   RunTasksOutputSchema,
   SettleAttemptsOutputSchema,
 } from '../activities/contracts';
-import {
-  getChild,
-  isTerminalJob,
-  taskIdOf,
-  type Decision,
-  type JobEvent,
-  type JobState,
-} from '../dag/jobState';
+import { isTerminalJob, taskIdOf, type Decision, type JobEvent, type JobState } from '../dag/jobState';
 import type { FanOutNode } from '../dag/workflowModel';
+import { chainAfter } from './chainAfter';
+import { attemptRef, type AttemptRef, type InFlight } from './inFlight';
+import { progress } from './progress';
 import { retryOptions } from './retryOptions';
 
 /** How often units in flight are checked while a retry waits (they cannot be raced against its timer). */
 const POLL_MS = 5000;
-/** Task nodes a runner call may run after its attempt (RunTasksInput.then allows 64). */
-const CHAIN_MAX = 32;
 /** Timed-out attempts per settle activity call (its input allows 1000). */
 const SETTLE_BATCH = 1000;
 
@@ -70,48 +64,6 @@ export interface SchedulerIO {
   /** Fan-out children per runner activity call. */
   activityBatchSize: number;
 }
-
-interface AttemptRef {
-  key: string;
-  attempt: number;
-  taskId: string;
-  timeoutSeconds: number;
-}
-
-type InFlight = (
-  | {
-      /** One runner call: a task attempt, or a batch of a fan-out's children. */
-      kind: 'run';
-      task: df.Task;
-      attempts: AttemptRef[];
-      /** Task nodes the runner may run after the attempt in the same call (a straight chain). */
-      then?: AttemptRef[];
-    }
-  | {
-      /** One enqueue call: a container attempt, or a batch of a fan-out's children. */
-      kind: 'enqueue';
-      task: df.Task;
-      attempts: AttemptRef[];
-      deadline: number;
-    }
-  | {
-      /** Queued container attempts: their result events, all raced against one deadline timer. */
-      kind: 'results';
-      task: df.Task;
-      attempts: Array<AttemptRef & { event: df.Task }>;
-      timer: df.TimerTask;
-    }
-  | {
-      /** Timed-out attempts being settled against Postgres (a result may be recorded there). */
-      kind: 'settle';
-      task: df.Task;
-      attempts: AttemptRef[];
-    }
-  | { kind: 'fan_out'; task: df.Task; node: string; count: number }
-) & {
-  /** Not yielded yet: it goes into the next Task.any (which schedules it). */
-  fresh: boolean;
-};
 
 /** Events the orchestration applied that no activity recorded: the batched activity writes them. */
 function recordable(e: JobEvent, mode: SchedulerIO['mode']): boolean {
@@ -267,12 +219,7 @@ export function* runScheduler(
       const b = batches.get(group);
       if (!b?.attempts.length) return;
       batches.delete(group);
-      const refs = b.attempts.map((a) => ({
-        key: a.key,
-        attempt: a.attempt,
-        taskId: a.taskId,
-        timeoutSeconds: a.timeoutSeconds,
-      }));
+      const refs = b.attempts.map(attemptRef);
       if (b.container) {
         const attempts: EnqueueInput[] = b.attempts.map((a) => ({ ...a, queue: b.queue! }));
         inFlight.set(refs[0]!.taskId, {
@@ -285,22 +232,15 @@ export function* runScheduler(
       } else {
         // A task node alone may take the straight chain of task nodes after it along.
         const then =
-          b.attempts.length === 1 && b.attempts[0]!.index === undefined ? chainAfter(b.attempts[0]!) : [];
+          b.attempts.length === 1 && b.attempts[0]!.index === undefined
+            ? chainAfter(b.attempts[0]!, plan, state, io, d.instanceId, d.currentUtcDateTime.getTime())
+            : [];
         const input: RunTasksInput = { attempts: b.attempts, ...(then.length ? { then } : {}) };
         inFlight.set(refs[0]!.taskId, {
           kind: 'run',
           task: d.callActivity(ACTIVITY.runTasks, input),
           attempts: refs,
-          ...(then.length
-            ? {
-                then: then.map((a) => ({
-                  key: a.key,
-                  attempt: a.attempt,
-                  taskId: a.taskId,
-                  timeoutSeconds: a.timeoutSeconds,
-                })),
-              }
-            : {}),
+          ...(then.length ? { then: then.map(attemptRef) } : {}),
           fresh: true,
         });
       }
@@ -357,52 +297,6 @@ export function* runScheduler(
   }
 
   /**
-   * The task nodes after `first` in a straight line that the runner may run in the same call: each is
-   * the only dependent of the one before, waits on it alone, is pending, and runs on the activity
-   * runner with a handler that may be light (others would only make the call's input bigger).
-   * Derived from the plan, the placement loadJob answered and the replayed state (replay-safe).
-   */
-  function chainAfter(first: TaskAttempt): TaskAttempt[] {
-    const out: TaskAttempt[] = [];
-    const now = d.currentUtcDateTime.getTime();
-    let cur = first.node;
-    while (out.length < CHAIN_MAX) {
-      const after = plan.dependents[cur] ?? [];
-      if (after.length !== 1) break;
-      const next = after[0]!;
-      const def = plan.workflow.nodes[next];
-      const deps = plan.deps[next];
-      const run = state.nodes[next];
-      const place = io.placement[next] ?? { runner: 'activity' };
-      if (
-        def?.type !== 'task' ||
-        !deps ||
-        deps.allOf.length !== 1 ||
-        deps.allOf[0] !== cur ||
-        deps.anyOf.length ||
-        deps.gates.length ||
-        run?.status !== 'pending' ||
-        run.retryAt !== undefined ||
-        (place.runner === 'container' && !!place.queue) ||
-        !place.light
-      )
-        break;
-      out.push({
-        jobId: io.jobId,
-        key: next,
-        node: next,
-        attempt: run.attempts,
-        taskId: taskIdOf(io.jobId, next, run.attempts),
-        timeoutSeconds: def.timeout_seconds,
-        deadline: now + def.timeout_seconds * 1000,
-        instanceId: d.instanceId,
-      });
-      cur = next;
-    }
-    return out;
-  }
-
-  /**
    * Asks Postgres how attempts whose deadline passed really ended (one activity for all of them).
    * Until it answers they stay in flight; an attempt settling already is not asked about twice.
    */
@@ -410,7 +304,7 @@ export function* runScheduler(
     // Plain refs: a results unit's attempts also carry their event task, which is not data.
     const todo = attempts
       .filter((a) => !settling.has(a.taskId) && isAttemptInFlight(state, a.key, a.attempt))
-      .map(({ key, attempt, taskId, timeoutSeconds }) => ({ key, attempt, taskId, timeoutSeconds }));
+      .map(attemptRef);
     for (const a of todo) settling.add(a.taskId);
     // A chunk may time out thousands of children at once: at most SETTLE_BATCH per call.
     for (let i = 0; i < todo.length; i += SETTLE_BATCH) {
@@ -558,30 +452,4 @@ function errorText(result: unknown): string {
   } catch {
     return 'unknown error';
   }
-}
-
-/** Progress for the Azure portal (Durable custom status). */
-export function progress(state: JobState, mode: SchedulerIO['mode']): Record<string, unknown> {
-  let completed = 0;
-  let running = 0;
-  let failed = 0;
-  let total = 0;
-  for (const [id, n] of Object.entries(state.nodes)) {
-    const fan = state.fanOuts[id];
-    if (fan && !fan.delegated) {
-      for (let i = 0; i < fan.count; i++) {
-        const c = getChild(fan, i);
-        total++;
-        if (c.s === 'completed') completed++;
-        else if (c.s === 'failed') failed++;
-        else if (c.s === 'dispatched' || c.s === 'running') running++;
-      }
-      if (mode === 'chunk') continue;
-    }
-    total++;
-    if (n.status === 'completed' || n.status === 'skipped') completed++;
-    else if (n.status === 'failed') failed++;
-    else if (n.status === 'dispatched' || n.status === 'running') running++;
-  }
-  return { status: state.status, completed, running, failed, total };
 }

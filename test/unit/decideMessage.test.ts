@@ -4,7 +4,7 @@
 // would run, a deferred copy is taken over once its holder went stale).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ContainerTaskMessage } from '../../dag/containerMessages';
+import type { ContainerTaskMessage } from '../../lib/containerMessages';
 import type { Preflight, RunningStatus } from '../../db';
 import {
   decideDelivery,

@@ -11,7 +11,7 @@ import {
   ResultQueueMessageSchema,
   resultsOf,
   type ContainerResultMessage,
-} from '../../dag/containerMessages';
+} from '../../lib/containerMessages';
 
 const result = (i: number, error?: string): ContainerResultMessage => ({
   v: 1,

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildTaskMessage } from '../../activities/buildTaskMessage';
-import { encodedMessageBytes, QUEUE_MESSAGE_MAX_BYTES } from '../../dag/containerMessages';
+import { encodedMessageBytes, QUEUE_MESSAGE_MAX_BYTES } from '../../lib/containerMessages';
 import { createLogger } from '../../handlers/createLogger';
 import { displayCommand, registerSecretValues, scrubSecrets } from '../../handlers/scrubSecrets';
 

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { renderString } from '../../dag/renderTemplate';
 import { TemplateBudget } from '../../dag/templateBudget';
-import { jsonLength, jsonText } from '../../dag/templateJson';
+import { jsonLength, jsonText } from '../../dag/template/templateJson';
 
 // ---------------------------------------------------------------------------------------------------------
 // The definitions before issue 20 (dag/templateFilters.ts at 2f10273), for comparison.

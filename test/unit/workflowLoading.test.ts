@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadWorkflow } from '../../dag/loadWorkflow';
+import { renderString } from '../../dag/renderTemplate';
 import { formatIssue } from '../../dag/workflowIssue';
 import { catalog, codes, load, task } from '../support/workflows';
 
@@ -61,6 +62,21 @@ describe('schema rules (SPEC §1)', () => {
         ['nodes.a.retry.max_attemps', 'did you mean "max_attempts"?'],
       ]),
     );
+  });
+
+  it('suggests the same name for the same typo in a YAML key and in a template (one edit distance)', () => {
+    // "nodse"/"inptus" swap two letters: one edit for suggest.ts, two for plain Levenshtein (which the
+    // template compiler used to run, so templates suggested nothing where YAML keys did).
+    for (const [typo, name] of [
+      ['nodse', 'nodes'],
+      ['inptus', 'inputs'],
+    ] as const) {
+      const yamlHint = load({ ...base, [typo]: {} }).issues.find((i) => i.path.join('.') === typo)?.hint;
+      const rendered = renderString(`{{ ${typo}.x }}`, { inputs: {}, nodes: {} });
+      const templateMessage = rendered.ok ? '' : rendered.error.message;
+      expect(yamlHint).toBe(`did you mean "${name}"?`);
+      expect(templateMessage).toContain(`Did you mean "${name}"?`);
+    }
   });
 
   it('accepts the map form of branches, including YAML boolean keys (regression)', () => {

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TEST_DATABASE_URL } from '../support/pg';
-import { ContainerResultMessageSchema } from '../../dag/containerMessages';
+import { ContainerResultMessageSchema } from '../../lib/containerMessages';
 import { requestCancel } from '../../db';
 import { encodeQueueMessage } from '../../container-worker';
 import {

@@ -6,7 +6,7 @@ import {
   encodedMessageBytes,
   QUEUE_MESSAGE_MAX_BYTES,
   type ContainerTaskMessage,
-} from '../../dag/containerMessages';
+} from '../../lib/containerMessages';
 import { TEST_DATABASE_URL } from '../support/pg';
 import { nodeOf, startStack, type Stack } from '../e2e/stack';
 import { decodeQueueJson, startContainerWorker, type ContainerWorker } from '../../container-worker';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { z } from 'zod';
-import type { ContainerTaskMessage } from '../../dag/containerMessages';
+import type { ContainerTaskMessage } from '../../lib/containerMessages';
 import { createJob, startAttempt } from '../../db';
 import { TEST_DATABASE_URL, useTestSchema } from '../support/pg';
 import { launchAzurite, type AzuriteInstance } from '../../devhost';

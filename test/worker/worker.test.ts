@@ -7,7 +7,7 @@ import {
   ContainerResultMessageSchema,
   ResultQueueMessageSchema,
   resultsOf,
-} from '../../dag/containerMessages';
+} from '../../lib/containerMessages';
 import { markTaskStarted, recordTaskResult, transitionNode } from '../../db';
 import { createLogger } from '../../handlers/createLogger';
 import {

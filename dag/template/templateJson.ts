@@ -3,7 +3,7 @@
 // so JSON.stringify on template data could run for ever or exhaust the heap. jsonLength measures the
 // exact length JSON.stringify would produce, charging every value it visits, and stops as soon as the
 // length passes a maximum: the walk costs at most that maximum, whatever the value shares.
-import { type TemplateBudget } from './templateBudget';
+import { type TemplateBudget } from '../templateBudget';
 
 const hasOwn = Object.prototype.hasOwnProperty;
 // Characters JSON.stringify escapes: quote, backslash, control characters, and (well-formed JSON)

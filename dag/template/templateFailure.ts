@@ -1,6 +1,6 @@
 // The failure thrown inside a template evaluation; converted to a TemplateResult at the API boundary
 // (renderTemplate.ts, evaluateCondition.ts), so nothing throws across the template API.
-import { type TemplateErrorCode, type TemplateLimitName } from './templateTypes';
+import { type TemplateErrorCode, type TemplateLimitName } from '../templateTypes';
 
 export class TemplateFailure extends Error {
   readonly code: TemplateErrorCode;

@@ -1,0 +1,60 @@
+// Chains of light task nodes the activity runner may run in one call, after the attempt it was given.
+import type { TaskAttempt } from '../activities/contracts';
+import type { Plan } from '../dag/compilePlan';
+import { taskIdOf, type JobState } from '../dag/jobState';
+import type { SchedulerIO } from './runScheduler';
+
+/** Task nodes a runner call may run after its attempt (RunTasksInput.then allows 64). */
+const CHAIN_MAX = 32;
+
+/**
+ * The task nodes after `first` in a straight line that the runner may run in the same call: each is
+ * the only dependent of the one before, waits on it alone, is pending, and runs on the activity
+ * runner with a handler that may be light (others would only make the call's input bigger).
+ * Derived from the plan, the placement loadJob answered and the replayed state (replay-safe).
+ */
+export function chainAfter(
+  first: TaskAttempt,
+  plan: Plan,
+  state: JobState,
+  io: Pick<SchedulerIO, 'jobId' | 'placement'>,
+  instanceId: string,
+  now: number,
+): TaskAttempt[] {
+  const out: TaskAttempt[] = [];
+  let cur = first.node;
+  while (out.length < CHAIN_MAX) {
+    const after = plan.dependents[cur] ?? [];
+    if (after.length !== 1) break;
+    const next = after[0]!;
+    const def = plan.workflow.nodes[next];
+    const deps = plan.deps[next];
+    const run = state.nodes[next];
+    const place = io.placement[next] ?? { runner: 'activity' };
+    if (
+      def?.type !== 'task' ||
+      !deps ||
+      deps.allOf.length !== 1 ||
+      deps.allOf[0] !== cur ||
+      deps.anyOf.length ||
+      deps.gates.length ||
+      run?.status !== 'pending' ||
+      run.retryAt !== undefined ||
+      (place.runner === 'container' && !!place.queue) ||
+      !place.light
+    )
+      break;
+    out.push({
+      jobId: io.jobId,
+      key: next,
+      node: next,
+      attempt: run.attempts,
+      taskId: taskIdOf(io.jobId, next, run.attempts),
+      timeoutSeconds: def.timeout_seconds,
+      deadline: now + def.timeout_seconds * 1000,
+      instanceId,
+    });
+    cur = next;
+  }
+  return out;
+}
