@@ -6,7 +6,7 @@ import { errorMessage } from './devHostError';
 import { EventType, isTerminal, newEvent, type HistoryEvent } from './historyEvents';
 import type { Logger } from './logger';
 import { runEpisode, type EpisodeContext } from './orchestrationEpisode';
-import { describeTask } from './replayShim';
+import { describeTask } from './describeTask';
 import type { ActivityWorkItem, EpisodeClaim, InstanceStore } from './store/instanceStore';
 import { untraced } from './untraced';
 

@@ -14,7 +14,8 @@ import {
 } from './historyEvents';
 import { findRegistration, type Registration } from './loadApp';
 import type { Logger } from './logger';
-import { replayActions, type ActionJson, type NewTask, type ShimResult, type TaskInfo } from './replayShim';
+import type { ActionJson } from './actionJson';
+import { replayActions, type NewTask, type ShimResult, type TaskInfo } from './replayShim';
 import { fromRpc } from './rpcData';
 import type { EpisodeCommit, EventMessage, InstanceRecord, QueuedEvent } from './store/instanceStore';
 import { newExecutionId } from './store/memoryStore';

@@ -8,7 +8,10 @@
 // openTasks: a canceled timer is not), and whether the extension has reached the end of the action
 // list. DTFx completes, fails or continues an instance as new only when both hold: the end of the
 // list was reached and no task is open (TaskOrchestrationExecutor: `if (!context.HasOpenTasks)`).
-import { EventType, eventTypeName, type HistoryEvent } from './historyEvents';
+import { ActionType, type ActionJson } from './actionJson';
+import { describeHistoryEvent, describeTask } from './describeTask';
+import { SimTask } from './simTask';
+import { EventType, type HistoryEvent } from './historyEvents';
 
 export type TaskKind = 'activity' | 'timer' | 'subOrchestration';
 
@@ -64,45 +67,6 @@ export interface ShimContext {
   functionNames(kind: 'activity' | 'orchestration'): string[];
 }
 
-export interface RetryOptionsJson {
-  firstRetryIntervalInMilliseconds?: number;
-  maxNumberOfAttempts?: number;
-  backoffCoefficient?: number;
-  maxRetryIntervalInMilliseconds?: number;
-  retryTimeoutInMilliseconds?: number;
-}
-
-export interface ActionJson {
-  actionType: number;
-  functionName?: string;
-  input?: unknown;
-  retryOptions?: RetryOptionsJson;
-  instanceId?: string;
-  version?: string;
-  fireAt?: string;
-  isCanceled?: boolean;
-  externalEventName?: string;
-  compoundActions?: ActionJson[];
-}
-
-export const ActionType = {
-  CallActivity: 0,
-  CallActivityWithRetry: 1,
-  CallSubOrchestrator: 2,
-  CallSubOrchestratorWithRetry: 3,
-  ContinueAsNew: 4,
-  CreateTimer: 5,
-  WaitForExternalEvent: 6,
-  CallEntity: 7,
-  CallHttp: 8,
-  SignalEntity: 9,
-  ScheduledSignalEntity: 10,
-  WhenAny: 11,
-  WhenAll: 12,
-  LockEntities: 13,
-  ReleaseEntities: 14,
-} as const;
-
 /** The extension's default RetryOptions.MaxRetryInterval. */
 const defaultMaxRetryIntervalMs = 6 * 24 * 3600 * 1000;
 
@@ -116,30 +80,6 @@ class ShimFailure extends Error {
     message: string,
   ) {
     super(message);
-  }
-}
-
-/** A synchronous stand-in for a .NET Task: continuations run inline, as under DTFx's scheduler. */
-class SimTask {
-  done = false;
-  failed = false;
-  private continuations: (() => void)[] | undefined;
-  complete(failed: boolean): void {
-    if (this.done) return;
-    this.done = true;
-    this.failed = failed;
-    const c = this.continuations;
-    this.continuations = undefined;
-    if (c) for (const f of c) f();
-  }
-  then(f: () => void): void {
-    if (this.done) f();
-    else (this.continuations ??= []).push(f);
-  }
-  static completed(failed = false): SimTask {
-    const t = new SimTask();
-    t.complete(failed);
-    return t;
   }
 }
 
@@ -541,29 +481,5 @@ class Simulator {
     const waiter = waiters?.pop();
     if (waiter) waiter.complete(false);
     else this.bufferedEvents.set(key, (this.bufferedEvents.get(key) ?? 0) + 1);
-  }
-}
-
-export function describeHistoryEvent(e: HistoryEvent): string {
-  const name = eventTypeName(e.EventType);
-  return e.Name !== undefined ? `${name} '${e.Name}'` : name;
-}
-
-export function describeTask(info: Pick<TaskInfo, 'kind' | 'name' | 'purpose'>): string {
-  switch (info.kind) {
-    case 'activity':
-      return info.purpose === 'retryAttempt'
-        ? `a retry of activity '${info.name}'`
-        : `activity '${info.name}'`;
-    case 'subOrchestration':
-      return info.purpose === 'retryAttempt'
-        ? `a retry of sub-orchestration '${info.name}'`
-        : `sub-orchestration '${info.name}'`;
-    case 'timer':
-      return info.purpose === 'retryTimer'
-        ? `the retry timer of '${info.name}'`
-        : info.purpose === 'canceledTimer'
-          ? 'a canceled timer'
-          : 'a timer';
   }
 }

@@ -2,7 +2,9 @@
 // must be the ids the durable-functions executor is waiting for, with the same kind of task. The
 // SDK side is read from `context.df.taskOrchestratorExecutor.openTasks` (internal, stable in the
 // pinned durable-functions 3.5.0).
-import { ActionType, describeTask, type TaskInfo, type TaskKind } from './replayShim';
+import { ActionType } from './actionJson';
+import { describeTask } from './describeTask';
+import type { TaskInfo, TaskKind } from './replayShim';
 
 interface SdkTaskLike {
   actionObj?: unknown;

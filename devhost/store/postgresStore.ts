@@ -6,19 +6,15 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { DevHostError, errorMessage } from '../devHostError';
-import type { HistoryEvent, RuntimeStatus } from '../historyEvents';
+import type { HistoryEvent } from '../historyEvents';
 import type { Logger } from '../logger';
-import { newExecutionId } from './memoryStore';
 import {
   executionStartedEvent,
   purgeStatuses,
   type ActivityCompletion,
   type ActivityWorkItem,
-  type ChildStart,
-  type CommitResult,
   type CreateInstanceRequest,
   type EpisodeClaim,
-  type EpisodeCommit,
   type EventMessage,
   type InstanceFilter,
   type InstancePage,
@@ -26,6 +22,8 @@ import {
   type InstanceStore,
   type QueuedEvent,
 } from './instanceStore';
+import { applyCommit, insertEvents, readHistory, startInstances, type StoreSql } from './episodeStatements';
+import { toRecord, type InstanceRow } from './instanceRow';
 import { quoteIdent, storeDdl } from './postgresDdl';
 
 /** Adds a server option (`-c name=value`) to a postgres:// URL; undefined for other formats. */
@@ -52,27 +50,6 @@ export interface PostgresStoreOptions {
   poolSize: number;
   logger: Logger;
 }
-
-interface InstanceRow {
-  instance_id: string;
-  name: string;
-  version: string;
-  execution_id: string;
-  runtime_status: string;
-  input: string | null;
-  output: string | null;
-  custom_status: string | null;
-  parent_instance_id: string | null;
-  parent_execution_id: string | null;
-  parent_task_id: number | null;
-  parent_name: string | null;
-  history_length: number;
-  created_at: Date;
-  updated_at: Date;
-  completed_at: Date | null;
-}
-
-const terminal = `('Completed','Failed','Terminated','Canceled')`;
 
 export class PostgresStore implements InstanceStore {
   readonly kind = 'postgres' as const;
@@ -103,6 +80,11 @@ export class PostgresStore implements InstanceStore {
 
   private t(table: string): string {
     return `${this.s}.${table}`;
+  }
+
+  /** What the statements in episodeStatements.ts need of this store (the owner key can change). */
+  private sql(): StoreSql {
+    return { schema: this.o.schema, t: (table) => this.t(table), channel: this.channel, owner: this.owner };
   }
 
   async init(): Promise<void> {
@@ -233,7 +215,7 @@ export class PostgresStore implements InstanceStore {
   async createInstance(req: CreateInstanceRequest): Promise<'created' | 'replaced'> {
     const r = await this.transaction(async (c) => {
       await c.query('SET LOCAL synchronous_commit = on');
-      return this.startInstances(c, [{ req, parent: null, event: executionStartedEvent(req, null) }]);
+      return startInstances(this.sql(), c, [{ req, parent: null, event: executionStartedEvent(req, null) }]);
     });
     const first = r.started[0];
     if (!first) {
@@ -249,85 +231,13 @@ export class PostgresStore implements InstanceStore {
    * Creates instances (or replaces finished ones with the same id) with their ExecutionStarted
    * events in one statement. Ids whose instance is still running are returned as conflicts.
    */
-  private async startInstances(
-    c: pg.ClientBase,
-    items: { req: CreateInstanceRequest; parent: ChildStart['parent'] | null; event: HistoryEvent }[],
-  ): Promise<{ started: { instanceId: string; replaced: boolean }[] }> {
-    const rows = items.map(({ req, parent, event }) => ({
-      instance_id: req.instanceId,
-      name: req.name,
-      version: req.version,
-      execution_id: req.executionId,
-      input: req.input,
-      parent_instance_id: parent?.instanceId ?? null,
-      parent_execution_id: parent?.executionId ?? null,
-      parent_task_id: parent?.taskId ?? null,
-      parent_name: parent?.name ?? null,
-      event: JSON.stringify(event),
-    }));
-    const r = await c.query<{ instance_id: string; replaced: boolean }>(
-      `WITH input AS (
-         SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(instance_id text, name text, version text, execution_id text,
-           input text, parent_instance_id text, parent_execution_id text, parent_task_id int, parent_name text, event text)
-       ), up AS (
-         INSERT INTO ${this.t('instances')} AS i (instance_id, name, version, execution_id, runtime_status, input,
-           parent_instance_id, parent_execution_id, parent_task_id, parent_name, history_length, created_at, updated_at)
-         SELECT instance_id, name, version, execution_id, 'Pending', input, parent_instance_id, parent_execution_id,
-           parent_task_id, parent_name, 0, now(), now() FROM input
-         ON CONFLICT (instance_id) DO UPDATE SET name = EXCLUDED.name, version = EXCLUDED.version,
-           execution_id = EXCLUDED.execution_id, runtime_status = 'Pending', input = EXCLUDED.input, output = NULL,
-           custom_status = NULL, parent_instance_id = EXCLUDED.parent_instance_id,
-           parent_execution_id = EXCLUDED.parent_execution_id, parent_task_id = EXCLUDED.parent_task_id,
-           parent_name = EXCLUDED.parent_name, history_length = 0, created_at = now(), updated_at = now(),
-           completed_at = NULL
-         WHERE i.runtime_status IN ${terminal}
-         RETURNING i.instance_id, (xmax <> 0) AS replaced
-       ), del_h AS (
-         DELETE FROM ${this.t('history')} h USING up WHERE up.replaced AND h.instance_id = up.instance_id
-       ), del_e AS (
-         DELETE FROM ${this.t('new_events')} e USING up WHERE up.replaced AND e.instance_id = up.instance_id
-       ), del_t AS (
-         DELETE FROM ${this.t('activity_tasks')} t USING up WHERE up.replaced AND t.instance_id = up.instance_id
-       ), ev AS (
-         INSERT INTO ${this.t('new_events')} (instance_id, execution_id, event)
-         SELECT x.instance_id, x.execution_id, x.event FROM input x JOIN up USING (instance_id)
-         RETURNING instance_id
-       ), ntf AS (
-         SELECT pg_notify($2, $3 || '|i|' || instance_id) FROM ev
-       )
-       SELECT up.instance_id, up.replaced, (SELECT count(*) FROM ntf) AS notified FROM up`,
-      [JSON.stringify(rows), this.channel, this.owner],
-    );
-    return { started: r.rows.map((x) => ({ instanceId: x.instance_id, replaced: x.replaced })) };
-  }
 
   async enqueueEvents(messages: EventMessage[]): Promise<void> {
     if (!messages.length) return;
     await this.transaction(async (c) => {
       await c.query('SET LOCAL synchronous_commit = on');
-      await this.insertEvents(c, messages);
+      await insertEvents(this.sql(), c, messages);
     });
-  }
-
-  private async insertEvents(c: pg.ClientBase, messages: EventMessage[]): Promise<void> {
-    await c.query(
-      `WITH m AS (
-         INSERT INTO ${this.t('new_events')} (instance_id, execution_id, event, visible_at)
-         SELECT m.instance_id, m.execution_id, m.event, coalesce(m.visible_at, now())
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS m(instance_id, execution_id, event, visible_at)
-         WHERE EXISTS (SELECT 1 FROM ${this.t('instances')} i WHERE i.instance_id = m.instance_id)
-         RETURNING instance_id, visible_at
-       )
-       SELECT pg_notify($5, $6 || '|i|' || instance_id) FROM (SELECT DISTINCT instance_id FROM m WHERE visible_at <= now()) x`,
-      [
-        messages.map((m) => m.instanceId),
-        messages.map((m) => m.executionId),
-        messages.map((m) => JSON.stringify(m.event)),
-        messages.map((m) => m.visibleAt ?? null),
-        this.channel,
-        this.owner,
-      ],
-    );
   }
 
   async claimEpisode(instanceId: string): Promise<EpisodeClaim | undefined> {
@@ -363,10 +273,10 @@ export class PostgresStore implements InstanceStore {
       return {
         instance,
         events,
-        loadHistory: () => this.readHistory(c, instanceId, instance.executionId),
+        loadHistory: () => readHistory(this.sql(), c, instanceId, instance.executionId),
         commit: async (commit) => {
           try {
-            const result = await this.applyCommit(c, instance, commit);
+            const result = await applyCommit(this.sql(), c, instance, commit);
             await finish('COMMIT');
             return result;
           } catch (err) {
@@ -380,136 +290,6 @@ export class PostgresStore implements InstanceStore {
       await finish('ROLLBACK').catch(() => undefined);
       throw err;
     }
-  }
-
-  private async readHistory(
-    c: pg.ClientBase | pg.Pool,
-    instanceId: string,
-    executionId: string,
-  ): Promise<HistoryEvent[]> {
-    const r = await c.query<{ events: string }>(
-      `SELECT events FROM ${this.t('history')} WHERE instance_id = $1 AND execution_id = $2 ORDER BY first_seq`,
-      [instanceId, executionId],
-    );
-    const out: HistoryEvent[] = [];
-    for (const row of r.rows) for (const e of JSON.parse(row.events) as HistoryEvent[]) out.push(e);
-    return out;
-  }
-
-  private async applyCommit(
-    c: pg.ClientBase,
-    instance: InstanceRecord,
-    commit: EpisodeCommit,
-  ): Promise<CommitResult> {
-    const messages = [...commit.messages];
-    const ready = new Set<string>();
-    const droppedChildren: ChildStart[] = [];
-    if (commit.children.length) {
-      const now = new Date();
-      const seen = new Set<string>();
-      const items: { req: CreateInstanceRequest; parent: ChildStart['parent']; event: HistoryEvent }[] = [];
-      for (const child of commit.children) {
-        if (seen.has(child.instanceId)) {
-          droppedChildren.push(child);
-          continue;
-        }
-        seen.add(child.instanceId);
-        const req: CreateInstanceRequest = {
-          instanceId: child.instanceId,
-          name: child.name,
-          version: child.version,
-          executionId: newExecutionId(),
-          input: child.input,
-        };
-        items.push({ req, parent: child.parent, event: executionStartedEvent(req, child.parent, now) });
-      }
-      const r = await this.startInstances(c, items);
-      const started = new Set(r.started.map((x) => x.instanceId));
-      for (const item of items) {
-        if (started.has(item.req.instanceId)) ready.add(item.req.instanceId);
-        else droppedChildren.push(commit.children.find((ch) => ch.instanceId === item.req.instanceId)!);
-      }
-    }
-    const ci = commit.instance;
-    const firstSeq = commit.historyReset ? 0 : instance.historyLength;
-    const r = await c.query<{
-      activities: { id: string; x: string; t: number; n: string; in: string }[] | null;
-      ready: string[] | null;
-    }>({
-      name: `devhost_commit_${this.o.schema}`,
-      text: `WITH del AS (
-         DELETE FROM ${this.t('new_events')} WHERE id = ANY($1::bigint[])
-       ), reset AS (
-         DELETE FROM ${this.t('history')} WHERE $2::boolean AND instance_id = $3
-       ), hist AS (
-         INSERT INTO ${this.t('history')} (instance_id, execution_id, first_seq, events)
-         SELECT $3, $4, $5, $6::text WHERE $6::text IS NOT NULL
-       ), upd AS (
-         UPDATE ${this.t('instances')} SET runtime_status = $7, execution_id = $4, input = $8, output = $9,
-           custom_status = CASE WHEN $10::boolean THEN $11::text ELSE custom_status END,
-           completed_at = $12, history_length = $13, updated_at = now(),
-           created_at = coalesce($24::timestamptz, created_at)
-         WHERE instance_id = $3
-       ), msg AS (
-         INSERT INTO ${this.t('new_events')} (instance_id, execution_id, event, visible_at)
-         SELECT m.instance_id, m.execution_id, m.event, coalesce(m.visible_at, now())
-         FROM unnest($14::text[], $15::text[], $16::text[], $17::timestamptz[]) AS m(instance_id, execution_id, event, visible_at)
-         WHERE m.instance_id = $3 OR EXISTS (SELECT 1 FROM ${this.t('instances')} i WHERE i.instance_id = m.instance_id)
-         RETURNING instance_id, visible_at
-       ), act AS (
-         INSERT INTO ${this.t('activity_tasks')} (instance_id, execution_id, task_id, name, input, owner, claimed_at, attempts)
-         SELECT $3, a.execution_id, a.task_id, a.name, a.input, $18::bigint, now(), 1
-         FROM unnest($19::text[], $20::int[], $21::text[], $22::text[]) WITH ORDINALITY AS a(execution_id, task_id, name, input, ord)
-         ORDER BY a.ord
-         RETURNING id, execution_id, task_id, name, input
-       ), rdy AS (
-         SELECT DISTINCT instance_id FROM msg WHERE visible_at <= now()
-       ), ntf AS (
-         SELECT pg_notify($23, $18::text || '|i|' || instance_id) FROM rdy
-       )
-       SELECT (SELECT json_agg(json_build_object('id', id::text, 'x', execution_id, 't', task_id, 'n', name, 'in', input) ORDER BY id) FROM act) AS activities,
-              (SELECT json_agg(instance_id) FROM rdy) AS ready,
-              (SELECT count(*) FROM ntf) AS notified`,
-      values: [
-        commit.consumedEventIds,
-        commit.historyReset,
-        instance.instanceId,
-        ci.executionId,
-        firstSeq,
-        commit.historyAppend.length ? JSON.stringify(commit.historyAppend) : null,
-        ci.runtimeStatus,
-        ci.input,
-        ci.output,
-        ci.customStatus !== undefined,
-        ci.customStatus ?? null,
-        ci.completedAt,
-        ci.historyLength,
-        messages.map((m) => m.instanceId),
-        messages.map((m) => m.executionId),
-        messages.map((m) => JSON.stringify(m.event)),
-        messages.map((m) => m.visibleAt ?? null),
-        this.owner,
-        commit.activities.map((a) => a.executionId),
-        commit.activities.map((a) => a.taskId),
-        commit.activities.map((a) => a.name),
-        commit.activities.map((a) => a.input),
-        this.channel,
-        ci.createdAt ?? null,
-      ],
-    });
-    const row = r.rows[0];
-    for (const id of row?.ready ?? []) ready.add(id);
-    const lease = this.owner;
-    const activities: ActivityWorkItem[] = (row?.activities ?? []).map((a) => ({
-      id: a.id,
-      lease,
-      instanceId: instance.instanceId,
-      executionId: a.x,
-      taskId: a.t,
-      name: a.n,
-      input: a.in,
-    }));
-    return { activities, readyInstances: [...ready], droppedChildren };
   }
 
   async findReadyInstances(limit: number): Promise<string[]> {
@@ -661,7 +441,7 @@ export class PostgresStore implements InstanceStore {
   async getHistory(instanceId: string): Promise<HistoryEvent[]> {
     const inst = await this.getInstance(instanceId);
     if (!inst) return [];
-    return this.readHistory(this.pool, instanceId, inst.executionId);
+    return readHistory(this.sql(), this.pool, instanceId, inst.executionId);
   }
 
   async purgeInstance(instanceId: string): Promise<number> {
@@ -697,25 +477,4 @@ export class PostgresStore implements InstanceStore {
     );
     return r.rows[0]?.n ?? 0;
   }
-}
-
-function toRecord(r: InstanceRow): InstanceRecord {
-  return {
-    instanceId: r.instance_id,
-    name: r.name,
-    version: r.version,
-    executionId: r.execution_id,
-    runtimeStatus: r.runtime_status as RuntimeStatus,
-    input: r.input,
-    output: r.output,
-    customStatus: r.custom_status,
-    parentInstanceId: r.parent_instance_id,
-    parentExecutionId: r.parent_execution_id,
-    parentTaskId: r.parent_task_id,
-    parentName: r.parent_name,
-    historyLength: r.history_length,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    completedAt: r.completed_at,
-  };
 }

@@ -2,7 +2,8 @@
 // histories (the end-to-end tests cover the same code through real orchestrators).
 import { describe, expect, it } from 'vitest';
 import { EventType, type HistoryEvent } from '../../devhost';
-import { ActionType, replayActions, type ActionJson, type ShimContext } from '../../devhost/replayShim';
+import { ActionType, type ActionJson } from '../../devhost/actionJson';
+import { replayActions, type ShimContext } from '../../devhost/replayShim';
 
 const t0 = Date.parse('2024-01-01T00:00:00Z');
 const at = (ms: number) => new Date(t0 + ms).toISOString();

@@ -13,7 +13,7 @@ import { EventType, silentLogger, type HistoryEvent } from '../../../devhost';
 import type { InvocationResult } from '../../../devhost/functionInvoker';
 import type { Registration } from '../../../devhost/loadApp';
 import { runEpisode, type EpisodeOutcome } from '../../../devhost/orchestrationEpisode';
-import { ActionType, type ActionJson } from '../../../devhost/replayShim';
+import { ActionType, type ActionJson } from '../../../devhost/actionJson';
 import type { InstanceRecord, QueuedEvent } from '../../../devhost/store/instanceStore';
 import { sdkTestOrchestrations, sdkTimings } from './sdkOrchestrations';
 import { excludedSpecTests, specCases, type SpecCase } from './specCases';
