@@ -1,0 +1,101 @@
+// executeHandler's stop rules: a timeout or an abort ends the attempt even when the handler ignores its
+// signal (the handler is not waited for), an abort that came before the start ends it at once, and a
+// handler that throws before returning a promise is an ordinary failure. No Postgres: the attempts
+// never look for a checkpoint (mayHaveCheckpoint: false).
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import type { DbPool } from '../../db/createPool';
+import { executeHandler, type AttemptSpec } from '../../handlers/executeHandler';
+import { loadHandlerConfig } from '../../handlers/handlerConfig';
+import { HandlerRegistry } from '../../handlers/handlerRegistry';
+import { handlerServices } from '../../handlers/handlerServices';
+
+const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
+const pool = {} as DbPool;
+
+function deps(run: (params: unknown, ctx: { signal: AbortSignal }) => unknown) {
+  const registry = new HandlerRegistry().register({
+    name: 'h',
+    description: '',
+    runners: ['activity'],
+    defaultRunner: 'activity',
+    params: z.object({}),
+    run,
+  } as never);
+  return {
+    pool,
+    schema: 's',
+    registry,
+    log: { ...silent, child: () => ({ ...silent }) } as never,
+    sourceApp: 't',
+    services: handlerServices(pool, loadHandlerConfig({})),
+  };
+}
+
+const spec = (timeoutMs: number): AttemptSpec => ({
+  jobId: 'j',
+  nodeId: 'n',
+  taskId: 't',
+  attempt: 0,
+  handler: 'h',
+  params: {},
+  timeoutMs,
+  timeoutSeconds: timeoutMs / 1000,
+  runner: 'activity',
+  mayHaveCheckpoint: false,
+});
+
+describe('executeHandler stops an attempt', () => {
+  it('at its timeout, even when the handler ignores its signal', async () => {
+    let sawAbort = false;
+    const r = await executeHandler(
+      deps((_p, ctx) => {
+        ctx.signal.addEventListener('abort', () => (sawAbort = true));
+        return new Promise(() => undefined); // never settles
+      }),
+      spec(50),
+    );
+    expect(r).toMatchObject({ ok: false, timedOut: true, retryable: true, aborted: false });
+    expect(sawAbort).toBe(true);
+  });
+
+  it('at once when the runner aborted before it started (cancel, shutdown)', async () => {
+    const external = new AbortController();
+    external.abort(new Error('The Function App is shutting down'));
+    const r = await executeHandler(
+      deps(() => new Promise(() => undefined)),
+      spec(60_000),
+      external.signal,
+    );
+    expect(r).toMatchObject({ ok: false, aborted: true, error: 'The Function App is shutting down' });
+  });
+
+  it('when aborted while running', async () => {
+    const external = new AbortController();
+    setTimeout(() => external.abort(new Error('Job cancelled')), 20);
+    const r = await executeHandler(
+      deps(() => new Promise(() => undefined)),
+      spec(60_000),
+      external.signal,
+    );
+    expect(r).toMatchObject({ ok: false, aborted: true, error: 'Job cancelled' });
+  });
+
+  it('a handler that throws before returning a promise fails the attempt (retryable), it does not escape', async () => {
+    const r = await executeHandler(
+      deps(() => {
+        throw new Error('bad input');
+      }),
+      spec(5000),
+    );
+    expect(r).toMatchObject({ ok: false, error: 'bad input', retryable: true, timedOut: false });
+  });
+
+  it('a result that arrives in time is the output', async () => {
+    const r = await executeHandler(
+      deps(async () => ({ v: 1 })),
+      spec(5000),
+    );
+    expect(r).toMatchObject({ ok: true, output: { v: 1 } });
+  });
+});
