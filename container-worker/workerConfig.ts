@@ -3,7 +3,7 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { loadDbConfig, withoutBlankSettings, type DbConfig } from '../db';
-import { intSetting } from '../lib/loadSettings';
+import { intSetting, parseSettings } from '../lib/loadSettings';
 import { STORAGE_NAME, usableConnectionString } from '../lib/storageNames';
 
 const queueList = z
@@ -97,12 +97,12 @@ export function defaultWorkerId(): string {
 
 export function loadWorkerConfig(settings: Record<string, string | undefined> = process.env): WorkerConfig {
   const env = withoutBlankSettings(settings);
-  const r = WorkerEnvSchema.safeParse(env);
-  if (!r.success) {
-    const problems = r.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ');
+  const r = parseSettings(WorkerEnvSchema, env);
+  if (!r.ok) {
+    const problems = r.problems.map((p) => `${p.variable} ${p.message}`).join('; ');
     throw new Error(`Invalid container worker configuration: ${problems}. See docs/container-worker.md.`);
   }
-  const e = r.data;
+  const e = r.config;
   const conn =
     usableConnectionString(e.DAG_QUEUE_CONNECTION) ?? usableConnectionString(e.AzureWebJobsStorage);
   if (!conn && !e.DAG_QUEUE_SERVICE_URL) {
