@@ -11,6 +11,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { dropBenchSchema, migrateBenchSchema, startBenchApp } from './lib/appHost';
+import { FAN_WORKFLOW } from './lib/fanWorkflow';
 import { median, record } from './lib/record';
 
 const DB = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -23,25 +24,7 @@ async function main() {
   const admin = new pg.Pool({ connectionString: DB, max: 2 });
   await migrateBenchSchema(admin, schema);
   const wfDir = mkdtempSync(path.join(os.tmpdir(), 'bench-wf-'));
-  writeFileSync(
-    path.join(wfDir, 'fan.yaml'),
-    stringify({
-      workflow_id: 'bench_fan',
-      name: 'fan',
-      inputs: { n: { type: 'integer' } },
-      nodes: {
-        start: { type: 'start', next: 'split' },
-        split: {
-          type: 'fan_out',
-          source: '{{ range(0, inputs.n) }}',
-          task: { handler: 'echo', params: { i: '{{ index }}' }, retry: { max_attempts: 0 } },
-          next: 'join',
-        },
-        join: { type: 'fan_in', aggregation: 'first', next: 'end' },
-        end: { type: 'end' },
-      },
-    }),
-  );
+  writeFileSync(path.join(wfDir, 'fan.yaml'), stringify(FAN_WORKFLOW));
   const chain: Record<string, unknown> = { start: { type: 'start', next: 'n0' }, end: { type: 'end' } };
   for (let i = 0; i < 50; i++)
     chain[`n${i}`] = { type: 'task', handler: 'echo', params: { i }, next: i < 49 ? `n${i + 1}` : 'end' };

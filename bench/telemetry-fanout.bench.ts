@@ -39,36 +39,13 @@ async function child(mode: 'off' | 'on'): Promise<void> {
     queries++;
     return sendQuery.apply(this, a);
   } as typeof pg.Client.prototype.query;
-  const { runMigrations } = await import('../db');
-  const { startBenchApp, BENCH_DB } = await import('./lib/appHost');
+  const { startBenchApp, migrateBenchSchema, dropBenchSchema, BENCH_DB } = await import('./lib/appHost');
+  const { FAN_WORKFLOW } = await import('./lib/fanWorkflow');
   const schema = `benchtel_${mode}_${Date.now().toString(36)}`;
   const admin = new pg.Pool({ connectionString: BENCH_DB, max: 2 });
-  await runMigrations(admin, {
-    schema,
-    stacSchema: `${schema}_stac`,
-    appRole: `${schema}_app`,
-    verify: false,
-  });
+  await migrateBenchSchema(admin, schema);
   const wfDir = mkdtempSync(path.join(os.tmpdir(), 'bench-wf-'));
-  writeFileSync(
-    path.join(wfDir, 'fan.yaml'),
-    stringify({
-      workflow_id: 'bench_fan',
-      name: 'fan',
-      inputs: { n: { type: 'integer' } },
-      nodes: {
-        start: { type: 'start', next: 'split' },
-        split: {
-          type: 'fan_out',
-          source: '{{ range(0, inputs.n) }}',
-          task: { handler: 'echo', params: { i: '{{ index }}' }, retry: { max_attempts: 0 } },
-          next: 'join',
-        },
-        join: { type: 'fan_in', aggregation: 'first', next: 'end' },
-        end: { type: 'end' },
-      },
-    }),
-  );
+  writeFileSync(path.join(wfDir, 'fan.yaml'), stringify(FAN_WORKFLOW));
   step('schema deployed');
   const app = await startBenchApp({ schema, workflowsDir: wfDir, taskHub: `tel${mode}` });
   const run = async (n: number) => {
@@ -104,10 +81,7 @@ async function child(mode: 'off' | 'on'): Promise<void> {
     process.stdout.write(`RESULT ${JSON.stringify({ mode, ...r, sdkLoaded })}\n`);
   } finally {
     await app.stop();
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}_dh" CASCADE`);
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}_stac" CASCADE`);
-    await admin.query(`DROP ROLE IF EXISTS "${schema}_app"`).catch(() => undefined);
+    await dropBenchSchema(admin, schema);
     await admin.end();
     rmSync(wfDir, { recursive: true, force: true });
   }
