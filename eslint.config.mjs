@@ -135,7 +135,7 @@ export default tseslint.config(
     ['lib/io/**/*.ts'],
     [{ group: onlyFrom('lib', []), message: 'lib/ imports nothing from the project.' }],
   ),
-  // dag/: pure functions over JSON. zod, nunjucks and yaml only (and the pure lib/ files).
+  // dag/: pure functions over JSON. zod, nunjucks and js-yaml only (and the pure lib/ files).
   zone(
     ['dag/**/*.ts'],
     [

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { QueueClient } from '@azure/storage-queue';
-import { stringify } from 'yaml';
+import { dump } from 'js-yaml';
 import { jobInstanceId } from '../activities/contracts';
 import { startContainerWorker, type ContainerWorker } from '../container-worker';
 import { createLogger } from '../handlers/createLogger';
@@ -68,7 +68,7 @@ async function main() {
   const withContainer = !process.argv.includes('--no-container');
   for (const n of [50, 100]) {
     for (const kind of ['chain', 'ochain', 'cchain'] as const)
-      writeFileSync(path.join(wfDir, `${kind}${n}.yaml`), stringify(chainWorkflow(`${kind}${n}`, n, kind)));
+      writeFileSync(path.join(wfDir, `${kind}${n}.yaml`), dump(chainWorkflow(`${kind}${n}`, n, kind)));
   }
   const app = await startBenchApp({
     schema,

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { stringify } from 'yaml';
+import { dump } from 'js-yaml';
 import { dropBenchSchema, migrateBenchSchema, startBenchApp } from './lib/appHost';
 import { FAN_WORKFLOW } from './lib/fanWorkflow';
 import { median, record } from './lib/record';
@@ -24,13 +24,13 @@ async function main() {
   const admin = new pg.Pool({ connectionString: DB, max: 2 });
   await migrateBenchSchema(admin, schema);
   const wfDir = mkdtempSync(path.join(os.tmpdir(), 'bench-wf-'));
-  writeFileSync(path.join(wfDir, 'fan.yaml'), stringify(FAN_WORKFLOW));
+  writeFileSync(path.join(wfDir, 'fan.yaml'), dump(FAN_WORKFLOW));
   const chain: Record<string, unknown> = { start: { type: 'start', next: 'n0' }, end: { type: 'end' } };
   for (let i = 0; i < 50; i++)
     chain[`n${i}`] = { type: 'task', handler: 'echo', params: { i }, next: i < 49 ? `n${i + 1}` : 'end' };
   writeFileSync(
     path.join(wfDir, 'chain.yaml'),
-    stringify({ workflow_id: 'bench_chain', name: 'chain', nodes: chain }),
+    dump({ workflow_id: 'bench_chain', name: 'chain', nodes: chain }),
   );
 
   const app = await startBenchApp({ schema, workflowsDir: wfDir, taskHub: 'benchhub' });

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { stringify } from 'yaml';
+import { dump } from 'js-yaml';
 import { startIngestionServer } from '../test/support/ingestion';
 import { median, record } from './lib/record';
 
@@ -45,7 +45,7 @@ async function child(mode: 'off' | 'on'): Promise<void> {
   const admin = new pg.Pool({ connectionString: BENCH_DB, max: 2 });
   await migrateBenchSchema(admin, schema);
   const wfDir = mkdtempSync(path.join(os.tmpdir(), 'bench-wf-'));
-  writeFileSync(path.join(wfDir, 'fan.yaml'), stringify(FAN_WORKFLOW));
+  writeFileSync(path.join(wfDir, 'fan.yaml'), dump(FAN_WORKFLOW));
   step('schema deployed');
   const app = await startBenchApp({ schema, workflowsDir: wfDir, taskHub: `tel${mode}` });
   const run = async (n: number) => {

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { stringify } from 'yaml';
+import { dump } from 'js-yaml';
 import { startContainerWorker } from '../container-worker';
 import { createLogger } from '../handlers/createLogger';
 import { dropBenchSchema, migrateBenchSchema, startBenchApp } from './lib/appHost';
@@ -26,7 +26,7 @@ async function main() {
   for (const maxParallel of [undefined, 64]) {
     writeFileSync(
       path.join(wfDir, `fan${maxParallel ?? ''}.yaml`),
-      stringify({
+      dump({
         workflow_id: `bench_container_fan${maxParallel ?? ''}`,
         name: 'container fan',
         inputs: { n: { type: 'integer' } },

@@ -1,11 +1,11 @@
 // YAML text → typed Workflow, keeping source positions so that every problem is reported as
 // `file:line:col`. Parsing collects every schema problem at once; semantic checks (edges, cycles,
 // handlers, templates) are done by validateWorkflow on the parsed result.
-import jsYaml from 'js-yaml';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
+import { readYaml } from './readYaml';
 import { didYouMean } from './suggest';
 import { type IssuePath, type WorkflowIssue } from './workflowIssue';
+import { yamlLocator } from './yamlLocator';
 import {
   NODE_SCHEMAS,
   NODE_TYPES,
@@ -17,8 +17,6 @@ import {
 
 /** Refuse documents that cannot be a sensible workflow before handing them to the parser. */
 export const MAX_WORKFLOW_BYTES = 4 * 1024 * 1024;
-const MAX_ALIAS_EXPANSION = 100;
-const MAX_SYNTAX_ERRORS = 20;
 /** Deeper documents are refused before parsing: the parser recurses and would exhaust the stack slowly. */
 const MAX_NESTING = 128;
 
@@ -31,90 +29,38 @@ export interface ParsedWorkflow {
 
 export function parseWorkflow(text: string, file?: string): ParsedWorkflow {
   const issues: WorkflowIssue[] = [];
-  const lineCounter = new LineCounter();
-  // The positional document is built only when a problem has to be located: the `yaml` library
-  // keeps positions but parses ~10x slower than js-yaml, which reads the happy path.
-  let doc: ReturnType<typeof parseDocument> | undefined;
-  const positional = () =>
-    (doc ??= parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true }));
-  const locate = (path: IssuePath, atKey = false) => {
-    try {
-      return locatePath(positional(), lineCounter, path, atKey);
-    } catch {
-      return { line: 1, col: 1 };
-    }
-  };
+  // Positions are worked out only when a problem has to be located: the happy path reads once.
+  let locator: ReturnType<typeof yamlLocator> | undefined;
+  const locate = (path: IssuePath, atKey = false) => (locator ??= yamlLocator(text))(path, atKey);
   const add = (issue: Omit<WorkflowIssue, 'file' | 'line' | 'col'>, atKey = false) => {
     issues.push({ ...issue, file, ...locate(issue.path, atKey) });
   };
 
-  if (text.length > MAX_WORKFLOW_BYTES) {
-    return {
-      issues: [
-        {
-          code: 'too_large',
-          path: [],
-          file,
-          line: 1,
-          col: 1,
-          message: `the file is ${text.length} bytes; workflows are limited to ${MAX_WORKFLOW_BYTES} bytes`,
-          hint: 'split the workflow or move data into inputs',
-        },
-      ],
-      locate: () => ({ line: 1, col: 1 }),
-    };
-  }
   // Refused before parsing: locating them would mean parsing them.
-  const refuse = (code: string, message: string): ParsedWorkflow => ({
-    issues: [{ code, path: [], message, file, line: 1, col: 1 }],
+  const refuse = (code: string, message: string, hint?: string): ParsedWorkflow => ({
+    issues: [{ code, path: [], message, hint, file, line: 1, col: 1 }],
     locate: () => ({ line: 1, col: 1 }),
   });
+  if (text.length > MAX_WORKFLOW_BYTES)
+    return refuse(
+      'too_large',
+      `the file is ${text.length} bytes; workflows are limited to ${MAX_WORKFLOW_BYTES} bytes`,
+      'split the workflow or move data into inputs',
+    );
   if (text.includes('\u0000'))
     return refuse('binary', 'the file contains NUL bytes: it is not a YAML text file');
   if (nestingDepth(text) > MAX_NESTING)
     return refuse('too_deep', `the YAML is nested more than ${MAX_NESTING} levels deep`);
 
-  let raw: unknown = fastParse(text);
-  if (raw === FAST_PARSE_FAILED) {
-    try {
-      const d = positional();
-      if (d.errors.some((e) => /call stack/i.test(e.message))) {
-        add({ code: 'too_deep', path: [], message: 'the YAML is nested too deeply to be a workflow' });
-        return { issues, locate };
-      }
-      // Past a few dozen syntax errors the rest are echoes of the first ones.
-      for (const e of d.errors.slice(0, MAX_SYNTAX_ERRORS)) {
-        // The parser finds a missing closing quote at the end of the file; point at where it opens.
-        const quote = /Missing closing (["'])quote/.exec(e.message)?.[1];
-        const opened = quote ? unterminatedQuote(text) : undefined;
-        const pos = lineCounter.linePos(opened ?? e.pos[0]);
-        issues.push({
-          code: 'yaml_syntax',
-          path: [],
-          message: `YAML syntax error: ${opened !== undefined ? `the ${quote === '"' ? 'double' : 'single'} quote opened here is never closed` : firstLine(e.message)}`,
-          hint: 'fix the YAML syntax (indentation, quotes, colons)',
-          file,
-          line: pos.line,
-          col: pos.col,
-        });
-      }
-      if (issues.length) return { issues, locate };
-      raw = d.toJS({ maxAliasCount: MAX_ALIAS_EXPANSION });
-    } catch (err) {
-      if (err instanceof RangeError) {
-        add({ code: 'too_deep', path: [], message: 'the YAML is nested too deeply to be a workflow' });
-        return { issues, locate };
-      }
-      // The yaml library throws for alias bombs.
-      add({
-        code: 'yaml_syntax',
-        path: [],
-        message: `the YAML could not be read: ${firstLine(err instanceof Error ? err.message : String(err))}`,
-        hint: 'check aliases and nesting depth',
-      });
-      return { issues, locate };
-    }
+  const read = readYaml(text);
+  if (!read.ok) {
+    const { ok: _ok, hint, ...problem } = read;
+    return {
+      issues: [{ ...problem, hint: hint || undefined, path: [], file }],
+      locate: () => ({ line: 1, col: 1 }),
+    };
   }
+  const raw = read.value;
 
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     add({
@@ -303,16 +249,6 @@ export function describe(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
-/**
- * A cheap upper estimate of the nesting depth: flow brackets outside quotes, plus compact block
- * sequences ("- - - x") and indentation levels. Exact enough to refuse absurd inputs early.
- */
-const FAST_PARSE_FAILED = Symbol('fast parse failed');
-
-/**
- * js-yaml with the YAML 1.2 core schema (the `yaml` library's default too). Documents with aliases
- * or tags take the `yaml` path, which bounds alias expansion and reports positions.
- */
 /** Paths of every "__proto__" key in parsed YAML (own keys: YAML parsers define them as data). */
 function protoKeyPaths(
   v: unknown,
@@ -329,15 +265,10 @@ function protoKeyPaths(
   return out;
 }
 
-function fastParse(text: string): unknown {
-  if (/(^|[\s[{,:-])[*!]/m.test(text)) return FAST_PARSE_FAILED;
-  try {
-    return jsYaml.load(text, { schema: jsYaml.CORE_SCHEMA, json: false });
-  } catch {
-    return FAST_PARSE_FAILED;
-  }
-}
-
+/**
+ * A cheap upper estimate of the nesting depth: flow brackets outside quotes, plus compact block
+ * sequences ("- - - x") and indentation levels. Exact enough to refuse absurd inputs early.
+ */
 function nestingDepth(text: string): number {
   let flow = 0;
   let max = 0;
@@ -379,74 +310,4 @@ function article(expected: string): string {
     record: 'a mapping',
   };
   return names[expected] ?? expected;
-}
-
-function firstLine(s: string): string {
-  return s.split('\n')[0] ?? s;
-}
-
-function locatePath(
-  doc: ReturnType<typeof parseDocument>,
-  lc: LineCounter,
-  path: IssuePath,
-  atKey: boolean,
-): { line: number; col: number } {
-  let node: unknown = doc.contents;
-  let offset = (node as YamlNode | null)?.range?.[0] ?? 0;
-  for (let i = 0; i < path.length; i++) {
-    const seg = path[i]!;
-    const last = i === path.length - 1;
-    if (isMap(node)) {
-      const pair = node.items.find(
-        (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg),
-      );
-      if (!pair) break;
-      const key = pair.key as YamlNode;
-      if (last && atKey) {
-        offset = key.range?.[0] ?? offset;
-        break;
-      }
-      node = pair.value;
-      offset = (pair.value as YamlNode | null)?.range?.[0] ?? key.range?.[0] ?? offset;
-    } else if (isSeq(node) && typeof seg === 'number') {
-      const item = node.items[seg];
-      if (!item) break;
-      node = item;
-      offset = (item as YamlNode).range?.[0] ?? offset;
-    } else break;
-  }
-  const pos = lc.linePos(offset);
-  return { line: pos.line, col: pos.col };
-}
-
-/**
- * The offset of a quoted scalar that runs to the end of the text, if any: a small scanner that knows
- * comments, the escapes of double-quoted ("\"") and single-quoted ('') scalars, and that a quote
- * opens a scalar only where a value can start.
- */
-export function unterminatedQuote(text: string): number | undefined {
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) {
-      const nl = text.indexOf('\n', i);
-      if (nl < 0) return undefined;
-      i = nl + 1;
-      continue;
-    }
-    if ((c === '"' || c === "'") && (i === 0 || /[\s:\-[{,]/.test(text[i - 1]!))) {
-      const start = i;
-      i++;
-      for (;;) {
-        if (i >= text.length) return start;
-        const d = text[i]!;
-        if (c === '"' && d === '\\') i += 2;
-        else if (d === c && c === "'" && text[i + 1] === "'") i += 2;
-        else if (d === c) break;
-        else i++;
-      }
-    }
-    i++;
-  }
-  return undefined;
 }

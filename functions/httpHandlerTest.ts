@@ -5,7 +5,7 @@
 // DAG_ENABLE_HANDLER_TESTING=true, and behind the admin key.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { stringify } from 'yaml';
+import { dump } from 'js-yaml';
 import { z } from 'zod';
 import { AppError } from './appError';
 import { loadWorkflow } from '../dag/loadWorkflow';
@@ -61,7 +61,7 @@ export async function postHandlerTest(
       end: { type: 'end' },
     },
   };
-  const loaded = loadWorkflow(stringify(definition), undefined, {
+  const loaded = loadWorkflow(dump(definition), undefined, {
     handlers: s.registry.catalog(),
     activityQueues: s.queueConfig.activityQueues,
     defaultContainerQueue: s.queueConfig.defaultContainerQueue,

@@ -4,7 +4,7 @@ import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { stringify } from 'yaml';
+import { dump } from 'js-yaml';
 import { spawnDevHost, waitForExit, type HostProcess } from '../devhost/devHostProcess';
 import { dropTestSchema, TEST_DATABASE_URL, type TestSchema } from '../support/pg';
 import { ROOT, type JobDetail } from './stack';
@@ -63,7 +63,7 @@ export function workflowsDirWith(defs: Array<Record<string, unknown>>): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dag-wf-'));
   for (const f of readdirSync(path.join(ROOT, 'workflows')))
     cpSync(path.join(ROOT, 'workflows', f), path.join(dir, f));
-  for (const d of defs) writeFileSync(path.join(dir, `${String(d.workflow_id)}.yaml`), stringify(d));
+  for (const d of defs) writeFileSync(path.join(dir, `${String(d.workflow_id)}.yaml`), dump(d));
   return dir;
 }
 

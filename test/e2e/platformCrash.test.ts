@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { stringify } from 'yaml';
+import { dump } from 'js-yaml';
 import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
 import { seedPlatforms } from '../../db';
 import { launchAzurite, type AzuriteInstance } from '../../devhost';
@@ -31,7 +31,7 @@ beforeAll(async () => {
   workflowsDir = mkdtempSync(path.join(os.tmpdir(), 'dag-wf-'));
   writeFileSync(
     path.join(workflowsDir, 'plat_nap.yaml'),
-    stringify({
+    dump({
       workflow_id: 'plat_nap',
       name: 'nap',
       nodes: {

@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { stringify } from 'yaml';
+import { dump } from 'js-yaml';
 import { jobInstanceId } from '../../activities/contracts';
 import { launchAzurite, startDevHost, type AzuriteInstance, type DevHost } from '../../devhost';
 import { createTestSchema, dropTestSchema, TEST_DATABASE_URL, type TestSchema } from '../support/pg';
@@ -150,7 +150,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     workflowsDir,
     env,
     writeWorkflow(def, file) {
-      const text = typeof def === 'string' ? def : stringify(def);
+      const text = typeof def === 'string' ? def : dump(def);
       const id = typeof def === 'string' ? (file ?? 'wf') : String(def.workflow_id);
       const target = path.join(workflowsDir, file ?? `${id}.yaml`);
       writeFileSync(target, text);

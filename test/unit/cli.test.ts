@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { summarize, type JobBody } from '../../cli/jobClient';
 import { runCli } from '../../cli/main';
-import { unterminatedQuote } from '../../dag/parseWorkflow';
+import { unterminatedQuote } from '../../dag/readYaml';
 
 function capture() {
   const out: string[] = [];

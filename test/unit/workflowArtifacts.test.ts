@@ -2,7 +2,7 @@
 // nodes, output/status only), defaults for the shipped raster workflows, rendered from node outputs.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { stringify } from 'yaml';
+import { dump } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { loadWorkflow } from '../../dag/loadWorkflow';
 import { DEFAULT_ARTIFACTS, renderArtifacts } from '../../dag/workflowArtifacts';
@@ -12,7 +12,7 @@ const ROOT = path.join(__dirname, '..', '..');
 const options = { handlers: defaultRegistry().catalog() };
 
 const wf = (artifacts: unknown, id = 'with_artifacts') =>
-  stringify({
+  dump({
     workflow_id: id,
     name: 'a',
     inputs: { name: { type: 'string' } },

@@ -3,7 +3,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
-import { stringify } from 'yaml';
+import { dump } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { loadWorkflow } from '../../dag/loadWorkflow';
 import { formatIssue } from '../../dag/workflowIssue';
@@ -169,7 +169,7 @@ describe('loader fuzzing', () => {
             ),
             inputs: fc.option(fc.jsonValue({ maxDepth: 3 }), { nil: undefined }),
           }),
-          (doc) => check(stringify(doc)),
+          (doc) => check(dump(doc)),
         ),
         { numRuns: 3000 },
       );
