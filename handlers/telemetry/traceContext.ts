@@ -123,11 +123,13 @@ export async function withSpan<T>(
 /**
  * Runs fn with tracing suppressed: the SDK calls of polling loops (receive, visibility renewals,
  * gauge reads) are not dependencies of anything and would flood Application Insights. Spans of the
- * work found (consumer spans) start from the root context and are recorded.
+ * work found (consumer spans) start from the root context and are recorded. The active span is left
+ * out too: the pg instrumentation (requireParentSpan) then calls the driver directly instead of
+ * building a span that suppression would discard and recording a duration metric per statement.
  */
 export function untraced<T>(fn: () => T): T {
   if (!telemetryEnabled()) return fn();
-  return context.with(context.active().setValue(SUPPRESS_TRACING, true), fn);
+  return context.with(trace.deleteSpan(context.active()).setValue(SUPPRESS_TRACING, true), fn);
 }
 
 /** Marks the current span failed (a failure that is a value, not a throw). */
