@@ -12,8 +12,13 @@
 // No secret is an app setting or an output; the one key in use (the worker's SMB staging share, which
 // Container Apps mounts with an account key only) stays inside this deployment.
 //
+// Sections live in modules/ (storage.bicep: the accounts, queues and the roles on them; containerApps.bicep:
+// the worker and the migration job; monitoring, network, postgresFirewall, privateEndpoints): a module
+// refers to what this file creates by name, through `existing` declarations.
+//
 // `azd up` provisions this file (azure.yaml). Every resource type@apiVersion and the properties used are
-// checked in CI against the REST API specs (infra/api-versions.json, test/infra/bicep.test.ts).
+// checked in CI against the REST API specs (infra/api-versions.json, test/infra/bicep.test.ts), and so is
+// the module wiring (parameters, outputs, the order `existing` references need).
 
 targetScope = 'resourceGroup'
 
@@ -148,14 +153,9 @@ var connectionBudget = pgMaxConnections[postgresSku] - pgReservedConnections
 var dbPort = enablePgBouncer ? '6432' : '5432'
 
 // ---------------------------------------------------------------- built-in role definitions
+// (the storage roles are in modules/storage.bicep)
 var role = {
   acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d'
-  blobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-  blobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
-  blobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
-  queueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
-  queueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
-  tableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 }
 
 // ---------------------------------------------------------------- identities
@@ -214,176 +214,22 @@ module network 'modules/network.bicep' = if (enablePrivateNetworking) {
   }
 }
 
-// ---------------------------------------------------------------- storage: Functions host, Durable state, queues
-resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  name: hostStorageName
-  location: location
-  tags: tags
-  sku: { name: 'Standard_LRS' }
-  kind: 'StorageV2'
-  properties: {
-    minimumTlsVersion: 'TLS1_2'
-    allowBlobPublicAccess: false
-    allowSharedKeyAccess: false
-    defaultToOAuthAuthentication: true
-    supportsHttpsTrafficOnly: true
-  }
-}
-
-resource hostBlobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
-  parent: hostStorage
-  name: 'default'
-}
-
-// The Flex Consumption deployment package (azd uploads it; the app reads it with its identity).
-resource deployments 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
-  parent: hostBlobs
-  name: 'deployments'
-  properties: { publicAccess: 'None' }
-}
-
-resource hostQueues 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
-  parent: hostStorage
-  name: 'default'
-}
-
-resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
-  for q in queueNames: {
-    parent: hostQueues
-    name: q
-  }
-]
-
-resource jobQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
-  for q in [jobQueue, '${jobQueue}-poison']: {
-    parent: hostQueues
-    name: q
-  }
-]
-
-// ---------------------------------------------------------------- storage: rasters (bronze in, silver COGs out)
-resource dataStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  name: dataStorageName
-  location: location
-  tags: tags
-  sku: { name: 'Standard_LRS' }
-  kind: 'StorageV2'
-  properties: {
-    minimumTlsVersion: 'TLS1_2'
-    allowBlobPublicAccess: false
-    allowSharedKeyAccess: false
-    defaultToOAuthAuthentication: true
-    supportsHttpsTrafficOnly: true
-    publicNetworkAccess: enablePrivateNetworking ? 'Disabled' : 'Enabled'
-  }
-}
-
-resource dataBlobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
-  parent: dataStorage
-  name: 'default'
-}
-
-resource bronze 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
-  parent: dataBlobs
-  name: 'bronze'
-  properties: { publicAccess: 'None' }
-}
-
-resource silverCogs 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
-  parent: dataBlobs
-  name: 'silver-cogs'
-  properties: { publicAccess: 'None' }
-}
-
-// ---------------------------------------------------------------- storage: the worker's shared staging share
-// A raster node stages a blob under /mnt/etl and a later node of the same job, possibly on another replica,
-// reads it. Container Apps mounts SMB shares with an account key only, so the share has its own account.
-resource etlStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  name: etlStorageName
-  location: location
-  tags: tags
-  sku: { name: 'Standard_LRS' }
-  kind: 'StorageV2'
-  properties: {
-    minimumTlsVersion: 'TLS1_2'
-    allowBlobPublicAccess: false
-    allowSharedKeyAccess: true
-    supportsHttpsTrafficOnly: true
-  }
-}
-
-resource etlFiles 'Microsoft.Storage/storageAccounts/fileServices@2023-05-01' = {
-  parent: etlStorage
-  name: 'default'
-}
-
-resource etlShare 'Microsoft.Storage/storageAccounts/fileServices/shares@2023-05-01' = {
-  parent: etlFiles
-  name: 'etl'
-  properties: { shareQuota: 1024 }
-}
-
-// ---------------------------------------------------------------- storage role assignments
-// Function App: the Functions host and the Durable extension create and use blobs, queues and tables of
-// their task hub, and the app sends to the task queues, on its host account only.
-resource funcHostRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for r in [role.blobDataOwner, role.queueDataContributor, role.tableDataContributor]: {
-    scope: hostStorage
-    name: guid(hostStorage.id, funcIdentity.id, r)
-    properties: {
-      principalId: funcIdentity.properties.principalId
-      principalType: 'ServicePrincipal'
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', r)
-    }
-  }
-]
-
-// Worker: receives, extends and deletes messages of its task queues (and moves poison messages to their
-// poison queues), one queue at a time; only sends to the result queue (whose poison queue is the Functions
-// host's); reads bronze, writes silver COGs.
-resource workerQueueRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for (q, i) in queueNames: if (q != '${resultQueue}-poison') {
-    scope: queues[i]
-    name: guid(queues[i].id, workerIdentity.id, q == resultQueue ? role.queueDataMessageSender : role.queueDataContributor)
-    properties: {
-      principalId: workerIdentity.properties.principalId
-      principalType: 'ServicePrincipal'
-      roleDefinitionId: subscriptionResourceId(
-        'Microsoft.Authorization/roleDefinitions',
-        q == resultQueue ? role.queueDataMessageSender : role.queueDataContributor
-      )
-    }
-  }
-]
-
-resource workerBronzeRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  scope: bronze
-  name: guid(bronze.id, workerIdentity.id, role.blobDataReader)
-  properties: {
-    principalId: workerIdentity.properties.principalId
-    principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.blobDataReader)
-  }
-}
-
-// Function App: the platform API's pre-flight checks that a submitted raster's blob exists in bronze.
-resource funcBronzeRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  scope: bronze
-  name: guid(bronze.id, funcIdentity.id, role.blobDataReader)
-  properties: {
-    principalId: funcIdentity.properties.principalId
-    principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.blobDataReader)
-  }
-}
-
-resource workerSilverRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  scope: silverCogs
-  name: guid(silverCogs.id, workerIdentity.id, role.blobDataContributor)
-  properties: {
-    principalId: workerIdentity.properties.principalId
-    principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.blobDataContributor)
+// ---------------------------------------------------------------- storage (modules/storage.bicep)
+// The host, data and ETL accounts, their containers, share and queues, and the apps' roles on them.
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    location: location
+    tags: tags
+    hostStorageName: hostStorageName
+    dataStorageName: dataStorageName
+    etlStorageName: etlStorageName
+    enablePrivateNetworking: enablePrivateNetworking
+    queueNames: queueNames
+    resultQueue: resultQueue
+    jobQueue: jobQueue
+    funcIdentityName: funcIdentity.name
+    workerIdentityName: workerIdentity.name
   }
 }
 
@@ -488,7 +334,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       deployment: {
         storage: {
           type: 'blobContainer'
-          value: '${hostStorage.properties.primaryEndpoints.blob}${deployments.name}'
+          value: '${storage.outputs.hostBlobEndpoint}${storage.outputs.deploymentsContainerName}'
           authentication: { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: funcIdentity.id }
         }
       }
@@ -505,7 +351,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       appSettings: concat(
         [
           // Identity-based host storage: the Functions host, Durable (Azure Storage provider), the result queue trigger.
-          { name: 'AzureWebJobsStorage__accountName', value: hostStorage.name }
+          { name: 'AzureWebJobsStorage__accountName', value: storage.outputs.hostStorageName }
           { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
           { name: 'AzureWebJobsStorage__clientId', value: funcIdentity.properties.clientId }
           { name: 'AZURE_CLIENT_ID', value: funcIdentity.properties.clientId }
@@ -514,12 +360,12 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           { name: 'DAG_TASK_HUB', value: taskHub }
           { name: 'DAG_RESULT_QUEUE', value: resultQueue }
           { name: 'DAG_JOB_QUEUE', value: jobQueue }
-          { name: 'DAG_QUEUE_SERVICE_URL', value: hostStorage.properties.primaryEndpoints.queue }
+          { name: 'DAG_QUEUE_SERVICE_URL', value: storage.outputs.hostQueueEndpoint }
           { name: 'DAG_RECONCILE_SCHEDULE', value: '0 */1 * * * *' }
           { name: 'DAG_WORKFLOWS_DIR', value: './workflows' }
           { name: 'DAG_WORKER_QUEUES', value: join(taskQueues, ',') }
-          // The platform API's pre-flight reads bronze (see funcBronzeRole).
-          { name: 'DAG_STORAGE_BLOB_URL', value: dataStorage.properties.primaryEndpoints.blob }
+          // The platform API's pre-flight reads bronze (see funcBronzeRole in modules/storage.bicep).
+          { name: 'DAG_STORAGE_BLOB_URL', value: storage.outputs.dataBlobEndpoint }
           // The host stops reading a request body at the API's own 1 MiB limit (docs/api.md).
           { name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', value: '1048576' }
         ],
@@ -527,149 +373,41 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       )
     }
   }
-  dependsOn: [funcHostRoles, database]
+  // After the storage module (its outputs above), so funcHostRoles exist when the host starts.
+  dependsOn: [database]
 }
 
-// ---------------------------------------------------------------- Container Apps environment
-resource containerEnv 'Microsoft.App/managedEnvironments@2025-01-01' = {
-  name: '${prefix}-cae-${take(token, 6)}'
-  location: location
-  tags: tags
-  properties: {
-    appLogsConfiguration: {
-      destination: 'log-analytics'
-      logAnalyticsConfiguration: {
-        customerId: logs.properties.customerId
-        sharedKey: logs.listKeys().primarySharedKey
-      }
-    }
-    workloadProfiles: [{ name: 'Consumption', workloadProfileType: 'Consumption' }]
-    vnetConfiguration: enablePrivateNetworking
-      ? { infrastructureSubnetId: network.outputs.containerAppsSubnetId, internal: true }
-      : null
-  }
-}
-
-resource etlMount 'Microsoft.App/managedEnvironments/storages@2025-01-01' = {
-  parent: containerEnv
-  name: 'etl'
-  properties: {
-    azureFile: {
-      accountName: etlStorage.name
-      accountKey: etlStorage.listKeys().keys[0].value
-      shareName: etlShare.name
-      accessMode: 'ReadWrite'
-    }
-  }
-}
-
-// ---------------------------------------------------------------- the worker
-resource worker 'Microsoft.App/containerApps@2025-01-01' = {
-  name: '${prefix}-worker'
-  location: location
-  tags: union(tags, { 'azd-service-name': 'worker' })
-  identity: { type: 'UserAssigned', userAssignedIdentities: { '${workerIdentity.id}': {} } }
-  properties: {
-    environmentId: containerEnv.id
-    workloadProfileName: 'Consumption'
-    configuration: {
-      activeRevisionsMode: 'Single'
-      registries: [{ server: registry.properties.loginServer, identity: workerIdentity.id }]
-    }
-    template: {
-      containers: [
-        {
-          name: 'worker'
-          image: workerImage
-          resources: { cpu: json('2.0'), memory: '4Gi' }
-          env: concat(dbSettings, [
-            { name: 'AZURE_CLIENT_ID', value: workerIdentity.properties.clientId }
-            { name: 'DAG_DB_USER', value: workerIdentity.name }
-            { name: 'DAG_DB_POOL_MAX', value: string(workerDbPoolMax) }
-            { name: 'DAG_QUEUE_SERVICE_URL', value: hostStorage.properties.primaryEndpoints.queue }
-            { name: 'DAG_RESULT_QUEUE', value: resultQueue }
-            { name: 'DAG_WORKER_QUEUES', value: join(taskQueues, ',') }
-            { name: 'DAG_WORKER_MAX_CONCURRENT', value: string(workerMaxConcurrent) }
-            { name: 'DAG_WORKER_HEALTH_PORT', value: '8080' }
-            { name: 'DAG_STORAGE_BLOB_URL', value: dataStorage.properties.primaryEndpoints.blob }
-            { name: 'DAG_WORKER_ETL_MOUNT_PATH', value: '/mnt/etl' }
-            { name: 'DAG_TITILER_URL', value: titilerUrl }
-            { name: 'DAG_STAC_API_URL', value: stacApiUrl }
-          ])
-          volumeMounts: [{ volumeName: 'etl', mountPath: '/mnt/etl' }]
-          probes: [
-            { type: 'Liveness', httpGet: { path: '/livez', port: 8080 }, periodSeconds: 30 }
-            { type: 'Readiness', httpGet: { path: '/readyz', port: 8080 }, periodSeconds: 15 }
-          ]
-        }
-      ]
-      volumes: [{ name: 'etl', storageType: 'AzureFile', storageName: etlMount.name }]
-      scale: {
-        minReplicas: 0
-        maxReplicas: workerMaxReplicas
-        // KEDA azure-queue with the worker's identity (accountName + identity: API 2025-01-01 and later).
-        rules: [
-          for q in taskQueues: {
-            name: q
-            azureQueue: {
-              accountName: hostStorage.name
-              queueName: q
-              queueLength: workerMaxConcurrent
-              identity: workerIdentity.id
-            }
-          }
-        ]
-      }
-    }
-  }
-  dependsOn: [workerQueueRoles, workerBronzeRole, workerSilverRole, acrPullRoles, database]
-}
-
-// ---------------------------------------------------------------- the migration job
-// Runs `dagmaster db migrate` from the worker image as the migration identity (the only Postgres
-// administrator), after every deployment (azure.yaml postdeploy hook, infra/scripts/migrate.sh). It
-// creates the apps' identities as Entra logins and makes them members of the app role.
-resource migrationJob 'Microsoft.App/jobs@2025-01-01' = {
-  name: '${prefix}-migrate'
-  location: location
-  tags: tags
-  identity: { type: 'UserAssigned', userAssignedIdentities: { '${migrateIdentity.id}': {} } }
-  properties: {
-    environmentId: containerEnv.id
-    workloadProfileName: 'Consumption'
-    configuration: {
-      triggerType: 'Manual'
-      replicaTimeout: 1800
-      replicaRetryLimit: 0
-      manualTriggerConfig: { parallelism: 1, replicaCompletionCount: 1 }
-      registries: [{ server: registry.properties.loginServer, identity: migrateIdentity.id }]
-    }
-    template: {
-      containers: [
-        {
-          name: 'migrate'
-          image: workerImage
-          command: ['node', 'bin/dagmaster.js']
-          args: [
-            'db'
-            'migrate'
-            '--app-role'
-            appRole
-            '--grant'
-            '${funcIdentity.name}:${funcIdentity.properties.principalId}'
-            '--grant'
-            '${workerIdentity.name}:${workerIdentity.properties.principalId}'
-          ]
-          resources: { cpu: json('0.5'), memory: '1Gi' }
-          env: concat(dbSettings, [
-            { name: 'AZURE_CLIENT_ID', value: migrateIdentity.properties.clientId }
-            { name: 'DAG_DB_USER', value: migrateIdentity.name }
-            // Migrations go to the server, not through PgBouncer (one long transaction).
-            { name: 'DAG_DB_PORT', value: '5432' }
-          ])
-        }
-      ]
-    }
+// ---------------------------------------------------------------- Container Apps (modules/containerApps.bicep)
+// The environment, the worker and the migration job. They start once the storage module (its outputs
+// below: the worker's queue and blob roles included), the AcrPull roles and the database exist.
+module containerApps 'modules/containerApps.bicep' = {
+  name: 'container-apps'
+  params: {
+    prefix: prefix
+    token: token
+    location: location
+    tags: tags
+    workerImage: workerImage
+    workerMaxReplicas: workerMaxReplicas
+    workerMaxConcurrent: workerMaxConcurrent
+    workerDbPoolMax: workerDbPoolMax
+    titilerUrl: titilerUrl
+    stacApiUrl: stacApiUrl
+    appRole: appRole
+    taskQueues: taskQueues
+    resultQueue: resultQueue
+    dbSettings: dbSettings
+    enablePrivateNetworking: enablePrivateNetworking
+    containerAppsSubnetId: enablePrivateNetworking ? network.outputs.containerAppsSubnetId : ''
+    logsName: logs.name
+    registryName: registry.name
+    funcIdentityName: funcIdentity.name
+    workerIdentityName: workerIdentity.name
+    migrateIdentityName: migrateIdentity.name
+    hostStorageName: storage.outputs.hostStorageName
+    dataStorageName: storage.outputs.dataStorageName
+    etlStorageName: storage.outputs.etlStorageName
+    etlShareName: storage.outputs.etlShareName
   }
   dependsOn: [acrPullRoles, pgAdmin, database]
 }
@@ -683,7 +421,7 @@ module postgresFirewall 'modules/postgresFirewall.bicep' = if (!enablePrivateNet
     serverName: postgres.name
     addresses: union(
       split(functionApp.properties.possibleOutboundIpAddresses, ','),
-      worker.properties.outboundIpAddresses,
+      containerApps.outputs.workerOutboundIpAddresses,
       postgresClientIps
     )
   }
@@ -698,9 +436,9 @@ module privateEndpoints 'modules/privateEndpoints.bicep' = if (enablePrivateNetw
     tags: tags
     subnetId: network.outputs.privateEndpointsSubnetId
     postgresId: postgres.id
-    hostStorageId: hostStorage.id
-    dataStorageId: dataStorage.id
-    etlStorageId: etlStorage.id
+    hostStorageId: storage.outputs.hostStorageId
+    dataStorageId: storage.outputs.dataStorageId
+    etlStorageId: storage.outputs.etlStorageId
     zoneIds: network.outputs.privateDnsZoneIds
   }
   dependsOn: [database, pgBouncer]
@@ -713,13 +451,13 @@ output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.properties.loginServe
 output AZURE_CONTAINER_REGISTRY_NAME string = registry.name
 output FUNCTION_APP_NAME string = functionApp.name
 output FUNCTION_APP_URL string = 'https://${functionApp.properties.defaultHostName}'
-output WORKER_APP_NAME string = worker.name
-output MIGRATION_JOB_NAME string = migrationJob.name
+output WORKER_APP_NAME string = containerApps.outputs.workerName
+output MIGRATION_JOB_NAME string = containerApps.outputs.migrationJobName
 output POSTGRES_HOST string = postgres.properties.fullyQualifiedDomainName
 output POSTGRES_DATABASE string = dbName
 output DB_SCHEMA string = dbSchema
 output DB_APP_ROLE string = appRole
-output HOST_STORAGE_ACCOUNT string = hostStorage.name
-output DATA_STORAGE_ACCOUNT string = dataStorage.name
+output HOST_STORAGE_ACCOUNT string = storage.outputs.hostStorageName
+output DATA_STORAGE_ACCOUNT string = storage.outputs.dataStorageName
 output POSTGRES_CONNECTION_DEMAND int = connectionDemand
 output POSTGRES_CONNECTION_BUDGET int = connectionBudget

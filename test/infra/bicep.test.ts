@@ -2,7 +2,10 @@
 // type@apiVersion is in infra/api-versions.json (verified against the REST API specs); every property
 // set is in that API version's schema (infra/api-specs/, for the types that have an excerpt) and not
 // read-only; azd's service tags and outputs match azure.yaml and the hook; no secret is an output; and
-// the deployment decisions of docs/deployment.md hold (identities, roles, queues, Postgres, networking).
+// the deployment decisions of docs/deployment.md hold (identities, roles, queues, Postgres, networking);
+// and, in place of the compiler, the module wiring: every name an expression uses is declared in its file,
+// each module is passed exactly the parameters it declares, the outputs read from it exist, and a module's
+// `existing` references are named by values that make Bicep deploy it after what they refer to.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -38,11 +41,17 @@ function bicepFiles(dir = INFRA): string[] {
   );
 }
 
-const files = bicepFiles().map((f) => ({
-  file: path.relative(ROOT, f),
-  decls: parseBicep(readFileSync(f, 'utf8'), path.relative(ROOT, f)),
-}));
-const main = files.find((f) => f.file === 'infra/main.bicep')!.decls;
+const MAIN = 'infra/main.bicep';
+const files = bicepFiles().map((f) => {
+  const src = readFileSync(f, 'utf8');
+  return { file: path.relative(ROOT, f), src, decls: parseBicep(src, path.relative(ROOT, f)) };
+});
+const fileOf = (file: string) => {
+  const f = files.find((x) => x.file === file);
+  if (!f) throw new Error(`${file}: no such Bicep file under infra/`);
+  return f;
+};
+const main = fileOf(MAIN).decls;
 const table = JSON.parse(readFileSync(path.join(INFRA, 'api-versions.json'), 'utf8')) as {
   resources: ApiRow[];
 };
@@ -77,7 +86,7 @@ function* walk(v: Value | undefined): Generator<Value> {
 }
 
 /** name → value text of every `{ name: 'X', value: ... }` object under v (app settings, env), vars included. */
-function settingsIn(v: Value | undefined, vars = varsOf(main)): Map<string, string> {
+function settingsIn(v: Value | undefined, vars: Map<string, Value> = varsOf(main)): Map<string, string> {
   const out = new Map<string, string>();
   const visit = (x: Value | undefined, seen: Set<Value>) => {
     for (const n of walk(x)) {
@@ -97,10 +106,22 @@ function settingsIn(v: Value | undefined, vars = varsOf(main)): Map<string, stri
 const resources = files.flatMap((f) =>
   f.decls.filter((d) => d.kind === 'resource').map((d) => ({ ...d, file: f.file })),
 );
-const named = (name: string, decls: Declaration[] = main) => {
-  const d = decls.find((x) => x.name === name);
-  if (!d) throw new Error(`infra/main.bicep declares no "${name}"`);
-  return d;
+/**
+ * The declaration of `name` wherever it now lives: main.bicep first, then the one module that declares it
+ * (`existing` references skipped: they stand for a resource declared elsewhere).
+ */
+const named = (name: string): Declaration & { file: string } => {
+  const own = (f: (typeof files)[number]) =>
+    f.decls
+      .filter((d) => d.name === name && d.kind !== 'output' && !d.existing)
+      .map((d) => ({ ...d, file: f.file }));
+  const inMain = own(fileOf(MAIN));
+  if (inMain.length) return inMain[0]!;
+  const elsewhere = files.filter((f) => f.file !== MAIN).flatMap(own);
+  if (elsewhere.length > 1)
+    throw new Error(`"${name}" is declared in ${elsewhere.map((d) => d.file).join(', ')}: name the file`);
+  if (!elsewhere.length) throw new Error(`neither infra/main.bicep nor a module declares "${name}"`);
+  return elsewhere[0]!;
 };
 const text = (v: Value | undefined): string =>
   !v
@@ -221,6 +242,111 @@ function varsOf(decls: Declaration[]): Map<string, Value> {
   return new Map(decls.filter((d) => d.kind === 'var' && d.value).map((d) => [d.name, d.value!]));
 }
 
+// ---------------------------------------------------------------- modules
+/** The module declarations of every file, each with the file it declares (resolved from its path). */
+const moduleCalls = files.flatMap((f) =>
+  f.decls
+    .filter((d) => d.kind === 'module')
+    .map((d) => ({
+      caller: f.file,
+      decl: d,
+      target: path.join(path.dirname(f.file), d.type!),
+      params: (propOf(d.value, 'params') as Extract<Value, { kind: 'object' }> | undefined)?.props ?? [],
+    })),
+);
+
+/**
+ * A file's variables, and for a module the parameters its caller passes a variable of its own to (so the
+ * property checker sees through `dbSettings: dbSettings` as it did before the section moved).
+ */
+function varsFor(file: string): Map<string, Value> {
+  const vars = varsOf(fileOf(file).decls);
+  for (const call of moduleCalls.filter((c) => c.target === file)) {
+    const callerVars = varsOf(fileOf(call.caller).decls);
+    for (const p of call.params) {
+      const given = p.value.kind === 'expr' ? callerVars.get(p.value.text) : undefined;
+      if (given && !vars.has(p.key)) vars.set(p.key, given);
+    }
+  }
+  return vars;
+}
+
+/** app settings / env of a declaration, through the variables of its own file. */
+const settingsOf = (name: string) => {
+  const d = named(name);
+  return settingsIn(d.value, varsFor(d.file));
+};
+
+/** `<module>.outputs.<name>` replaced by the output's expression in the module (to follow a value through). */
+const throughOutputs = (t: string, file = MAIN) =>
+  t.replace(/\b(\w+)\.outputs\.(\w+)\b/g, (whole, mod: string, out: string) => {
+    const call = moduleCalls.find((c) => c.caller === file && c.decl.name === mod);
+    const o = call && fileOf(call.target).decls.find((d) => d.kind === 'output' && d.name === out);
+    return o ? text(o.value) : whole;
+  });
+
+/** Index of the "}" closing the "{" at `open`, skipping quoted strings. */
+function closing(src: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < src.length; i++) {
+    const c = src[i];
+    if (c === "'") i = src.indexOf("'", i + 1);
+    else if (c === '{') depth++;
+    else if (c === '}' && --depth === 0) return i;
+    if (i < 0) break;
+  }
+  throw new Error(`unbalanced interpolation in ${src}`);
+}
+
+/**
+ * The names an expression refers to: identifiers that are neither a member (after "." or ".?"), nor a
+ * function called, nor a lambda parameter being declared; the interpolations of its strings included.
+ */
+function namesIn(src: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < src.length;) {
+    const c = src[i]!;
+    if (c === "'") {
+      for (i++; i < src.length && src[i] !== "'";) {
+        if (src.startsWith('${', i)) {
+          const end = closing(src, i + 1);
+          out.push(...namesIn(src.slice(i + 2, end)));
+          i = end + 1;
+        } else i++;
+      }
+      i++;
+    } else if (/[A-Za-z_]/.test(c)) {
+      const id = /^[A-Za-z_]\w*/.exec(src.slice(i))![0];
+      const before = src.slice(0, i).trimEnd();
+      const after = src.slice(i + id.length).trimStart();
+      if (!/\.\??$/.test(before) && !after.startsWith('(') && !after.startsWith('=>')) out.push(id);
+      i += id.length;
+    } else i++;
+  }
+  return out;
+}
+
+/** Every name a declaration's value refers to, and the names it binds itself (loop variables, lambda parameters). */
+function namesOf(d: Declaration): { used: string[]; bound: Set<string> } {
+  const used: string[] = [];
+  const bound = new Set<string>();
+  const lambda = (t: string) => {
+    for (const m of t.matchAll(/(?:\(([\w\s,]*)\)|(\w+))\s*=>/g))
+      for (const n of (m[1] ?? m[2]!).split(',')) if (n.trim()) bound.add(n.trim());
+  };
+  for (const v of walk(d.value)) {
+    if (v.kind === 'expr') {
+      lambda(v.text);
+      used.push(...namesIn(v.text));
+    } else if (v.kind === 'string' && v.interpolated) used.push(...namesIn(`'${v.value}'`));
+    else if (v.kind === 'for') for (const n of v.variable.split(',')) bound.add(n);
+    else if (v.kind === 'if' && !v.condition.startsWith('{')) used.push(...namesIn(v.condition));
+    else if (v.kind === 'object')
+      for (const p of v.props) if (p.key.includes('${')) used.push(...namesIn(`'${p.key}'`));
+  }
+  return { used: used.filter((n) => !['true', 'false', 'null'].includes(n)), bound };
+}
+
 // ---------------------------------------------------------------- tests
 describe('infra: resource types and API versions', () => {
   it('every resource type@apiVersion is in infra/api-versions.json, which cites its REST API spec; no row is unused', () => {
@@ -247,7 +373,7 @@ describe('infra: resource types and API versions', () => {
     const errors: string[] = [];
     let checked = 0;
     for (const f of files) {
-      const vars = varsOf(f.decls);
+      const vars = varsFor(f.file);
       for (const r of f.decls.filter((d) => d.kind === 'resource' && !d.existing)) {
         const row = table.resources.find((x) => `${x.type}@${x.apiVersion}` === r.type)!;
         if (!row?.types) continue;
@@ -430,7 +556,7 @@ describe('infra: names, identities and roles', () => {
 
   it('three identities: the Function App, the worker, and the migration identity, which alone administers Postgres', () => {
     const ids = resources.filter(
-      (r) => r.type === 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31',
+      (r) => r.type === 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' && !r.existing,
     );
     expect(ids.map((r) => r.name).sort()).toEqual(['funcIdentity', 'migrateIdentity', 'workerIdentity']);
     const admins = resources.filter((r) =>
@@ -445,9 +571,9 @@ describe('infra: names, identities and roles', () => {
     expect(JSON.stringify(propOf(named('migrationJob').value, 'identity'))).toContain('migrateIdentity.id');
     void identityOf;
     // The apps log in as their own identities (DAG_DB_USER), not as the administrator.
-    expect(settingsIn(named('functionApp').value).get('DAG_DB_USER')).toBe('funcIdentity.name');
-    expect(settingsIn(named('worker').value).get('DAG_DB_USER')).toBe('workerIdentity.name');
-    expect(settingsIn(named('migrationJob').value).get('DAG_DB_USER')).toBe('migrateIdentity.name');
+    expect(settingsOf('functionApp').get('DAG_DB_USER')).toBe('funcIdentity.name');
+    expect(settingsOf('worker').get('DAG_DB_USER')).toBe('workerIdentity.name');
+    expect(settingsOf('migrationJob').get('DAG_DB_USER')).toBe('migrateIdentity.name');
     // The migration job grants both app logins membership of the app role.
     const strings = [...walk(named('migrationJob').value)]
       .filter((v) => v.kind === 'string')
@@ -471,8 +597,8 @@ describe('infra: names, identities and roles', () => {
     expect(all).not.toMatch(/role\.blobDataOwner|role\.tableDataContributor/);
     // Per queue: Contributor on its task queues and their poison queues, only Message Sender on the
     // result queue, nothing on the result queue's poison queue (the Functions host writes that one).
-    const queueRoles = readFileSync(path.join(INFRA, 'main.bicep'), 'utf8')
-      .split('resource workerQueueRoles')[1]!
+    const queueRoles = fileOf(named('workerQueueRoles').file)
+      .src.split('resource workerQueueRoles')[1]!
       .split('\n}')[0]!;
     expect(queueRoles).toContain("for (q, i) in queueNames: if (q != '${resultQueue}-poison')");
     expect(queueRoles).toMatch(
@@ -595,7 +721,9 @@ describe('infra: Postgres', () => {
             /^0\.0\.0\.0$|AllowAzureServices/,
           );
     // The rules are the apps' own outbound addresses.
-    const addresses = text(propOf(propOf(named('postgresFirewall').value, 'params'), 'addresses'));
+    const addresses = throughOutputs(
+      text(propOf(propOf(named('postgresFirewall').value, 'params'), 'addresses')),
+    );
     expect(addresses).toMatch(/functionApp\.properties\.possibleOutboundIpAddresses/);
     expect(addresses).toMatch(/worker\.properties\.outboundIpAddresses/);
   });
@@ -644,11 +772,9 @@ describe('infra: Postgres', () => {
     // B1ms (50 connections) cannot hold the defaults: the issue's defect, documented as such.
     expect(demand).toBeGreaterThan(max.get('Standard_B1ms')! - reserved);
     // The pools the apps get are the parameters the formula uses.
-    expect(settingsIn(named('functionApp').value).get('DAG_DB_POOL_MAX')).toBe('string(functionDbPoolMax)');
-    expect(settingsIn(named('worker').value).get('DAG_DB_POOL_MAX')).toBe('string(workerDbPoolMax)');
-    expect(settingsIn(named('worker').value).get('DAG_WORKER_MAX_CONCURRENT')).toBe(
-      'string(workerMaxConcurrent)',
-    );
+    expect(settingsOf('functionApp').get('DAG_DB_POOL_MAX')).toBe('string(functionDbPoolMax)');
+    expect(settingsOf('worker').get('DAG_DB_POOL_MAX')).toBe('string(workerDbPoolMax)');
+    expect(settingsOf('worker').get('DAG_WORKER_MAX_CONCURRENT')).toBe('string(workerMaxConcurrent)');
   });
 });
 
@@ -673,5 +799,132 @@ describe('infra: private networking (optional, off by default)', () => {
       .filter((v) => v.kind === 'string')
       .map((v) => (v as { value: string }).value);
     for (const g of ['postgresqlServer', 'blob', 'queue', 'table', 'file']) expect(groups).toContain(g);
+  });
+});
+
+describe('infra: files and module wiring (what the Bicep compiler would check)', () => {
+  it('no Bicep file is over 500 lines', () => {
+    const long = files
+      .map((f) => ({ file: f.file, lines: f.src.split('\n').length - (f.src.endsWith('\n') ? 1 : 0) }))
+      .filter((f) => f.lines > 500);
+    expect(long).toEqual([]);
+  });
+
+  it('every name an expression uses is declared in its file; every parameter and variable is used', () => {
+    const errors: string[] = [];
+    for (const f of files) {
+      const declared = new Set(
+        f.decls.filter((d) => !['output', 'targetScope'].includes(d.kind)).map((d) => d.name),
+      );
+      const usedAnywhere = new Set<string>();
+      for (const d of f.decls) {
+        const { used, bound } = namesOf(d);
+        for (const n of used) {
+          usedAnywhere.add(n);
+          if (!declared.has(n) && !bound.has(n))
+            errors.push(`${f.file}:${d.line} ${d.name} uses "${n}", which ${f.file} does not declare`);
+        }
+      }
+      for (const d of f.decls.filter((x) => x.kind === 'param' || x.kind === 'var'))
+        if (!usedAnywhere.has(d.name)) errors.push(`${f.file}:${d.line} ${d.kind} ${d.name} is never used`);
+    }
+    expect(errors).toEqual([]);
+  });
+
+  it('each module is passed every parameter it requires and only parameters it declares, under a deployment name of its own', () => {
+    const errors: string[] = [];
+    for (const call of moduleCalls) {
+      const where = `${call.caller}:${call.decl.line} module ${call.decl.name}`;
+      if (!existsSync(path.join(ROOT, call.target))) {
+        errors.push(`${where}: ${call.target} does not exist`);
+        continue;
+      }
+      const params = fileOf(call.target).decls.filter((d) => d.kind === 'param');
+      const passed = call.params.map((p) => p.key);
+      for (const p of passed)
+        if (!params.some((d) => d.name === p)) errors.push(`${where}: ${call.target} declares no param ${p}`);
+      for (const p of params.filter((d) => !d.value))
+        if (!passed.includes(p.name)) errors.push(`${where}: required param ${p.name} is not passed`);
+    }
+    expect(errors).toEqual([]);
+    for (const caller of new Set(moduleCalls.map((c) => c.caller))) {
+      const names = moduleCalls
+        .filter((c) => c.caller === caller)
+        .map((c) => text(propOf(c.decl.value, 'name')));
+      expect(names.length, caller).toBeGreaterThan(0);
+      expect(new Set(names).size, `${caller}: module deployment names ${names.join(', ')}`).toBe(
+        names.length,
+      );
+    }
+    // Every module file is deployed.
+    const modules = files.filter((f) => f.file !== MAIN).map((f) => f.file);
+    expect(modules.filter((m) => !moduleCalls.some((c) => c.target === m))).toEqual([]);
+    expect(modules).toEqual(
+      expect.arrayContaining(['infra/modules/storage.bicep', 'infra/modules/containerApps.bicep']),
+    );
+  });
+
+  it('every `<module>.outputs.<name>` read exists in that module', () => {
+    const errors: string[] = [];
+    for (const f of files) {
+      const code = f.src.replace(/\/\/.*$/gm, '');
+      for (const m of code.matchAll(/\b(\w+)\.outputs\.(\w+)/g)) {
+        const call = moduleCalls.find((c) => c.caller === f.file && c.decl.name === m[1]);
+        if (!call) errors.push(`${f.file}: ${m[0]}, but ${m[1]} is not a module of ${f.file}`);
+        else if (!fileOf(call.target).decls.some((d) => d.kind === 'output' && d.name === m[2]))
+          errors.push(`${f.file}: ${m[0]}, but ${call.target} has no output ${m[2]}`);
+      }
+    }
+    expect(errors).toEqual([]);
+    // The sections moved out of main.bicep are read back through their outputs.
+    expect(fileOf(MAIN).src).toMatch(/storage\.outputs\.hostStorageName/);
+    expect(fileOf(MAIN).src).toMatch(/containerApps\.outputs\.workerOutboundIpAddresses/);
+  });
+
+  it("a module's `existing` references are named by values that make Bicep deploy the module after what they name", () => {
+    // Bicep orders a module after the resources and modules its parameters mention (not after variables):
+    // a name passed as a variable would let the module read a resource before it exists.
+    const errors: string[] = [];
+    let checked = 0;
+    for (const call of moduleCalls) {
+      const callee = fileOf(call.target).decls;
+      const caller = fileOf(call.caller).decls;
+      const deployed = new Set(
+        caller
+          .filter((d) => (d.kind === 'resource' && !d.existing) || d.kind === 'module')
+          .map((d) => d.name),
+      );
+      for (const e of callee.filter((d) => d.kind === 'resource' && d.existing)) {
+        const nameParam = text(propOf(e.value, 'name'));
+        if (!callee.some((d) => d.kind === 'param' && d.name === nameParam)) continue;
+        const given = call.params.find((p) => p.key === nameParam);
+        const refs = given ? namesOf({ ...call.decl, value: given.value }).used : [];
+        checked++;
+        if (!refs.some((r) => deployed.has(r)))
+          errors.push(
+            `${call.caller}:${call.decl.line} module ${call.decl.name}: ${nameParam} (the name of ${e.name} in ${call.target}) is ${given ? text(given.value) : 'not passed'}, which names no resource or module of ${call.caller}`,
+          );
+      }
+    }
+    expect(errors).toEqual([]);
+    expect(checked).toBeGreaterThanOrEqual(11);
+  });
+
+  it('what moved keeps its order: the apps after their roles, the firewall after both apps', () => {
+    // The Function App reads the storage module's outputs, so it waits for it (funcHostRoles included).
+    expect(JSON.stringify(named('functionApp').value)).toMatch(/storage\.outputs\./);
+    // The worker and the migration job wait for the storage roles (through the module's outputs), the
+    // AcrPull roles and the database, as their own dependsOn did in main.bicep.
+    const apps = moduleCalls.find((c) => c.decl.name === 'containerApps')!;
+    expect(apps.params.some((p) => text(p.value).startsWith('storage.outputs.'))).toBe(true);
+    expect(
+      text(propOf(apps.decl.value, 'dependsOn')) + JSON.stringify(propOf(apps.decl.value, 'dependsOn')),
+    ).toMatch(/acrPullRoles[\s\S]*pgAdmin[\s\S]*database/);
+    // The firewall module reads both apps' outbound addresses, so it comes after both.
+    const fw = text(propOf(propOf(named('postgresFirewall').value, 'params'), 'addresses'));
+    expect(fw).toMatch(/functionApp\.properties\./);
+    expect(fw).toMatch(/containerApps\.outputs\./);
+    expect(named('workerQueueRoles').file).toBe('infra/modules/storage.bicep');
+    expect(named('worker').file).toBe('infra/modules/containerApps.bicep');
   });
 });
