@@ -1,4 +1,6 @@
 // The one YAML reader (js-yaml) and the locator that gives problems their file:line:col.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MAX_EXPANDED_VALUES, readYaml } from '../../dag/readYaml';
 import { positionAt, yamlLocator } from '../../dag/yamlLocator';
@@ -115,7 +117,12 @@ describe('readYaml', () => {
 
   it('an alias bomb is refused with its bound', () => {
     const levels = ['l0: &l0 [x, x, x, x, x, x, x, x, x, x]'];
-    for (let i = 1; i < 7; i++) levels.push(`l${i}: &l${i} [${Array(10).fill(`*l${i - 1}`).join(', ')}]`);
+    for (let i = 1; i < 7; i++)
+      levels.push(
+        `l${i}: &l${i} [${Array(10)
+          .fill(`*l${i - 1}`)
+          .join(', ')}]`,
+      );
     const r = readYaml(levels.join('\n'));
     expect(r).toMatchObject({
       ok: false,
@@ -153,5 +160,38 @@ describe('loading a workflow through them', () => {
   it('a reserved "__proto__" key is reported at its value', () => {
     const r = loadWorkflow('workflow_id: w\nname: w\nnodes:\n  __proto__: {type: end}\n', 'wf.yaml');
     expect(r.issues.find((i) => i.code === 'reserved_key')).toMatchObject({ line: 4, col: 14 });
+  });
+});
+
+describe('one YAML library', () => {
+  const ROOT = path.join(__dirname, '..', '..');
+  const files = (dir: string): string[] =>
+    readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory()
+        ? files(path.join(dir, e.name))
+        : /\.(ts|mjs)$/.test(e.name)
+          ? [path.join(dir, e.name)]
+          : [],
+    );
+
+  it('js-yaml is the only one the project depends on or imports', () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Record<
+      string,
+      Record<string, string>
+    >;
+    expect(
+      Object.keys({ ...pkg.dependencies, ...pkg.devDependencies })
+        .filter((d) => /yaml/.test(d))
+        .sort(),
+    ).toEqual(['@types/js-yaml', 'js-yaml']);
+    const dirs = readdirSync(ROOT, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && !/^(node_modules|\..*)$/.test(e.name))
+      .map((e) => e.name);
+    const importers = dirs
+      .flatMap(files)
+      .filter((f) =>
+        /from ['"]yaml['"]|require\(['"]yaml['"]\)/.test(readFileSync(path.join(ROOT, f), 'utf8')),
+      );
+    expect(importers).toEqual([]);
   });
 });
