@@ -7,14 +7,7 @@ import type { Logger } from './createLogger';
 import type { HandlerRegistry } from './handlerRegistry';
 import type { Checkpoint, HandlerContext, HandlerServices } from './handlerTypes';
 import type { Span } from '@opentelemetry/api';
-import {
-  markSpanFailed,
-  metrics,
-  telemetryEnabled,
-  trackException,
-  withContextDimensions,
-  withSpan,
-} from './telemetry';
+import { markSpanFailed, metrics, telemetryEnabled, trackException, withSpan } from './telemetry';
 
 export interface AttemptSpec {
   jobId: string;
@@ -84,10 +77,10 @@ export function executeHandler(
   };
   // Fan-out children run by the activity runner come in batches (DAG_ACTIVITY_BATCH_SIZE) inside one
   // activity span: each child's duration is a metric and a failure an exception, without a span per
-  // child (a 10,000-child fan-out would otherwise send 10,000 spans). Container children have their
-  // own consumer span anyway; so has every single task.
-  if (spec.runner === 'activity' && spec.nodeId.includes('__'))
-    return withContextDimensions(dims, () => body(undefined));
+  // child (a 10,000-child fan-out would otherwise send 10,000 spans), nor a context of its own: its
+  // logs carry its ids through the handler's logger. Container children have their own consumer span
+  // anyway; so has every single task.
+  if (spec.runner === 'activity' && spec.nodeId.includes('__')) return body(undefined);
   return withSpan(`handler ${spec.handler}`, { dimensions: dims }, body);
 }
 
@@ -144,7 +137,15 @@ async function runAttempt(
     if (external.aborted) onExternal();
     else external.addEventListener('abort', onExternal, { once: true });
   }
-  const log = deps.log.child({ job_id: spec.jobId, node_id: spec.nodeId, task_id: spec.taskId });
+  // The attempt's ids go with every line the handler logs (also where no telemetry context carries them).
+  const log = deps.log.child({
+    job_id: spec.jobId,
+    node_id: spec.nodeId,
+    task_id: spec.taskId,
+    attempt: spec.attempt,
+    handler: spec.handler,
+    runner: spec.runner,
+  });
   let phaseIndex = 0;
   const ctx: HandlerContext = {
     jobId: spec.jobId,

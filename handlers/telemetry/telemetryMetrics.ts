@@ -77,17 +77,40 @@ function inst(): Instruments | undefined {
  * the same work — one metric time series per task would exceed the SDK's cardinality limit on a wide
  * fan-out (docs/monitoring.md "Metrics").
  */
+const FAN_OUT_CHILD = /__\d+$/;
+
 function metricAttributes(d: Dimensions & Record<string, string | number | undefined>): Attributes {
   const a: Attributes = {};
   for (const [k, v] of Object.entries(d)) {
     if (v === undefined || k === 'job_id' || k === 'task_id' || k === 'request_id') continue;
     // A fan-out child's node id is <fan_out>__<i>: its metrics count under the fan-out node.
-    a[k] = k === 'node_id' && typeof v === 'string' ? v.replace(/__\d+$/, '') : v;
+    a[k] = k === 'node_id' && typeof v === 'string' ? v.replace(FAN_OUT_CHILD, '') : v;
   }
   return a;
 }
 
 export type MetricDims = Dimensions & Record<string, string | number | undefined>;
+
+/** What an attempt's metrics are told: its ids (the unbounded ones are left out) and where it ran. */
+export type AttemptDims = Pick<
+  Dimensions,
+  'job_id' | 'workflow_id' | 'node_id' | 'task_id' | 'attempt' | 'handler' | 'runner'
+>;
+
+// A wide fan-out records thousands of attempts with the same few attribute sets: build each once.
+const attemptAttributeSets = new Map<string, Attributes>();
+
+function attemptAttributes(d: AttemptDims, ok: boolean): Attributes {
+  const key = `${d.workflow_id}|${d.node_id?.replace(FAN_OUT_CHILD, '')}|${d.attempt}|${d.handler}|${d.runner}|${ok}`;
+  let a = attemptAttributeSets.get(key);
+  if (!a) {
+    a = metricAttributes({ ...d, outcome: ok ? 'succeeded' : 'failed' });
+    // Bounded like the series themselves; a process that sees more sets starts over.
+    if (attemptAttributeSets.size >= 2000) attemptAttributeSets.clear();
+    attemptAttributeSets.set(key, a);
+  }
+  return a;
+}
 
 export const metrics = {
   jobSubmitted(d: MetricDims): void {
@@ -99,10 +122,10 @@ export const metrics = {
     const c = status === 'completed' ? i.jobsCompleted : status === 'failed' ? i.jobsFailed : i.jobsCancelled;
     c.add(1, metricAttributes(d));
   },
-  attempt(durationMs: number, ok: boolean, d: MetricDims): void {
+  attempt(durationMs: number, ok: boolean, d: AttemptDims): void {
     const i = inst();
     if (!i) return;
-    const a = metricAttributes({ ...d, outcome: ok ? 'succeeded' : 'failed' });
+    const a = attemptAttributes(d, ok);
     i.attemptDuration.record(durationMs, a);
     if (!ok) i.attemptsFailed.add(1, a);
   },

@@ -154,12 +154,6 @@ export function hasActiveSpan(): boolean {
   return telemetryEnabled() && trace.getSpanContext(context.active()) !== undefined;
 }
 
-/** Dimensions for the logs that follow in this context, without touching the current span. */
-export function withContextDimensions<T>(dims: Dimensions, fn: () => T): T {
-  if (!telemetryEnabled()) return fn();
-  return context.with(context.active().setValue(DIMENSIONS, { ...currentDimensions(), ...dims }), fn);
-}
-
 /** Adds dimensions to the current span and to the logs that follow in this context. */
 export function withDimensions<T>(dims: Dimensions, fn: () => T): T {
   if (!telemetryEnabled()) return fn();

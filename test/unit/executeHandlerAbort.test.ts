@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { DbPool } from '../../db/createPool';
+import { createLogger } from '../../handlers/createLogger';
 import { executeHandler, type AttemptSpec } from '../../handlers/executeHandler';
 import { loadHandlerConfig } from '../../handlers/handlerConfig';
 import { HandlerRegistry } from '../../handlers/handlerRegistry';
@@ -97,5 +98,32 @@ describe('executeHandler stops an attempt', () => {
       spec(5000),
     );
     expect(r).toMatchObject({ ok: true, output: { v: 1 } });
+  });
+});
+
+describe("a handler's logger", () => {
+  it("carries the attempt's ids (a fan-out child in an activity batch has no telemetry context of its own)", async () => {
+    const lines: string[] = [];
+    const log = createLogger({}, { LOG_FORMAT: 'json' }, (line) => lines.push(line));
+    const d = {
+      ...deps((_p, ctx) => {
+        (ctx as unknown as { log: { info(m: string): void } }).log.info('child work');
+        return { ok: true };
+      }),
+      log,
+    };
+    const r = await executeHandler(d, { ...spec(1000), nodeId: 'fan__7', taskId: 'j_fan__7_0', attempt: 2 });
+    expect(r.ok).toBe(true);
+    const line = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.message === 'child work');
+    expect(line).toMatchObject({
+      job_id: 'j',
+      node_id: 'fan__7',
+      task_id: 'j_fan__7_0',
+      attempt: 2,
+      handler: 'h',
+      runner: 'activity',
+    });
   });
 });
