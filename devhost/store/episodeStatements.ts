@@ -1,6 +1,7 @@
 // The statements of an episode's commit on the Postgres store (PostgresStore, devhost/store): starting
 // instances (sub-orchestrations, restarts), queueing events, reading history and applying everything an
-// episode produced in one round trip. Each runs on the episode's own transaction (`c`).
+// episode produced in one round trip. Each runs on the episode's own transaction (`c`), or alone (a
+// client's start or event: one statement, so its own transaction).
 import type pg from 'pg';
 import type { HistoryEvent } from '../historyEvents';
 import {
@@ -30,7 +31,7 @@ export const TERMINAL_STATUSES = `('Completed','Failed','Terminated','Canceled')
 
 export async function startInstances(
   s: StoreSql,
-  c: pg.ClientBase,
+  c: pg.ClientBase | pg.Pool,
   items: { req: CreateInstanceRequest; parent: ChildStart['parent'] | null; event: HistoryEvent }[],
 ): Promise<{ started: { instanceId: string; replaced: boolean }[] }> {
   const rows = items.map(({ req, parent, event }) => ({
@@ -81,7 +82,11 @@ export async function startInstances(
   return { started: r.rows.map((x) => ({ instanceId: x.instance_id, replaced: x.replaced })) };
 }
 
-export async function insertEvents(s: StoreSql, c: pg.ClientBase, messages: EventMessage[]): Promise<void> {
+export async function insertEvents(
+  s: StoreSql,
+  c: pg.ClientBase | pg.Pool,
+  messages: EventMessage[],
+): Promise<void> {
   await c.query(
     `WITH m AS (
        INSERT INTO ${s.t('new_events')} (instance_id, execution_id, event, visible_at)
