@@ -46,8 +46,9 @@ export async function startInstances(
     parent_name: parent?.name ?? null,
     event: JSON.stringify(event),
   }));
-  const r = await c.query<{ instance_id: string; replaced: boolean }>(
-    `WITH input AS (
+  const r = await c.query<{ instance_id: string; replaced: boolean }>({
+    name: `devhost_start_${s.schema}`,
+    text: `WITH input AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(instance_id text, name text, version text, execution_id text,
          input text, parent_instance_id text, parent_execution_id text, parent_task_id int, parent_name text, event text)
      ), up AS (
@@ -77,8 +78,8 @@ export async function startInstances(
        SELECT pg_notify($2, $3 || '|i|' || instance_id) FROM ev
      )
      SELECT up.instance_id, up.replaced, (SELECT count(*) FROM ntf) AS notified FROM up`,
-    [JSON.stringify(rows), s.channel, s.owner],
-  );
+    values: [JSON.stringify(rows), s.channel, s.owner],
+  });
   return { started: r.rows.map((x) => ({ instanceId: x.instance_id, replaced: x.replaced })) };
 }
 
@@ -87,8 +88,9 @@ export async function insertEvents(
   c: pg.ClientBase | pg.Pool,
   messages: EventMessage[],
 ): Promise<void> {
-  await c.query(
-    `WITH m AS (
+  await c.query({
+    name: `devhost_events_${s.schema}`,
+    text: `WITH m AS (
        INSERT INTO ${s.t('new_events')} (instance_id, execution_id, event, visible_at)
        SELECT m.instance_id, m.execution_id, m.event, coalesce(m.visible_at, now())
        FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS m(instance_id, execution_id, event, visible_at)
@@ -96,7 +98,7 @@ export async function insertEvents(
        RETURNING instance_id, visible_at
      )
      SELECT pg_notify($5, $6 || '|i|' || instance_id) FROM (SELECT DISTINCT instance_id FROM m WHERE visible_at <= now()) x`,
-    [
+    values: [
       messages.map((m) => m.instanceId),
       messages.map((m) => m.executionId),
       messages.map((m) => JSON.stringify(m.event)),
@@ -104,7 +106,7 @@ export async function insertEvents(
       s.channel,
       s.owner,
     ],
-  );
+  });
 }
 
 export async function readHistory(
