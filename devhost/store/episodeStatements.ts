@@ -115,10 +115,11 @@ export async function readHistory(
   instanceId: string,
   executionId: string,
 ): Promise<HistoryEvent[]> {
-  const r = await c.query<{ events: string }>(
-    `SELECT events FROM ${s.t('history')} WHERE instance_id = $1 AND execution_id = $2 ORDER BY first_seq`,
-    [instanceId, executionId],
-  );
+  const r = await c.query<{ events: string }>({
+    name: `devhost_history_${s.schema}`,
+    text: `SELECT events FROM ${s.t('history')} WHERE instance_id = $1 AND execution_id = $2 ORDER BY first_seq`,
+    values: [instanceId, executionId],
+  });
   const out: HistoryEvent[] = [];
   for (const row of r.rows) for (const e of JSON.parse(row.events) as HistoryEvent[]) out.push(e);
   return out;
