@@ -4,14 +4,14 @@
 // one transaction and starts the orchestration. 32 clients submit at once; every submission is a new
 // asset. The orchestrations (hello_world) run meanwhile on the same two cores, as they would.
 // Issue "The platform API" asks for ≥ 200 submits/s with Postgres state. A second phase measures the
-// state layer alone: what one submission does in Postgres (the context read and the one-statement
-// submission), 1,000 times from 32 callers on a pool of 16, without HTTP or orchestrations.
+// state layer alone: what one submission does in Postgres (the one statement that checks the
+// context and submits), 1,000 times from 32 callers on a pool of 16, without HTTP or orchestrations.
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { readFileSync } from 'node:fs';
 import { loadWorkflow } from '../dag/loadWorkflow';
-import { assetIdFor, readSubmissionContext, seedPlatforms, submitAssetVersion } from '../db';
+import { assetIdFor, seedPlatforms, submitAssetVersion } from '../db';
 import { nodeSpecs } from '../functions/jobService';
 import { BENCH_DB, dropBenchSchema, migrateBenchSchema, startBenchApp } from './lib/appHost';
 import { runHttpLoad } from './lib/httpLoad';
@@ -37,7 +37,7 @@ const summary = (latencies: number[], wallMs: number, n: number) => {
   };
 };
 
-/** The Postgres work of N submissions (context read + the one-statement submission), no HTTP. */
+/** The Postgres work of N submissions (the statement that checks the context and submits), no HTTP. */
 async function stateLayer(schema: string, n: number) {
   const workflow = loadWorkflow(
     readFileSync(path.join(ROOT, 'workflows', 'hello_world.yaml'), 'utf8'),
@@ -47,7 +47,6 @@ async function stateLayer(schema: string, n: number) {
   const one = async (i: number) => {
     const t0 = performance.now();
     const refs = { uuid: `state-${i}` };
-    await readSubmissionContext(pool, schema, { platformId: 'geonode', requestId: `state-${i}` });
     const r = await submitAssetVersion(pool, schema, {
       assetId: assetIdFor('geonode', refs),
       platformId: 'geonode',
@@ -58,6 +57,7 @@ async function stateLayer(schema: string, n: number) {
       workflowId: workflow.workflow_id,
       inputParams: { message: `state ${i}` },
       job: { workflowVersion: workflow.version, workflowSnapshot: workflow, nodes: nodeSpecs(workflow) },
+      check: { requestId: `state-${i}` },
     });
     if (r.kind !== 'created') throw new Error(`state-layer submission ${i}: ${r.kind}`);
     return performance.now() - t0;
@@ -166,7 +166,7 @@ async function main() {
       perRound: rounds,
     },
     notes:
-      'HTTP: POST /api/platform/submit to the dev host (functions/index.ts) from 32 clients in a worker thread; per submission the platform, references, workflow and inputs are checked (one read), asset + version 0 + job with its nodes and event + audit are written in one statement, and the orchestration is started (Postgres Durable store); the hello_world orchestrations run on the same event loop meanwhile. The dev host runs the API, the Durable replay and the activities on one Node event loop, saturated here (hostEventLoopUtilization): hostBusyMsPerSubmit is its wall-clock busy time per submission, about half the submission path (HTTP, checks, two round trips, durable start) and half the job it starts; the machine is shared with other work (loadAverage). stateLayerOnly: the same Postgres work (context read + one-statement submission) without HTTP or orchestrations, 32 callers on a pool of 16.',
+      'HTTP: POST /api/platform/submit to the dev host (functions/index.ts) from 32 clients in a worker thread; per submission the workflow and inputs are checked in the app, then one prepared statement checks the platform, references and request id and writes asset + version 0 + job with its nodes and event + audit, and the orchestration is started (the durable client HTTP call to the host, one statement in the Postgres Durable store); the hello_world orchestrations run on the same event loop meanwhile. The dev host runs the API, the Durable replay and the activities on one Node event loop, saturated here (hostEventLoopUtilization): hostBusyMsPerSubmit is its wall-clock busy time per submission (the submission path, HTTP in and out twice and two Postgres round trips, and the part of the jobs that runs meanwhile); the 2 cores are shared with Postgres, the load clients thread and other work (loadAverage). stateLayerOnly: the same Postgres work (the one checked submission statement) without HTTP or orchestrations, 32 callers on a pool of 16.',
   });
 }
 

@@ -12,7 +12,7 @@ import { DbError } from './errors';
 import { jobInsertCtes, type CreateJobInput } from './jobInsertCtes';
 import { parseSummary, type JobSummaryRow } from './jobQueries';
 import { query, type Queryable } from './queryable';
-import { sql } from './sql';
+import { sql, type SqlFragment } from './sql';
 import {
   assetsTable,
   assetVersionsTable,
@@ -41,6 +41,13 @@ export interface SubmitVersionInput {
   /** The job inputs after the workflow's defaults were merged (what is stored and compared on replay). */
   inputParams: Record<string, unknown>;
   job: VersionJobSpec;
+  /**
+   * Check in the same statement what readSubmissionContext reads (the client's request id, if it gave
+   * one): the version is created only if the platform is registered and active, the references are
+   * its own (every required one, no other), no version has the request id and no unfinished job
+   * carries it. Otherwise nothing is written and the result is `unchecked` with what was read.
+   */
+  check?: { requestId: string | null };
 }
 
 export type SubmitVersionResult =
@@ -52,7 +59,9 @@ export type SubmitVersionResult =
   /** A version of the asset awaits review: no new version until it is approved or rejected. */
   | { kind: 'pending'; asset: AssetRow; pending: { version_ordinal: number; processing_state: string } }
   | { kind: 'deleted'; asset: AssetRow }
-  | { kind: 'data_type_mismatch'; asset: AssetRow };
+  | { kind: 'data_type_mismatch'; asset: AssetRow }
+  /** With `check`: the checks did not pass, nothing was written; the context they read. */
+  | { kind: 'unchecked'; context: SubmissionContext };
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -129,6 +138,20 @@ async function submitStatement(
     workflow_id: input.workflowId,
     ...(input.versionLabel ? { version_label: input.versionLabel } : {}),
   };
+  const check = input.check;
+  // With a check, nothing below happens unless `go` has its row (the checks of readSubmissionContext,
+  // on the context the statement reads).
+  const checkCtes = check
+    ? sql`ctx AS (
+          SELECT ${contextColumns(schema, input.platformId, check.requestId)}
+        ), go AS (
+          SELECT 1 FROM ${sql.table(schema, 'platforms')} p, ctx
+          WHERE p.platform_id = ${input.platformId} AND p.is_active AND ctx.v IS NULL AND ctx.j IS NULL
+            AND p.required_refs <@ ${sql.json(Object.keys(input.refs))}
+            AND ${sql.json(Object.keys(input.refs))} <@ (p.required_refs || p.optional_refs)
+        ), `
+    : sql``;
+  const checked = check ? sql`AND EXISTS (SELECT 1 FROM go)` : sql``;
   const r = await query<{
     a: unknown;
     st: Record<string, unknown> | null;
@@ -136,19 +159,21 @@ async function submitStatement(
     v: unknown;
     j: unknown;
     created: boolean;
+    ctx?: ContextRow;
+    go?: boolean;
   }>(
     db,
-    sql`WITH ins AS (
+    sql`WITH ${checkCtes}ins AS (
           INSERT INTO ${assets} (asset_id, platform_id, platform_refs, data_type, created_by)
           SELECT ${input.assetId}::text, ${input.platformId}::text, ${sql.json(input.refs, 'platform_refs')},
                  ${input.dataType}::${sql.ident(schema, 'asset_data_type')}, ${input.submittedBy}::text
           -- A request id that created a version already creates nothing more (not even an asset).
-          WHERE NOT EXISTS (SELECT 1 FROM ${versions} WHERE request_id = ${input.requestId})
+          WHERE NOT EXISTS (SELECT 1 FROM ${versions} WHERE request_id = ${input.requestId}) ${checked}
           ON CONFLICT (asset_id) DO NOTHING
           RETURNING *
         ), cur AS (
           -- The lock that serializes submissions for an existing asset.
-          SELECT * FROM ${assets} WHERE asset_id = ${input.assetId} FOR UPDATE
+          SELECT * FROM ${assets} WHERE asset_id = ${input.assetId} ${checked} FOR UPDATE
         ), a AS (
           SELECT * FROM ins UNION ALL SELECT * FROM cur
         ), st AS (
@@ -188,9 +213,12 @@ async function submitStatement(
                (SELECT v.version_ordinal FROM ${versions} v WHERE v.request_id = ${input.requestId}) AS by_request,
                (SELECT row_to_json(v) FROM v) AS v,
                (SELECT to_jsonb(j) - 'workflow_snapshot' FROM j) AS j,
-               EXISTS (SELECT 1 FROM ins) AS created`,
+               EXISTS (SELECT 1 FROM ins) AS created
+               ${check ? sql`, (SELECT row_to_json(ctx) FROM ctx) AS ctx, EXISTS (SELECT 1 FROM go) AS go` : sql``}`,
+    { prepare: true },
   );
   const row = r.rows[0]!;
+  if (check && !row.go) return { kind: 'unchecked', context: parseContext(row.ctx!) };
   if (row.by_request !== null && !row.v) {
     const v = await getVersionByRequestId(db, schema, input.requestId);
     if (v) return replayOrConflict(v, input);
@@ -233,17 +261,32 @@ export async function readSubmissionContext(
   schema: string,
   input: { platformId: string; requestId?: string },
 ): Promise<SubmissionContext> {
-  const r = await query<{ p: unknown; v: unknown; j: { job_id: string; status: string } | null }>(
+  const r = await query<ContextRow>(
     db,
-    sql`SELECT (SELECT row_to_json(p) FROM ${sql.table(schema, 'platforms')} p WHERE p.platform_id = ${input.platformId}) AS p,
-               (SELECT row_to_json(v) FROM ${sql.table(schema, 'asset_versions')} v
-                 WHERE ${input.requestId ?? null}::text IS NOT NULL AND v.request_id = ${input.requestId ?? null}) AS v,
-               (SELECT json_build_object('job_id', j.job_id, 'status', j.status) FROM ${sql.table(schema, 'dag_jobs')} j
-                 WHERE ${input.requestId ?? null}::text IS NOT NULL AND j.correlation_id = ${input.requestId ?? null}
-                   AND j.status IN ('pending', 'running')
-                 ORDER BY j.created_at DESC LIMIT 1) AS j`,
+    sql`SELECT ${contextColumns(schema, input.platformId, input.requestId ?? null)}`,
+    { prepare: true },
   );
-  const row = r.rows[0]!;
+  return parseContext(r.rows[0]!);
+}
+
+interface ContextRow {
+  p: unknown;
+  v: unknown;
+  j: { job_id: string; status: string } | null;
+}
+
+/** The columns p, v and j of a ContextRow (readSubmissionContext, and a checked submission's `ctx`). */
+function contextColumns(schema: string, platformId: string, requestId: string | null): SqlFragment {
+  return sql`(SELECT row_to_json(p) FROM ${sql.table(schema, 'platforms')} p WHERE p.platform_id = ${platformId}) AS p,
+             (SELECT row_to_json(v) FROM ${sql.table(schema, 'asset_versions')} v
+               WHERE ${requestId}::text IS NOT NULL AND v.request_id = ${requestId}) AS v,
+             (SELECT json_build_object('job_id', j.job_id, 'status', j.status) FROM ${sql.table(schema, 'dag_jobs')} j
+               WHERE ${requestId}::text IS NOT NULL AND j.correlation_id = ${requestId}
+                 AND j.status IN ('pending', 'running')
+               ORDER BY j.created_at DESC LIMIT 1) AS j`;
+}
+
+function parseContext(row: ContextRow): SubmissionContext {
   return {
     platform: row.p ? parseRow(platformsTable, withDates(platformsTable, row.p)) : null,
     byRequest: row.v ? parseRow(assetVersionsTable, withDates(assetVersionsTable, row.v)) : null,

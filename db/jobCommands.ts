@@ -142,6 +142,7 @@ export async function setJobStatus(
       RETURNING 1
     ) ${versionFollowsJob(schema, 'upd', { actor: systemActor(input.sourceApp) })}
     SELECT * FROM upd`,
+    { prepare: true },
   );
   if (r.rows[0]) return { kind: 'applied', job: parseRow(jobsTable, r.rows[0]) };
   const cur = await getJob(db, schema, input.jobId);
@@ -288,6 +289,7 @@ export async function finishJob(
     ) ${versionFollowsJob(schema, 'upd', { actor: systemActor(input.sourceApp), ...(input.version ? { outcome: input.version } : {}) })}
     SELECT EXISTS (SELECT 1 FROM upd) AS applied,
            (SELECT status::text FROM ${t.jobs} WHERE job_id = ${input.jobId}) AS status`,
+    { prepare: true },
   );
   const row = r.rows[0]!;
   if (row.applied) return { kind: 'applied' };

@@ -13,7 +13,7 @@ import { jobsTable, LIMITS, type JobRow } from './tables';
 const T = schemaTables;
 
 export async function getJob(db: Queryable, schema: string, jobId: string): Promise<JobRow | null> {
-  const r = await query(db, sql`SELECT * FROM ${T(schema).jobs} WHERE job_id = ${jobId}`);
+  const r = await query(db, sql`SELECT * FROM ${T(schema).jobs} WHERE job_id = ${jobId}`, { prepare: true });
   return r.rows[0] ? parseRow(jobsTable, r.rows[0]) : null;
 }
 

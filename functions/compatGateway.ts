@@ -1,7 +1,7 @@
 // The original gateway's routes (docs/compatibility.md): the batch submit and the status reads, over
 // the same submit and list code as /api/jobs (jobService.ts).
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
+import { durableClient } from './durableClient';
 import { z } from 'zod';
 import { AppError, isAppError } from './appError';
 import {
@@ -53,7 +53,7 @@ export async function postGatewayBatch(
     );
   const s = services();
   await s.ready();
-  const client = df.getClient(context);
+  const client = durableClient(context);
   const results: Array<Record<string, unknown>> = [];
   for (const [index, raw] of body.jobs.entries()) {
     const item = BatchItem.safeParse(raw);

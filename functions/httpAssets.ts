@@ -1,7 +1,7 @@
 // Asset routes (docs/domain.md): reads with cursor paging, review (approve / reject), clearance,
 // soft delete and restore, reprocess, and the audit log.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
+import { durableClient } from './durableClient';
 import { z } from 'zod';
 import { AppError } from './appError';
 import {
@@ -338,7 +338,7 @@ export async function postReprocess(req: HttpRequest, context: InvocationContext
     required: false,
     action: 'reprocess a version',
   });
-  const r = await reprocessAssetVersion(s, df.getClient(context), {
+  const r = await reprocessAssetVersion(s, durableClient(context), {
     assetId,
     ordinal,
     actor,

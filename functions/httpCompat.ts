@@ -4,7 +4,7 @@
 // (invalid inputs are a 400 here, an unknown handler a 404). This file has the /api/v1 routes; the
 // gateway's are in compatGateway.ts, the admin reads in compatAdmin.ts, the shared shapes in compatViews.ts.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
+import { durableClient } from './durableClient';
 import { z } from 'zod';
 import { AppError, isAppError } from './appError';
 import {
@@ -119,7 +119,7 @@ export async function postV1Job(req: HttpRequest, context: InvocationContext): P
   const b = await parseBody(req, V1JobCreate);
   const s = services();
   await s.ready();
-  const r = await submitJob(s, df.getClient(context), {
+  const r = await submitJob(s, durableClient(context), {
     workflowId: b.workflow_id,
     inputs: b.input_params,
     ...(b.idempotency_key ? { idempotencyKey: b.idempotency_key } : {}),
@@ -169,7 +169,7 @@ export async function getV1Job(req: HttpRequest): Promise<HttpResponseInit> {
 export async function postV1Cancel(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const jobId = param(req, 'id');
   try {
-    const job = await cancelJob(services(), df.getClient(context), jobId);
+    const job = await cancelJob(services(), durableClient(context), jobId);
     return json(200, { ...v1JobView(job), cancel_requested: true });
   } catch (err) {
     // The original answers 400 for a job that already ended.

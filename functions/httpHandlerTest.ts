@@ -4,8 +4,8 @@
 // original's {success, handler, output, error_message, duration_ms, test_id}. Off unless
 // DAG_ENABLE_HANDLER_TESTING=true, and behind the admin key.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 import { dump } from 'js-yaml';
+import { durableClient } from './durableClient';
 import { z } from 'zod';
 import { AppError } from './appError';
 import { loadWorkflow } from '../dag/loadWorkflow';
@@ -85,7 +85,7 @@ export async function postHandlerTest(
     nodes: nodeSpecs(loaded.workflow),
     sourceApp: 'functionapp',
   });
-  await ensureOrchestration(df.getClient(context), r.job, { created: r.created });
+  await ensureOrchestration(durableClient(context), r.job, { created: r.created });
   const jobId = r.job.job_id;
   const until = started + b.wait_seconds * 1000;
   for (;;) {

@@ -1,6 +1,6 @@
 // /api/jobs routes (SPEC §5) and the seed-compatibility aliases that map onto them.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
+import { durableClient } from './durableClient';
 import { z } from 'zod';
 import { AppError } from './appError';
 import {
@@ -71,7 +71,7 @@ async function submitResponse(
 ) {
   const s = services();
   await s.ready();
-  const r = await submitJob(s, df.getClient(context), {
+  const r = await submitJob(s, durableClient(context), {
     workflowId: body.workflow_id,
     inputs: body.inputs,
     ...(body.idempotency_key ? { idempotencyKey: body.idempotency_key } : {}),
@@ -253,7 +253,7 @@ const CancelBody = z.strictObject({ reason: z.string().max(500).optional() });
 export async function postCancel(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const jobId = param(req, 'id');
   const body = await parseBody(req, CancelBody);
-  const job = await cancelJob(services(), df.getClient(context), jobId, body.reason);
+  const job = await cancelJob(services(), durableClient(context), jobId, body.reason);
   return json(202, {
     job_id: job.job_id,
     status: job.status,
@@ -265,7 +265,7 @@ export async function postCancel(req: HttpRequest, context: InvocationContext): 
 export async function postRetry(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const jobId = param(req, 'id');
   await parseBody(req, z.strictObject({}));
-  const job = await retryJob(services(), df.getClient(context), jobId);
+  const job = await retryJob(services(), durableClient(context), jobId);
   return json(202, { job_id: job.job_id, status: job.status, run: job.run_count, links: jobLinks(jobId) });
 }
 

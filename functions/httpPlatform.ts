@@ -1,7 +1,7 @@
 // Platform routes (docs/domain.md): submit (POST /api/platform/submit and the original's
 // POST /api/v1/domain/submit), status by request id, the platform registry and its seed.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
+import { durableClient } from './durableClient';
 import { z } from 'zod';
 import { AppError } from './appError';
 import {
@@ -100,7 +100,7 @@ async function submit(req: HttpRequest, context: InvocationContext, compat: bool
     ...(requestId !== undefined ? { requestId } : {}),
     actor,
   };
-  const r = await submitPlatformAsset(s, df.getClient(context), sub);
+  const r = await submitPlatformAsset(s, durableClient(context), sub);
   const v = r.version;
   return json(
     r.created ? 202 : 200,

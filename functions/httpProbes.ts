@@ -6,6 +6,7 @@ import type { HttpRequest, InvocationContext } from '@azure/functions';
 import { AppError } from './appError';
 import { didYouMean } from '../dag/suggest';
 import * as df from 'durable-functions';
+import { durableClient } from './durableClient';
 import { z } from 'zod';
 import { attemptsInFlight, checkSchemaReadiness, jobsEndedSince } from '../db';
 import { getBlobService } from '../handlers/raster/blobService';
@@ -214,7 +215,7 @@ export async function getOrchestrationStatus(
   const q = parseQuery(req, OrchestrationQuery);
   const minutes = q.minutes ?? 15;
   const s = services();
-  const client = df.getClient(context);
+  const client = durableClient(context);
   const count = (list: Array<{ runtimeStatus?: unknown }>) => {
     const out: Record<string, number> = {};
     for (const i of list) out[String(i.runtimeStatus)] = (out[String(i.runtimeStatus)] ?? 0) + 1;

@@ -17,6 +17,9 @@ const RASTER_REQUIRED = ['blob_name', 'container_name', 'collection_id'] as cons
 
 export const isRasterWorkflow = (w: Workflow) => w.workflow_id.startsWith('raster_');
 
+/** Whether the pre-flight of a workflow reads only the request (raster's asks blob storage). */
+export const preflightIsLocal = (w: Workflow) => !isRasterWorkflow(w);
+
 export async function preflight(
   workflow: Workflow,
   inputs: Record<string, unknown>,

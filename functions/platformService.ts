@@ -22,11 +22,14 @@ import {
   type AssetVersionRow,
   type JobRow,
   type RefValue,
+  type SubmissionContext,
+  type SubmitVersionInput,
+  type SubmitVersionResult,
   type VersionJobSpec,
 } from '../db';
 import { traceMetadata } from './traceMetadata';
 import { ensureOrchestration, lookupWorkflow, nodeSpecs } from './jobService';
-import { preflight, type Problem } from './platformPreflight';
+import { preflight, preflightIsLocal, type Problem } from './platformPreflight';
 import type { Services } from './services';
 
 export interface PlatformSubmission {
@@ -97,11 +100,47 @@ export async function submitPlatformAsset(
   client: df.DurableClient,
   sub: PlatformSubmission,
 ): Promise<SubmitOutcome> {
-  const problems: Problem[] = [];
-  const ctx = await readSubmissionContext(s.pool, s.schema, {
+  const assetId = assetIdFor(sub.platformId, sub.refs);
+  const wf = resolveWorkflow(s, sub.workflowId, sub.inputs, sub.inputsField);
+  const submission = (workflow: Workflow, inputs: Record<string, unknown>): SubmitVersionInput => ({
+    assetId,
     platformId: sub.platformId,
-    ...(sub.requestId !== undefined ? { requestId: sub.requestId } : {}),
+    refs: sub.refs,
+    dataType: sub.dataType,
+    versionLabel: sub.versionLabel ?? null,
+    requestId: sub.requestId ?? `req-${newJobId()}`,
+    submittedBy: sub.actor,
+    workflowId: workflow.workflow_id,
+    inputParams: inputs,
+    job: jobSpec(workflow),
   });
+
+  // When the workflow, its inputs and a pre-flight that asks nothing outside the request pass, the
+  // checks below run in the submission's own statement (one round trip); it writes nothing unless
+  // they pass, and returns what they read otherwise. (A remote pre-flight, the raster blob check,
+  // must not be asked of a request that repeats one: those read the context first.)
+  let ctx: SubmissionContext;
+  if (
+    wf.workflow &&
+    wf.inputs &&
+    !wf.problems.length &&
+    preflightIsLocal(wf.workflow) &&
+    !(await preflight(wf.workflow, wf.inputs, { inputsPath: sub.inputsField })).length
+  ) {
+    const r = await submitAssetVersion(s.pool, s.schema, {
+      ...submission(wf.workflow, wf.inputs),
+      check: { requestId: sub.requestId ?? null },
+    });
+    if (r.kind !== 'unchecked') return submitted(s, client, r, sub, assetId, wf.inputs);
+    ctx = r.context;
+  } else {
+    ctx = await readSubmissionContext(s.pool, s.schema, {
+      platformId: sub.platformId,
+      ...(sub.requestId !== undefined ? { requestId: sub.requestId } : {}),
+    });
+  }
+
+  const problems: Problem[] = [];
   const platform = ctx.platform;
   if (!platform) {
     const known = (await listPlatforms(s.pool, s.schema, { includeInactive: true })).map(
@@ -132,8 +171,6 @@ export async function submitPlatformAsset(
       }
     }
   }
-  const assetId = assetIdFor(sub.platformId, sub.refs);
-  const wf = resolveWorkflow(s, sub.workflowId, sub.inputs, sub.inputsField);
   problems.push(...wf.problems);
 
   // A repeat of a request that created a version is answered from it, even if the world changed since.
@@ -147,26 +184,26 @@ export async function submitPlatformAsset(
     problems.push(...(await preflight(wf.workflow, wf.inputs, { inputsPath: sub.inputsField })));
   if (problems.length || !wf.workflow || !wf.inputs) failPreflight(problems);
 
-  const requestId = sub.requestId ?? `req-${newJobId()}`;
-  const r = await submitAssetVersion(s.pool, s.schema, {
-    assetId,
-    platformId: sub.platformId,
-    refs: sub.refs,
-    dataType: sub.dataType,
-    versionLabel: sub.versionLabel ?? null,
-    requestId,
-    submittedBy: sub.actor,
-    workflowId: wf.workflow.workflow_id,
-    inputParams: wf.inputs,
-    job: jobSpec(wf.workflow),
-  });
+  const r = await submitAssetVersion(s.pool, s.schema, submission(wf.workflow, wf.inputs));
+  return submitted(s, client, r, sub, assetId, wf.inputs);
+}
+
+/** The answer to a submission statement's outcome (an `unchecked` one is not expected here). */
+async function submitted(
+  s: Services,
+  client: df.DurableClient,
+  r: SubmitVersionResult,
+  sub: PlatformSubmission,
+  assetId: string,
+  inputs: Record<string, unknown>,
+): Promise<SubmitOutcome> {
   switch (r.kind) {
     case 'created':
       await ensureOrchestration(client, r.job, { created: true });
       return { created: true, version: r.version, jobId: r.job.job_id };
     case 'replay':
     case 'request_conflict':
-      return replay(s, client, r.version, sub, assetId, wf.inputs);
+      return replay(s, client, r.version, sub, assetId, inputs);
     case 'pending':
       throw new AppError(
         'CONFLICT',
@@ -190,6 +227,8 @@ export async function submitPlatformAsset(
         `Asset ${assetId} holds ${r.asset.data_type} data; a version of it cannot be ${sub.dataType}.`,
         { field: 'data_type', asset_id: assetId, current: r.asset.data_type },
       );
+    case 'unchecked':
+      throw new Error('submitted: a checked submission is answered by submitPlatformAsset');
   }
 }
 

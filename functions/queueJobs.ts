@@ -6,7 +6,7 @@
 // Redeliveries are idempotent: the job's idempotency key is the message's idempotency_key, else its
 // message_id, else the queue's own message id, so a message delivered twice makes one job.
 import type { InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
+import { durableClient } from './durableClient';
 import { z } from 'zod';
 import { isAppError } from './appError';
 import { services } from './services';
@@ -80,7 +80,7 @@ export async function onJobMessage(message: unknown, context: InvocationContext)
     (m.message_id ? `queue:${m.message_id}` : queueMessageId ? `queue:${queueMessageId}` : undefined);
   await s.ready();
   try {
-    const r = await submitJob(s, df.getClient(context), {
+    const r = await submitJob(s, durableClient(context), {
       workflowId: m.workflow_id,
       inputs: m.input_params,
       ...(key ? { idempotencyKey: key } : {}),

@@ -9,7 +9,7 @@
 // naming another instance changes nothing.) Forging a result therefore needs write access to Postgres, not just to the queue
 // (docs/messages.md). Delivered at least once: a repeat is harmless (the orchestration ignores it).
 import type { InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
+import { durableClient } from './durableClient';
 import { canonicalOutcome } from '../activities/settleAttempts';
 import { ResultQueueMessageSchema, resultsOf, type ContainerResultMessage } from '../lib/containerMessages';
 import { readRecordedResult } from '../db';
@@ -83,7 +83,7 @@ async function raiseResult(m: ContainerResultMessage, context: InvocationContext
   const instance = m.reply_to;
   try {
     // A finished instance (410) is accepted silently by the client; only an unknown one throws.
-    await df.getClient(context).raiseEvent(instance, m.task_id, outcome);
+    await durableClient(context).raiseEvent(instance, m.task_id, outcome);
   } catch (err) {
     if (!(err instanceof Error) || !/^No instance with ID/.test(err.message)) throw err;
     log.warn('container result for an unknown orchestration instance dropped', { instance });

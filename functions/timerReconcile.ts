@@ -5,7 +5,7 @@
 // the next tick. Container attempts whose task message was lost are sent again
 // (activities/strandedAttempts.ts).
 import type { InvocationContext, Timer } from '@azure/functions';
-import * as df from 'durable-functions';
+import { durableClient } from './durableClient';
 import { jobInstanceId } from '../activities/contracts';
 import { finishJob, getJob, listQuietActiveJobs, tryWithAdvisoryLock } from '../db';
 import { findStrandedAttempts, requeueStranded } from '../activities/strandedAttempts';
@@ -24,7 +24,7 @@ export async function reconcileJobs(timer: Timer, context: InvocationContext): P
 
 async function reconcile(_timer: Timer, context: InvocationContext): Promise<void> {
   const s = services();
-  const client = df.getClient(context);
+  const client = durableClient(context);
   const r = await tryWithAdvisoryLock(s.pool, `dag:reconcile:${s.schema}`, async () => {
     const quiet = await listQuietActiveJobs(s.pool, s.schema, {
       quietSeconds: s.config.DAG_RECONCILE_GRACE_SECONDS,

@@ -2,7 +2,7 @@
 // panel), a fan-out's children, the state and events documents the job page polls, and the cancel and
 // rerun actions (CSRF-checked forms).
 import type { HttpRequest, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
+import { durableClient } from './durableClient';
 import { z } from 'zod';
 import { AppError } from './appError';
 import {
@@ -373,7 +373,7 @@ export async function cancelAction(req: HttpRequest, ctx: InvocationContext, ses
   const jobId = param(req, 'id');
   const form = await readForm(req, sess);
   const reason = (form.get('reason') ?? '').slice(0, 500) || 'cancelled from the dashboard';
-  await cancelJob(services(), df.getClient(ctx), jobId, reason);
+  await cancelJob(services(), durableClient(ctx), jobId, reason);
   return redirect(
     `${UI_BASE}/jobs/${encodeURIComponent(jobId)}?flash=${encodeURIComponent('Cancel requested.')}`,
   );
@@ -382,7 +382,7 @@ export async function cancelAction(req: HttpRequest, ctx: InvocationContext, ses
 export async function rerunAction(req: HttpRequest, ctx: InvocationContext, sess: UiSession) {
   const jobId = param(req, 'id');
   await readForm(req, sess);
-  const job = await retryJob(services(), df.getClient(ctx), jobId);
+  const job = await retryJob(services(), durableClient(ctx), jobId);
   return redirect(
     `${UI_BASE}/jobs/${encodeURIComponent(jobId)}?flash=${encodeURIComponent(`Rerun started (run ${job.run_count}).`)}`,
   );

@@ -1,6 +1,7 @@
 // The statements of an episode's commit on the Postgres store (PostgresStore, devhost/store): starting
 // instances (sub-orchestrations, restarts), queueing events, reading history and applying everything an
-// episode produced in one round trip. Each runs on the episode's own transaction (`c`).
+// episode produced in one round trip. Each runs on the episode's own transaction (`c`), or alone (a
+// client's start or event: one statement, so its own transaction).
 import type pg from 'pg';
 import type { HistoryEvent } from '../historyEvents';
 import {
@@ -30,7 +31,7 @@ export const TERMINAL_STATUSES = `('Completed','Failed','Terminated','Canceled')
 
 export async function startInstances(
   s: StoreSql,
-  c: pg.ClientBase,
+  c: pg.ClientBase | pg.Pool,
   items: { req: CreateInstanceRequest; parent: ChildStart['parent'] | null; event: HistoryEvent }[],
 ): Promise<{ started: { instanceId: string; replaced: boolean }[] }> {
   const rows = items.map(({ req, parent, event }) => ({
@@ -45,8 +46,9 @@ export async function startInstances(
     parent_name: parent?.name ?? null,
     event: JSON.stringify(event),
   }));
-  const r = await c.query<{ instance_id: string; replaced: boolean }>(
-    `WITH input AS (
+  const r = await c.query<{ instance_id: string; replaced: boolean }>({
+    name: `devhost_start_${s.schema}`,
+    text: `WITH input AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(instance_id text, name text, version text, execution_id text,
          input text, parent_instance_id text, parent_execution_id text, parent_task_id int, parent_name text, event text)
      ), up AS (
@@ -76,14 +78,19 @@ export async function startInstances(
        SELECT pg_notify($2, $3 || '|i|' || instance_id) FROM ev
      )
      SELECT up.instance_id, up.replaced, (SELECT count(*) FROM ntf) AS notified FROM up`,
-    [JSON.stringify(rows), s.channel, s.owner],
-  );
+    values: [JSON.stringify(rows), s.channel, s.owner],
+  });
   return { started: r.rows.map((x) => ({ instanceId: x.instance_id, replaced: x.replaced })) };
 }
 
-export async function insertEvents(s: StoreSql, c: pg.ClientBase, messages: EventMessage[]): Promise<void> {
-  await c.query(
-    `WITH m AS (
+export async function insertEvents(
+  s: StoreSql,
+  c: pg.ClientBase | pg.Pool,
+  messages: EventMessage[],
+): Promise<void> {
+  await c.query({
+    name: `devhost_events_${s.schema}`,
+    text: `WITH m AS (
        INSERT INTO ${s.t('new_events')} (instance_id, execution_id, event, visible_at)
        SELECT m.instance_id, m.execution_id, m.event, coalesce(m.visible_at, now())
        FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS m(instance_id, execution_id, event, visible_at)
@@ -91,7 +98,7 @@ export async function insertEvents(s: StoreSql, c: pg.ClientBase, messages: Even
        RETURNING instance_id, visible_at
      )
      SELECT pg_notify($5, $6 || '|i|' || instance_id) FROM (SELECT DISTINCT instance_id FROM m WHERE visible_at <= now()) x`,
-    [
+    values: [
       messages.map((m) => m.instanceId),
       messages.map((m) => m.executionId),
       messages.map((m) => JSON.stringify(m.event)),
@@ -99,7 +106,7 @@ export async function insertEvents(s: StoreSql, c: pg.ClientBase, messages: Even
       s.channel,
       s.owner,
     ],
-  );
+  });
 }
 
 export async function readHistory(
@@ -108,10 +115,11 @@ export async function readHistory(
   instanceId: string,
   executionId: string,
 ): Promise<HistoryEvent[]> {
-  const r = await c.query<{ events: string }>(
-    `SELECT events FROM ${s.t('history')} WHERE instance_id = $1 AND execution_id = $2 ORDER BY first_seq`,
-    [instanceId, executionId],
-  );
+  const r = await c.query<{ events: string }>({
+    name: `devhost_history_${s.schema}`,
+    text: `SELECT events FROM ${s.t('history')} WHERE instance_id = $1 AND execution_id = $2 ORDER BY first_seq`,
+    values: [instanceId, executionId],
+  });
   const out: HistoryEvent[] = [];
   for (const row of r.rows) for (const e of JSON.parse(row.events) as HistoryEvent[]) out.push(e);
   return out;

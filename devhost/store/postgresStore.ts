@@ -54,6 +54,8 @@ export interface PostgresStoreOptions {
 export class PostgresStore implements InstanceStore {
   readonly kind = 'postgres' as const;
   private pool!: pg.Pool;
+  /** Connections that commit synchronously: requests acknowledged to a client. */
+  private syncPool!: pg.Pool;
   private listener: pg.Client | undefined;
   /** This host's liveness key: a session advisory lock held by the listener connection. A new key is
    * taken whenever that connection is re-established, so work claimed under a key whose session
@@ -91,16 +93,22 @@ export class PostgresStore implements InstanceStore {
     // The host's own transitions (episodes, activity results) do not wait for the WAL flush: if the
     // Postgres server itself crashes, the last few of them are lost atomically and simply redone
     // (events come back, work is released with the dead session's key). Requests acknowledged to a
-    // client (start, raise event, terminate) commit synchronously (SET LOCAL).
+    // client (start, raise event, terminate) are one statement each and commit synchronously: they
+    // have their own connections, so they need no BEGIN / SET LOCAL / COMMIT round trips.
     const asyncCommit = withSessionOption(this.o.connectionString, '-c synchronous_commit=off');
+    const syncCommit = withSessionOption(this.o.connectionString, '-c synchronous_commit=on');
     this.pool = new pg.Pool({
       connectionString: asyncCommit ?? this.o.connectionString,
       max: this.o.poolSize,
       application_name: 'devhost',
     });
-    this.pool.on('error', (err) =>
-      this.o.logger.warn(`idle Postgres connection error: ${errorMessage(err)}`),
-    );
+    this.syncPool = new pg.Pool({
+      connectionString: syncCommit ?? this.o.connectionString,
+      max: Math.max(2, Math.ceil(this.o.poolSize / 3)),
+      application_name: 'devhost',
+    });
+    for (const pool of [this.pool, this.syncPool])
+      pool.on('error', (err) => this.o.logger.warn(`idle Postgres connection error: ${errorMessage(err)}`));
     try {
       await this.transaction(async (c) => {
         // Concurrent hosts starting at once must not race on CREATE ... IF NOT EXISTS.
@@ -123,6 +131,7 @@ export class PostgresStore implements InstanceStore {
       });
     } catch (err) {
       await this.pool.end().catch(() => undefined);
+      await this.syncPool.end().catch(() => undefined);
       if (err instanceof DevHostError) throw err;
       throw new DevHostError(
         'store',
@@ -142,6 +151,7 @@ export class PostgresStore implements InstanceStore {
     this.listener = undefined;
     await l?.end().catch(() => undefined);
     await this.pool?.end().catch(() => undefined);
+    await this.syncPool?.end().catch(() => undefined);
   }
 
   onExternalWork(listener: (ids: string[], activities: boolean) => void): void {
@@ -213,10 +223,9 @@ export class PostgresStore implements InstanceStore {
   }
 
   async createInstance(req: CreateInstanceRequest): Promise<'created' | 'replaced'> {
-    const r = await this.transaction(async (c) => {
-      await c.query('SET LOCAL synchronous_commit = on');
-      return startInstances(this.sql(), c, [{ req, parent: null, event: executionStartedEvent(req, null) }]);
-    });
+    const r = await startInstances(this.sql(), this.syncPool, [
+      { req, parent: null, event: executionStartedEvent(req, null) },
+    ]);
     const first = r.started[0];
     if (!first) {
       throw new DevHostError(
@@ -234,10 +243,7 @@ export class PostgresStore implements InstanceStore {
 
   async enqueueEvents(messages: EventMessage[]): Promise<void> {
     if (!messages.length) return;
-    await this.transaction(async (c) => {
-      await c.query('SET LOCAL synchronous_commit = on');
-      await insertEvents(this.sql(), c, messages);
-    });
+    await insertEvents(this.sql(), this.syncPool, messages);
   }
 
   async claimEpisode(instanceId: string): Promise<EpisodeClaim | undefined> {

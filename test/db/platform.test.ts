@@ -7,10 +7,12 @@ import {
   ALL_TABLES,
   assetIdFor,
   canonicalRefsJson,
+  createJob,
   finishJob,
   getVersion,
   listAudit,
   rerunJob,
+  readSubmissionContext,
   reviewVersion,
   seedPlatforms,
   setJobStatus,
@@ -164,6 +166,53 @@ describe('submission', () => {
     );
     // Refused submissions leave nothing behind: 3 versions, their 3 jobs, their 2 assets.
     expect(counts.rows[0]).toEqual({ versions: 3, jobs: 3, assets: 2 });
+  });
+
+  it('with `check`, writes only when the checks of readSubmissionContext pass, and returns what they read', async () => {
+    const t = db();
+    await seedPlatforms(t.pool, t.schema, 'test');
+    const checked = (over: Partial<SubmitVersionInput>, requestId: string | null = null) =>
+      submitAssetVersion(t.pool, t.schema, {
+        ...submission({ ...over, ...(requestId ? { requestId } : {}) }),
+        check: { requestId },
+      });
+    const context = async (platformId: string, requestId?: string) =>
+      readSubmissionContext(t.pool, t.schema, { platformId, ...(requestId ? { requestId } : {}) });
+    // Passing: the same outcome as without the check (an optional reference is allowed).
+    const ok = await checked({ refs: { dataset_id: 'c', resource_id: 'r', version_id: 'v1' } }, 'chk-1');
+    expect(ok.kind).toBe('created');
+    // Each failing check: nothing written, and the context is what readSubmissionContext reads.
+    const refused: Array<[Partial<SubmitVersionInput>, string | null]> = [
+      [{ platformId: 'nope', assetId: assetIdFor('nope', { dataset_id: 'c', resource_id: 'x' }) }, null],
+      [{ refs: { dataset_id: 'c' } }, null], // a required reference missing
+      [{ refs: { dataset_id: 'c', resource_id: 'x', other: 'y' } }, null], // not a reference of ddh
+      [{ refs: { dataset_id: 'c', resource_id: 'x' } }, 'chk-1'], // the request id made a version
+    ];
+    for (const [over, requestId] of refused) {
+      const r = await checked(over, requestId);
+      expect(r.kind, JSON.stringify(over)).toBe('unchecked');
+      if (r.kind !== 'unchecked') continue;
+      expect(r.context).toEqual(await context(over.platformId ?? 'ddh', requestId ?? undefined));
+    }
+    const byRequest = await checked({ refs: { dataset_id: 'c', resource_id: 'x' } }, 'chk-1');
+    expect(byRequest).toMatchObject({ kind: 'unchecked', context: { byRequest: { request_id: 'chk-1' } } });
+    // An unfinished plain job carrying the request id as its correlation id.
+    const job = await createJob(t.pool, t.schema, { ...jobInput(), correlationId: 'chk-2' });
+    expect(await checked({ refs: { dataset_id: 'c', resource_id: 'y' } }, 'chk-2')).toMatchObject({
+      kind: 'unchecked',
+      context: { activeJob: { job_id: job.job.job_id, status: 'pending' } },
+    });
+    // A deactivated platform.
+    await t.pool.query(`UPDATE "${t.schema}".platforms SET is_active = false WHERE platform_id = 'ddh'`);
+    expect(await checked({ refs: { dataset_id: 'c', resource_id: 'z' } })).toMatchObject({
+      kind: 'unchecked',
+      context: { platform: { platform_id: 'ddh', is_active: false } },
+    });
+    const counts = await t.pool.query(
+      `SELECT (SELECT count(*)::int FROM "${t.schema}".asset_versions) AS versions,
+              (SELECT count(*)::int FROM "${t.schema}".geospatial_assets) AS assets`,
+    );
+    expect(counts.rows[0]).toEqual({ versions: 1, assets: 1 });
   });
 
   it('stores SQL-injection strings and odd Unicode in references as data', async () => {
