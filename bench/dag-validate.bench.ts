@@ -49,5 +49,6 @@ record({
     medianMs: Math.round(median(warm) * 10) / 10,
     maxMs: Math.round(Math.max(...warm) * 10) / 10,
   },
-  notes: 'parse + schema + semantic validation (cycles, reachability, handlers, template references) + plan',
+  notes:
+    'parse (js-yaml, the one YAML library; positions are worked out only when a problem is reported) + schema + semantic validation (cycles, reachability, handlers, template references) + plan',
 });
