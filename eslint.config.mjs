@@ -234,6 +234,13 @@ export default tseslint.config(
       },
     ],
   ),
+  // Small modules (issue "A house a newcomer can walk"): no production source file over 500 lines.
+  // Tests and benchmarks are lists of cases and may run longer.
+  {
+    files: ['**/*.ts', '**/*.mts', '**/*.js', '**/*.mjs', '**/*.cjs'],
+    ignores: ['test/**', 'bench/**'],
+    rules: { 'max-lines': ['error', { max: 500, skipBlankLines: false, skipComments: false }] },
+  },
   // SQL stays in db/: no `pg` outside db/ and the dev host's own Postgres pieces (its Durable store and the
   // embedded-Postgres launcher; devhost/ may not import db/). Type-only imports (the pool type in a
   // dependency list) are allowed: they carry no connection and no SQL. A separate rule name so that it

@@ -157,3 +157,27 @@ describe('type-aware rules', () => {
     }
   }, 120_000);
 });
+
+describe('small modules', () => {
+  const lines = (n: number) =>
+    Array.from({ length: n }, (_, i) => `export const v${i} = ${i};`).join('\n') + '\n';
+
+  it.each(['dag/x.ts', 'functions/x.ts', 'container-worker/x.ts', 'devhost/x.ts', 'lib/x.ts'])(
+    'a production file over 500 lines is an error (%s)',
+    async (file) => {
+      expect(await problems(file, lines(501))).toContain(
+        'max-lines: File has too many lines (501). Maximum allowed is 500.',
+      );
+      expect((await problems(file, lines(500))).filter((p) => p.startsWith('max-lines'))).toEqual([]);
+    },
+  );
+
+  it('tests and benchmarks may be longer', async () => {
+    expect(
+      (await problems('test/unit/x.test.ts', lines(600))).filter((p) => p.startsWith('max-lines')),
+    ).toEqual([]);
+    expect((await problems('bench/x.bench.ts', lines(600))).filter((p) => p.startsWith('max-lines'))).toEqual(
+      [],
+    );
+  });
+});
