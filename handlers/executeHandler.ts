@@ -54,14 +54,7 @@ export function executeHandler(
   external?: AbortSignal,
 ): Promise<AttemptResult> {
   if (!telemetryEnabled()) return runAttempt(deps, spec, external);
-  const dims = {
-    job_id: spec.jobId,
-    node_id: spec.nodeId,
-    task_id: spec.taskId,
-    attempt: spec.attempt,
-    handler: spec.handler,
-    runner: spec.runner,
-  };
+  const dims = attemptDimensions(spec);
   const body = async (span: Span | undefined) => {
     const r = await runAttempt(deps, spec, external);
     metrics.attempt(r.durationMs, r.ok, dims);
@@ -82,6 +75,18 @@ export function executeHandler(
   // anyway; so has every single task.
   if (spec.runner === 'activity' && spec.nodeId.includes('__')) return body(undefined);
   return withSpan(`handler ${spec.handler}`, { dimensions: dims }, body);
+}
+
+/** The ids of an attempt, as telemetry dimensions and logger fields. */
+function attemptDimensions(spec: AttemptSpec) {
+  return {
+    job_id: spec.jobId,
+    node_id: spec.nodeId,
+    task_id: spec.taskId,
+    attempt: spec.attempt,
+    handler: spec.handler,
+    runner: spec.runner,
+  };
 }
 
 async function runAttempt(
@@ -138,14 +143,7 @@ async function runAttempt(
     else external.addEventListener('abort', onExternal, { once: true });
   }
   // The attempt's ids go with every line the handler logs (also where no telemetry context carries them).
-  const log = deps.log.child({
-    job_id: spec.jobId,
-    node_id: spec.nodeId,
-    task_id: spec.taskId,
-    attempt: spec.attempt,
-    handler: spec.handler,
-    runner: spec.runner,
-  });
+  const log = deps.log.child(attemptDimensions(spec));
   let phaseIndex = 0;
   const ctx: HandlerContext = {
     jobId: spec.jobId,
