@@ -54,9 +54,9 @@ export function parseWorkflow(text: string, file?: string): ParsedWorkflow {
 
   const read = readYaml(text);
   if (!read.ok) {
-    const { ok: _ok, hint, ...problem } = read;
+    const { ok: _ok, ...problem } = read;
     return {
-      issues: [{ ...problem, hint: hint || undefined, path: [], file }],
+      issues: [{ ...problem, path: [], file }],
       locate: () => ({ line: 1, col: 1 }),
     };
   }

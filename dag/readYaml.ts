@@ -10,7 +10,7 @@ export const MAX_EXPANDED_VALUES = 200_000;
 
 export type YamlRead =
   | { ok: true; value: unknown }
-  | ({ ok: false; code: 'yaml_syntax' | 'too_deep'; message: string; hint: string } & SourcePosition);
+  | ({ ok: false; code: 'yaml_syntax' | 'too_deep'; message: string; hint?: string } & SourcePosition);
 
 // An alias is "*name" where a node can start: the only way a document can share a value.
 const ALIAS = /(^|[\s[{,:-])\*/m;
@@ -25,7 +25,6 @@ export function readYaml(text: string): YamlRead {
         ok: false,
         code: 'too_deep',
         message: 'the YAML is nested too deeply to be a workflow',
-        hint: '',
         line: 1,
         col: 1,
       };
