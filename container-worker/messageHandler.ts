@@ -104,6 +104,12 @@ export class MessageHandler {
       nodeId: m.node_id,
       taskId: m.task_id,
       withParams: m.params_in_db,
+      // Starting the attempt in the same statement saves a round trip on every task.
+      start: {
+        workerId: ctx.workerId,
+        sourceApp: ctx.sourceApp,
+        mayRun: h.dequeueCount <= this.d.maxDequeueCount,
+      },
     });
     ctx.phase('preflight', Date.now() - t0);
     const d = decideMessage(pre, m, h.dequeueCount, pre.checkedAt.getTime(), {
@@ -111,6 +117,12 @@ export class MessageHandler {
       maxDequeueCount: this.d.maxDequeueCount,
       staleAfterMs: this.d.staleAfterMs,
     });
+    // The statement's guard is decideMessage's way to 'start' written in SQL; they must agree (tested).
+    // Were they not to, the attempt it started stays with this worker and is taken over once stale.
+    if (pre.started && d.kind !== 'start')
+      throw new Error(
+        `The preflight started ${m.task_id} but the decision is "${d.kind}": the guards disagree`,
+      );
     switch (d.kind) {
       case 'drop':
         ctx.counters.dropped++;
@@ -150,7 +162,8 @@ export class MessageHandler {
       if (!claimed) return lease.defer(h, log, 'another worker took the attempt over just now');
       ctx.counters.resumed++;
       log.info('resuming an attempt whose worker stopped', { previous_worker: d.previousWorker });
-    } else {
+    } else if (!pre.started) {
+      // Not started by the preflight: lost the row to another worker (or moved on) meanwhile.
       const s = await markTaskStarted(
         ctx.pool,
         ctx.schema,

@@ -15,7 +15,7 @@ import { sql, toJsonText } from './sql';
 import { ATTEMPT_IS_CURRENT, ATTEMPT_KEY_COLUMNS, attemptCtes, CURRENT_ATTEMPT_UPDATE } from './attemptCtes';
 import { schemaTables } from './schemaTables';
 import { jobEventsTable, LIMITS, nodeStatesTable, taskResultsTable } from './tables';
-import { byKey } from './nodeRepository';
+import { byKey } from './nodeTransitionCtes';
 
 export interface LightAttemptInput {
   jobId: string;

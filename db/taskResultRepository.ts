@@ -18,7 +18,8 @@ import {
   type NodeRow,
   type TaskResultRow,
 } from './tables';
-import { byKey, transitionNode, type TransitionResult } from './nodeRepository';
+import { transitionNode, type NodeTransition, type TransitionResult } from './nodeRepository';
+import { byKey } from './nodeTransitionCtes';
 import { recordSource, type RecordColumns } from './recordSource';
 
 export interface TaskResultInput {
@@ -303,6 +304,28 @@ export type TaskStartOutcome =
   | { kind: 'stale'; current: NodeRow }
   | { kind: 'not_found' };
 
+/** The transition of a worker beginning an attempt: dispatched → running, guarded by task id. */
+export function taskStartTransition(input: {
+  taskId: string;
+  jobId: string;
+  nodeId: string;
+  workerId?: string;
+  deadlineAt?: Date;
+}): NodeTransition {
+  return {
+    jobId: input.jobId,
+    nodeId: input.nodeId,
+    from: ['dispatched'],
+    to: 'running',
+    expectedTaskId: input.taskId,
+    set: {
+      ...(input.workerId !== undefined ? { workerId: input.workerId } : {}),
+      ...(input.deadlineAt !== undefined ? { deadlineAt: input.deadlineAt } : {}),
+    },
+    event: { data: { worker_id: input.workerId ?? null } },
+  };
+}
+
 /** A worker began the attempt: dispatched → running (node_started), guarded by task id. */
 export async function markTaskStarted(
   db: Queryable,
@@ -310,23 +333,7 @@ export async function markTaskStarted(
   input: { taskId: string; jobId: string; nodeId: string; workerId?: string; deadlineAt?: Date },
   opts: { sourceApp?: string } = {},
 ): Promise<TaskStartOutcome> {
-  const r: TransitionResult = await transitionNode(
-    db,
-    schema,
-    {
-      jobId: input.jobId,
-      nodeId: input.nodeId,
-      from: ['dispatched'],
-      to: 'running',
-      expectedTaskId: input.taskId,
-      set: {
-        ...(input.workerId !== undefined ? { workerId: input.workerId } : {}),
-        ...(input.deadlineAt !== undefined ? { deadlineAt: input.deadlineAt } : {}),
-      },
-      event: { data: { worker_id: input.workerId ?? null } },
-    },
-    opts,
-  );
+  const r: TransitionResult = await transitionNode(db, schema, taskStartTransition(input), opts);
   if (r.kind === 'applied' || r.kind === 'not_found') return r;
   if (r.current.status === 'running' && r.current.task_id === input.taskId)
     return { kind: 'already_running', node: r.current };

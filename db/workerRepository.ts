@@ -6,9 +6,11 @@
 // bump a row's version.
 import { z } from 'zod';
 import { RetryPolicySchema, type RetryPolicy } from '../dag/workflowModel';
+import { nodeTransitionCtes, transitionRows } from './nodeTransitionCtes';
 import { query, type Queryable } from './queryable';
 import { recordSource, type RecordColumns } from './recordSource';
 import { sql } from './sql';
+import { taskStartTransition } from './taskResultRepository';
 
 export interface Preflight {
   node: {
@@ -32,6 +34,8 @@ export interface Preflight {
   } | null;
   /** The database's clock when this was read: heartbeats are written with it, so staleness is judged by it. */
   checkedAt: Date;
+  /** True when the same statement started the attempt for this worker (asked with `start`). */
+  started?: boolean;
 }
 
 /** The node's columns, selected under the names of Preflight['node']. */
@@ -55,31 +59,57 @@ const PreflightRow = z.object({
   result_worker: z.string().nullable(),
   result_duration_ms: z.number().nullable(),
   checked_at: z.coerce.date(),
+  started: z.boolean().optional(),
 });
 
-/** Everything the worker needs to decide what to do with a task message, in one round trip. */
+/** Asks preflightTask to start the attempt when the message is to be run (decideMessage's `start`). */
+export interface PreflightStart {
+  workerId: string;
+  sourceApp?: string;
+  /** The message has been delivered no more often than allowed: else it is poison, and not started. */
+  mayRun: boolean;
+}
+
+/**
+ * Everything the worker needs to decide what to do with a task message, in one round trip. With
+ * `start`, the same statement also starts the attempt (dispatched → running, as markTaskStarted) when
+ * what it read is exactly what makes decideMessage answer `start`: the node dispatched for this task,
+ * its job neither ended nor asked to cancel, no result recorded, the message not poison. A start lost
+ * to another worker at the row lock is not applied (`started` false): markTaskStarted then says so.
+ */
 export async function preflightTask(
   db: Queryable,
   schema: string,
-  input: { jobId: string; nodeId: string; taskId: string; withParams: boolean },
+  input: { jobId: string; nodeId: string; taskId: string; withParams: boolean; start?: PreflightStart },
 ): Promise<Preflight> {
   const nodes = sql.table(schema, 'dag_node_states');
-  const r = await query(
-    db,
-    sql`SELECT n.status::text AS status, n.task_id AS "taskId", coalesce(n.attempt, 0) AS attempt,
+  const read = sql`SELECT n.status::text AS status, n.task_id AS "taskId", coalesce(n.attempt, 0) AS attempt,
           coalesce(n.first_attempt, 0) AS "firstAttempt", n.worker_id AS "workerId",
           coalesce(n.heartbeat_at, n.started_at) AS "lastSeenAt",
           ${input.withParams ? sql`n.input_params` : sql`NULL::jsonb`} AS "inputParams",
           j.status::text AS job_status, j.cancel_requested_at IS NOT NULL AS cancel_requested,
           r.status::text AS result_status, r.disposition::text AS result_disposition,
           r.error_message AS result_error, r.worker_id AS result_worker, r.duration_ms AS result_duration_ms,
-          now() AS checked_at
+          now() AS checked_at,
+          -- decideMessage's conditions for 'start', over the same row (null when a row is missing).
+          n.status = 'dispatched' AND n.task_id = ${input.taskId}
+            AND j.status::text NOT IN ('completed', 'failed', 'cancelled') AND j.cancel_requested_at IS NULL
+            AND (r.status IS NULL OR r.status::text NOT IN ('completed', 'failed')) AS start_ok
         FROM (SELECT 1) AS one
         LEFT JOIN ${nodes} n ON n.job_id = ${input.jobId} AND n.node_id = ${input.nodeId}
         LEFT JOIN ${sql.table(schema, 'dag_jobs')} j ON j.job_id = ${input.jobId}
-        LEFT JOIN ${sql.table(schema, 'dag_task_results')} r ON r.task_id = ${input.taskId}`,
-    { prepare: true },
-  );
+        LEFT JOIN ${sql.table(schema, 'dag_task_results')} r ON r.task_id = ${input.taskId}`;
+  const start = input.start;
+  const statement = start
+    ? sql`WITH pre AS (${read}), ${nodeTransitionCtes(
+        schema,
+        transitionRows([taskStartTransition({ ...input, workerId: start.workerId })]),
+        { sourceApp: start.sourceApp },
+        sql`${start.mayRun}::boolean AND (SELECT start_ok FROM pre)`,
+      )}
+      SELECT pre.*, EXISTS (SELECT 1 FROM upd) AS started FROM pre`
+    : read;
+  const r = await query(db, statement, { prepare: true });
   const row = PreflightRow.parse(r.rows[0]);
   return {
     node: row.status === null ? null : PreflightNode.parse(r.rows[0]),
@@ -95,6 +125,7 @@ export async function preflightTask(
           }
         : null,
     checkedAt: row.checked_at,
+    started: row.started === true,
   };
 }
 
