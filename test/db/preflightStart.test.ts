@@ -23,7 +23,8 @@ const LIMITS = { queue: 'q', maxDequeueCount: 5, staleAfterMs: 60_000 };
 /** A job (running unless `pending`) whose `work` node is dispatched at attempt 0. */
 async function dispatched(t: TestSchema, o: { pending?: boolean } = {}) {
   const job = await newJob(t);
-  if (!o.pending) await setJobStatus(t.pool, t.schema, { jobId: job.job_id, from: ['pending'], to: 'running' });
+  if (!o.pending)
+    await setJobStatus(t.pool, t.schema, { jobId: job.job_id, from: ['pending'], to: 'running' });
   const r = await transitionNode(t.pool, t.schema, {
     jobId: job.job_id,
     nodeId: 'work',
