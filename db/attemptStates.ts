@@ -39,6 +39,7 @@ const StateRow = z.object({
 });
 
 const ResultRow = StateRow.extend({
+  task_id: z.string(),
   job_id: z.string(),
   result_node_id: z.string(),
   result_attempt: z.number(),
@@ -105,19 +106,20 @@ export interface RecordedResult {
 }
 
 /**
- * The result recorded for a task id, with its node's and job's state; null when no result is
- * recorded. The result queue trigger answers from this, not from
- * the message (docs/messages.md, "Trust").
+ * The results recorded for task ids, each with its node's and job's state, by task id (a task id
+ * without a recorded result is absent). The result queue trigger answers from this, not from the
+ * message (docs/messages.md, "Trust"); a batch message is read in one statement.
  */
-export async function readRecordedResult(
+export async function readRecordedResults(
   db: Queryable,
   schema: string,
-  taskId: string,
-): Promise<RecordedResult | null> {
-  // One statement: this runs for every result message.
+  taskIds: readonly string[],
+): Promise<Map<string, RecordedResult>> {
+  const out = new Map<string, RecordedResult>();
+  if (!taskIds.length) return out;
   const r = await query(
     db,
-    sql`SELECT 0 AS ord, tr.job_id, tr.node_id AS result_node_id, tr.attempt AS result_attempt,
+    sql`SELECT 0 AS ord, tr.task_id, tr.job_id, tr.node_id AS result_node_id, tr.attempt AS result_attempt,
                n.status::text AS node_status, n.task_id AS node_task_id, n.attempt, n.first_attempt,
                n.error_message AS node_error, tr.status::text AS result_status,
                tr.disposition::text AS disposition, tr.error_message AS result_error,
@@ -125,15 +127,17 @@ export async function readRecordedResult(
         FROM ${sql.table(schema, 'dag_task_results')} tr
         LEFT JOIN ${sql.table(schema, 'dag_node_states')} n ON n.job_id = tr.job_id AND n.node_id = tr.node_id
         LEFT JOIN ${sql.table(schema, 'dag_jobs')} j ON j.job_id = tr.job_id
-        WHERE tr.task_id = ${taskId}`,
+        WHERE tr.task_id = ANY(${[...new Set(taskIds)]}::text[])`,
     { prepare: true },
   );
-  if (!r.rows[0]) return null;
-  const row = ResultRow.parse(r.rows[0]);
-  return {
-    jobId: row.job_id,
-    nodeId: row.result_node_id,
-    attempt: row.result_attempt,
-    state: toState(row),
-  };
+  for (const raw of r.rows) {
+    const row = ResultRow.parse(raw);
+    out.set(row.task_id, {
+      jobId: row.job_id,
+      nodeId: row.result_node_id,
+      attempt: row.result_attempt,
+      state: toState(row),
+    });
+  }
+  return out;
 }

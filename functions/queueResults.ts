@@ -12,7 +12,7 @@ import type { InvocationContext } from '@azure/functions';
 import { durableClient } from './durableClient';
 import { canonicalOutcome } from '../activities/settleAttempts';
 import { ResultQueueMessageSchema, resultsOf, type ContainerResultMessage } from '../lib/containerMessages';
-import { readRecordedResult } from '../db';
+import { readRecordedResults, type RecordedResult } from '../db';
 import { metrics, trackException, withSpan } from '../handlers/telemetry';
 import { services } from './services';
 
@@ -32,6 +32,14 @@ export async function onContainerResult(message: unknown, context: InvocationCon
   // A batch: every result is handled even when one fails; the message is retried if any failed
   // (the ones raised already are raised again, which the orchestration ignores).
   const results = resultsOf(parsed.data);
+  // What Postgres recorded for every result of the message, in one statement (a failure throws: the
+  // message is retried).
+  const s = services();
+  const recorded = await readRecordedResults(
+    s.pool,
+    s.schema,
+    results.map((m) => m.task_id),
+  );
   // Each result is a consumer span in its job's trace (the worker's span that sent it is the parent).
   const settled = await Promise.allSettled(
     results.map((m) =>
@@ -48,7 +56,7 @@ export async function onContainerResult(message: unknown, context: InvocationCon
             'result.status': m.status,
           },
         },
-        () => raiseResult(m, context),
+        () => raiseResult(m, recorded.get(m.task_id), context),
       ),
     ),
   );
@@ -63,10 +71,12 @@ export async function onContainerResult(message: unknown, context: InvocationCon
     );
 }
 
-async function raiseResult(m: ContainerResultMessage, context: InvocationContext): Promise<void> {
-  const s = services();
-  const log = s.log.child({ job_id: m.job_id, node_id: m.node_id, task_id: m.task_id });
-  const recorded = await readRecordedResult(s.pool, s.schema, m.task_id);
+async function raiseResult(
+  m: ContainerResultMessage,
+  recorded: RecordedResult | undefined,
+  context: InvocationContext,
+): Promise<void> {
+  const log = services().log.child({ job_id: m.job_id, node_id: m.node_id, task_id: m.task_id });
   if (!recorded) {
     log.warn(
       'container result dropped: no result is recorded for its task (results are written before they are sent)',

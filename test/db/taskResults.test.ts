@@ -5,6 +5,7 @@ import {
   listEvents,
   listTaskResults,
   markTaskStarted,
+  readRecordedResults,
   recordHeartbeat,
   recordTaskResult,
   recordTaskResults,
@@ -272,5 +273,37 @@ describe('markTaskStarted and recordHeartbeat', () => {
     expect(await recordHeartbeat(t.pool, t.schema, { taskId: 'old', jobId, nodeId: 'work' })).toEqual({
       kind: 'stale',
     });
+  });
+});
+
+describe('readRecordedResults', () => {
+  it('reads the results of many task ids in one statement: recorded ones with their node and job, others absent', async () => {
+    const t = db();
+    const a = await dispatched(t);
+    const b = await dispatched(t);
+    await recordTaskResult(t.pool, t.schema, completion(a.jobId, a.taskId));
+    await recordTaskResult(
+      t.pool,
+      t.schema,
+      completion(b.jobId, b.taskId, {
+        status: 'failed',
+        output: undefined,
+        errorMessage: 'boom',
+        retryable: false,
+      }),
+    );
+    const r = await readRecordedResults(t.pool, t.schema, [a.taskId, 'never-recorded', b.taskId, a.taskId]);
+    expect([...r.keys()].sort()).toEqual([a.taskId, b.taskId].sort());
+    expect(r.get(a.taskId)).toMatchObject({
+      jobId: a.jobId,
+      nodeId: 'work',
+      attempt: 0,
+      state: { node: { status: 'completed' }, result: { status: 'completed', disposition: 'applied' } },
+    });
+    expect(r.get(b.taskId)).toMatchObject({
+      jobId: b.jobId,
+      state: { node: { status: 'failed' }, result: { status: 'failed', errorMessage: 'boom' } },
+    });
+    expect((await readRecordedResults(t.pool, t.schema, [])).size).toBe(0);
   });
 });

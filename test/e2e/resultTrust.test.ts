@@ -81,8 +81,15 @@ describe('result messages are checked against Postgres', () => {
     );
 
     // The worker runs it (it fails, as the handler does); a copy of its result claiming success
-    // arrives too: whichever is raised first, the orchestration sees the recorded failure.
-    await send(results, { ...forged, worker_id: 'mallory-again' });
+    // arrives too, in a batch with a result for a task that never existed (a batch is read in one
+    // statement): whichever is raised first, the orchestration sees the recorded failure.
+    await send(results, {
+      v: 1,
+      results: [
+        { ...forged, worker_id: 'mallory-again' },
+        { ...forged, task_id: `${jobId}_nothing_0`, node_id: 'nothing', worker_id: 'mallory-again' },
+      ],
+    });
     worker = await startContainerWorker({
       queues: [QUEUE],
       storageConnectionString: stack.azurite.connectionString,
