@@ -158,7 +158,8 @@ async function main() {
     );
   record({
     name: 'telemetry-fanout-10k',
-    target: 'telemetry on slows the 10,000-child fan-out by at most 10% (median on vs median off, and the median of the paired rounds); telemetry off loads no SDK',
+    target:
+      'telemetry on slows the 10,000-child fan-out by at most 10% (median on vs median off, and the median of the paired rounds); telemetry off loads no SDK',
     pass:
       [...off, ...on].every((r) => r.status === 'completed') &&
       slowdown <= 0.1 &&

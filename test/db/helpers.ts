@@ -1,7 +1,7 @@
 // Shared setup for db tests: a fresh schema per test (test/support/pg.ts), migrated as in production,
 // the repositories connected as the app's non-admin login.
 import { useMigratedSchema, type TestSchema } from '../support/pg';
-import { createJob, type CreateJobInput, type NodeSpec } from '../../db';
+import { createJob, setJobStatus, transitionNode, type CreateJobInput, type NodeSpec } from '../../db';
 
 export function useDeployedSchema(): () => TestSchema {
   return useMigratedSchema('db');
@@ -49,3 +49,18 @@ export const NASTY_STRINGS = [
   '{"json": [1, 2]}',
   '(SELECT pg_sleep(10))',
 ];
+
+/** A job (running, unless `pending`) whose `work` node is dispatched at attempt 0, with that task id. */
+export async function dispatchedWork(t: TestSchema, o: { pending?: boolean } = {}) {
+  const job = await newJob(t);
+  if (!o.pending)
+    await setJobStatus(t.pool, t.schema, { jobId: job.job_id, from: ['pending'], to: 'running' });
+  const r = await transitionNode(t.pool, t.schema, {
+    jobId: job.job_id,
+    nodeId: 'work',
+    from: ['pending'],
+    to: 'dispatched',
+  });
+  if (r.kind !== 'applied') throw new Error('setup: the work node could not be dispatched');
+  return { jobId: job.job_id, taskId: r.node.task_id! };
+}

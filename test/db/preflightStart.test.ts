@@ -9,31 +9,15 @@ import {
   recordTaskResult,
   requestCancel,
   setJobStatus,
-  transitionNode,
   type Preflight,
 } from '../../db';
 import { decideMessage } from '../../container-worker/decideMessage';
 import type { ContainerTaskMessage } from '../../lib/containerMessages';
-import { newJob, useDeployedSchema } from './helpers';
+import { dispatchedWork as dispatched, newJob, useDeployedSchema } from './helpers';
 import type { TestSchema } from '../support/pg';
 
 const db = useDeployedSchema();
 const LIMITS = { queue: 'q', maxDequeueCount: 5, staleAfterMs: 60_000 };
-
-/** A job (running unless `pending`) whose `work` node is dispatched at attempt 0. */
-async function dispatched(t: TestSchema, o: { pending?: boolean } = {}) {
-  const job = await newJob(t);
-  if (!o.pending)
-    await setJobStatus(t.pool, t.schema, { jobId: job.job_id, from: ['pending'], to: 'running' });
-  const r = await transitionNode(t.pool, t.schema, {
-    jobId: job.job_id,
-    nodeId: 'work',
-    from: ['pending'],
-    to: 'dispatched',
-  });
-  if (r.kind !== 'applied') throw new Error('setup');
-  return { jobId: job.job_id, taskId: r.node.task_id! };
-}
 
 const message = (jobId: string, taskId: string, nodeId = 'work') =>
   ({ job_id: jobId, node_id: nodeId, task_id: taskId, attempt: 0 }) as ContainerTaskMessage;

@@ -13,24 +13,10 @@ import {
   transitionNode,
   type TaskResultInput,
 } from '../../db';
-import { newJob, useDeployedSchema } from './helpers';
+import { dispatchedWork as dispatched, newJob, useDeployedSchema } from './helpers';
 import { type TestSchema } from '../support/pg';
 
 const db = useDeployedSchema();
-
-/** A job whose `work` node is dispatched (attempt 0). */
-async function dispatched(t: TestSchema) {
-  const job = await newJob(t);
-  await setJobStatus(t.pool, t.schema, { jobId: job.job_id, from: ['pending'], to: 'running' });
-  const r = await transitionNode(t.pool, t.schema, {
-    jobId: job.job_id,
-    nodeId: 'work',
-    from: ['pending'],
-    to: 'dispatched',
-  });
-  if (r.kind !== 'applied') throw new Error('setup');
-  return { jobId: job.job_id, taskId: r.node.task_id! };
-}
 
 const completion = (jobId: string, taskId: string, over: Partial<TaskResultInput> = {}): TaskResultInput => ({
   taskId,
