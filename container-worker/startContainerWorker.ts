@@ -24,7 +24,7 @@ import { createPool, loadDbConfig, query, sql, type DbConfig, type DbPool } from
 import { createLogger, type Logger } from '../handlers/createLogger';
 import { errorMessage } from '../handlers/executeHandler';
 import { defaultRegistry, type HandlerRegistry } from '../handlers/handlerRegistry';
-import { untraced } from '../handlers/telemetry';
+import { registerPoolGauges, untraced } from '../handlers/telemetry';
 import { EtlSweeper, type EtlCleanup } from './etlSweeper';
 import { handlerServices } from '../handlers/handlerServices';
 import { startHealthServer, type HealthServer } from './healthServer';
@@ -259,7 +259,12 @@ class Worker {
       this.url = this.health_.url;
     }
     this.started = true;
-    this.unregisterGauges = registerQueueGauges(this.queues, this.o.queues);
+    const queueGauges = registerQueueGauges(this.queues, this.o.queues);
+    const poolGauges = registerPoolGauges(this.pool, 'worker');
+    this.unregisterGauges = () => {
+      queueGauges();
+      poolGauges();
+    };
     // Polling, lease renewals and sweeps are not traced (each message's work is: a consumer span).
     this.ticker = setInterval(
       () => void untraced(() => this.supervisor.tick()),

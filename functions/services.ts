@@ -11,6 +11,7 @@ import type { QueueConfig } from '../dag/runners';
 import { AppError } from './appError';
 import { checkSchemaReadiness, createPool, defaultAppRole, loadDbConfig, runMigrations } from '../db';
 import { createLogger, type Logger } from '../handlers/createLogger';
+import { registerPoolGauges } from '../handlers/telemetry';
 import { jsonToBase64 } from '../lib/base64';
 import { createQueueService, QueueDirectory } from '../lib/io/queueDirectory';
 import { usableConnectionString } from '../lib/storageNames';
@@ -63,6 +64,7 @@ function createServices(env: NodeJS.ProcessEnv = process.env): Services {
   const pool = createPool(loadDbConfig(env));
   const log = createLogger({ app: 'rmhdagmaster' }, env);
   pool.on('error', (err) => log.error('idle Postgres client error', { error: err.message }));
+  const unregisterPoolGauges = registerPoolGauges(pool, 'functionapp');
   const registry = defaultRegistry();
   const schema = config.DAG_DB_SCHEMA;
   const queueConfig: QueueConfig = {
@@ -195,6 +197,7 @@ function createServices(env: NodeJS.ProcessEnv = process.env): Services {
       return bootstrapped;
     },
     async close() {
+      unregisterPoolGauges();
       shutdown.abort(new Error('The Function App is shutting down'));
       await closeTemplateWorkers().catch(() => undefined);
       await pool.end().catch(() => undefined);

@@ -373,6 +373,15 @@ describe('Application Insights telemetry of a job', () => {
     expect(named('dag.container.wait').some((e) => props(e).queue === 'container-tasks')).toBe(true);
     const depth = named('dag.queue.depth');
     expect(depth.some((e) => props(e).queue === 'container-tasks' && props(e).poison === 'true')).toBe(true);
+    // The pool's connections are observed at export, in both processes (not counted per statement).
+    const pools = named('dag.db.connections');
+    expect(new Set(pools.map((e) => props(e).pool))).toEqual(new Set(['functionapp', 'worker']));
+    expect(new Set(pools.map((e) => props(e).state))).toEqual(new Set(['used', 'idle']));
+    expect(named('dag.db.connections.waiting').length).toBeGreaterThan(0);
+    // The pg instrumentation's per-statement metrics are off (their cost: docs/monitoring.md "Cost").
+    expect(metrics.some((e) => e.data?.baseData.metrics?.some((m) => m.name.startsWith('db.client.')))).toBe(
+      false,
+    );
   });
 
   it('a failed node and its job are exceptions with their ids', () => {
