@@ -130,22 +130,29 @@ export function initTelemetry(
 /**
  * The pg dependency spans, as the distro would make them, but without the pg instrumentation's own
  * metrics: it updates three connection-count counters on every pool acquire and every release and
- * records a duration histogram per statement, each hashing its attribute set — about a tenth of
- * telemetry's whole cost on a wide fan-out (docs/monitoring.md "Cost"). The dependency durations are in
- * the standard metrics the distro derives from the spans, and the pool's connection counts are observed
- * at export instead (registerPoolGauges).
+ * records a duration histogram per statement, each hashing its attribute set — a tenth of telemetry's
+ * whole cost on a wide fan-out (docs/monitoring.md "Cost"). The dependency durations are in the
+ * standard metrics the distro derives from the spans; the pool's connections are observed at export
+ * instead (registerPoolGauges).
  */
 function startPgInstrumentation(): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { PgInstrumentation } = require('@opentelemetry/instrumentation-pg') as typeof PgInstr;
+  // pg-pool is patched only for its checkout spans (ignored: a checkout is not a dependency call,
+  // its span doubled the envelopes) and to hang the connection counters on the pool's events.
+  class PgClientInstrumentation extends PgInstrumentation {
+    protected override init() {
+      return super.init().filter((m) => m.name !== 'pg-pool');
+    }
+  }
   // The global tracer provider is the distro's (started above); the constructor enables the hooks.
-  const pgInstrumentation = new PgInstrumentation({
+  const pgInstrumentation = new PgClientInstrumentation({
     // Only queries made inside a unit of work (a request, an activity, a task): pool housekeeping and
     // the local dev host's own store polling are not dependencies of anything.
     requireParentSpan: true,
-    // A pool checkout is not a dependency call: its span (pg-pool.connect) doubled the envelopes.
     ignoreConnectSpans: true,
   });
+  // The per-statement duration histogram, recorded into nothing.
   pgInstrumentation.setMeterProvider({ getMeter: () => createNoopMeter() });
 }
 
