@@ -132,13 +132,17 @@ export async function startAttempts(
       ORDER BY u._ord, e.seq
       RETURNING 1
     )
+    -- The row as it was is read only for an attempt that did not start (a started one is the whole
+    -- hot path of a fan-out, and its new row is all the caller needs).
     SELECT x.ord,
-      (SELECT row_to_json(u) FROM upd u WHERE u._ord = x.ord) AS started,
-      (SELECT row_to_json(n) FROM ${t.nodes} n WHERE n.job_id = x.job_id AND n.node_id = x.node_id) AS node,
+      row_to_json(u) AS started,
+      CASE WHEN u._ord IS NULL THEN
+        (SELECT row_to_json(n) FROM ${t.nodes} n WHERE n.job_id = x.job_id AND n.node_id = x.node_id)
+      END AS node,
       (SELECT status::text FROM j WHERE j.job_id = x.job_id) AS job_status,
       (SELECT cancel_requested_at IS NOT NULL FROM j WHERE j.job_id = x.job_id) AS cancel_requested,
       tr.status::text AS result_status, tr.error_message AS result_error
-    FROM x LEFT JOIN ${t.results} tr ON tr.task_id = x.task_id
+    FROM x LEFT JOIN upd u ON u._ord = x.ord LEFT JOIN ${t.results} tr ON tr.task_id = x.task_id
     ORDER BY x.ord`,
     { prepare: rows.length === 1 },
   );
