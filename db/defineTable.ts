@@ -370,7 +370,12 @@ function describe(v: unknown): string {
 
 /** Parses a row read from the table with its zod model; a mismatch is a database/model drift fault. */
 export function parseRow<T extends TableDef>(table: T, row: unknown): Row<T> {
-  const r = table.columns.safeParse(row);
+  return parseRowWith(table, table.columns, row) as Row<T>;
+}
+
+/** parseRow with a part of the table's model (a statement that returns some of the columns). */
+export function parseRowWith<M extends z.ZodType>(table: TableDef, model: M, row: unknown): z.output<M> {
+  const r = model.safeParse(row);
   if (!r.success) {
     throw new DbError(
       'DATABASE',
@@ -381,7 +386,7 @@ export function parseRow<T extends TableDef>(table: T, row: unknown): Row<T> {
       { table: table.name },
     );
   }
-  return r.data as Row<T>;
+  return r.data;
 }
 
 /** Truncates to at most max UTF-16 code units without splitting a surrogate pair. */

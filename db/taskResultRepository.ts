@@ -4,7 +4,7 @@
 // the node transition and the events are written by ONE statement, keyed by task_id, so a duplicate
 // delivery — even a concurrent one — is a no-op reported as {kind: 'duplicate'}.
 import { z } from 'zod';
-import { columnList, parseRow, truncate, validateValues } from './defineTable';
+import { columnList, parseRow, parseRowWith, truncate, validateValues } from './defineTable';
 import { DbValidationError } from './errors';
 import { query, type Queryable } from './queryable';
 import { sql } from './sql';
@@ -64,9 +64,19 @@ const RESULT_COLUMNS: RecordColumns = [
   ['timed_out', 'boolean'],
 ];
 
+/**
+ * The node after an applied result, without its params and output: the caller has the output it
+ * recorded, and on a fan-out's hot path the two documents were most of what the statement returned
+ * (read the node with getNode for them).
+ */
+export type AppliedNode = Omit<NodeRow, 'input_params' | 'output'>;
+
+const APPLIED_COLUMNS = nodeStatesTable.columnNames.filter((c) => c !== 'input_params' && c !== 'output');
+const AppliedNodeModel = nodeStatesTable.columns.omit({ input_params: true, output: true });
+
 export type TaskResultOutcome =
   /** completed → node completed; failed with retries left → node ready with attempt + 1 and retry_at; else node failed. */
-  | { kind: 'applied'; outcome: 'completed' | 'retry_scheduled' | 'failed'; node: NodeRow }
+  | { kind: 'applied'; outcome: 'completed' | 'retry_scheduled' | 'failed'; node: AppliedNode }
   /** The node has moved on (another attempt, or no longer in flight): recorded, not applied. */
   | { kind: 'stale'; nodeStatus: NodeStatus; currentTaskId: string | null }
   /** The job has ended (completed/failed/cancelled): recorded, not applied. */
@@ -248,7 +258,7 @@ export async function recordTaskResults(
            d.node_status AS _node_status, d.node_task_id AS _node_task_id,
            CASE WHEN ins.task_id IS NULL THEN
              (SELECT row_to_json(tr) FROM ${t.results} tr WHERE tr.task_id = d.task_id) END AS _existing,
-           u.*
+           u._uord, ${sql.join(APPLIED_COLUMNS.map((c) => sql`u.${sql.ident(c)}`))}
     FROM d LEFT JOIN ins ON ins.task_id = d.task_id LEFT JOIN upd u ON u._uord = d.ord
     ORDER BY d.ord`,
     { prepare: rows.length === 1 },
@@ -264,7 +274,7 @@ export async function recordTaskResults(
         throw new Error(
           `recordTaskResults: result ${inputs[i]!.taskId} was recorded as applied but the node did not change`,
         );
-      const node = parseRow(nodeStatesTable, row);
+      const node = parseRowWith(nodeStatesTable, AppliedNodeModel, row) as AppliedNode;
       out[i] = {
         kind: 'applied',
         node,

@@ -46,8 +46,14 @@ describe('recordTaskResult', () => {
     expect(r).toMatchObject({
       kind: 'applied',
       outcome: 'completed',
-      node: { status: 'completed', output: { rows: [1, 2, 3] }, worker_id: 'worker-1' },
+      node: { status: 'completed', worker_id: 'worker-1', version: 3 },
     });
+    // The applied node comes back without its params and output (the fan-out's hot path); they are stored.
+    const keys = Object.keys(r.kind === 'applied' ? r.node : {});
+    expect(keys).toContain('task_id');
+    expect(keys).not.toContain('output');
+    expect(keys).not.toContain('input_params');
+    expect(await getNode(t.pool, t.schema, jobId, 'work')).toMatchObject({ output: { rows: [1, 2, 3] } });
     const results = await listTaskResults(t.pool, t.schema, { jobId, nodeId: 'work' });
     expect(results).toMatchObject([
       { task_id: taskId, disposition: 'applied', status: 'completed', duration_ms: 1234 },
