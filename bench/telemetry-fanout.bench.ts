@@ -2,10 +2,10 @@
 // sub-orchestration chunks, dev host + app in one process, Postgres state) with Application Insights
 // off and on. Target: telemetry on slows it by at most 10%; telemetry off costs nothing (no SDK loaded).
 // Each run is a fresh process (the SDK starts first thing, as in the Function App), alternating
-// off/on, seven of each; each process runs two 10,000-child jobs and the second (steady state, as a
-// long-running Function App's process is) is judged; the first is reported. Both the medians of the
-// two modes and the median of the seven paired ratios (round i on / round i off: robust to the
-// machine's load drifting between rounds) are compared. With telemetry on, the process sends to a
+// off/on, seven of each; each process runs two 10,000-child jobs: the first is judged, the second
+// reported (does the cost amortise over a process's jobs?). Both the medians of the two modes and the
+// median of the seven paired ratios (round i on / round i off: robust to the machine's load drifting
+// between rounds) are compared. With telemetry on, the process sends to a
 // local ingestion endpoint (HTTPS, test/support/ingestion.ts) that decodes what it receives.
 // Usage: npm run bench -- telemetry-fanout
 import { spawn } from 'node:child_process';
@@ -28,16 +28,16 @@ interface JobRun {
 }
 
 /**
- * One process: its first 10,000-child job (after a 200-child warm-up), then a second one in steady
- * state — a Function App's process runs job after job, so the JIT compiling what telemetry adds is paid
- * once per process, not per job. The target is judged on the steady-state job; the first is reported.
+ * One process: its first 10,000-child job (after a 200-child warm-up), then a second one — a Function
+ * App's process runs job after job. The target is judged on the first, as it always was; the second
+ * shows whether telemetry's cost amortises (it does not: its absolute CPU grows a little).
  */
 interface RunResult {
   mode: 'off' | 'on';
   first: JobRun;
   steady: JobRun;
   sdkLoaded: boolean;
-  /** For the statistics below: the steady-state job's. */
+  /** For the statistics below: the first job's. */
   ms: number;
   status: string;
   queries: number;
@@ -95,11 +95,11 @@ async function child(mode: 'off' | 'on'): Promise<void> {
       return { ...r, queries: queries - before, cpuMs: Math.round((cpu.user + cpu.system) / 1000) };
     };
     const first = await measured();
-    const steady = await measured();
+    const steady = await measured(); // the process's next job
     const sdkLoaded = Object.keys(require.cache).some((k) => /node_modules\/applicationinsights\//.test(k));
     const { flushTelemetry } = await import('../handlers/telemetry');
     await flushTelemetry();
-    const result: RunResult = { mode, first, steady, sdkLoaded, ...steady };
+    const result: RunResult = { mode, first, steady, sdkLoaded, ...first };
     process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
   } finally {
     await app.stop();
@@ -135,14 +135,14 @@ async function main() {
   try {
     for (let i = 0; i < ROUNDS; i++) {
       const off = await runChild('off', { APPLICATIONINSIGHTS_CONNECTION_STRING: '' });
-      console.log(`off: ${Math.round(off.first.ms)} ms, then ${Math.round(off.ms)} ms`);
+      console.log(`off: ${Math.round(off.ms)} ms, then ${Math.round(off.steady.ms)} ms`);
       results.push(off);
       const on = await runChild('on', {
         APPLICATIONINSIGHTS_CONNECTION_STRING: ingest.connectionString,
         NODE_EXTRA_CA_CERTS: ingest.caFile,
       });
       console.log(
-        `on: ${Math.round(on.first.ms)} ms, then ${Math.round(on.ms)} ms (envelopes so far: ${ingest.envelopes.length})`,
+        `on: ${Math.round(on.ms)} ms, then ${Math.round(on.steady.ms)} ms (envelopes so far: ${ingest.envelopes.length})`,
       );
       results.push(on);
     }
@@ -156,8 +156,8 @@ async function main() {
   const slowdown = (onMs - offMs) / offMs;
   // Round i's on-run ran right after its off-run: their ratio cancels load that drifts over the rounds.
   const paired = median(on.map((r, i) => r.ms / off[i]!.ms - 1));
-  const firstOff = median(off.map((r) => r.first.ms));
-  const firstOn = median(on.map((r) => r.first.ms));
+  const secondOff = median(off.map((r) => r.steady.ms));
+  const secondOn = median(on.map((r) => r.steady.ms));
   const pct = (x: number) => Math.round(x * 1000) / 10;
   const byKind: Record<string, number> = {};
   const dependencies: Record<string, number> = {};
@@ -184,9 +184,9 @@ async function main() {
   record({
     name: 'telemetry-fanout-10k',
     target:
-      'telemetry on slows the 10,000-child fan-out by at most 10% in steady state (median on vs median off, and the median of the paired rounds); telemetry off loads no SDK',
+      'telemetry on slows the 10,000-child fan-out by at most 10% (median on vs median off, and the median of the paired rounds); telemetry off loads no SDK',
     pass:
-      [...off, ...on].every((r) => r.status === 'completed' && r.first.status === 'completed') &&
+      [...off, ...on].every((r) => r.status === 'completed' && r.steady.status === 'completed') &&
       slowdown <= 0.1 &&
       paired <= 0.1 &&
       off.every((r) => !r.sdkLoaded) &&
@@ -200,15 +200,15 @@ async function main() {
       pairedMedianSlowdownPercent: Math.round(paired * 1000) / 10,
       runsOff: off.map((r) => Math.round(r.ms)),
       runsOn: on.map((r) => Math.round(r.ms)),
-      firstJob: {
-        medianSecondsOff: Math.round(firstOff) / 1000,
-        medianSecondsOn: Math.round(firstOn) / 1000,
-        slowdownPercent: pct((firstOn - firstOff) / firstOff),
-        pairedMedianSlowdownPercent: pct(median(on.map((r, i) => r.first.ms / off[i]!.first.ms - 1))),
-        runsOff: off.map((r) => Math.round(r.first.ms)),
-        runsOn: on.map((r) => Math.round(r.first.ms)),
-        cpuMsOff: off.map((r) => r.first.cpuMs),
-        cpuMsOn: on.map((r) => r.first.cpuMs),
+      secondJob: {
+        medianSecondsOff: Math.round(secondOff) / 1000,
+        medianSecondsOn: Math.round(secondOn) / 1000,
+        slowdownPercent: pct((secondOn - secondOff) / secondOff),
+        pairedMedianSlowdownPercent: pct(median(on.map((r, i) => r.steady.ms / off[i]!.steady.ms - 1))),
+        runsOff: off.map((r) => Math.round(r.steady.ms)),
+        runsOn: on.map((r) => Math.round(r.steady.ms)),
+        cpuMsOff: off.map((r) => r.steady.cpuMs),
+        cpuMsOn: on.map((r) => r.steady.cpuMs),
       },
       cpuMsOff: off.map((r) => r.cpuMs),
       cpuMsOn: on.map((r) => r.cpuMs),
@@ -229,7 +229,7 @@ async function main() {
       ),
     },
     notes:
-      'echo activity children (dag-fanout-10k); each round a fresh process (dev host + app) per mode, alternating off/on; on = applicationinsights 3.x exporting to a local HTTPS ingestion endpoint. Each process runs a 200-child warm-up, its first 10,000-child job (firstJob: JIT compilation of the added code still in it) and a second one, in steady state as a long-running Function App is: the target is judged on the second (runs*, cpuMs*, medians, postgresStatements*); the envelopes are those of every job of the on processes.',
+      'echo activity children (dag-fanout-10k); each round a fresh process (dev host + app) per mode, alternating off/on; on = applicationinsights 3.x exporting to a local HTTPS ingestion endpoint. Each process runs a 200-child warm-up, then two 10,000-child jobs: the target is judged on the first (runs*, cpuMs*, medians, postgresStatements*), as in earlier records; secondJob shows the same process’s next job (a Function App runs job after job); the envelopes are those of every job of the on processes.',
   });
 }
 
