@@ -150,6 +150,7 @@ function startPgInstrumentation(): void {
     // Only queries made inside a unit of work (a request, an activity, a task): pool housekeeping and
     // the local dev host's own store polling are not dependencies of anything.
     requireParentSpan: true,
+    // Nor is a connection's opening (pg.connect) a dependency call of the work that needed it.
     ignoreConnectSpans: true,
   });
   // The per-statement duration histogram, recorded into nothing.
