@@ -71,7 +71,12 @@ const RESULT_COLUMNS: RecordColumns = [
  */
 export type AppliedNode = Omit<NodeRow, 'input_params' | 'output'>;
 
-const APPLIED_COLUMNS = nodeStatesTable.columnNames.filter((c) => c !== 'input_params' && c !== 'output');
+/** The columns of the updated row (alias u) that an applied result returns, built once. */
+const APPLIED_COLUMNS = sql.join(
+  nodeStatesTable.columnNames
+    .filter((c) => c !== 'input_params' && c !== 'output')
+    .map((c) => sql`u.${sql.ident(c)}`),
+);
 const AppliedNodeModel = nodeStatesTable.columns.omit({ input_params: true, output: true });
 
 export type TaskResultOutcome =
@@ -258,7 +263,7 @@ export async function recordTaskResults(
            d.node_status AS _node_status, d.node_task_id AS _node_task_id,
            CASE WHEN ins.task_id IS NULL THEN
              (SELECT row_to_json(tr) FROM ${t.results} tr WHERE tr.task_id = d.task_id) END AS _existing,
-           u._uord, ${sql.join(APPLIED_COLUMNS.map((c) => sql`u.${sql.ident(c)}`))}
+           u._uord, ${APPLIED_COLUMNS}
     FROM d LEFT JOIN ins ON ins.task_id = d.task_id LEFT JOIN upd u ON u._uord = d.ord
     ORDER BY d.ord`,
     { prepare: rows.length === 1 },

@@ -50,17 +50,22 @@ export const NASTY_STRINGS = [
   '(SELECT pg_sleep(10))',
 ];
 
+/** A running job (its `work` node pending at attempt 0); returns its id. */
+export async function runningJob(t: TestSchema): Promise<string> {
+  const job = await newJob(t);
+  await setJobStatus(t.pool, t.schema, { jobId: job.job_id, from: ['pending'], to: 'running' });
+  return job.job_id;
+}
+
 /** A job (running, unless `pending`) whose `work` node is dispatched at attempt 0, with that task id. */
 export async function dispatchedWork(t: TestSchema, o: { pending?: boolean } = {}) {
-  const job = await newJob(t);
-  if (!o.pending)
-    await setJobStatus(t.pool, t.schema, { jobId: job.job_id, from: ['pending'], to: 'running' });
+  const jobId = o.pending ? (await newJob(t)).job_id : await runningJob(t);
   const r = await transitionNode(t.pool, t.schema, {
-    jobId: job.job_id,
+    jobId,
     nodeId: 'work',
     from: ['pending'],
     to: 'dispatched',
   });
   if (r.kind !== 'applied') throw new Error('setup: the work node could not be dispatched');
-  return { jobId: job.job_id, taskId: r.node.task_id! };
+  return { jobId, taskId: r.node.task_id! };
 }

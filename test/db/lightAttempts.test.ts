@@ -7,21 +7,13 @@ import {
   listTaskResults,
   recordLightAttempts,
   requestCancel,
-  setJobStatus,
   transitionNode,
   type LightAttemptInput,
 } from '../../db';
-import { newJob, useDeployedSchema } from './helpers';
+import { runningJob, useDeployedSchema } from './helpers';
 import { type TestSchema } from '../support/pg';
 
 const db = useDeployedSchema();
-
-/** A running job whose `work` node (max 2 retries) is pending at attempt 0. */
-async function running(t: TestSchema) {
-  const job = await newJob(t);
-  await setJobStatus(t.pool, t.schema, { jobId: job.job_id, from: ['pending'], to: 'running' });
-  return job.job_id;
-}
 
 const attempt = (jobId: string, over: Partial<LightAttemptInput> = {}): LightAttemptInput => ({
   jobId,
@@ -45,7 +37,7 @@ async function eventTypes(t: TestSchema, jobId: string): Promise<string[]> {
 describe('recordLightAttempts', () => {
   it('completes a pending node in one statement: row, result, and the events of start and result in order', async () => {
     const t = db();
-    const jobId = await running(t);
+    const jobId = await runningJob(t);
     const a = attempt(jobId);
     expect(await recordLightAttempts(t.pool, t.schema, [a], { sourceApp: 'test' })).toEqual([
       { applied: true, nodeStatus: 'completed' },
@@ -81,7 +73,7 @@ describe('recordLightAttempts', () => {
 
   it('a retryable failure with retries left: ready at the next attempt after the policy delay of this retry', async () => {
     const t = db();
-    const jobId = await running(t);
+    const jobId = await runningJob(t);
     const [r0] = await recordLightAttempts(t.pool, t.schema, [
       attempt(jobId, { status: 'failed', errorMessage: 'boom', retryDelaysMs: [60_000, 3_600_000] }),
     ]);
@@ -119,7 +111,7 @@ describe('recordLightAttempts', () => {
 
   it('a non-retryable failure fails the node at once', async () => {
     const t = db();
-    const jobId = await running(t);
+    const jobId = await runningJob(t);
     const [r] = await recordLightAttempts(t.pool, t.schema, [
       attempt(jobId, { status: 'failed', errorMessage: 'bad params', retryable: false }),
     ]);
@@ -128,7 +120,7 @@ describe('recordLightAttempts', () => {
 
   it('writes nothing when the attempt is not current: redelivery, another attempt, a started node, a cancel', async () => {
     const t = db();
-    const jobId = await running(t);
+    const jobId = await runningJob(t);
     await recordLightAttempts(t.pool, t.schema, [attempt(jobId)]);
     const eventsBefore = (await eventTypes(t, jobId)).length;
     // The same attempt again (a redelivered activity): the node is completed already.
@@ -138,7 +130,7 @@ describe('recordLightAttempts', () => {
     expect((await getNode(t.pool, t.schema, jobId, 'work'))!.output).toEqual({ echoed: 1 });
     expect((await eventTypes(t, jobId)).length).toBe(eventsBefore);
 
-    const other = await running(t);
+    const other = await runningJob(t);
     // Wrong attempt number.
     expect(await recordLightAttempts(t.pool, t.schema, [attempt(other, { attempt: 1 })])).toEqual([
       { applied: false },
@@ -153,7 +145,7 @@ describe('recordLightAttempts', () => {
     expect(await recordLightAttempts(t.pool, t.schema, [attempt(other)])).toEqual([{ applied: false }]);
     expect(await listTaskResults(t.pool, t.schema, { jobId: other, nodeId: 'work' })).toEqual([]);
 
-    const cancelled = await running(t);
+    const cancelled = await runningJob(t);
     await requestCancel(t.pool, t.schema, { jobId: cancelled });
     expect(await recordLightAttempts(t.pool, t.schema, [attempt(cancelled)])).toEqual([{ applied: false }]);
     expect((await getNode(t.pool, t.schema, cancelled, 'work'))!.status).toBe('pending');
@@ -161,8 +153,8 @@ describe('recordLightAttempts', () => {
 
   it('records a batch in one statement, each attempt on its own', async () => {
     const t = db();
-    const a = await running(t);
-    const b = await running(t);
+    const a = await runningJob(t);
+    const b = await runningJob(t);
     await requestCancel(t.pool, t.schema, { jobId: b });
     const out = await recordLightAttempts(t.pool, t.schema, [attempt(b), attempt(a)]);
     expect(out).toEqual([{ applied: false }, { applied: true, nodeStatus: 'completed' }]);
@@ -170,7 +162,7 @@ describe('recordLightAttempts', () => {
 
   it('allOrNothing: a chain is recorded whole or not at all; completedAt keeps the times it really ran', async () => {
     const t = db();
-    const jobId = await running(t);
+    const jobId = await runningJob(t);
     const first = attempt(jobId, { nodeId: 'work', taskId: `${jobId}_work_0` });
     // `gather` is not at attempt 3: nothing of the chain is written.
     const stale = attempt(jobId, { nodeId: 'gather', taskId: `${jobId}_gather_3`, attempt: 3 });

@@ -9,8 +9,7 @@ import {
   startAttempts,
   type StartAttemptInput,
 } from '../../db';
-import { newJob, useDeployedSchema } from './helpers';
-import type { TestSchema } from '../support/pg';
+import { runningJob, useDeployedSchema } from './helpers';
 
 const db = useDeployedSchema();
 
@@ -27,12 +26,6 @@ const attempt = (jobId: string, over: Partial<StartAttemptInput> = {}): StartAtt
   sourceApp: 'test',
   ...over,
 });
-
-async function runningJob(t: TestSchema) {
-  const job = await newJob(t);
-  await setJobStatus(t.pool, t.schema, { jobId: job.job_id, from: ['pending'], to: 'running' });
-  return job.job_id;
-}
 
 describe('startAttempts', () => {
   it('starts a batch in one statement and reports each new row, in input order', async () => {
