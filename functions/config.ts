@@ -39,7 +39,7 @@ export const ConfigSchema = z.object({
   /** The role the migrations grant to (auto-bootstrap and the bootstrap routes); default <schema>_app. */
   DAG_DB_APP_ROLE: z.string().min(1).max(63).optional(),
   DAG_FANOUT_CHUNK_SIZE: intSetting(500, 1, 5000),
-  DAG_ACTIVITY_BATCH_SIZE: intSetting(20, 1, 1000),
+  DAG_ACTIVITY_BATCH_SIZE: intSetting(100, 1, 1000),
   /**
    * Local only: apply the migrations before the first submission (the app's login must be the Postgres
    * administrator). Off on Azure, where the app checks the schema version instead.

@@ -268,7 +268,7 @@ export function* runScheduler(
         };
         b.attempts.push(attempt);
         batches.set(group, b);
-        if (x.index === undefined || b.attempts.length >= io.activityBatchSize) flush(group);
+        if (x.index === undefined || b.attempts.length >= batchLimit(x.node, container)) flush(group);
       } else if (x.kind === 'run_fan_out') {
         const def = plan.workflow.nodes[x.node] as FanOutNode;
         const input: FanOutInput = {
@@ -294,6 +294,21 @@ export function* runScheduler(
       }
     }
     for (const group of [...batches.keys()]) flush(group);
+  }
+
+  /**
+   * Children per call for a fan-out: the configured batch size; for the runner, also at most a
+   * quarter of the fan-out's max_parallel window. A runner call reports when its slowest child ends,
+   * so its finished children hold their slots until then: four or more calls share the window. An
+   * enqueue call holds nothing (each result comes back on its own).
+   */
+  function batchLimit(node: string, container: boolean): number {
+    if (container) return io.activityBatchSize;
+    const window =
+      state.fanOuts[node]?.window ?? (plan.workflow.nodes[node] as FanOutNode | undefined)?.max_parallel;
+    return window === undefined
+      ? io.activityBatchSize
+      : Math.min(io.activityBatchSize, Math.max(1, Math.ceil(window / 4)));
   }
 
   /**

@@ -35,6 +35,26 @@ beforeAll(async () => {
       nodes[id] = { type: 'task', handler: 'echo', params: { i }, next: 'end' };
     stack.writeWorkflow({ workflow_id: `cp_par${n}`, name: `${n} in parallel`, nodes });
   }
+  // Fan-outs of echo children: 250 unbounded, and 16 with max_parallel 8.
+  const fan = (id: string, n: number, maxParallel?: number) =>
+    stack.writeWorkflow({
+      workflow_id: id,
+      name: `fan-out of ${n}`,
+      nodes: {
+        start: { type: 'start', next: 'split' },
+        split: {
+          type: 'fan_out',
+          source: `{{ range(0, ${n}) }}`,
+          ...(maxParallel ? { max_parallel: maxParallel } : {}),
+          task: { handler: 'echo', params: { i: '{{ index }}' } },
+          next: 'join',
+        },
+        join: { type: 'fan_in', aggregation: 'collect', next: 'end' },
+        end: { type: 'end' },
+      },
+    });
+  fan('cp_fan250', 250);
+  fan('cp_fan16_mp8', 16, 8);
   // A chain the runner cannot take in one call: b reads a's output, b2 reads b's, c is not light
   // (sleep), d fails with one retry, e never runs.
   stack.writeWorkflow({
@@ -180,6 +200,36 @@ describe('the critical path of a light task node', () => {
       // TaskScheduled, TaskCompleted and the episode's OrchestratorStarted/OrchestratorCompleted.
       expect(perNode((c) => c.historyEvents)).toBeLessThanOrEqual(4);
       expect(perNode((c) => c.appRoundTrips)).toBeLessThanOrEqual(1);
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+  }, 120_000);
+});
+
+describe("a fan-out's children per runner call", () => {
+  const runnerCalls = async (workflowId: string) => {
+    const before = stack.host.stats().activities.byFunction[ACTIVITY.runTasks] ?? 0;
+    const jobId = await stack.submit(workflowId);
+    const d = await stack.waitForJob(jobId, 60_000);
+    expect(d.job.status).toBe('completed');
+    return (stack.host.stats().activities.byFunction[ACTIVITY.runTasks] ?? 0) - before;
+  };
+
+  it('unbounded: DAG_ACTIVITY_BATCH_SIZE (100) children per call', async () => {
+    try {
+      // 100 + 100 + 50.
+      expect(await runnerCalls('cp_fan250')).toBe(3);
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+  }, 120_000);
+
+  it('with max_parallel: a quarter of the window per call, so one slow child holds few slots', async () => {
+    try {
+      // Windows of 8 in batches of 2: a call's finished children wait only for their one sibling.
+      expect(await runnerCalls('cp_fan16_mp8')).toBe(8);
     } catch (e) {
       failed = true;
       throw e;
