@@ -216,23 +216,25 @@ describe("a fan-out's children per runner call", () => {
     return (stack.host.stats().activities.byFunction[ACTIVITY.runTasks] ?? 0) - before;
   };
 
-  it('unbounded: DAG_ACTIVITY_BATCH_SIZE (100) children per call', async () => {
-    try {
-      // 100 + 100 + 50.
-      expect(await runnerCalls('cp_fan250')).toBe(3);
-    } catch (e) {
-      failed = true;
-      throw e;
-    }
-  }, 120_000);
-
-  it('with max_parallel: a quarter of the window per call, so one slow child holds few slots', async () => {
-    try {
-      // Windows of 8 in batches of 2: a call's finished children wait only for their one sibling.
-      expect(await runnerCalls('cp_fan16_mp8')).toBe(8);
-    } catch (e) {
-      failed = true;
-      throw e;
-    }
-  }, 120_000);
+  it.each([
+    // 100 + 100 + 50.
+    ['unbounded: DAG_ACTIVITY_BATCH_SIZE (100) children per call', 'cp_fan250', 3],
+    // Windows of 8 in batches of 2: a call's finished children wait only for their one sibling.
+    [
+      'with max_parallel: a quarter of the window per call, so one slow child holds few slots',
+      'cp_fan16_mp8',
+      8,
+    ],
+  ] as const)(
+    '%s',
+    async (_what, workflowId, calls) => {
+      try {
+        expect(await runnerCalls(workflowId)).toBe(calls);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    },
+    120_000,
+  );
 });
