@@ -70,6 +70,12 @@ export const LoadJobOutputSchema = z.discriminatedUnion('ok', [
     chunkSize: z.int().min(1),
     /** Fan-out children per runner activity call (DAG_ACTIVITY_BATCH_SIZE). */
     activityBatchSize: z.int().min(1).max(1000),
+    /**
+     * Runner calls a fan-out's max_parallel window is split into, at least (a call reports when its
+     * slowest child ends). Absent in histories recorded before it existed: their replays keep the
+     * batches they made (the window unsplit).
+     */
+    callsPerWindow: z.int().min(1).max(1000).optional(),
     cancelled: z.boolean(),
   }),
   z.object({ ok: z.literal(false), error: z.string() }),
@@ -172,6 +178,8 @@ export const FanOutInputSchema = z.object({
   attempts: z.array(z.int().min(0)).optional(),
   chunkSize: z.int().min(1),
   activityBatchSize: z.int().min(1).max(1000),
+  /** As in LoadJobOutput. */
+  callsPerWindow: z.int().min(1).max(1000).optional(),
 });
 export type FanOutInput = z.infer<typeof FanOutInputSchema>;
 

@@ -7,6 +7,12 @@ import type { ActivityDeps } from './activityDeps';
 import { LoadJobInputSchema, type LoadJobOutput, type Placement } from './contracts';
 import { loadJobData } from './jobData';
 
+/**
+ * A fan-out's max_parallel window is split into at least this many runner calls: one slow child then
+ * holds only its few siblings' slots (docs/architecture.md "Wide fan-outs").
+ */
+const CALLS_PER_WINDOW = 4;
+
 export async function loadJob(deps: ActivityDeps, rawInput: unknown): Promise<LoadJobOutput> {
   const { jobId } = LoadJobInputSchema.parse(rawInput);
   let data;
@@ -39,6 +45,7 @@ export async function loadJob(deps: ActivityDeps, rawInput: unknown): Promise<Lo
     ...(previous ? { previous } : {}),
     chunkSize: deps.chunkSize,
     activityBatchSize: deps.activityBatchSize,
+    callsPerWindow: CALLS_PER_WINDOW,
     cancelled: data.job.cancel_requested_at !== null || data.job.status === 'cancelled',
   };
 }

@@ -37,6 +37,7 @@ export function* dagFanOut(context: df.OrchestrationContext): Generator<df.Task,
         def: input.def,
         placement: input.placement,
         activityBatchSize: input.activityBatchSize,
+        ...(input.callsPerWindow ? { callsPerWindow: input.callsPerWindow } : {}),
         ...spec,
       });
       const task = context.df.callSubOrchestrator(

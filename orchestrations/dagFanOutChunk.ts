@@ -32,6 +32,7 @@ export function* dagFanOutChunk(
     mode: 'chunk',
     chunkSize: 1,
     activityBatchSize: input.activityBatchSize,
+    ...(input.callsPerWindow ? { callsPerWindow: input.callsPerWindow } : {}),
   });
   return chunkSummary(final, input.node);
 }

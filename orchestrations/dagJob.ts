@@ -51,6 +51,7 @@ export function* dagJob(context: df.OrchestrationContext): Generator<df.Task, Jo
     mode: 'job',
     chunkSize: loaded.chunkSize,
     activityBatchSize: loaded.activityBatchSize,
+    ...(loaded.callsPerWindow ? { callsPerWindow: loaded.callsPerWindow } : {}),
   });
   return { jobId: input.jobId, status: final.status, ...(final.error ? { error: final.error } : {}) };
 }

@@ -63,6 +63,8 @@ export interface SchedulerIO {
   chunkSize: number;
   /** Fan-out children per runner activity call. */
   activityBatchSize: number;
+  /** Runner calls a max_parallel window is split into, at least (LoadJobOutput.callsPerWindow). */
+  callsPerWindow?: number;
 }
 
 /** Events the orchestration applied that no activity recorded: the batched activity writes them. */
@@ -281,6 +283,7 @@ export function* runScheduler(
           ...(x.attempts ? { attempts: x.attempts } : {}),
           chunkSize: io.chunkSize,
           activityBatchSize: io.activityBatchSize,
+          ...(io.callsPerWindow ? { callsPerWindow: io.callsPerWindow } : {}),
         };
         // Deterministic child id: a replay (or a restarted host) finds the same sub-orchestration.
         const id = `${d.instanceId}:${x.node}`;
@@ -297,18 +300,19 @@ export function* runScheduler(
   }
 
   /**
-   * Children per call for a fan-out: the configured batch size; for the runner, also at most a
-   * quarter of the fan-out's max_parallel window. A runner call reports when its slowest child ends,
-   * so its finished children hold their slots until then: four or more calls share the window. An
-   * enqueue call holds nothing (each result comes back on its own).
+   * Children per call for a fan-out: the configured batch size; for the runner, also at most a share
+   * of the fan-out's max_parallel window (callsPerWindow). A runner call reports when its slowest
+   * child ends, so its finished children hold their slots until then: several calls share the window.
+   * An enqueue call holds nothing (each result comes back on its own). Both numbers come from the
+   * history (the job's load, the fan-out's input), so a replay batches as the first run did.
    */
   function batchLimit(node: string, container: boolean): number {
-    if (container) return io.activityBatchSize;
+    if (container || !io.callsPerWindow) return io.activityBatchSize;
     const window =
       state.fanOuts[node]?.window ?? (plan.workflow.nodes[node] as FanOutNode | undefined)?.max_parallel;
     return window === undefined
       ? io.activityBatchSize
-      : Math.min(io.activityBatchSize, Math.max(1, Math.ceil(window / 4)));
+      : Math.min(io.activityBatchSize, Math.max(1, Math.ceil(window / io.callsPerWindow)));
   }
 
   /**
