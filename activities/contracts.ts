@@ -59,6 +59,15 @@ export const PlacementSchema = z.object({
 });
 export type Placement = z.infer<typeof PlacementSchema>;
 
+/**
+ * The job orchestration's scheduling behaviour, versioned because it decides which activities a job
+ * calls, and a replay must call them again in the same order:
+ * 1. every decision round with transitions records them (one activity call per round);
+ * 2. rounds of structural steps only (the job starting, start and end nodes, skips, fails) record
+ *    nothing themselves: their transitions go with the next round that runs, reads or ends something.
+ */
+export const SCHEDULER_VERSION = 2;
+
 export const LoadJobOutputSchema = z.discriminatedUnion('ok', [
   z.object({
     ok: z.literal(true),
@@ -76,6 +85,11 @@ export const LoadJobOutputSchema = z.discriminatedUnion('ok', [
      * batches they made (the window unsplit).
      */
     callsPerWindow: z.int().min(1).max(1000).optional(),
+    /**
+     * The scheduling behaviour the job started with (SCHEDULER_VERSION), so that a replay makes the
+     * calls its history holds. Absent in histories recorded before it existed: version 1.
+     */
+    scheduler: z.int().min(1).optional(),
     cancelled: z.boolean(),
   }),
   z.object({ ok: z.literal(false), error: z.string() }),

@@ -4,7 +4,7 @@ import { placeTask } from '../dag/runners';
 import { workflowSkeleton } from '../dag/workflowSkeleton';
 import { readPreviousRun } from '../db';
 import type { ActivityDeps } from './activityDeps';
-import { LoadJobInputSchema, type LoadJobOutput, type Placement } from './contracts';
+import { LoadJobInputSchema, SCHEDULER_VERSION, type LoadJobOutput, type Placement } from './contracts';
 import { loadJobData } from './jobData';
 
 /**
@@ -46,6 +46,7 @@ export async function loadJob(deps: ActivityDeps, rawInput: unknown): Promise<Lo
     chunkSize: deps.chunkSize,
     activityBatchSize: deps.activityBatchSize,
     callsPerWindow: CALLS_PER_WINDOW,
+    scheduler: SCHEDULER_VERSION,
     cancelled: data.job.cancel_requested_at !== null || data.job.status === 'cancelled',
   };
 }

@@ -65,7 +65,12 @@ export interface SchedulerIO {
   activityBatchSize: number;
   /** Runner calls a max_parallel window is split into, at least (LoadJobOutput.callsPerWindow). */
   callsPerWindow?: number;
+  /** Structural rounds record with the next round (SCHEDULER_VERSION 2); a chunk does not. */
+  coalesceTransitions?: boolean;
 }
+
+/** Decisions that neither run, read nor end anything: their transitions can wait for the next round's. */
+const STRUCTURAL: ReadonlySet<Decision['kind']> = new Set(['start_job', 'complete', 'skip', 'fail']);
 
 /** Events the orchestration applied that no activity recorded: the batched activity writes them. */
 function recordable(e: JobEvent, mode: SchedulerIO['mode']): boolean {
@@ -95,6 +100,9 @@ export function* runScheduler(
   // Events learnt from results that no activity recorded (a fan-out's summary, an activity that
   // faulted): they go to Postgres with the next batch, before anything is dispatched again.
   let unrecorded: JobEvent[] = [];
+  /** Structural rounds decided since the last recording call (see below). */
+  let structuralRounds = 0;
+  const nodeCount = Object.keys(plan.workflow.nodes).length;
   const learn = (events: JobEvent[]) => {
     applyAll(events);
     unrecorded.push(...events.filter((e) => recordable(e, io.mode)));
@@ -121,6 +129,22 @@ export function* runScheduler(
     if (actionable.length || unrecorded.length) {
       const events = decisionEvents(actionable, now);
       applyAll(events);
+      // A round of structural steps only (the job starting, a start node passing, a cascade of
+      // skips, the end node) is decided again at once: its transitions go to Postgres with the next
+      // round's, still before anything is dispatched, in one activity call instead of one per round.
+      // Each such round passes at least one node (or starts the job): more rounds than that would be
+      // a scheduler bug, which then records round by round rather than spin without yielding.
+      if (
+        io.coalesceTransitions &&
+        actionable.length &&
+        actionable.every((x) => STRUCTURAL.has(x.kind)) &&
+        !isTerminalJob(state.status) &&
+        structuralRounds++ <= nodeCount
+      ) {
+        unrecorded.push(...events.filter((e) => recordable(e, io.mode)));
+        continue;
+      }
+      structuralRounds = 0;
       const toRecord = [...unrecorded, ...events.filter((e) => recordable(e, io.mode))];
       unrecorded = [];
       const evaluate = actionable.flatMap((x) =>

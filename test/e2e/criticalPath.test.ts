@@ -207,6 +207,25 @@ describe('the critical path of a light task node', () => {
   }, 120_000);
 });
 
+describe("a job's fixed calls", () => {
+  it('the structural steps share recording calls: job start with the start node, the end node with the job end', async () => {
+    try {
+      const c = await cost('cp_chain3', 3);
+      // Load; record (job started, start passed) before the runner call that takes the whole chain;
+      // record (end passed, job completed). One recording call per step made it 6 calls, 7 episodes.
+      expect(c.activities).toEqual({
+        [ACTIVITY.loadJob]: 1,
+        [ACTIVITY.recordTransitions]: 2,
+        [ACTIVITY.runTasks]: 1,
+      });
+      expect(c.episodes).toBe(5);
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+  }, 120_000);
+});
+
 describe("a fan-out's children per runner call", () => {
   const runnerCalls = async (workflowId: string) => {
     const before = stack.host.stats().activities.byFunction[ACTIVITY.runTasks] ?? 0;
