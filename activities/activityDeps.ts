@@ -23,6 +23,11 @@ export interface ActivityDeps {
   chunkSize: number;
   /** Fan-out children per runner activity call (DAG_ACTIVITY_BATCH_SIZE). */
   activityBatchSize: number;
+  /**
+   * The scheduling behaviour new jobs start with (DAG_SCHEDULER_VERSION, at most SCHEDULER_VERSION);
+   * default: the newest. Optional: callers that build deps by hand get the newest.
+   */
+  schedulerVersion?: number;
   /** The queue container workers send results to (DAG_RESULT_QUEUE). */
   resultQueue: string;
   /** Sends one message (JSON) to a Storage Queue, creating the queue if needed. */

@@ -46,7 +46,10 @@ export async function loadJob(deps: ActivityDeps, rawInput: unknown): Promise<Lo
     chunkSize: deps.chunkSize,
     activityBatchSize: deps.activityBatchSize,
     callsPerWindow: CALLS_PER_WINDOW,
-    scheduler: SCHEDULER_VERSION,
+    // Version 1 histories have no such field: a job pinned to it is recorded as they were.
+    ...((deps.schedulerVersion ?? SCHEDULER_VERSION) > 1
+      ? { scheduler: deps.schedulerVersion ?? SCHEDULER_VERSION }
+      : {}),
     cancelled: data.job.cancel_requested_at !== null || data.job.status === 'cancelled',
   };
 }

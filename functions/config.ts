@@ -1,6 +1,7 @@
 // Configuration from the environment (app settings on Azure, local.settings.json / the shell
 // locally), validated with zod. Every variable is documented in docs/configuration.md.
 import { z } from 'zod';
+import { SCHEDULER_VERSION } from '../activities/contracts';
 import { withoutBlankSettings } from '../db/createPool';
 import { intSetting, parseSettings } from '../lib/loadSettings';
 import { STORAGE_NAME } from '../lib/storageNames';
@@ -40,6 +41,12 @@ export const ConfigSchema = z.object({
   DAG_DB_APP_ROLE: z.string().min(1).max(63).optional(),
   DAG_FANOUT_CHUNK_SIZE: intSetting(500, 1, 5000),
   DAG_ACTIVITY_BATCH_SIZE: intSetting(100, 1, 1000),
+  /**
+   * The scheduling behaviour new jobs start with (activities/contracts.ts SCHEDULER_VERSION): pin the
+   * older one while instances of an older build still run (a rolling deployment), as they cannot
+   * replay a newer job's history.
+   */
+  DAG_SCHEDULER_VERSION: intSetting(SCHEDULER_VERSION, 1, SCHEDULER_VERSION),
   /**
    * Local only: apply the migrations before the first submission (the app's login must be the Postgres
    * administrator). Off on Azure, where the app checks the schema version instead.
