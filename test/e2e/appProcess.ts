@@ -5,8 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { dump } from 'js-yaml';
+import { afterAll, beforeAll } from 'vitest';
+import { launchAzurite, type AzuriteInstance } from '../../devhost';
 import { spawnDevHost, waitForExit, type HostProcess } from '../devhost/devHostProcess';
-import { dropTestSchema, TEST_DATABASE_URL, type TestSchema } from '../support/pg';
+import { createTestSchema, dropTestSchema, TEST_DATABASE_URL, type TestSchema } from '../support/pg';
 import { ROOT, type JobDetail } from './stack';
 
 export interface AppProcessOptions {
@@ -123,4 +125,59 @@ export async function dropSchemas(schema: TestSchema, failed: boolean): Promise<
     await c.end();
   }
   await dropTestSchema(schema);
+}
+
+/**
+ * A test file's app processes (startHost) over one migrated schema, one Azurite and a workflows
+ * directory holding `workflows` only: set up before all its tests, torn down after (every process
+ * killed; the schemas kept when markFailed was called).
+ */
+export function useAppProcesses(o: {
+  /** Schema prefix; also names the task hub and the result queue. */
+  name: string;
+  workflows: Array<Record<string, unknown>>;
+  /** Runs once the schema is migrated (seeding). */
+  prepare?: (schema: TestSchema) => Promise<void>;
+}) {
+  let schema: TestSchema | undefined;
+  let azurite: AzuriteInstance | undefined;
+  let dir: string | undefined;
+  let failed = false;
+  const hosts: HostProcess[] = [];
+  beforeAll(async () => {
+    schema = await createTestSchema(o.name);
+    await schema.migrate();
+    await o.prepare?.(schema);
+    azurite = await launchAzurite();
+    dir = mkdtempSync(path.join(os.tmpdir(), 'dag-wf-'));
+    for (const d of o.workflows) writeFileSync(path.join(dir, `${String(d.workflow_id)}.yaml`), dump(d));
+  }, 120_000);
+  afterAll(async () => {
+    for (const h of hosts) h.child.kill('SIGKILL');
+    await azurite?.stop().catch(() => undefined);
+    removeDir(dir);
+    if (schema) await dropSchemas(schema, failed);
+  });
+  return {
+    get schema(): TestSchema {
+      if (!schema) throw new Error('useAppProcesses: the schema exists only inside tests');
+      return schema;
+    },
+    markFailed(): void {
+      failed = true;
+    },
+    /** A dev host process running the Function App, with extra app settings. */
+    async startHost(env: Record<string, string> = {}): Promise<HostProcess> {
+      const h = await startAppProcess({
+        schema: this.schema,
+        storage: azurite!.connectionString,
+        workflowsDir: dir!,
+        taskHub: `${o.name}hub`,
+        resultQueue: `results-${o.name}`,
+        env,
+      });
+      hosts.push(h);
+      return h;
+    },
+  };
 }

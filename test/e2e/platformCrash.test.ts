@@ -4,34 +4,20 @@
 // committed (job still running, version still processing); a restarted stack replays the activity and
 // ends both together. If the two were separate writes, the job would be committed as completed here
 // with its version stuck in processing.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
-import { dump } from 'js-yaml';
-import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
+import { expect, it, onTestFailed } from 'vitest';
 import { seedPlatforms } from '../../db';
-import { launchAzurite, type AzuriteInstance } from '../../devhost';
-import { waitForExit, type HostProcess } from '../devhost/devHostProcess';
-import { dropSchemas, startAppProcess } from './appProcess';
-import { createTestSchema, TEST_DATABASE_URL, waitForBlockedBy, type TestSchema } from '../support/pg';
+import { waitForExit } from '../devhost/devHostProcess';
+import { useAppProcesses } from './appProcess';
+import { TEST_DATABASE_URL, waitForBlockedBy } from '../support/pg';
 
-let schema: TestSchema;
-let azurite: AzuriteInstance;
-let workflowsDir: string;
-let failed = false;
-const hosts: HostProcess[] = [];
 type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-beforeAll(async () => {
-  schema = await createTestSchema('pcrash');
-  await schema.migrate();
-  await seedPlatforms(schema.pool, schema.schema, 'test');
-  azurite = await launchAzurite();
-  workflowsDir = mkdtempSync(path.join(os.tmpdir(), 'dag-wf-'));
-  writeFileSync(
-    path.join(workflowsDir, 'plat_nap.yaml'),
-    dump({
+const apps = useAppProcesses({
+  name: 'pcrash',
+  prepare: (schema) => seedPlatforms(schema.pool, schema.schema, 'test').then(() => undefined),
+  workflows: [
+    {
       workflow_id: 'plat_nap',
       name: 'nap',
       nodes: {
@@ -39,43 +25,24 @@ beforeAll(async () => {
         nap: { type: 'task', handler: 'sleep', params: { duration_seconds: 2 }, next: 'end' },
         end: { type: 'end' },
       },
-    }),
-  );
-}, 120_000);
-
-afterAll(async () => {
-  for (const h of hosts) h.child.kill('SIGKILL');
-  await azurite?.stop().catch(() => undefined);
-  rmSync(workflowsDir, { recursive: true, force: true });
-  await dropSchemas(schema, failed);
+    },
+  ],
 });
-
-async function startHost(): Promise<HostProcess> {
-  const h = await startAppProcess({
-    schema,
-    storage: azurite.connectionString,
-    workflowsDir,
-    taskHub: 'pcrashhub',
-    resultQueue: 'results-pcrash',
-  });
-  hosts.push(h);
-  return h;
-}
+const startHost = () => apps.startHost();
 
 const state = async (jobId: string, assetId: string) =>
   (
-    await schema.pool.query(
+    await apps.schema.pool.query(
       `SELECT j.status::text AS job, v.processing_state::text AS version
-       FROM "${schema.schema}".dag_jobs j JOIN "${schema.schema}".asset_versions v ON v.current_job_id = j.job_id
+       FROM "${apps.schema.schema}".dag_jobs j JOIN "${apps.schema.schema}".asset_versions v ON v.current_job_id = j.job_id
        WHERE j.job_id = $1 AND v.asset_id = $2`,
       [jobId, assetId],
     )
   ).rows[0] as { job: string; version: string };
 
 it('SIGKILL between the job end and the version update: neither is committed; after a restart both end together', async () => {
-  onTestFailed(() => {
-    failed = true;
-  });
+  onTestFailed(() => apps.markFailed());
+  const schema = apps.schema;
   const first = await startHost();
   const res = await fetch(`${first.url}/api/platform/submit`, {
     method: 'POST',

@@ -3,32 +3,16 @@
 // recording call) starts the job and is killed while the job's task runs; a process with the newest
 // scheduler (which records the job start with the start node and the end node with the job end)
 // finishes it without a replay mismatch. A job started after the upgrade makes the newer calls.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { dump } from 'js-yaml';
-import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
+import { expect, it, onTestFailed } from 'vitest';
 import { ACTIVITY } from '../../activities/contracts';
-import { launchAzurite, type AzuriteInstance } from '../../devhost';
 import type { HostProcess } from '../devhost/devHostProcess';
-import { createTestSchema, type TestSchema } from '../support/pg';
-import { api, dropSchemas, killHard, startAppProcess, waitForJobEnd } from './appProcess';
+import { api, killHard, useAppProcesses, waitForJobEnd } from './appProcess';
 import type { JobDetail } from './stack';
 
-let schema: TestSchema;
-let azurite: AzuriteInstance;
-let workflowsDir: string;
-let failed = false;
-const hosts: HostProcess[] = [];
-
-beforeAll(async () => {
-  schema = await createTestSchema('upgrade');
-  await schema.migrate();
-  azurite = await launchAzurite();
-  workflowsDir = mkdtempSync(path.join(os.tmpdir(), 'dag-wf-'));
-  writeFileSync(
-    path.join(workflowsDir, 'upg_nap.yaml'),
-    dump({
+const apps = useAppProcesses({
+  name: 'upgrade',
+  workflows: [
+    {
       workflow_id: 'upg_nap',
       name: 'nap',
       nodes: {
@@ -36,29 +20,9 @@ beforeAll(async () => {
         nap: { type: 'task', handler: 'sleep', params: { duration_seconds: 3 }, next: 'end' },
         end: { type: 'end' },
       },
-    }),
-  );
-}, 120_000);
-
-afterAll(async () => {
-  for (const h of hosts) h.child.kill('SIGKILL');
-  await azurite?.stop().catch(() => undefined);
-  rmSync(workflowsDir, { recursive: true, force: true });
-  await dropSchemas(schema, failed);
+    },
+  ],
 });
-
-async function startHost(env: Record<string, string> = {}): Promise<HostProcess> {
-  const h = await startAppProcess({
-    schema,
-    storage: azurite.connectionString,
-    workflowsDir,
-    taskHub: 'upgradehub',
-    resultQueue: 'results-upgrade',
-    env,
-  });
-  hosts.push(h);
-  return h;
-}
 
 async function submit(host: HostProcess): Promise<string> {
   const r = await api<{ job_id: string }>(host.url, 'POST', '/api/jobs', { workflow_id: 'upg_nap' });
@@ -68,8 +32,8 @@ async function submit(host: HostProcess): Promise<string> {
 
 /** The recording calls in the job orchestration's history (the dev host's Postgres store). */
 async function recordingCalls(jobId: string): Promise<number> {
-  const rows = await schema.adminPool.query<{ events: string }>(
-    `SELECT events FROM "${schema.schema}_dh".history WHERE instance_id = $1 ORDER BY first_seq`,
+  const rows = await apps.schema.adminPool.query<{ events: string }>(
+    `SELECT events FROM "${apps.schema.schema}_dh".history WHERE instance_id = $1 ORDER BY first_seq`,
     [jobId],
   );
   const events = rows.rows.flatMap((r) => {
@@ -81,10 +45,8 @@ async function recordingCalls(jobId: string): Promise<number> {
 }
 
 it('a job started by scheduler version 1 finishes on the newest with its old calls; a new job makes the new ones', async () => {
-  onTestFailed(() => {
-    failed = true;
-  });
-  const v1 = await startHost({ DAG_SCHEDULER_VERSION: '1' });
+  onTestFailed(() => apps.markFailed());
+  const v1 = await apps.startHost({ DAG_SCHEDULER_VERSION: '1' });
   const old = await submit(v1);
   // Killed while its task runs: the job's start was recorded the old way, one step per call.
   const until = Date.now() + 30_000;
@@ -96,7 +58,7 @@ it('a job started by scheduler version 1 finishes on the newest with its old cal
   }
   await killHard(v1);
 
-  const v2 = await startHost();
+  const v2 = await apps.startHost();
   const done = await waitForJobEnd(v2.url, old, 90_000);
   expect(done.job.status).toBe('completed');
   expect(done.nodes.map((n) => [n.node_id, n.status]).sort()).toEqual([
