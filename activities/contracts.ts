@@ -64,7 +64,8 @@ export type Placement = z.infer<typeof PlacementSchema>;
  * calls, and a replay must call them again in the same order:
  * 1. every decision round with transitions records them (one activity call per round);
  * 2. rounds of structural steps only (the job starting, start and end nodes, skips, fails) record
- *    nothing themselves: their transitions go with the next round that runs, reads or ends something.
+ *    nothing themselves: their transitions go with the next round that runs, reads or ends something;
+ *    and a fan-out's max_parallel window is split into several runner calls (callsPerWindow).
  */
 export const SCHEDULER_VERSION = 2;
 
@@ -81,8 +82,8 @@ export const LoadJobOutputSchema = z.discriminatedUnion('ok', [
     activityBatchSize: z.int().min(1).max(1000),
     /**
      * Runner calls a fan-out's max_parallel window is split into, at least (a call reports when its
-     * slowest child ends). Absent in histories recorded before it existed: their replays keep the
-     * batches they made (the window unsplit).
+     * slowest child ends); from scheduler version 2. Absent in histories recorded before it existed:
+     * their replays keep the batches they made (the window unsplit).
      */
     callsPerWindow: z.int().min(1).max(1000).optional(),
     /**

@@ -37,6 +37,7 @@ export async function loadJob(deps: ActivityDeps, rawInput: unknown): Promise<Lo
     if (p.runner === 'activity' && p.queue === undefined && deps.registry.get(spec.handler)?.light)
       placement[id]!.light = true;
   }
+  const version = deps.schedulerVersion ?? SCHEDULER_VERSION;
   const previous = data.job.run_count > 1 ? await readPreviousRun(deps.pool, deps.schema, jobId) : undefined;
   return {
     ok: true,
@@ -45,11 +46,8 @@ export async function loadJob(deps: ActivityDeps, rawInput: unknown): Promise<Lo
     ...(previous ? { previous } : {}),
     chunkSize: deps.chunkSize,
     activityBatchSize: deps.activityBatchSize,
-    callsPerWindow: CALLS_PER_WINDOW,
-    // Version 1 histories have no such field: a job pinned to it is recorded as they were.
-    ...((deps.schedulerVersion ?? SCHEDULER_VERSION) > 1
-      ? { scheduler: deps.schedulerVersion ?? SCHEDULER_VERSION }
-      : {}),
+    // Version 1 histories have neither field: a job pinned to it is recorded as they were.
+    ...(version > 1 ? { scheduler: version, callsPerWindow: CALLS_PER_WINDOW } : {}),
     cancelled: data.job.cancel_requested_at !== null || data.job.status === 'cancelled',
   };
 }

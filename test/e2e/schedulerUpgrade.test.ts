@@ -2,7 +2,8 @@
 // its history holds: a process pinned to DAG_SCHEDULER_VERSION=1 (each structural step its own
 // recording call) starts the job and is killed while the job's task runs; a process with the newest
 // scheduler (which records the job start with the start node and the end node with the job end)
-// finishes it without a replay mismatch. A job started after the upgrade makes the newer calls.
+// finishes it without a replay mismatch. A job started after the upgrade makes the newer calls; a
+// fan-out under max_parallel runs its window in one runner call on version 1, in four on version 2.
 import { expect, it, onTestFailed } from 'vitest';
 import { ACTIVITY } from '../../activities/contracts';
 import type { HostProcess } from '../devhost/devHostProcess';
@@ -21,19 +22,35 @@ const apps = useAppProcesses({
         end: { type: 'end' },
       },
     },
+    {
+      workflow_id: 'upg_fan',
+      name: 'fan-out of 16, 8 at a time',
+      nodes: {
+        start: { type: 'start', next: 'split' },
+        split: {
+          type: 'fan_out',
+          source: '{{ range(0, 16) }}',
+          max_parallel: 8,
+          task: { handler: 'echo', params: { i: '{{ index }}' } },
+          next: 'join',
+        },
+        join: { type: 'fan_in', aggregation: 'collect', next: 'end' },
+        end: { type: 'end' },
+      },
+    },
   ],
 });
 
-async function submit(host: HostProcess): Promise<string> {
-  const r = await api<{ job_id: string }>(host.url, 'POST', '/api/jobs', { workflow_id: 'upg_nap' });
+async function submit(host: HostProcess, workflowId = 'upg_nap'): Promise<string> {
+  const r = await api<{ job_id: string }>(host.url, 'POST', '/api/jobs', { workflow_id: workflowId });
   expect(r.status).toBe(202);
   return r.body.job_id;
 }
 
-/** The recording calls in the job orchestration's history (the dev host's Postgres store). */
-async function recordingCalls(jobId: string): Promise<number> {
+/** Calls of an activity in the histories of a job's orchestrations (the dev host's Postgres store). */
+async function calls(jobId: string, activity: string = ACTIVITY.recordTransitions): Promise<number> {
   const rows = await apps.schema.adminPool.query<{ events: string }>(
-    `SELECT events FROM "${apps.schema.schema}_dh".history WHERE instance_id = $1 ORDER BY first_seq`,
+    `SELECT events FROM "${apps.schema.schema}_dh".history WHERE instance_id = $1 OR instance_id LIKE $1 || ':%'`,
     [jobId],
   );
   const events = rows.rows.flatMap((r) => {
@@ -41,12 +58,16 @@ async function recordingCalls(jobId: string): Promise<number> {
     return JSON.parse(t.startsWith('[') ? t : `[${t}]`) as Array<{ EventType: number; Name?: string }>;
   });
   // EventType 4: TaskScheduled.
-  return events.filter((e) => e.EventType === 4 && e.Name === ACTIVITY.recordTransitions).length;
+  return events.filter((e) => e.EventType === 4 && e.Name === activity).length;
 }
 
 it('a job started by scheduler version 1 finishes on the newest with its old calls; a new job makes the new ones', async () => {
   onTestFailed(() => apps.markFailed());
   const v1 = await apps.startHost({ DAG_SCHEDULER_VERSION: '1' });
+  // Version 1 also runs a max_parallel window in one runner call: 16 children 8 at a time, 2 calls.
+  const oldFan = await submit(v1, 'upg_fan');
+  expect((await waitForJobEnd(v1.url, oldFan, 60_000)).job.status).toBe('completed');
+  expect(await calls(oldFan, ACTIVITY.runTasks)).toBe(2);
   const old = await submit(v1);
   // Killed while its task runs: the job's start was recorded the old way, one step per call.
   const until = Date.now() + 30_000;
@@ -67,10 +88,14 @@ it('a job started by scheduler version 1 finishes on the newest with its old cal
     ['start', 'completed'],
   ]);
   // job started; start passed; end passed; job completed.
-  expect(await recordingCalls(old)).toBe(4);
+  expect(await calls(old)).toBe(4);
 
   const fresh = await submit(v2);
   expect((await waitForJobEnd(v2.url, fresh, 60_000)).job.status).toBe('completed');
   // job started with start passed; end passed with job completed.
-  expect(await recordingCalls(fresh)).toBe(2);
+  expect(await calls(fresh)).toBe(2);
+  // Windows of 8 in runner calls of 2 children.
+  const newFan = await submit(v2, 'upg_fan');
+  expect((await waitForJobEnd(v2.url, newFan, 60_000)).job.status).toBe('completed');
+  expect(await calls(newFan, ACTIVITY.runTasks)).toBe(8);
 }, 240_000);
