@@ -65,8 +65,12 @@ export function workflowsDirWith(defs: Array<Record<string, unknown>>): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dag-wf-'));
   for (const f of readdirSync(path.join(ROOT, 'workflows')))
     cpSync(path.join(ROOT, 'workflows', f), path.join(dir, f));
-  for (const d of defs) writeFileSync(path.join(dir, `${String(d.workflow_id)}.yaml`), dump(d));
+  writeWorkflows(dir, defs);
   return dir;
+}
+
+function writeWorkflows(dir: string, defs: Array<Record<string, unknown>>): void {
+  for (const d of defs) writeFileSync(path.join(dir, `${String(d.workflow_id)}.yaml`), dump(d));
 }
 
 export function removeDir(dir: string | undefined): void {
@@ -150,7 +154,7 @@ export function useAppProcesses(o: {
     await o.prepare?.(schema);
     azurite = await launchAzurite();
     dir = mkdtempSync(path.join(os.tmpdir(), 'dag-wf-'));
-    for (const d of o.workflows) writeFileSync(path.join(dir, `${String(d.workflow_id)}.yaml`), dump(d));
+    writeWorkflows(dir, o.workflows);
   }, 120_000);
   afterAll(async () => {
     for (const h of hosts) h.child.kill('SIGKILL');
@@ -158,10 +162,13 @@ export function useAppProcesses(o: {
     removeDir(dir);
     if (schema) await dropSchemas(schema, failed);
   });
+  const current = (): TestSchema => {
+    if (!schema) throw new Error('useAppProcesses: the schema exists only inside tests');
+    return schema;
+  };
   return {
     get schema(): TestSchema {
-      if (!schema) throw new Error('useAppProcesses: the schema exists only inside tests');
-      return schema;
+      return current();
     },
     markFailed(): void {
       failed = true;
@@ -169,7 +176,7 @@ export function useAppProcesses(o: {
     /** A dev host process running the Function App, with extra app settings. */
     async startHost(env: Record<string, string> = {}): Promise<HostProcess> {
       const h = await startAppProcess({
-        schema: this.schema,
+        schema: current(),
         storage: azurite!.connectionString,
         workflowsDir: dir!,
         taskHub: `${o.name}hub`,
