@@ -142,56 +142,67 @@ async function runBatch(deps: ActivityDeps, attempts: TaskAttempt[]): Promise<Ru
   deps.shutdown?.addEventListener('abort', onShutdown, { once: true });
   if (deps.shutdown?.aborted) onShutdown();
   try {
-    await Promise.all(
-      rest.map(async ({ a, spec, params, renderError }, k) => {
+    // One promise for the batch and one reaction per attempt: Promise.all over async closures made
+    // three per attempt, and with telemetry on each promise also carries its context.
+    await new Promise<void>((resolve, reject) => {
+      let pending = rest.length;
+      const settled = () => {
+        if (--pending === 0) resolve();
+      };
+      rest.forEach(({ a, spec, params, renderError }, k) => {
         const start = starts[k]!;
         const i = restIndex ? restIndex[k]! : k;
         const early = notStarted(start, a);
         if (early) {
           results[i] = early;
+          settled();
           return;
         }
         const node = (start as Extract<StartAttemptOutcome, { kind: 'started' | 'already_started' }>).node;
-        const result: AttemptResult =
-          renderError !== undefined || !spec
-            ? {
-                ok: false,
-                error: renderError ?? 'unknown node',
-                retryable: false,
-                timedOut: false,
-                aborted: false,
-                durationMs: 0,
-              }
-            : await runAttempt(
-                deps,
-                a,
-                spec.handler,
-                a.index === undefined ? params : (node.input_params ?? {}),
-                cancel.signal,
-                {
-                  timeoutMs: untilDeadline(a),
-                  mayHaveCheckpoint: a.attempt > 0 || start.kind === 'already_started',
-                },
-              );
-        results[i] = result.ok
-          ? { ok: true }
-          : { ok: false, error: result.error, retryable: result.retryable };
-        recordedAt.push(i);
-        toRecord.push({
-          taskId: a.taskId,
-          jobId: a.jobId,
-          nodeId: a.key,
-          attempt: a.attempt,
-          status: result.ok ? 'completed' : 'failed',
-          ...(result.ok
-            ? { output: result.output }
-            : { errorMessage: result.error, retryable: result.retryable }),
-          durationMs: result.durationMs,
-          retryDelayMs: retryDelaySeconds(spec?.retry, a.attempt - node.first_attempt) * 1000,
-          ...(!result.ok && result.timedOut ? { timedOut: true } : {}),
-        });
-      }),
-    );
+        const record = (result: AttemptResult) => {
+          results[i] = result.ok
+            ? { ok: true }
+            : { ok: false, error: result.error, retryable: result.retryable };
+          recordedAt.push(i);
+          toRecord.push({
+            taskId: a.taskId,
+            jobId: a.jobId,
+            nodeId: a.key,
+            attempt: a.attempt,
+            status: result.ok ? 'completed' : 'failed',
+            ...(result.ok
+              ? { output: result.output }
+              : { errorMessage: result.error, retryable: result.retryable }),
+            durationMs: result.durationMs,
+            retryDelayMs: retryDelaySeconds(spec?.retry, a.attempt - node.first_attempt) * 1000,
+            ...(!result.ok && result.timedOut ? { timedOut: true } : {}),
+          });
+          settled();
+        };
+        if (renderError !== undefined || !spec) {
+          record({
+            ok: false,
+            error: renderError ?? 'unknown node',
+            retryable: false,
+            timedOut: false,
+            aborted: false,
+            durationMs: 0,
+          });
+          return;
+        }
+        runAttempt(
+          deps,
+          a,
+          spec.handler,
+          a.index === undefined ? params : (node.input_params ?? {}),
+          cancel.signal,
+          {
+            timeoutMs: untilDeadline(a),
+            mayHaveCheckpoint: a.attempt > 0 || start.kind === 'already_started',
+          },
+        ).then(record, reject);
+      });
+    });
   } finally {
     watcher.stop();
     deps.shutdown?.removeEventListener('abort', onShutdown);

@@ -55,8 +55,7 @@ export function executeHandler(
 ): Promise<AttemptResult> {
   if (!telemetryEnabled()) return runAttempt(deps, spec, external);
   const dims = attemptDimensions(spec);
-  const body = async (span: Span | undefined) => {
-    const r = await runAttempt(deps, spec, external);
+  const report = (r: AttemptResult, span: Span | undefined): AttemptResult => {
     metrics.attempt(r.durationMs, r.ok, dims);
     if (!r.ok) {
       markSpanFailed(span, r.error);
@@ -72,9 +71,13 @@ export function executeHandler(
   // activity span: each child's duration is a metric and a failure an exception, without a span per
   // child (a 10,000-child fan-out would otherwise send 10,000 spans), nor a context of its own: its
   // logs carry its ids through the handler's logger. Container children have their own consumer span
-  // anyway; so has every single task.
-  if (spec.runner === 'activity' && spec.nodeId.includes('__')) return body(undefined);
-  return withSpan(`handler ${spec.handler}`, { dimensions: dims }, body);
+  // anyway; so has every single task. (Reported as the attempt settles, without a promise of its own
+  // per child: with telemetry on every promise also carries its context.)
+  if (spec.runner === 'activity' && spec.nodeId.includes('__'))
+    return runAttempt(deps, spec, external, (r) => report(r, undefined));
+  return withSpan(`handler ${spec.handler}`, { dimensions: dims }, async (span) =>
+    report(await runAttempt(deps, spec, external), span),
+  );
 }
 
 /** The ids of an attempt, as telemetry dimensions and logger fields. */
@@ -89,30 +92,19 @@ function attemptDimensions(spec: AttemptSpec) {
   };
 }
 
-async function runAttempt(
+function runAttempt(
   deps: ExecuteDeps,
   spec: AttemptSpec,
   external?: AbortSignal,
+  report?: (r: AttemptResult) => AttemptResult,
 ): Promise<AttemptResult> {
   const started = Date.now();
-  const fail = (
-    error: string,
-    retryable: boolean,
-    extra: { timedOut?: boolean; aborted?: boolean } = {},
-  ) => ({
-    ok: false as const,
-    error,
-    retryable,
-    timedOut: extra.timedOut ?? false,
-    aborted: extra.aborted ?? false,
-    durationMs: Date.now() - started,
-  });
+  const refuse = (error: string) => Promise.resolve(failure(started, error, false)).then(report);
   const def = deps.registry.get(spec.handler);
-  if (!def) return fail(`Handler not found: ${spec.handler}`, false);
+  if (!def) return refuse(`Handler not found: ${spec.handler}`);
   if (!def.runners.includes(spec.runner)) {
-    return fail(
+    return refuse(
       `Handler "${spec.handler}" cannot run on the ${spec.runner} runner (it runs on ${def.runners.join(', ')})`,
-      false,
     );
   }
   const parsed = def.params.safeParse(spec.params ?? {});
@@ -120,32 +112,29 @@ async function runAttempt(
     const problems = parsed.error.issues
       .map((i) => `${i.path.join('.') || 'params'}: ${i.message}`)
       .join('; ');
-    return fail(`Invalid params for handler "${spec.handler}": ${problems}`, false);
+    return refuse(`Invalid params for handler "${spec.handler}": ${problems}`);
   }
+  const run = (cp: CheckpointRow | null) =>
+    new AttemptRun(spec, started, external, report).start((controller) =>
+      def.run(parsed.data as never, handlerContext(deps, spec, cp, controller)),
+    );
+  return spec.mayHaveCheckpoint === false
+    ? run(null)
+    : getLatestCheckpoint(deps.pool, deps.schema, { jobId: spec.jobId, nodeId: spec.nodeId }).then(run);
+}
 
-  const cp =
-    spec.mayHaveCheckpoint === false
-      ? null
-      : await getLatestCheckpoint(deps.pool, deps.schema, { jobId: spec.jobId, nodeId: spec.nodeId });
+type CheckpointRow = Awaited<ReturnType<typeof getLatestCheckpoint>>;
+
+/** What the handler gets: the attempt's ids and checkpoint, its signal, logger and services. */
+function handlerContext(
+  deps: ExecuteDeps,
+  spec: AttemptSpec,
+  cp: CheckpointRow,
+  controller: AbortController,
+): HandlerContext {
   const checkpoint: Checkpoint | undefined = cp ? { phase: cp.phase_name, state: cp.state_data } : undefined;
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(
-    () => {
-      timedOut = true;
-      controller.abort(new Error(`Task timed out after ${spec.timeoutSeconds}s`));
-    },
-    Math.max(0, spec.timeoutMs),
-  );
-  const onExternal = () => controller.abort(external?.reason ?? new Error('Task cancelled'));
-  if (external) {
-    if (external.aborted) onExternal();
-    else external.addEventListener('abort', onExternal, { once: true });
-  }
-  // The attempt's ids go with every line the handler logs (also where no telemetry context carries them).
-  const log = deps.log.child(attemptDimensions(spec));
   let phaseIndex = 0;
-  const ctx: HandlerContext = {
+  return {
     jobId: spec.jobId,
     nodeId: spec.nodeId,
     taskId: spec.taskId,
@@ -175,31 +164,134 @@ async function runAttempt(
       });
     },
     signal: controller.signal,
-    log,
+    // The attempt's ids go with every line the handler logs (also where no telemetry context carries them).
+    log: deps.log.child(attemptDimensions(spec)),
     pool: deps.services.pool,
     blobs: deps.services.blobs,
     config: deps.services.config,
   };
+}
 
-  try {
-    const output = await untilAborted(def.run(parsed.data as never, ctx), controller.signal);
-    return { ok: true, output: normalizeJson(output), durationMs: Date.now() - started };
-  } catch (err) {
-    if (timedOut) return fail(`Task timed out after ${spec.timeoutSeconds}s`, true, { timedOut: true });
-    if (controller.signal.aborted) {
-      return fail(errorMessage(controller.signal.reason), false, { aborted: true });
+function failure(
+  started: number,
+  error: string,
+  retryable: boolean,
+  extra: { timedOut?: boolean; aborted?: boolean } = {},
+): AttemptResult {
+  return {
+    ok: false,
+    error,
+    retryable,
+    timedOut: extra.timedOut ?? false,
+    aborted: extra.aborted ?? false,
+    durationMs: Date.now() - started,
+  };
+}
+
+/**
+ * One run of a handler: its result, or a failure as soon as the attempt's signal aborts — at its
+ * timeout, or when the caller's signal does (cancel, shutdown); a handler that ignores its signal is
+ * not waited for. A fan-out makes one per child, 100,000 of them: one promise of its own (where an
+ * async function racing the handler took four; with telemetry on each promise also carries its
+ * context), a listener object and a module-level timer callback rather than closures.
+ */
+class AttemptRun {
+  readonly controller = new AbortController();
+  private timedOut = false;
+  private done = false;
+  private timer: NodeJS.Timeout | undefined;
+  private resolve: ((r: AttemptResult) => void) | undefined;
+
+  constructor(
+    private readonly spec: AttemptSpec,
+    private readonly started: number,
+    private readonly external: AbortSignal | undefined,
+    private readonly report: ((r: AttemptResult) => AttemptResult) | undefined,
+  ) {}
+
+  start(run: (controller: AbortController) => unknown): Promise<AttemptResult> {
+    return new Promise<AttemptResult>((resolve) => {
+      this.resolve = resolve;
+      this.timer = setTimeout(attemptTimedOut, Math.max(0, this.spec.timeoutMs), this);
+      this.controller.signal.addEventListener('abort', this, { once: true });
+      if (this.external?.aborted) this.cancel();
+      else this.external?.addEventListener('abort', this, { once: true });
+      if (this.done) return;
+      let out: unknown;
+      try {
+        out = run(this.controller);
+      } catch (err) {
+        this.failed(err);
+        return;
+      }
+      if (isThenable(out))
+        out.then(
+          (v) => this.succeeded(v),
+          (err: unknown) => this.failed(err),
+        );
+      else this.succeeded(out);
+    });
+  }
+
+  /** An abort: of the attempt's own signal (it ends the attempt) or of the caller's (passed on). */
+  handleEvent(e: Event): void {
+    if (e.target === this.controller.signal) this.failed(this.controller.signal.reason);
+    else this.cancel();
+  }
+
+  timeout(): void {
+    this.timedOut = true;
+    this.controller.abort(new Error(`Task timed out after ${this.spec.timeoutSeconds}s`));
+  }
+
+  private cancel(): void {
+    this.controller.abort(this.external?.reason ?? new Error('Task cancelled'));
+  }
+
+  private succeeded(v: unknown): void {
+    if (this.done) return;
+    let output: unknown;
+    try {
+      output = normalizeJson(v);
+    } catch (err) {
+      this.failed(err);
+      return;
     }
+    this.finish({ ok: true, output, durationMs: Date.now() - this.started });
+  }
+
+  private failed(err: unknown): void {
+    if (this.done) return;
+    const { spec, started, controller } = this;
+    if (this.timedOut)
+      return this.finish(
+        failure(started, `Task timed out after ${spec.timeoutSeconds}s`, true, { timedOut: true }),
+      );
+    if (controller.signal.aborted)
+      return this.finish(failure(started, errorMessage(controller.signal.reason), false, { aborted: true }));
     const retryable = !(
       err &&
       typeof err === 'object' &&
       (err as { retryable?: unknown }).retryable === false
     );
-    return fail(errorMessage(err), retryable);
-  } finally {
-    clearTimeout(timer);
-    external?.removeEventListener('abort', onExternal);
+    this.finish(failure(started, errorMessage(err), retryable));
+  }
+
+  private finish(r: AttemptResult): void {
+    this.done = true;
+    clearTimeout(this.timer);
+    this.controller.signal.removeEventListener('abort', this);
+    this.external?.removeEventListener('abort', this);
+    this.resolve!(this.report ? this.report(r) : r);
   }
 }
+
+const attemptTimedOut = (a: AttemptRun) => a.timeout();
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  v !== null &&
+  (typeof v === 'object' || typeof v === 'function') &&
+  typeof (v as { then?: unknown }).then === 'function';
 
 export function errorMessage(err: unknown): string {
   if (err instanceof Error)
@@ -211,30 +303,4 @@ export function errorMessage(err: unknown): string {
 function normalizeJson(v: unknown): unknown {
   if (v === undefined) return null;
   return JSON.parse(JSON.stringify(v)) as unknown;
-}
-
-/**
- * The handler's result, or a rejection with the signal's reason as soon as it aborts (a handler that
- * ignores its signal is not waited for). Two promises per attempt where Promise.race took four: a
- * fan-out runs this 100,000 times, and with telemetry on each promise also carries its context.
- */
-function untilAborted<T>(result: Promise<T> | T, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    Promise.resolve(result).then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }

@@ -71,14 +71,43 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return makeLogger(o, o.fields);
 }
 
-function makeLogger(
-  o: Required<Pick<LoggerOptions, 'level' | 'format' | 'write'>> & LoggerOptions,
-  base: LogFields,
-): Logger {
-  const min = RANK[o.level];
-  const emit = (level: RecordLevel, message: string, data?: LogFields): void => {
-    if (RANK[level] < min) return;
-    let all = { ...base, ...data };
+type ResolvedOptions = Required<Pick<LoggerOptions, 'level' | 'format' | 'write'>> & LoggerOptions;
+
+function makeLogger(o: ResolvedOptions, base: LogFields): Logger {
+  return new FieldLogger(o, RANK[o.level], base);
+}
+
+/**
+ * One object per logger and its methods on the prototype: a child is one allocation (a fan-out makes
+ * a child logger per attempt, 100,000 of them, and most never log).
+ */
+class FieldLogger implements Logger {
+  constructor(
+    private readonly o: ResolvedOptions,
+    private readonly min: number,
+    private readonly base: LogFields,
+  ) {}
+
+  debug(message: string, data?: LogFields): void {
+    this.emit('debug', message, data);
+  }
+  info(message: string, data?: LogFields): void {
+    this.emit('info', message, data);
+  }
+  warn(message: string, data?: LogFields): void {
+    this.emit('warn', message, data);
+  }
+  error(message: string, data?: LogFields): void {
+    this.emit('error', message, data);
+  }
+  child(more: LogFields): Logger {
+    return new FieldLogger(this.o, this.min, { ...this.base, ...more });
+  }
+
+  private emit(level: RecordLevel, message: string, data?: LogFields): void {
+    const o = this.o;
+    if (RANK[level] < this.min) return;
+    let all = { ...this.base, ...data };
     if (o.onRecord) {
       const r = o.onRecord(level, message, all);
       if (!r.writeLine) return;
@@ -94,14 +123,7 @@ function makeLogger(
       line = `${o.prefix ? o.prefix + ' ' : ''}${time} ${level.toUpperCase()} ${message}${extra}`;
     }
     o.write(o.scrub ? o.scrub(line) : line, level);
-  };
-  return {
-    debug: (m, d) => emit('debug', m, d),
-    info: (m, d) => emit('info', m, d),
-    warn: (m, d) => emit('warn', m, d),
-    error: (m, d) => emit('error', m, d),
-    child: (more) => makeLogger(o, { ...base, ...more }),
-  };
+  }
 }
 
 /** Errors become {message, stack} (JSON.stringify would print {}); everything else is kept. */
