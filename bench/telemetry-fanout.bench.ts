@@ -41,6 +41,8 @@ interface RunResult {
   mode: 'off' | 'on';
   jobs: JobRun[];
   sdkLoaded: boolean;
+  /** The process's peak resident memory (the young generation's size shows here). */
+  peakRssMiB: number;
   /** For the statistics below: the median job's (by wall time). */
   ms: number;
   status: string;
@@ -112,6 +114,7 @@ async function child(mode: 'off' | 'on'): Promise<void> {
       mode,
       jobs,
       sdkLoaded,
+      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       ms: mid.ms,
       cpuMs: median(jobs.map((j) => j.cpuMs)),
       queries: median(jobs.map((j) => j.queries)),
@@ -280,6 +283,7 @@ async function main() {
       cpuMsOff: off.map((r) => r.cpuMs),
       cpuMsOn: on.map((r) => r.cpuMs),
       cpuSlowdownPercent: pct(median(on.map((r) => r.cpuMs)) / median(off.map((r) => r.cpuMs)) - 1),
+      peakRssMiB: { off: median(off.map((r) => r.peakRssMiB)), on: median(on.map((r) => r.peakRssMiB)) },
       postgresStatementsOff: off.map((r) => r.queries),
       postgresStatementsOn: on.map((r) => r.queries),
       defaultV8Heap: {
@@ -291,6 +295,10 @@ async function main() {
         cpuSlowdownPercent: pct(
           median(defaults.on.map((r) => r.cpuMs)) / median(defaults.off.map((r) => r.cpuMs)) - 1,
         ),
+        peakRssMiB: {
+          off: median(defaults.off.map((r) => r.peakRssMiB)),
+          on: median(defaults.on.map((r) => r.peakRssMiB)),
+        },
       },
       envelopesSentOn: ingest.envelopes.length,
       envelopesByKind: byKind,
