@@ -159,25 +159,30 @@ async function runBatch(deps: ActivityDeps, attempts: TaskAttempt[]): Promise<Ru
           return;
         }
         const node = (start as Extract<StartAttemptOutcome, { kind: 'started' | 'already_started' }>).node;
+        // Runs in a promise reaction: what it throws fails the batch (the activity is retried).
         const record = (result: AttemptResult) => {
-          results[i] = result.ok
-            ? { ok: true }
-            : { ok: false, error: result.error, retryable: result.retryable };
-          recordedAt.push(i);
-          toRecord.push({
-            taskId: a.taskId,
-            jobId: a.jobId,
-            nodeId: a.key,
-            attempt: a.attempt,
-            status: result.ok ? 'completed' : 'failed',
-            ...(result.ok
-              ? { output: result.output }
-              : { errorMessage: result.error, retryable: result.retryable }),
-            durationMs: result.durationMs,
-            retryDelayMs: retryDelaySeconds(spec?.retry, a.attempt - node.first_attempt) * 1000,
-            ...(!result.ok && result.timedOut ? { timedOut: true } : {}),
-          });
-          settled();
+          try {
+            results[i] = result.ok
+              ? { ok: true }
+              : { ok: false, error: result.error, retryable: result.retryable };
+            recordedAt.push(i);
+            toRecord.push({
+              taskId: a.taskId,
+              jobId: a.jobId,
+              nodeId: a.key,
+              attempt: a.attempt,
+              status: result.ok ? 'completed' : 'failed',
+              ...(result.ok
+                ? { output: result.output }
+                : { errorMessage: result.error, retryable: result.retryable }),
+              durationMs: result.durationMs,
+              retryDelayMs: retryDelaySeconds(spec?.retry, a.attempt - node.first_attempt) * 1000,
+              ...(!result.ok && result.timedOut ? { timedOut: true } : {}),
+            });
+            settled();
+          } catch (err) {
+            reject(err);
+          }
         };
         if (renderError !== undefined || !spec) {
           record({

@@ -282,7 +282,13 @@ class AttemptRun {
     clearTimeout(this.timer);
     this.controller.signal.removeEventListener('abort', this);
     this.external?.removeEventListener('abort', this);
-    this.resolve!(this.report ? this.report(r) : r);
+    let reported = r;
+    try {
+      if (this.report) reported = this.report(r);
+    } catch {
+      // Telemetry never changes an attempt's outcome, nor leaves it unsettled.
+    }
+    this.resolve!(reported);
   }
 }
 
@@ -296,7 +302,12 @@ const isThenable = (v: unknown): v is PromiseLike<unknown> =>
 export function errorMessage(err: unknown): string {
   if (err instanceof Error)
     return err.name && err.name !== 'Error' ? `${err.name}: ${err.message}` : err.message;
-  return typeof err === 'string' ? err : (JSON.stringify(err) ?? 'unknown error');
+  if (typeof err === 'string') return err;
+  try {
+    return JSON.stringify(err) ?? 'unknown error';
+  } catch {
+    return 'unknown error (a value that is not JSON was thrown)'; // circular, a BigInt
+  }
 }
 
 /** Handler outputs are stored as JSON: undefined becomes null, non-JSON values are rejected early. */

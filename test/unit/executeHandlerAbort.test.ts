@@ -92,6 +92,59 @@ describe('executeHandler stops an attempt', () => {
     expect(r).toMatchObject({ ok: false, error: 'bad input', retryable: true, timedOut: false });
   });
 
+  it('the handler does not run when the runner aborted before it started', async () => {
+    const external = new AbortController();
+    external.abort(new Error('The job was cancelled'));
+    let ran = false;
+    const r = await executeHandler(
+      deps(() => {
+        ran = true;
+        return {};
+      }),
+      spec(60_000),
+      external.signal,
+    );
+    expect(r).toMatchObject({ ok: false, aborted: true, error: 'The job was cancelled' });
+    expect(ran).toBe(false);
+  });
+
+  it('a rejection with a value that is not JSON (circular) is a failure with a message, not a hang', async () => {
+    const circular: Record<string, unknown> = { code: 7 };
+    circular.self = circular;
+    const r = await executeHandler(
+      deps(() => Promise.reject(circular)),
+      spec(5000),
+    );
+    expect(r).toMatchObject({ ok: false, timedOut: false, aborted: false, retryable: true });
+    expect(r.ok ? '' : r.error).toMatch(/unknown error/);
+  });
+
+  it('an output that is not JSON (a BigInt) fails the attempt', async () => {
+    const r = await executeHandler(
+      deps(async () => ({ n: 1n })),
+      spec(5000),
+    );
+    expect(r).toMatchObject({ ok: false, timedOut: false });
+    expect(r.ok ? '' : r.error).toMatch(/BigInt/);
+  });
+
+  it('a synchronous result is the output; a result after the timeout is ignored', async () => {
+    expect(
+      await executeHandler(
+        deps(() => ({ v: 2 })),
+        spec(5000),
+      ),
+    ).toMatchObject({
+      ok: true,
+      output: { v: 2 },
+    });
+    const late = await executeHandler(
+      deps(() => new Promise((res) => setTimeout(() => res({ v: 3 }), 80))),
+      spec(20),
+    );
+    expect(late).toMatchObject({ ok: false, timedOut: true });
+  });
+
   it('a result that arrives in time is the output', async () => {
     const r = await executeHandler(
       deps(async () => ({ v: 1 })),
