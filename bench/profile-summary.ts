@@ -8,6 +8,7 @@ import { record } from './lib/record';
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string };
+  children?: number[];
 }
 interface Profile {
   nodes: ProfileNode[];
@@ -48,10 +49,21 @@ function main(): void {
   if (!name || !file) throw new Error('usage: profile-summary <name> <file.cpuprofile> [what]');
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  /** Whether a sample ran under the pg driver (its socket writes are the statements it sends). */
+  const underPg = (id: number): boolean => {
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at))
+      if (/node_modules\/pg(-protocol)?\//.test(byId.get(at)!.callFrame.url)) return true;
+    return false;
+  };
   const us = new Map<string, number>();
   for (let i = 0; i < p.samples.length; i++) {
     const n = byId.get(p.samples[i]!)!;
-    const k = component(n.callFrame.url, n.callFrame.functionName);
+    let k = component(n.callFrame.url, n.callFrame.functionName);
+    // A socket write is one system call: per statement for Postgres, per request for HTTP.
+    if (k === 'socket writes (HTTP and Postgres)')
+      k = underPg(n.id) ? 'socket writes: Postgres statements' : 'socket writes: HTTP';
     us.set(k, (us.get(k) ?? 0) + (p.timeDeltas[i] ?? 0));
   }
   const total = [...us.values()].reduce((a, b) => a + b, 0);
