@@ -5,7 +5,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { NODE_ARGUMENTS } from '../lib/nodeArguments';
 
 const args = process.argv.slice(2);
 const compare = args.includes('--compare');
@@ -60,12 +59,9 @@ const before = compare ? readResults() : new Map<string, Json>();
 let failed = 0;
 for (const f of files) {
   console.log(`\n--- ${f}`);
-  // With the V8 flags the product runs with in Azure (lib/nodeArguments.ts).
-  const r = spawnSync(
-    process.execPath,
-    [...NODE_ARGUMENTS, '--import', 'tsx', '--expose-gc', path.join(__dirname, f)],
-    { stdio: 'inherit' },
-  );
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--expose-gc', path.join(__dirname, f)], {
+    stdio: 'inherit',
+  });
   if (r.status !== 0) failed++;
 }
 if (compare) {

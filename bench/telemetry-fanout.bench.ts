@@ -6,24 +6,19 @@
 // their median, as dag-fanout-10k does (its first job is the slowest in both modes: JIT, plans, pools);
 // the first job alone is reported too (`coldJob`). Both the medians of the two modes and the median of
 // the seven paired ratios (round i on / round i off: robust to the machine's load drifting between
-// rounds) are compared. Every process runs with the V8 flags the product is deployed with
-// (lib/nodeArguments.ts); a second series with V8's default heap sizes is reported beside it
-// (defaultV8Heap). With telemetry on, the process sends to a local ingestion endpoint (HTTPS,
-// test/support/ingestion.ts) that decodes what it receives.
+// rounds) are compared. With telemetry on, the process sends to a
+// local ingestion endpoint (HTTPS, test/support/ingestion.ts) that decodes what it receives.
 // Usage: npm run bench -- telemetry-fanout
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { dump } from 'js-yaml';
-import { NODE_ARGUMENTS } from '../lib/nodeArguments';
 import { startIngestionServer } from '../test/support/ingestion';
 import { median, record } from './lib/record';
 
 const CHILDREN = Number(process.env.BENCH_CHILDREN ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
-/** Rounds run with V8's default heap sizes (reported, not judged). */
-const DEFAULT_HEAP_ROUNDS = Number(process.env.BENCH_DEFAULT_HEAP_ROUNDS ?? 5);
 
 interface JobRun {
   ms: number;
@@ -41,7 +36,7 @@ interface RunResult {
   mode: 'off' | 'on';
   jobs: JobRun[];
   sdkLoaded: boolean;
-  /** The process's peak resident memory (the young generation's size shows here). */
+  /** The process's peak resident memory. */
   peakRssMiB: number;
   /** For the statistics below: the median job's (by wall time). */
   ms: number;
@@ -150,13 +145,9 @@ async function profileJobs(mode: 'off' | 'on'): Promise<{ stop(): Promise<void> 
   };
 }
 
-function runChild(
-  mode: 'off' | 'on',
-  env: Record<string, string>,
-  nodeArgs: readonly string[],
-): Promise<RunResult> {
+function runChild(mode: 'off' | 'on', env: Record<string, string>): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', __filename, '--child', mode], {
+    const p = spawn(process.execPath, ['--import', 'tsx', __filename, '--child', mode], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -170,61 +161,34 @@ function runChild(
   });
 }
 
-/** ROUNDS rounds of an off process then an on process, both with these V8 flags. */
-async function series(
-  ingest: Awaited<ReturnType<typeof startIngestionServer>>,
-  nodeArgs: readonly string[],
-  rounds: number,
-): Promise<{ off: RunResult[]; on: RunResult[] }> {
-  const off: RunResult[] = [];
-  const on: RunResult[] = [];
-  const flags = nodeArgs.join(' ') || 'V8 defaults';
-  for (let i = 0; i < rounds; i++) {
-    const o = await runChild('off', { APPLICATIONINSIGHTS_CONNECTION_STRING: '' }, nodeArgs);
-    console.log(`[${flags}] off: ${o.jobs.map((j) => Math.round(j.ms)).join(', ')} ms`);
-    off.push(o);
-    const n = await runChild(
-      'on',
-      { APPLICATIONINSIGHTS_CONNECTION_STRING: ingest.connectionString, NODE_EXTRA_CA_CERTS: ingest.caFile },
-      nodeArgs,
-    );
-    console.log(
-      `[${flags}] on: ${n.jobs.map((j) => Math.round(j.ms)).join(', ')} ms (envelopes so far: ${ingest.envelopes.length})`,
-    );
-    on.push(n);
-  }
-  return { off, on };
-}
-
-const pct = (x: number) => Math.round(x * 1000) / 10;
-
-/** Telemetry's cost in a series: by the medians of the two modes, and by the median of the paired rounds. */
-function slowdownOf({ off, on }: { off: RunResult[]; on: RunResult[] }) {
-  const offMs = median(off.map((r) => r.ms));
-  const onMs = median(on.map((r) => r.ms));
-  return {
-    offMs,
-    onMs,
-    slowdown: (onMs - offMs) / offMs,
-    // Round i's on-run ran right after its off-run: their ratio cancels load that drifts over the rounds.
-    paired: median(on.map((r, i) => r.ms / off[i]!.ms - 1)),
-  };
-}
-
 async function main() {
   const ingest = await startIngestionServer();
-  let judged: { off: RunResult[]; on: RunResult[] };
-  let defaults: { off: RunResult[]; on: RunResult[] };
+  const results: RunResult[] = [];
   try {
-    judged = await series(ingest, NODE_ARGUMENTS, ROUNDS);
-    // The same with V8's default heap sizes, for comparison (what the flags buy).
-    defaults = await series(ingest, [], DEFAULT_HEAP_ROUNDS);
+    for (let i = 0; i < ROUNDS; i++) {
+      const off = await runChild('off', { APPLICATIONINSIGHTS_CONNECTION_STRING: '' });
+      console.log(`off: ${off.jobs.map((j) => Math.round(j.ms)).join(', ')} ms`);
+      results.push(off);
+      const on = await runChild('on', {
+        APPLICATIONINSIGHTS_CONNECTION_STRING: ingest.connectionString,
+        NODE_EXTRA_CA_CERTS: ingest.caFile,
+      });
+      console.log(
+        `on: ${on.jobs.map((j) => Math.round(j.ms)).join(', ')} ms (envelopes so far: ${ingest.envelopes.length})`,
+      );
+      results.push(on);
+    }
   } finally {
     await ingest.stop();
   }
-  const { off, on } = judged;
-  const { offMs, onMs, slowdown, paired } = slowdownOf(judged);
-  const atDefaults = slowdownOf(defaults);
+  const off = results.filter((r) => r.mode === 'off');
+  const on = results.filter((r) => r.mode === 'on');
+  const offMs = median(off.map((r) => r.ms));
+  const onMs = median(on.map((r) => r.ms));
+  const slowdown = (onMs - offMs) / offMs;
+  // Round i's on-run ran right after its off-run: their ratio cancels load that drifts over the rounds.
+  const paired = median(on.map((r, i) => r.ms / off[i]!.ms - 1));
+  const pct = (x: number) => Math.round(x * 1000) / 10;
   const coldOff = median(off.map((r) => r.jobs[0]!.ms));
   const coldOn = median(on.map((r) => r.jobs[0]!.ms));
   const byKind: Record<string, number> = {};
@@ -262,7 +226,6 @@ async function main() {
     results: {
       children: CHILDREN,
       rounds: ROUNDS,
-      nodeArguments: NODE_ARGUMENTS.join(' '),
       medianSecondsOff: Math.round(offMs) / 1000,
       medianSecondsOn: Math.round(onMs) / 1000,
       slowdownPercent: pct(slowdown),
@@ -286,20 +249,6 @@ async function main() {
       peakRssMiB: { off: median(off.map((r) => r.peakRssMiB)), on: median(on.map((r) => r.peakRssMiB)) },
       postgresStatementsOff: off.map((r) => r.queries),
       postgresStatementsOn: on.map((r) => r.queries),
-      defaultV8Heap: {
-        rounds: DEFAULT_HEAP_ROUNDS,
-        medianSecondsOff: Math.round(atDefaults.offMs) / 1000,
-        medianSecondsOn: Math.round(atDefaults.onMs) / 1000,
-        slowdownPercent: pct(atDefaults.slowdown),
-        pairedMedianSlowdownPercent: pct(atDefaults.paired),
-        cpuSlowdownPercent: pct(
-          median(defaults.on.map((r) => r.cpuMs)) / median(defaults.off.map((r) => r.cpuMs)) - 1,
-        ),
-        peakRssMiB: {
-          off: median(defaults.off.map((r) => r.peakRssMiB)),
-          on: median(defaults.on.map((r) => r.peakRssMiB)),
-        },
-      },
       envelopesSentOn: ingest.envelopes.length,
       envelopesByKind: byKind,
       dependencyEnvelopes: Object.fromEntries(
@@ -309,7 +258,7 @@ async function main() {
       ),
     },
     notes:
-      'echo activity children (dag-fanout-10k); each round a fresh process (dev host + app) per mode, alternating off/on; on = applicationinsights 3.x exporting to a local HTTPS ingestion endpoint. Each process runs a 200-child warm-up, then three 10,000-child jobs (a Function App runs job after job) and counts their median, as dag-fanout-10k does (runs*, cpuMs*, postgresStatements*: per process; jobs*: every job); coldJob compares the first job of each process alone (JIT, query plans, pools and the SDK’s first use are paid there); the envelopes are those of every job of the on processes (both series). Every process runs with the V8 flags the product is deployed with (nodeArguments, lib/nodeArguments.ts: a 64 MiB young generation); defaultV8Heap is the same comparison with V8’s default heap sizes, reported and not judged.',
+      'echo activity children (dag-fanout-10k); each round a fresh process (dev host + app) per mode, alternating off/on; on = applicationinsights 3.x exporting to a local HTTPS ingestion endpoint. Each process runs a 200-child warm-up, then three 10,000-child jobs (a Function App runs job after job) and counts their median, as dag-fanout-10k does (runs*, cpuMs*, postgresStatements*: per process; jobs*: every job); coldJob compares the first job of each process alone (JIT, query plans, pools and the SDK’s first use are paid there); the envelopes are those of every job of the on processes.',
   });
 }
 

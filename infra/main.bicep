@@ -368,8 +368,6 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           { name: 'DAG_STORAGE_BLOB_URL', value: storage.outputs.dataBlobEndpoint }
           // The host stops reading a request body at the API's own 1 MiB limit (docs/api.md).
           { name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', value: '1048576' }
-          // V8 flags of the Node worker process: a 64 MiB young generation (lib/nodeArguments.ts).
-          { name: 'languageWorkers__node__arguments', value: '--max-semi-space-size=64' }
         ],
         dbSettings
       )

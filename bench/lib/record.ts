@@ -22,8 +22,6 @@ export function machine(): Record<string, unknown> {
     cpuModel: cpus[0]?.model,
     memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,
-    // The flags the benchmark's process ran with (bench/run.ts passes the deployed V8 flags).
-    nodeArguments: process.execArgv.filter((a) => a.startsWith('--max-')).join(' '),
     platform: `${os.platform()} ${os.release()}`,
     // The machine is shared (other processes, other benchmarks): load average when the result was
     // recorded (1, 5, 15 min), so that noisy numbers can be told apart.

@@ -9,7 +9,6 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv from 'ajv-draft-04';
 import { describe, expect, it } from 'vitest';
-import { NODE_ARGUMENTS } from '../../lib/nodeArguments';
 
 const ROOT = path.join(__dirname, '..', '..');
 const read = (f: string) => readFileSync(path.join(ROOT, f), 'utf8');
@@ -222,13 +221,7 @@ describe('local.settings.example.json', () => {
     expect(missingSettings(without, readByCode)).toEqual(['DAG_TASK_HUB']);
     // Nothing in the example that no code reads (stale settings), besides the Functions host's own
     // (Core Tools reads them; the dev host honours the body limit too).
-    const hostSettings = [
-      'FUNCTIONS_WORKER_RUNTIME',
-      'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT',
-      'languageWorkers__node__arguments',
-    ];
-    // `func start` runs the Node worker with the V8 flags it is deployed with.
-    expect(example.Values.languageWorkers__node__arguments).toBe(NODE_ARGUMENTS.join(' '));
+    const hostSettings = ['FUNCTIONS_WORKER_RUNTIME', 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT'];
     const extra = Object.keys(example.Values).filter((k) => !readByCode.has(k) && !hostSettings.includes(k));
     expect(extra).toEqual([]);
   });

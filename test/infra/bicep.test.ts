@@ -20,7 +20,6 @@ import {
   type TypeRef,
   type Value,
 } from '../support/bicep';
-import { NODE_ARGUMENTS } from '../../lib/nodeArguments';
 
 const ROOT = path.join(__dirname, '..', '..');
 const INFRA = path.join(ROOT, 'infra');
@@ -669,17 +668,6 @@ describe('infra: the worker, queues, runtime', () => {
     const docker = readFileSync(path.join(ROOT, 'container-worker', 'Dockerfile'), 'utf8');
     expect(docker).toMatch(/^ARG NODE_IMAGE=node:22-/m);
     expect(docker).toMatch(/COPY --from=build .* \/app\/db\/migrations \.\/db\/migrations/);
-  });
-
-  it('the Function App worker and the container worker run with the V8 flags of lib/nodeArguments.ts', () => {
-    const settings = settingsIn(
-      propOf(propOf(propOf(named('functionApp').value, 'properties'), 'siteConfig'), 'appSettings'),
-    );
-    expect(settings.get('languageWorkers__node__arguments')).toBe(NODE_ARGUMENTS.join(' '));
-    const docker = readFileSync(path.join(ROOT, 'container-worker', 'Dockerfile'), 'utf8');
-    const cmd = /^CMD (\[.*\])$/m.exec(docker)?.[1];
-    expect(cmd, 'the Dockerfile has a CMD in exec form').toBeDefined();
-    expect(JSON.parse(cmd!)).toEqual(['node', ...NODE_ARGUMENTS, 'dist/container-worker/main.js']);
   });
 
   it('Flex Consumption sets no app setting the plan rejects, and no secret is an app setting', () => {
