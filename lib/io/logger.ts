@@ -68,14 +68,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     write: options.write ?? toStreams,
     fields: options.fields ?? {},
   };
-  return makeLogger(o, o.fields);
+  return new FieldLogger(o, o.fields);
 }
 
 type ResolvedOptions = Required<Pick<LoggerOptions, 'level' | 'format' | 'write'>> & LoggerOptions;
-
-function makeLogger(o: ResolvedOptions, base: LogFields): Logger {
-  return new FieldLogger(o, RANK[o.level], base);
-}
 
 /**
  * One object per logger and its methods on the prototype: a child is one allocation (a fan-out makes
@@ -84,7 +80,6 @@ function makeLogger(o: ResolvedOptions, base: LogFields): Logger {
 class FieldLogger implements Logger {
   constructor(
     private readonly o: ResolvedOptions,
-    private readonly min: number,
     private readonly base: LogFields,
   ) {}
 
@@ -101,12 +96,12 @@ class FieldLogger implements Logger {
     this.emit('error', message, data);
   }
   child(more: LogFields): Logger {
-    return new FieldLogger(this.o, this.min, { ...this.base, ...more });
+    return new FieldLogger(this.o, { ...this.base, ...more });
   }
 
   private emit(level: RecordLevel, message: string, data?: LogFields): void {
     const o = this.o;
-    if (RANK[level] < this.min) return;
+    if (RANK[level] < RANK[o.level]) return;
     let all = { ...this.base, ...data };
     if (o.onRecord) {
       const r = o.onRecord(level, message, all);
