@@ -114,26 +114,25 @@ export class DurableOperations {
 
   async raiseEvent(instanceId: string, eventName: string, dataJson: string | null): Promise<void> {
     if (!eventName) throw new DevHostError('bad-request', 'raiseEvent: the event name is empty');
-    const r = await this.requireRunning(instanceId, 'raise an event on');
-    await this.store.enqueueEvents([
-      {
-        instanceId: r.instanceId,
-        executionId: null,
-        event: newEvent(EventType.EventRaised, { Name: eventName, Input: dataJson }),
-      },
-    ]);
-    this.dispatcher.markReady([instanceId]);
+    await this.sendToRunning(
+      instanceId,
+      newEvent(EventType.EventRaised, { Name: eventName, Input: dataJson }),
+      'raise an event on',
+    );
   }
 
   async terminate(instanceId: string, reason: string): Promise<void> {
-    const r = await this.requireRunning(instanceId, 'terminate');
-    await this.store.enqueueEvents([
-      {
-        instanceId: r.instanceId,
-        executionId: null,
-        event: newEvent(EventType.ExecutionTerminated, { Input: reason }),
-      },
-    ]);
+    await this.sendToRunning(
+      instanceId,
+      newEvent(EventType.ExecutionTerminated, { Input: reason }),
+      'terminate',
+    );
+  }
+
+  /** Queues the event if the instance exists and has not ended (checked in the same statement). */
+  private async sendToRunning(instanceId: string, event: HistoryEvent, what: string): Promise<void> {
+    const [outcome] = await this.store.sendToRunning([{ instanceId, executionId: null, event }]);
+    if (!outcome?.queued) throw notRunning(instanceId, outcome?.runtimeStatus, what);
     this.dispatcher.markReady([instanceId]);
   }
 
@@ -167,18 +166,13 @@ export class DurableOperations {
       await this.dispatcher.waitForChange(instanceId, Math.min(left, 250));
     }
   }
+}
 
-  private async requireRunning(instanceId: string, what: string): Promise<InstanceRecord> {
-    const r = await this.store.getInstance(instanceId);
-    if (!r) throw new DevHostError('not-found', `No instance with ID '${instanceId}' to ${what}`);
-    if (isTerminal(r.runtimeStatus)) {
-      throw new DevHostError(
-        'gone',
-        `Cannot ${what} instance '${instanceId}': it is already ${r.runtimeStatus}`,
-      );
-    }
-    return r;
-  }
+/** Why an event was not queued: no such instance (404), or it has ended (410), as the extension answers. */
+function notRunning(instanceId: string, status: string | undefined, what: string): DevHostError {
+  if (status === undefined)
+    return new DevHostError('not-found', `No instance with ID '${instanceId}' to ${what}`);
+  return new DevHostError('gone', `Cannot ${what} instance '${instanceId}': it is already ${status}`);
 }
 
 export function validateInstanceId(id: string): void {

@@ -1,14 +1,9 @@
 // The job orchestration (SPEC §2): loads the pinned workflow skeleton, then runs the scheduler
 // loop until the job ends. Postgres is written by the activities; this function is control flow.
 import type * as df from 'durable-functions';
-import {
-  ACTIVITY,
-  JobOrchestrationInputSchema,
-  LoadJobOutputSchema,
-  type RecordTransitionsInput,
-} from '../activities/contracts';
-import { compilePlan } from '../dag/compilePlan';
+import { ACTIVITY, JobOrchestrationInputSchema, type RecordTransitionsInput } from '../activities/contracts';
 import { initJobState, rerunJobState } from '../dag/initJobState';
+import { pinnedPlan } from './pinnedPlan';
 import { runScheduler } from './runScheduler';
 import { retryOptions } from './retryOptions';
 
@@ -20,10 +15,14 @@ export interface JobResult {
 
 export function* dagJob(context: df.OrchestrationContext): Generator<df.Task, JobResult, unknown> {
   const input = JobOrchestrationInputSchema.parse(context.df.getInput());
-  const loaded = LoadJobOutputSchema.parse(
+  // Before the first yield this is the time of the execution's first episode, in every replay.
+  const execution = `${context.df.instanceId}@${context.df.currentUtcDateTime.getTime()}`;
+  const pinned = pinnedPlan(
+    execution,
     yield context.df.callActivityWithRetry(ACTIVITY.loadJob, retryOptions(), { jobId: input.jobId }),
   );
-  if (!loaded.ok) {
+  if (!pinned.ok) {
+    const { loaded } = pinned;
     // The job row is missing or its pinned workflow cannot run: record the failure and stop.
     const at = context.df.currentUtcDateTime.getTime();
     const record: RecordTransitionsInput = {
@@ -34,7 +33,7 @@ export function* dagJob(context: df.OrchestrationContext): Generator<df.Task, Jo
     yield context.df.callActivityWithRetry(ACTIVITY.recordTransitions, retryOptions(), record);
     return { jobId: input.jobId, status: 'failed', error: loaded.error };
   }
-  const plan = compilePlan(loaded.workflow);
+  const { loaded, plan } = pinned;
   let state = loaded.previous
     ? rerunJobState(
         plan,

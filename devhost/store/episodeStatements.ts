@@ -13,6 +13,7 @@ import {
   type EpisodeCommit,
   type EventMessage,
   type InstanceRecord,
+  type SendOutcome,
 } from './instanceStore';
 import { newExecutionId } from './memoryStore';
 
@@ -83,30 +84,42 @@ export async function startInstances(
   return { started: r.rows.map((x) => ({ instanceId: x.instance_id, replaced: x.replaced })) };
 }
 
-export async function insertEvents(
+/**
+ * Queues one event per message for instances that exist and have not ended, in one statement (a
+ * client's raise or terminate; concurrent ones are batched by the store). Says, in input order,
+ * whether each was queued, else the instance's status (null: no such instance). The check and the
+ * insert are one statement, so a client never learns "queued" for an instance it saw finished.
+ */
+export async function sendToRunningInstances(
   s: StoreSql,
   c: pg.ClientBase | pg.Pool,
   messages: EventMessage[],
-): Promise<void> {
-  await c.query({
-    name: `devhost_events_${s.schema}`,
+): Promise<SendOutcome[]> {
+  const r = await c.query<{ status: string | null; queued: boolean }>({
+    name: `devhost_send_${s.schema}`,
     text: `WITH m AS (
+       SELECT m.ord, m.instance_id, m.event, i.runtime_status, i.runtime_status NOT IN ${TERMINAL_STATUSES} AS open
+       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS m(instance_id, event, ord)
+       LEFT JOIN ${s.t('instances')} i ON i.instance_id = m.instance_id
+     ), ins AS (
        INSERT INTO ${s.t('new_events')} (instance_id, execution_id, event, visible_at)
-       SELECT m.instance_id, m.execution_id, m.event, coalesce(m.visible_at, now())
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS m(instance_id, execution_id, event, visible_at)
-       WHERE EXISTS (SELECT 1 FROM ${s.t('instances')} i WHERE i.instance_id = m.instance_id)
-       RETURNING instance_id, visible_at
+       SELECT m.instance_id, NULL, m.event, now() FROM m WHERE m.open ORDER BY m.ord
+       RETURNING instance_id
+     ), ntf AS (
+       SELECT pg_notify($3, $4 || '|i|' || instance_id) FROM (SELECT DISTINCT instance_id FROM ins) x
      )
-     SELECT pg_notify($5, $6 || '|i|' || instance_id) FROM (SELECT DISTINCT instance_id FROM m WHERE visible_at <= now()) x`,
+     SELECT m.runtime_status AS status, coalesce(m.open, false) AS queued, (SELECT count(*) FROM ntf) AS notified
+     FROM m ORDER BY m.ord`,
     values: [
       messages.map((m) => m.instanceId),
-      messages.map((m) => m.executionId),
       messages.map((m) => JSON.stringify(m.event)),
-      messages.map((m) => m.visibleAt ?? null),
       s.channel,
       s.owner,
     ],
   });
+  return r.rows.map((x) =>
+    x.queued ? { queued: true } : { queued: false, runtimeStatus: x.status ?? undefined },
+  );
 }
 
 export async function readHistory(

@@ -41,6 +41,9 @@ export interface EventMessage {
   visibleAt?: Date;
 }
 
+/** What became of an event sent to an instance: queued, or not (runtimeStatus: its status when it has ended, undefined when it does not exist). */
+export type SendOutcome = { queued: true } | { queued: false; runtimeStatus?: string };
+
 export interface ActivityWorkItem {
   id: string;
   /** Which claim of this host owns the item (a store-specific token; results are accepted only with it). */
@@ -144,7 +147,12 @@ export interface InstanceStore {
   onExternalWork(listener: (instanceIds: string[], activities: boolean) => void): void;
   /** Creates the instance and its ExecutionStarted event; replaces a finished instance with that id. */
   createInstance(req: CreateInstanceRequest): Promise<'created' | 'replaced'>;
-  enqueueEvents(messages: EventMessage[]): Promise<void>;
+  /**
+   * Queues each message's event (no delay, any execution) if its instance exists and has not ended,
+   * checked and queued atomically; says what became of each, in input order. Committed durably
+   * before it resolves: what a client's raise or terminate is acknowledged with.
+   */
+  sendToRunning(messages: EventMessage[]): Promise<SendOutcome[]>;
   claimEpisode(instanceId: string): Promise<EpisodeClaim | undefined>;
   findReadyInstances(limit: number): Promise<string[]>;
   /** Earliest future visibility time of a queued event (the next durable timer). */

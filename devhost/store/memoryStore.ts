@@ -19,6 +19,7 @@ import {
   type InstanceRecord,
   type InstanceStore,
   type QueuedEvent,
+  type SendOutcome,
 } from './instanceStore';
 
 interface MemEvent extends QueuedEvent {
@@ -98,11 +99,15 @@ export class MemoryStore implements InstanceStore {
     if (visibleAt > Date.now()) heapPush(this.timers, [visibleAt, inst.record.instanceId]);
   }
 
-  async enqueueEvents(messages: EventMessage[]): Promise<void> {
-    for (const m of messages) {
+  async sendToRunning(messages: EventMessage[]): Promise<SendOutcome[]> {
+    return messages.map((m) => {
       const inst = this.instances.get(m.instanceId);
-      if (inst) this.push(inst, m);
-    }
+      if (!inst) return { queued: false };
+      if (isTerminal(inst.record.runtimeStatus))
+        return { queued: false, runtimeStatus: inst.record.runtimeStatus };
+      this.push(inst, { instanceId: m.instanceId, executionId: null, event: m.event });
+      return { queued: true };
+    });
   }
 
   async claimEpisode(instanceId: string): Promise<EpisodeClaim | undefined> {

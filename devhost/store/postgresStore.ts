@@ -21,8 +21,16 @@ import {
   type InstanceRecord,
   type InstanceStore,
   type QueuedEvent,
+  type SendOutcome,
 } from './instanceStore';
-import { applyCommit, insertEvents, readHistory, startInstances, type StoreSql } from './episodeStatements';
+import {
+  applyCommit,
+  readHistory,
+  sendToRunningInstances,
+  startInstances,
+  type StoreSql,
+} from './episodeStatements';
+import { GroupCommit } from './groupCommit';
 import { toRecord, type InstanceRow } from './instanceRow';
 import { quoteIdent, storeDdl } from './postgresDdl';
 
@@ -38,6 +46,9 @@ function withSessionOption(connectionString: string, option: string): string | u
     return undefined;
   }
 }
+
+/** Events per statement of a group commit (sendToRunning). */
+const maxSendBatch = 1000;
 
 function newOwnerKey(): string {
   return randomBytes(8).readBigInt64BE().toString();
@@ -68,6 +79,10 @@ export class PostgresStore implements InstanceStore {
   private closed = false;
   private listenerConnectedOnce = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly sends = new GroupCommit<EventMessage, SendOutcome>(
+    (messages) => sendToRunningInstances(this.sql(), this.syncPool, messages),
+    maxSendBatch,
+  );
 
   constructor(private readonly o: PostgresStoreOptions) {
     if (!/^[A-Za-z_][A-Za-z0-9_]{0,50}$/.test(o.schema)) {
@@ -236,14 +251,9 @@ export class PostgresStore implements InstanceStore {
     return first.replaced ? 'replaced' : 'created';
   }
 
-  /**
-   * Creates instances (or replaces finished ones with the same id) with their ExecutionStarted
-   * events in one statement. Ids whose instance is still running are returned as conflicts.
-   */
-
-  async enqueueEvents(messages: EventMessage[]): Promise<void> {
-    if (!messages.length) return;
-    await insertEvents(this.sql(), this.syncPool, messages);
+  /** Raises and terminations: concurrent ones share a statement (group commit). */
+  sendToRunning(messages: EventMessage[]): Promise<SendOutcome[]> {
+    return this.sends.run(messages);
   }
 
   async claimEpisode(instanceId: string): Promise<EpisodeClaim | undefined> {

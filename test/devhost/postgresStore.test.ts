@@ -1,6 +1,7 @@
 // The Postgres store: the same Durable flows as the memory store, durable timers and work surviving a
 // restart of the host, and two hosts sharing one schema (claims with FOR UPDATE SKIP LOCKED,
 // wake-ups with LISTEN/NOTIFY).
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { EventType, startDevHost, type DevHost, type DevHostOptions } from '../../devhost';
 import { useTestSchema } from '../support/pg';
@@ -100,6 +101,37 @@ describe('dev host: Postgres store', () => {
       expect(a.stats().activities.completed + b.stats().activities.completed).toBe(180);
     } finally {
       await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
+  it('raises events in one statement per group: checked and queued together, unknown 404, finished 410', async () => {
+    const host = await start();
+    const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+    const original = proto.query;
+    let sends = 0;
+    proto.query = function (this: unknown, ...args: unknown[]) {
+      const q = args[0] as { name?: string } | string;
+      if (typeof q === 'object' && q?.name?.startsWith('devhost_send_')) sends++;
+      return original.apply(this, args);
+    };
+    try {
+      const ids = await Promise.all(Array.from({ length: 20 }, () => host.startNew('waitForever')));
+      for (const id of ids)
+        await waitFor(async () => (await host.getStatus(id))?.runtimeStatus === 'Running');
+      // Issued together: the first goes out alone, the 20 that arrive while it is in flight share one.
+      const outcomes = await Promise.allSettled([
+        ...ids.map((id) => host.raiseEvent(id, 'never', { id })),
+        host.raiseEvent('pg-no-such-instance', 'never'),
+      ]);
+      expect(sends).toBe(2);
+      expect(outcomes.slice(0, 20).every((o) => o.status === 'fulfilled')).toBe(true);
+      expect(outcomes[20]).toMatchObject({ status: 'rejected', reason: { code: 'not-found' } });
+      for (const id of ids) expect((await host.waitForCompletion(id)).runtimeStatus).toBe('Completed');
+      await expect(host.raiseEvent(ids[0]!, 'never')).rejects.toMatchObject({ code: 'gone' });
+      await expect(host.terminate(ids[1]!, 'late')).rejects.toMatchObject({ code: 'gone' });
+    } finally {
+      proto.query = original;
+      await host.stop();
     }
   });
 });

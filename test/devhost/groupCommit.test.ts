@@ -1,0 +1,45 @@
+// GroupCommit (devhost/store/groupCommit.ts): concurrent calls share a statement, each gets its own
+// outputs in order, a failed statement fails exactly its calls, and a lone call never waits.
+import { describe, expect, it } from 'vitest';
+import { GroupCommit } from '../../devhost/store/groupCommit';
+
+function recorder(fail?: (items: number[]) => boolean) {
+  const statements: number[][] = [];
+  const g = new GroupCommit<number, string>(async (items) => {
+    statements.push(items);
+    await new Promise((r) => setTimeout(r, 5));
+    if (fail?.(items)) throw new Error(`statement of ${items.join(',')} failed`);
+    return items.map((i) => `out${i}`);
+  }, 4);
+  return { g, statements };
+}
+
+describe('GroupCommit', () => {
+  it('sends a lone call at once and groups the calls that arrive while it is in flight', async () => {
+    const { g, statements } = recorder();
+    const results = await Promise.all([g.run([1]), g.run([2]), g.run([3, 4]), g.run([5, 6])]);
+    expect(results).toEqual([['out1'], ['out2'], ['out3', 'out4'], ['out5', 'out6']]);
+    expect(statements).toEqual([[1], [2, 3, 4], [5, 6]]); // at most 4 items per statement
+    expect(await g.run([])).toEqual([]);
+    expect(statements).toHaveLength(3);
+  });
+
+  it('a call larger than the bound goes out alone, whole', async () => {
+    const { g, statements } = recorder();
+    await Promise.all([g.run([1]), g.run([2, 3, 4, 5, 6, 7])]);
+    expect(statements).toEqual([[1], [2, 3, 4, 5, 6, 7]]);
+  });
+
+  it('a failed statement rejects its calls only; the next statement still goes out', async () => {
+    const { g, statements } = recorder((items) => items.includes(2));
+    const r = await Promise.allSettled([g.run([1]), g.run([2]), g.run([3]), g.run([4, 5, 6])]);
+    expect(statements).toEqual([[1], [2, 3], [4, 5, 6]]);
+    expect(r.map((x) => x.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    expect((r[1] as PromiseRejectedResult).reason.message).toBe('statement of 2,3 failed');
+  });
+
+  it('a statement answering the wrong number of outputs fails its calls instead of misrouting them', async () => {
+    const g = new GroupCommit<number, number>(async (items) => items.slice(1), 10);
+    await expect(g.run([1, 2])).rejects.toThrow(/1 outputs for 2 items/);
+  });
+});
