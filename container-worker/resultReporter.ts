@@ -5,7 +5,7 @@ import type { ContainerResultMessage, ContainerTaskMessage } from '../lib/contai
 import { retryDelaySeconds } from '../dag/retryDelay';
 import type { RetryPolicy } from '../dag/workflowModel';
 import {
-  recordTaskResult,
+  recordTaskResults,
   retryPolicyOf,
   type Preflight,
   type TaskResultInput,
@@ -14,6 +14,7 @@ import {
 import type { Logger } from '../handlers/createLogger';
 import { errorMessage, type AttemptResult } from '../handlers/executeHandler';
 import { currentTraceparent, reportResultRecorded } from '../handlers/telemetry';
+import { GroupCommit } from '../lib/groupCommit';
 import { ResultBatcher } from './resultBatcher';
 import type { AttemptIdentity } from './taskMessageCodec';
 import type { WorkerContext } from './workerContext';
@@ -21,6 +22,8 @@ import { withRetry } from './withRetry';
 
 /** A result message send that takes longer is abandoned and retried. */
 const RESULT_SEND_TIMEOUT_MS = 30_000;
+/** Results per statement when several tasks finish together. */
+const RESULTS_PER_STATEMENT = 100;
 
 /** What recordAndReport needs of a message: an attempt and where its result goes. */
 export type ReportedAttempt = AttemptIdentity & { reply_to?: string; result_queue?: string };
@@ -36,9 +39,15 @@ export interface AttemptOutcome {
 
 export class ResultReporter {
   private readonly results: ResultBatcher;
+  /** Results of tasks that finish while one is being recorded share the next statement. */
+  private readonly recording: GroupCommit<TaskResultInput, TaskResultOutcome>;
   private readonly policyCache = new Map<string, RetryPolicy | undefined>();
 
   constructor(private readonly ctx: WorkerContext) {
+    this.recording = new GroupCommit(
+      (inputs) => recordTaskResults(ctx.pool, ctx.schema, inputs, { sourceApp: ctx.sourceApp }),
+      RESULTS_PER_STATEMENT,
+    );
     this.results = new ResultBatcher((queue, text) =>
       withRetry(ctx.log, 'send the result', async () => {
         // Bounded: one send in flight carries every waiting result, so a hung request must not
@@ -82,9 +91,10 @@ export class ResultReporter {
     const t0 = Date.now();
     let outcome: TaskResultOutcome;
     try {
-      outcome = await withRetry(ctx.log, 'record the result', () =>
-        recordTaskResult(ctx.pool, ctx.schema, input, { sourceApp: ctx.sourceApp }),
-      );
+      outcome = await withRetry(ctx.log, 'record the result', async () => {
+        const [recorded] = await this.recording.run([input]);
+        return recorded!;
+      });
     } catch (err) {
       log.error('could not record the task result in Postgres', { error: errorMessage(err) });
       ctx.pause();

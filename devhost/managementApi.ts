@@ -197,14 +197,30 @@ async function route(req: HostRequest, rawPath: string, ctx: ManagementContext):
     }
   }
   if (head === 'instances' && a && b === 'raiseEvent' && c && m === 'POST') {
-    // HandleRaiseEventRequestAsync: 404 / 410 first, then only application/json bodies.
+    // HandleRaiseEventRequestAsync: 404 / 410 first, then only application/json bodies. A valid
+    // request is checked and queued by one statement; only a bad one reads the instance first.
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    let body: string | null | undefined;
+    try {
+      if (type === 'application/json') body = bodyJson(req, 'raise event');
+    } catch {
+      body = undefined;
+    }
+    if (body !== undefined) {
+      try {
+        await ctx.ops.raiseEvent(a, c, body);
+        return { status: 202 };
+      } catch (err) {
+        if (!(err instanceof DevHostError) || (err.code !== 'not-found' && err.code !== 'gone')) throw err;
+      }
+    }
     const s = await ctx.ops.getStatus(a, { showInput: false });
     if (!s) return errorResponse(404, 'not-found', `No instance with ID '${a}'`);
     if (isTerminal(s.runtimeStatus)) return { status: 410 };
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/json') {
       return errorResponse(400, 'bad-request', 'Only application/json request content is supported');
     }
+    // The body is not JSON (this throws the 400), or the instance ended just now (raise again: 410).
     await ctx.ops.raiseEvent(a, c, bodyJson(req, 'raise event'));
     return { status: 202 };
   }

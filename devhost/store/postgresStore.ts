@@ -30,7 +30,7 @@ import {
   startInstances,
   type StoreSql,
 } from './episodeStatements';
-import { GroupCommit } from './groupCommit';
+import { GroupCommit } from '../../lib/groupCommit';
 import { toRecord, type InstanceRow } from './instanceRow';
 import { quoteIdent, storeDdl } from './postgresDdl';
 

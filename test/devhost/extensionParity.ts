@@ -200,17 +200,22 @@ export function defineParityTests(host: () => DevHost, logLines: string[]): void
     it('takes only application/json event bodies, after 404 and 410', async () => {
       const id = await host().startNew('waitForDone', { instanceId: 'http-event' });
       await running(id);
-      const raise = (type: string, target = id) =>
+      const raise = (type: string, target = id, body = '"x"') =>
         rpc(`instances/${target}/raiseEvent/done`, {
           method: 'POST',
           headers: { 'content-type': type },
-          body: '"x"',
+          body,
         });
       expect((await raise('text/plain')).status).toBe(400);
       expect((await raise('text/plain', 'no-such-instance')).status).toBe(404);
+      expect((await raise('application/json', 'no-such-instance')).status).toBe(404);
+      expect((await raise('application/json', 'no-such-instance', '{bad')).status).toBe(404);
+      expect((await raise('application/json', id, '{bad')).status).toBe(400);
       expect((await raise('application/json; charset=utf-8')).status).toBe(202);
       await host().waitForCompletion(id);
       expect((await raise('text/plain')).status).toBe(410);
+      expect((await raise('application/json')).status).toBe(410);
+      expect((await raise('application/json', id, '{bad')).status).toBe(410);
     });
 
     it('ignores unknown runtimeStatus values', async () => {

@@ -1,10 +1,10 @@
 // The Postgres store: the same Durable flows as the memory store, durable timers and work surviving a
 // restart of the host, and two hosts sharing one schema (claims with FOR UPDATE SKIP LOCKED,
 // wake-ups with LISTEN/NOTIFY).
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { EventType, startDevHost, type DevHost, type DevHostOptions } from '../../devhost';
 import { useTestSchema } from '../support/pg';
+import { countStatements } from '../support/pgCounter';
 import { count, sampleApp, waitFor } from './helpers';
 
 // The dev host's own store is a local tool's, not the app's: it creates its tables, so it connects as the
@@ -106,14 +106,7 @@ describe('dev host: Postgres store', () => {
 
   it('raises events in one statement per group: checked and queued together, unknown 404, finished 410', async () => {
     const host = await start();
-    const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
-    const original = proto.query;
-    let sends = 0;
-    proto.query = function (this: unknown, ...args: unknown[]) {
-      const q = args[0] as { name?: string } | string;
-      if (typeof q === 'object' && q?.name?.startsWith('devhost_send_')) sends++;
-      return original.apply(this, args);
-    };
+    const sends = countStatements((q) => !!q.name?.startsWith('devhost_send_'));
     try {
       const ids = await Promise.all(Array.from({ length: 20 }, () => host.startNew('waitForever')));
       for (const id of ids)
@@ -123,14 +116,14 @@ describe('dev host: Postgres store', () => {
         ...ids.map((id) => host.raiseEvent(id, 'never', { id })),
         host.raiseEvent('pg-no-such-instance', 'never'),
       ]);
-      expect(sends).toBe(2);
+      expect(sends.count()).toBe(2);
       expect(outcomes.slice(0, 20).every((o) => o.status === 'fulfilled')).toBe(true);
       expect(outcomes[20]).toMatchObject({ status: 'rejected', reason: { code: 'not-found' } });
       for (const id of ids) expect((await host.waitForCompletion(id)).runtimeStatus).toBe('Completed');
       await expect(host.raiseEvent(ids[0]!, 'never')).rejects.toMatchObject({ code: 'gone' });
       await expect(host.terminate(ids[1]!, 'late')).rejects.toMatchObject({ code: 'gone' });
     } finally {
-      proto.query = original;
+      sends.stop();
       await host.stop();
     }
   });

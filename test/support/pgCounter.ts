@@ -26,3 +26,28 @@ export function installPgCounter(): void {
 export function pgCounts(): Record<string, number> {
   return Object.fromEntries(counts);
 }
+
+/**
+ * Counts the statements sent in this process that `match` (by text or prepared-statement name)
+ * until `stop()` is called, which also restores pg. For tests that need the round trips of one kind.
+ */
+export function countStatements(match: (q: { text: string; name?: string }) => boolean): {
+  count(): number;
+  stop(): void;
+} {
+  const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const original = proto.query;
+  let n = 0;
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    const q = args[0] as { text?: string; name?: string } | string;
+    const text = typeof q === 'string' ? q : (q?.text ?? '');
+    if (match({ text, ...(typeof q === 'object' && q?.name ? { name: q.name } : {}) })) n++;
+    return original.apply(this, args);
+  };
+  return {
+    count: () => n,
+    stop: () => {
+      proto.query = original;
+    },
+  };
+}

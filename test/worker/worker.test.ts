@@ -10,6 +10,7 @@ import {
 } from '../../lib/containerMessages';
 import { markTaskStarted, recordTaskResult, transitionNode } from '../../db';
 import { createLogger } from '../../handlers/createLogger';
+import { countStatements } from '../support/pgCounter';
 import {
   approximateCount,
   dispatchAttempt,
@@ -353,7 +354,7 @@ function ids(t: { jobId: string; nodeId: string; taskId: string }) {
 }
 
 describe('container worker: result messages under load', () => {
-  it('results finishing together share queue messages (group commit); each result is sent exactly once, after Postgres', async () => {
+  it('results finishing together share statements and queue messages (group commit); each result is sent exactly once, after Postgres', async () => {
     const s = await setup();
     const tasks = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
@@ -366,8 +367,13 @@ describe('container worker: result messages under load', () => {
       ),
     );
     await Promise.all(tasks.map((t) => send(s.tasks, t.message)));
+    const recordings = countStatements((q) => /INSERT INTO \S*dag_task_results/.test(q.text));
     const w = await s.start({ maxConcurrent: 16 });
     await waitFor('every result sent', () => w.stats().resultsSent === 40, 60_000);
+    recordings.stop();
+    // Results recorded while another recording is in flight share its next statement.
+    expect(recordings.count()).toBeGreaterThan(0);
+    expect(recordings.count()).toBeLessThan(40);
     await waitFor('task queue empty', async () => (await approximateCount(s.tasks)) === 0);
     const messages: unknown[] = [];
     for (;;) {
