@@ -3,10 +3,17 @@
 // defer / poison, or start (take over) the attempt and run it while the supervisor keeps its lease
 // and heartbeat → record and send the result → delete the message.
 import type { ContainerTaskMessage } from '../lib/containerMessages';
-import { claimRunningTask, markTaskStarted, preflightTask, type Preflight } from '../db';
+import {
+  claimRunningTask,
+  markTaskStarted,
+  preflightTasks,
+  type Preflight,
+  type PreflightInput,
+} from '../db';
 import type { Logger } from '../handlers/createLogger';
 import { executeHandler, type AttemptResult, type ExecuteDeps } from '../handlers/executeHandler';
 import { metrics, trackException, withSpan } from '../handlers/telemetry';
+import { GroupCommit } from '../lib/groupCommit';
 import { decideDelivery, decideMessage } from './decideMessage';
 import type { ActiveTask, Held, MessageLease } from './messageLease';
 import {
@@ -18,6 +25,9 @@ import {
 import { attemptIds, type Supervisor } from './supervisor';
 import { decodeTaskMessage } from './taskMessageCodec';
 import type { WorkerContext } from './workerContext';
+
+/** Messages looked at per statement (a receive brings at most 32). */
+const PREFLIGHTS_PER_STATEMENT = 64;
 
 export interface MessageHandlerDeps {
   ctx: WorkerContext;
@@ -37,7 +47,15 @@ export class MessageHandler {
   /** Other copies of a task received while it was claimed or running: deleted once it finished. */
   private readonly copies = new Map<string, Held[]>();
 
-  constructor(private readonly d: MessageHandlerDeps) {}
+  /** The messages of one receive are looked at (and started) together: one statement, not one each. */
+  private readonly preflights: GroupCommit<PreflightInput, Preflight>;
+
+  constructor(private readonly d: MessageHandlerDeps) {
+    this.preflights = new GroupCommit(
+      (inputs) => preflightTasks(d.ctx.pool, d.ctx.schema, inputs),
+      PREFLIGHTS_PER_STATEMENT,
+    );
+  }
 
   async handle(h: Held): Promise<void> {
     const { ctx, lease, supervisor } = this.d;
@@ -99,18 +117,21 @@ export class MessageHandler {
   private async process(h: Held, m: ContainerTaskMessage, log: Logger): Promise<void> {
     const { ctx, lease, reporter } = this.d;
     let t0 = Date.now();
-    const pre = await preflightTask(ctx.pool, ctx.schema, {
-      jobId: m.job_id,
-      nodeId: m.node_id,
-      taskId: m.task_id,
-      withParams: m.params_in_db,
-      // Starting the attempt in the same statement saves a round trip on every task.
-      start: {
-        workerId: ctx.workerId,
-        sourceApp: ctx.sourceApp,
-        mayRun: h.dequeueCount <= this.d.maxDequeueCount,
+    const [pre] = await this.preflights.run([
+      {
+        jobId: m.job_id,
+        nodeId: m.node_id,
+        taskId: m.task_id,
+        withParams: m.params_in_db,
+        // Starting the attempt in the same statement saves a round trip on every task.
+        start: {
+          workerId: ctx.workerId,
+          sourceApp: ctx.sourceApp,
+          mayRun: h.dequeueCount <= this.d.maxDequeueCount,
+        },
       },
-    });
+    ]);
+    if (!pre) throw new Error(`no preflight answer for ${m.task_id}`);
     ctx.phase('preflight', Date.now() - t0);
     const d = decideMessage(pre, m, h.dequeueCount, pre.checkedAt.getTime(), {
       queue: h.queue,

@@ -11,6 +11,7 @@ import { query, type Queryable } from './queryable';
 import { recordSource, type RecordColumns } from './recordSource';
 import { sql } from './sql';
 import { taskStartTransition } from './taskResultRepository';
+import { DbValidationError } from './errors';
 
 export interface Preflight {
   node: {
@@ -70,6 +71,24 @@ export interface PreflightStart {
   mayRun: boolean;
 }
 
+/** One message's preflight (preflightTasks). */
+export interface PreflightInput {
+  jobId: string;
+  nodeId: string;
+  taskId: string;
+  withParams: boolean;
+  start?: PreflightStart;
+}
+
+const PREFLIGHT_COLUMNS: RecordColumns = [
+  ['ord', 'int'],
+  ['job_id', 'text'],
+  ['node_id', 'text'],
+  ['task_id', 'text'],
+  ['with_params', 'boolean'],
+  ['may_start', 'boolean'],
+];
+
 /**
  * Everything the worker needs to decide what to do with a task message, in one round trip. With
  * `start`, the same statement also starts the attempt (dispatched → running, as markTaskStarted) when
@@ -80,53 +99,96 @@ export interface PreflightStart {
 export async function preflightTask(
   db: Queryable,
   schema: string,
-  input: { jobId: string; nodeId: string; taskId: string; withParams: boolean; start?: PreflightStart },
+  input: PreflightInput,
 ): Promise<Preflight> {
+  return (await preflightTasks(db, schema, [input]))[0]!;
+}
+
+/**
+ * preflightTask for several messages in one statement (the messages of one receive), one answer per
+ * input in order. The starts of a batch share one source app; two inputs that would start the same
+ * node are a validation error (a worker preflights one delivery of a node at a time).
+ */
+export async function preflightTasks(
+  db: Queryable,
+  schema: string,
+  inputs: PreflightInput[],
+): Promise<Preflight[]> {
+  if (!inputs.length) return [];
   const nodes = sql.table(schema, 'dag_node_states');
-  const read = sql`SELECT n.status::text AS status, n.task_id AS "taskId", coalesce(n.attempt, 0) AS attempt,
+  const starts = inputs.flatMap((i) => (i.start ? [{ ...i, start: i.start }] : []));
+  const sourceApps = new Set(starts.map((i) => i.start.sourceApp));
+  if (sourceApps.size > 1)
+    throw new DbValidationError({
+      table: 'dag_node_states',
+      field: 'start.sourceApp',
+      message: `preflightTasks: one statement starts attempts for one source app, got ${[...sourceApps].join(', ')}`,
+    });
+  const q = recordSource(
+    PREFLIGHT_COLUMNS,
+    inputs.map((i, ord) => ({
+      ord,
+      job_id: i.jobId,
+      node_id: i.nodeId,
+      task_id: i.taskId,
+      with_params: i.withParams,
+      may_start: i.start?.mayRun ?? false,
+    })),
+    'preflights',
+  );
+  const pre = sql`q AS (${q}), pre AS (
+        SELECT q.ord, q.job_id AS q_job, q.node_id AS q_node, q.task_id AS q_task,
+          n.status::text AS status, n.task_id AS "taskId", coalesce(n.attempt, 0) AS attempt,
           coalesce(n.first_attempt, 0) AS "firstAttempt", n.worker_id AS "workerId",
           coalesce(n.heartbeat_at, n.started_at) AS "lastSeenAt",
-          ${input.withParams ? sql`n.input_params` : sql`NULL::jsonb`} AS "inputParams",
+          CASE WHEN q.with_params THEN n.input_params END AS "inputParams",
           j.status::text AS job_status, j.cancel_requested_at IS NOT NULL AS cancel_requested,
           r.status::text AS result_status, r.disposition::text AS result_disposition,
           r.error_message AS result_error, r.worker_id AS result_worker, r.duration_ms AS result_duration_ms,
           now() AS checked_at,
           -- decideMessage's conditions for 'start', over the same row (null when a row is missing).
-          n.status = 'dispatched' AND n.task_id = ${input.taskId}
+          n.status = 'dispatched' AND n.task_id = q.task_id
             AND j.status::text NOT IN ('completed', 'failed', 'cancelled') AND j.cancel_requested_at IS NULL
-            AND (r.status IS NULL OR r.status::text NOT IN ('completed', 'failed')) AS start_ok
-        FROM (SELECT 1) AS one
-        LEFT JOIN ${nodes} n ON n.job_id = ${input.jobId} AND n.node_id = ${input.nodeId}
-        LEFT JOIN ${sql.table(schema, 'dag_jobs')} j ON j.job_id = ${input.jobId}
-        LEFT JOIN ${sql.table(schema, 'dag_task_results')} r ON r.task_id = ${input.taskId}`;
-  const start = input.start;
-  const statement = start
-    ? sql`WITH pre AS (${read}), ${nodeTransitionCtes(
+            AND (r.status IS NULL OR r.status::text NOT IN ('completed', 'failed')) AS start_ok,
+          q.may_start
+        FROM q
+        LEFT JOIN ${nodes} n ON n.job_id = q.job_id AND n.node_id = q.node_id
+        LEFT JOIN ${sql.table(schema, 'dag_jobs')} j ON j.job_id = q.job_id
+        LEFT JOIN ${sql.table(schema, 'dag_task_results')} r ON r.task_id = q.task_id
+      )`;
+  const statement = starts.length
+    ? sql`WITH ${pre}, ${nodeTransitionCtes(
         schema,
-        transitionRows([taskStartTransition({ ...input, workerId: start.workerId })]),
-        { sourceApp: start.sourceApp },
-        sql`${start.mayRun}::boolean AND (SELECT start_ok FROM pre)`,
+        transitionRows(starts.map((i) => taskStartTransition({ ...i, workerId: i.start.workerId }))),
+        { sourceApp: starts[0]!.start.sourceApp },
+        sql`EXISTS (SELECT 1 FROM pre WHERE pre.q_job = x.job_id AND pre.q_node = x.node_id
+                      AND pre.q_task = x.expected_task_id AND pre.may_start AND pre.start_ok)`,
       )}
-      SELECT pre.*, EXISTS (SELECT 1 FROM upd) AS started FROM pre`
-    : read;
+      SELECT pre.*, EXISTS (SELECT 1 FROM upd WHERE upd.job_id = pre.q_job AND upd.node_id = pre.q_node
+                              AND upd.task_id = pre.q_task) AS started
+      FROM pre ORDER BY pre.ord`
+    : sql`WITH ${pre} SELECT pre.* FROM pre ORDER BY pre.ord`;
   const r = await query(db, statement, { prepare: true });
-  const row = PreflightRow.parse(r.rows[0]);
-  return {
-    node: row.status === null ? null : PreflightNode.parse(r.rows[0]),
-    job: row.job_status === null ? null : { status: row.job_status, cancelRequested: !!row.cancel_requested },
-    result:
-      row.result_status === 'completed' || row.result_status === 'failed'
-        ? {
-            status: row.result_status,
-            disposition: row.result_disposition ?? 'applied',
-            errorMessage: row.result_error,
-            workerId: row.result_worker,
-            durationMs: row.result_duration_ms,
-          }
-        : null,
-    checkedAt: row.checked_at,
-    started: row.started === true,
-  };
+  return r.rows.map((raw: Record<string, unknown>) => {
+    const row = PreflightRow.parse(raw);
+    return {
+      node: row.status === null ? null : PreflightNode.parse(raw),
+      job:
+        row.job_status === null ? null : { status: row.job_status, cancelRequested: !!row.cancel_requested },
+      result:
+        row.result_status === 'completed' || row.result_status === 'failed'
+          ? {
+              status: row.result_status,
+              disposition: row.result_disposition ?? 'applied',
+              errorMessage: row.result_error,
+              workerId: row.result_worker,
+              durationMs: row.result_duration_ms,
+            }
+          : null,
+      checkedAt: row.checked_at,
+      started: row.started === true,
+    };
+  });
 }
 
 export interface RunningRef {

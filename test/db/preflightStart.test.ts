@@ -6,6 +6,7 @@ import {
   listEvents,
   markTaskStarted,
   preflightTask,
+  preflightTasks,
   recordTaskResult,
   requestCancel,
   setJobStatus,
@@ -240,5 +241,56 @@ describe('preflightTask with start: one statement, decideMessage’s guard', () 
       workerId: winner === 'w1' ? 'w2' : 'w1',
     });
     expect(loser.kind).toBe('already_running');
+  });
+
+  it('every case at once in one statement (preflightTasks): the same answers, in input order', async () => {
+    const t = db();
+    const ms: ContainerTaskMessage[] = [];
+    for (const c of cases) ms.push(await c.setup(t));
+    const before = await Promise.all(ms.map((m) => nodeRow(t, m.job_id)));
+    const counts = cases.map((c) => c.dequeueCount ?? 1);
+    const pres = await preflightTasks(
+      t.pool,
+      t.schema,
+      ms.map((m, i) => ({
+        jobId: m.job_id,
+        nodeId: m.node_id,
+        taskId: m.task_id,
+        withParams: i % 2 === 0,
+        start: { workerId: 'w1', sourceApp: 'worker-test', mayRun: counts[i]! <= LIMITS.maxDequeueCount },
+      })),
+    );
+    expect(pres).toHaveLength(cases.length);
+    for (const [i, pre] of pres.entries()) {
+      const decision = decideMessage(pre, ms[i]!, counts[i]!, pre.checkedAt.getTime(), LIMITS).kind;
+      expect({ case: cases[i]!.name, decision }).toEqual({
+        case: cases[i]!.name,
+        decision: cases[i]!.decision,
+      });
+      expect(pre.started).toBe(decision === 'start');
+      const after = await nodeRow(t, ms[i]!.job_id);
+      if (decision === 'start') expect(after).toMatchObject({ status: 'running', worker_id: 'w1' });
+      else expect(after).toEqual(before[i]);
+    }
+  });
+
+  it('one statement does not start one node twice, nor for two source apps', async () => {
+    const t = db();
+    const a = await dispatched(t);
+    const b = await dispatched(t);
+    const input = (jobId: string, taskId: string, sourceApp = 'worker-test') => ({
+      jobId,
+      nodeId: 'work',
+      taskId,
+      withParams: false,
+      start: { workerId: 'w1', sourceApp, mayRun: true },
+    });
+    await expect(
+      preflightTasks(t.pool, t.schema, [input(a.jobId, a.taskId), input(a.jobId, `${a.jobId}_work_older`)]),
+    ).rejects.toThrow(/appears twice/);
+    await expect(
+      preflightTasks(t.pool, t.schema, [input(a.jobId, a.taskId), input(b.jobId, b.taskId, 'other-app')]),
+    ).rejects.toThrow(/one source app/);
+    expect(await nodeRow(t, a.jobId)).toMatchObject({ status: 'dispatched' });
   });
 });

@@ -354,7 +354,7 @@ function ids(t: { jobId: string; nodeId: string; taskId: string }) {
 }
 
 describe('container worker: result messages under load', () => {
-  it('results finishing together share statements and queue messages (group commit); each result is sent exactly once, after Postgres', async () => {
+  it('tasks received or finishing together share statements and queue messages (group commit); each result is sent exactly once, after Postgres', async () => {
     const s = await setup();
     const tasks = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
@@ -368,12 +368,17 @@ describe('container worker: result messages under load', () => {
     );
     await Promise.all(tasks.map((t) => send(s.tasks, t.message)));
     const recordings = countStatements((q) => /INSERT INTO \S*dag_task_results/.test(q.text));
+    const preflights = countStatements((q) => q.text.includes('q.may_start'));
     const w = await s.start({ maxConcurrent: 16 });
     await waitFor('every result sent', () => w.stats().resultsSent === 40, 60_000);
+    preflights.stop();
     recordings.stop();
-    // Results recorded while another recording is in flight share its next statement.
+    // Results recorded while another recording is in flight share its next statement; so do the
+    // preflights of the messages of one receive.
     expect(recordings.count()).toBeGreaterThan(0);
     expect(recordings.count()).toBeLessThan(40);
+    expect(preflights.count()).toBeGreaterThan(0);
+    expect(preflights.count()).toBeLessThan(40);
     await waitFor('task queue empty', async () => (await approximateCount(s.tasks)) === 0);
     const messages: unknown[] = [];
     for (;;) {
