@@ -87,7 +87,7 @@ export async function startInstances(
 /**
  * Queues one event per message for instances that exist and have not ended, in one statement (a
  * client's raise or terminate; concurrent ones are batched by the store). Says, in input order,
- * whether each was queued, else the instance's status (null: no such instance). The check and the
+ * whether each was queued, else the instance's status (none: no such instance). The check and the
  * insert are one statement, so a client never learns "queued" for an instance it saw finished.
  */
 export async function sendToRunningInstances(
