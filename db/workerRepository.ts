@@ -9,7 +9,7 @@ import { RetryPolicySchema, type RetryPolicy } from '../dag/workflowModel';
 import { nodeTransitionCtes, transitionRows } from './nodeTransitionCtes';
 import { query, type Queryable } from './queryable';
 import { recordSource, type RecordColumns } from './recordSource';
-import { sql } from './sql';
+import { sql, type SqlFragment } from './sql';
 import { taskStartTransition } from './taskResultRepository';
 import { DbValidationError } from './errors';
 
@@ -191,6 +191,22 @@ export async function preflightTasks(
   });
 }
 
+/**
+ * The node rows of the CTE `x` (job_id, node_id, task_id) that meet `where` (over `n`), locked in key
+ * order: every statement that locks several node rows locks them in this order (transitionRows,
+ * recordTaskResults), so that batched statements of workers and runners cannot deadlock. A subquery
+ * for `UPDATE … FROM`, which by itself would lock in whatever order its join produces.
+ */
+function lockedInKeyOrder(nodes: SqlFragment, where: SqlFragment): SqlFragment {
+  return sql`(
+        SELECT n.job_id, n.node_id FROM x
+        JOIN ${nodes} n ON n.job_id = x.job_id AND n.node_id = x.node_id AND n.task_id = x.task_id
+        WHERE ${where}
+        ORDER BY n.job_id, n.node_id
+        FOR UPDATE OF n
+      )`;
+}
+
 export interface RunningRef {
   jobId: string;
   nodeId: string;
@@ -237,8 +253,11 @@ export async function pollRunningTasks(
       'running',
     )}), hb AS (
       UPDATE ${nodes} n SET heartbeat_at = now(), worker_id = ${workerId}
-      FROM x WHERE x.beat AND n.job_id = x.job_id AND n.node_id = x.node_id AND n.task_id = x.task_id
-        AND n.status IN ('dispatched', 'running') AND (n.worker_id IS NULL OR n.worker_id = ${workerId})
+      FROM ${lockedInKeyOrder(
+        nodes,
+        sql`x.beat AND n.status IN ('dispatched', 'running') AND (n.worker_id IS NULL OR n.worker_id = ${workerId})`,
+      )} l
+      WHERE n.job_id = l.job_id AND n.node_id = l.node_id
       RETURNING 1
     )
     SELECT x.task_id, n.status::text AS node_status, n.task_id AS node_task_id, n.worker_id AS holder,
@@ -295,6 +314,7 @@ export async function releaseRunningTasks(
   tasks: Array<{ jobId: string; nodeId: string; taskId: string }>,
 ): Promise<number> {
   if (!tasks.length) return 0;
+  const nodes = sql.table(schema, 'dag_node_states');
   const r = await query(
     db,
     sql`WITH x AS (${recordSource(
@@ -302,9 +322,9 @@ export async function releaseRunningTasks(
       tasks.map((t) => ({ job_id: t.jobId, node_id: t.nodeId, task_id: t.taskId })),
       'released',
     )})
-    UPDATE ${sql.table(schema, 'dag_node_states')} n SET worker_id = NULL, heartbeat_at = NULL
-    FROM x WHERE n.job_id = x.job_id AND n.node_id = x.node_id AND n.task_id = x.task_id
-      AND n.status = 'running' AND n.worker_id = ${workerId}`,
+    UPDATE ${nodes} n SET worker_id = NULL, heartbeat_at = NULL
+    FROM ${lockedInKeyOrder(nodes, sql`n.status = 'running' AND n.worker_id = ${workerId}`)} l
+    WHERE n.job_id = l.job_id AND n.node_id = l.node_id`,
   );
   return r.rowCount ?? 0;
 }
