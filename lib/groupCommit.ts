@@ -1,8 +1,10 @@
 // Group commit for one-statement writes that callers wait on: a call goes out at once when none is
 // in flight; the calls that arrive meanwhile wait and go out together in the next statement — one
 // round trip and one WAL flush for all of them, with no timer adding latency to a lone call. A
-// statement is all or nothing, so when a shared one fails its calls are tried again one by one: a
-// call with bad input fails alone instead of failing the others with it.
+// statement is all or nothing, so when a shared one fails because of what it carried (bad input, a
+// constraint, a deadlock) its calls are tried again one by one: a call with bad input fails alone
+// instead of failing the others with it. When the database itself is in trouble (connection lost,
+// out of resources, shutting down) every call fails at once, without one slow try after another.
 
 interface Call<I, O> {
   items: I[];
@@ -19,10 +21,12 @@ export class GroupCommit<I, O> {
    *   item, in order. It must be all or nothing (one statement): a failed shared statement is
    *   written again call by call, and each call rejects with its own error.
    * @param maxItems items per statement (a single larger call still goes out alone).
+   * @param isolate whether a failed shared statement is worth writing again call by call.
    */
   constructor(
     private readonly write: (items: I[]) => Promise<O[]>,
     private readonly maxItems: number,
+    private readonly isolate: (err: unknown) => boolean = isStatementError,
   ) {}
 
   run(items: I[]): Promise<O[]> {
@@ -60,7 +64,7 @@ export class GroupCommit<I, O> {
         try {
           this.settle(calls, await this.writeAll(calls, count));
         } catch (err) {
-          if (calls.length === 1) calls[0]!.reject(err);
+          if (calls.length === 1 || !this.isolate(err)) for (const c of calls) c.reject(err);
           else
             for (const c of calls) {
               try {
@@ -75,4 +79,19 @@ export class GroupCommit<I, O> {
       this.busy = false;
     }
   }
+}
+
+/** DbError codes (db/errors.ts) of input refused before it was sent. */
+const INPUT_CODES = new Set(['VALIDATION', 'INVALID_TRANSITION', 'CONFLICT']);
+
+/**
+ * Whether a failed statement failed because of what it carried rather than because the database is
+ * unreachable: an input refused before sending, or a server error (pg's, with a SQLSTATE and a
+ * severity) other than connection (08), resources (53), operator intervention (57) or system (58).
+ */
+export function isStatementError(err: unknown): boolean {
+  const e = err as { code?: unknown; severity?: unknown } | null;
+  if (!e || typeof e.code !== 'string') return false;
+  if (INPUT_CODES.has(e.code)) return true;
+  return typeof e.severity === 'string' && /^[0-9A-Z]{5}$/.test(e.code) && !/^(08|53|57|58)/.test(e.code);
 }
