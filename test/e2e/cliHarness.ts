@@ -6,8 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { TEST_DATABASE_URL } from '../support/pg';
+import { dropSchemasAndRoles, TEST_DATABASE_URL } from '../support/pg';
 
 export const ROOT = path.join(__dirname, '..', '..');
 export const BIN = path.join(ROOT, 'bin', 'dagmaster.js');
@@ -44,7 +43,9 @@ export function cliDir(mode: PostgresMode, extraEnv: Record<string, string> = {}
     TMPDIR: tmp,
     LOG_LEVEL: 'error',
     DAG_WORKFLOWS_DIR: path.join(ROOT, 'workflows'),
-    ...(mode === 'external' ? { DATABASE_URL: TEST_DATABASE_URL, DAG_DB_SCHEMA: schema } : {}),
+    ...(mode === 'external'
+      ? { DATABASE_URL: TEST_DATABASE_URL, DAG_DB_SCHEMA: schema, DAG_STAC_SCHEMA: `${schema}_stac` }
+      : {}),
     ...extraEnv,
   });
   return {
@@ -53,13 +54,9 @@ export function cliDir(mode: PostgresMode, extraEnv: Record<string, string> = {}
     env,
     tmpLeftovers: () => readdirSync(tmp),
     async cleanup() {
-      if (mode === 'external') {
-        const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
-        await c.connect();
-        await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-        await c.query(`DROP SCHEMA IF EXISTS "${schema}_durable" CASCADE`);
-        await c.end();
-      }
+      // What the CLI deployed into the test database: its schemas and its roles (app role, login).
+      if (mode === 'external')
+        await dropSchemasAndRoles([schema, `${schema}_durable`, `${schema}_stac`], schema);
       rmSync(cwd, { recursive: true, force: true });
       rmSync(tmp, { recursive: true, force: true });
     },

@@ -101,11 +101,18 @@ export async function createTestSchema(prefix = 't'): Promise<TestSchema> {
 export async function dropTestSchema(t: TestSchema): Promise<void> {
   await t.pool.end().catch(() => undefined);
   if (t.adminPool !== t.pool) await t.adminPool.end().catch(() => undefined);
-  // The schemas, then every role of the test (the app role, its login, a local stack's login).
+  await dropSchemasAndRoles([t.schema, t.stacSchema], t.schema);
+}
+
+/**
+ * Drops the schemas, then every role named `<rolePrefix>_…` (an app role, its login, a local
+ * stack's login): what a test that deployed into the test database leaves behind.
+ */
+export async function dropSchemasAndRoles(schemas: string[], rolePrefix: string): Promise<void> {
   await adminQuery(
-    `DROP SCHEMA IF EXISTS "${t.schema}" CASCADE; DROP SCHEMA IF EXISTS "${t.stacSchema}" CASCADE;
+    `${schemas.map((s) => `DROP SCHEMA IF EXISTS "${s}" CASCADE;`).join(' ')}
      DO $$ DECLARE r text; BEGIN
-       FOR r IN SELECT rolname FROM pg_roles WHERE starts_with(rolname, '${t.schema}_') LOOP
+       FOR r IN SELECT rolname FROM pg_roles WHERE starts_with(rolname, '${rolePrefix}_') LOOP
          EXECUTE format('DROP ROLE %I', r);
        END LOOP;
      END $$`,
