@@ -7,11 +7,20 @@ const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 /** CPU seconds a process has used so far (null: no such process, or no /proc). */
 export function processCpuSeconds(pid: number): number | null {
+  return readStat(pid)?.cpuSeconds ?? null;
+}
+
+/** A process's command name and CPU seconds, from one read of /proc/<pid>/stat. */
+function readStat(pid: number): { name: string; cpuSeconds: number } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which may hold spaces: state is field 3, utime 14, stime 15.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
+    // The command name may hold spaces; after it: state is field 3, utime 14, stime 15.
+    const close = stat.lastIndexOf(')');
+    const f = stat.slice(close + 2).split(' ');
+    return {
+      name: stat.slice(stat.indexOf('(') + 1, close),
+      cpuSeconds: (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND,
+    };
   } catch {
     return null;
   }
@@ -27,14 +36,8 @@ export function cpuSecondsByPid(name: string): Map<number, number> {
     return out;
   }
   for (const p of pids) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== name) continue;
-      const s = processCpuSeconds(Number(p));
-      if (s !== null) out.set(Number(p), s);
-    } catch {
-      // the process ended meanwhile
-    }
+    const stat = readStat(Number(p)); // null: the process ended meanwhile
+    if (stat?.name === name) out.set(Number(p), stat.cpuSeconds);
   }
   return out;
 }
