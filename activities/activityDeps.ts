@@ -28,6 +28,11 @@ export interface ActivityDeps {
    * default: the newest. Optional: callers that build deps by hand get the newest.
    */
   schedulerVersion?: number;
+  /**
+   * How long a runner call may go on starting chained tasks that are not light (DAG_CHAIN_BUDGET_MS,
+   * pinned per job by loadJob); 0 or absent: only light ones are chained.
+   */
+  chainBudgetMs?: number;
   /** The queue container workers send results to (DAG_RESULT_QUEUE). */
   resultQueue: string;
   /** Sends one message (JSON) to a Storage Queue, creating the queue if needed. */

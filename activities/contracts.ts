@@ -65,9 +65,11 @@ export type Placement = z.infer<typeof PlacementSchema>;
  * 1. every decision round with transitions records them (one activity call per round);
  * 2. rounds of structural steps only (the job starting, start and end nodes, skips, fails) record
  *    nothing themselves: their transitions go with the next round that runs, reads or ends something;
- *    and a fan-out's max_parallel window is split into several runner calls (callsPerWindow).
+ *    and a fan-out's max_parallel window is split into several runner calls (callsPerWindow);
+ * 3. a runner call may also take the activity tasks that are not light along in a chain, within the
+ *    job's chain budget (chainBudgetMs): an older build would dispatch them again itself.
  */
-export const SCHEDULER_VERSION = 2;
+export const SCHEDULER_VERSION = 3;
 
 export const LoadJobOutputSchema = z.discriminatedUnion('ok', [
   z.object({
@@ -91,6 +93,11 @@ export const LoadJobOutputSchema = z.discriminatedUnion('ok', [
      * calls its history holds. Absent in histories recorded before it existed: version 1.
      */
     scheduler: z.int().min(1).optional(),
+    /**
+     * How long a runner call may go on starting the tasks that follow its attempt in a straight chain
+     * when they are not light (DAG_CHAIN_BUDGET_MS); from scheduler version 3. Absent: light ones only.
+     */
+    chainBudgetMs: z.int().min(1).max(60_000).optional(),
     cancelled: z.boolean(),
   }),
   z.object({ ok: z.literal(false), error: z.string() }),
@@ -135,12 +142,14 @@ export type RunTaskOutput = z.infer<typeof RunTaskOutputSchema>;
  * One task attempt, or a batch of a fan-out's children (same job). A task attempt may carry `then`:
  * the task nodes that follow it in a straight line (each the only successor of the one before and
  * waiting on nothing else). The runner runs them in order after it, in the same call, as long as the
- * previous one succeeded and each is light (HandlerDefinition.light); what it ran comes back in
+ * previous one succeeded and each is light (HandlerDefinition.light) or, with `budgetMs`, the call
+ * has run for less than that long when it comes to a node that is not; what it ran comes back in
  * `chained`, in order (a prefix of `then`).
  */
 export const RunTasksInputSchema = z.object({
   attempts: z.array(TaskAttemptSchema).min(1).max(1000),
   then: z.array(TaskAttemptSchema).max(64).optional(),
+  budgetMs: z.int().min(1).max(60_000).optional(),
 });
 export type RunTasksInput = z.infer<typeof RunTasksInputSchema>;
 export const RunTasksOutputSchema = z.object({

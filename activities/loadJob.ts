@@ -48,6 +48,7 @@ export async function loadJob(deps: ActivityDeps, rawInput: unknown): Promise<Lo
     activityBatchSize: deps.activityBatchSize,
     // Version 1 histories have neither field: a job pinned to it is recorded as they were.
     ...(version > 1 ? { scheduler: version, callsPerWindow: CALLS_PER_WINDOW } : {}),
+    ...(version > 2 && deps.chainBudgetMs ? { chainBudgetMs: deps.chainBudgetMs } : {}),
     cancelled: data.job.cancel_requested_at !== null || data.job.status === 'cancelled',
   };
 }

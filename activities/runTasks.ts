@@ -25,22 +25,25 @@ import { loadJobData, referencedNodeIds, templateContextFor } from './jobData';
 import { prepareAttempts, taskSpec, type PreparedAttempt } from './prepareAttempts';
 
 export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<RunTasksOutput> {
-  const { attempts, then } = RunTasksInputSchema.parse(rawInput);
+  const calledAt = Date.now();
+  const { attempts, then, budgetMs } = RunTasksInputSchema.parse(rawInput);
   const out = await runBatch(deps, attempts);
   if (!then?.length || out.results.length !== 1 || !out.results[0]!.ok) return out;
-  const chained = await runChain(deps, then);
+  const chained = await runChain(deps, then, budgetMs ? calledAt + budgetMs : undefined);
   return chained.length ? { ...out, chained } : out;
 }
 
 /**
- * Runs the task nodes that follow a finished attempt in a straight line, in order, while each is
- * light and the one before succeeded. They run back to back in memory and are recorded together
- * (start and result of each, with the times they really ran) by one statement that applies all of
- * them or none; a node whose params read the output of one not recorded yet has the run so far
- * recorded first. Stops at the first node that is not light, cannot render, or after a failure; what
- * was not recorded is not reported (the orchestration then dispatches it itself).
+ * Runs the task nodes that follow a finished attempt in a straight line, in order, while the one
+ * before succeeded. Light ones run back to back in memory and are recorded together (start and
+ * result of each, with the times they really ran) by one statement that applies all of them or
+ * none; a node whose params read the output of one not recorded yet has the run so far recorded
+ * first. One that is not light runs only before `until` (the call's chain budget), as a dispatched
+ * attempt would: its start recorded first, the job's cancel watched, its result recorded after.
+ * Stops at the first node that cannot run here, cannot render, or after a failure; what was not
+ * recorded is not reported (the orchestration then dispatches it itself).
  */
-async function runChain(deps: ActivityDeps, then: TaskAttempt[]): Promise<RunTaskOutput[]> {
+async function runChain(deps: ActivityDeps, then: TaskAttempt[], until?: number): Promise<RunTaskOutput[]> {
   const out: RunTaskOutput[] = [];
   const data = await loadJobData(deps, then[0]!.jobId);
   if (!data) return out;
@@ -74,7 +77,15 @@ async function runChain(deps: ActivityDeps, then: TaskAttempt[]): Promise<RunTas
       if (ran.some((r) => reads.includes(r.node)) && !(await flush())) return out;
       const ctx = await templateContextFor(deps, data, a.node, values);
       const r = await renderNodeTemplates(data.plan, 'task_params', a.node, ctx);
-      if (!r.ok || !isLight(deps, spec.handler, r.value)) break;
+      if (!r.ok) break;
+      if (!isLight(deps, spec.handler, r.value)) {
+        if (until === undefined || Date.now() >= until || !(await flush())) break;
+        const result = await runChained(deps, { a, spec, params: r.value, renderError: undefined });
+        if (!result) return out;
+        out.push(result);
+        if (!result.ok) return out;
+        continue;
+      }
       const startedAt = new Date();
       // The chain's own clock: each node's timeout counts from its own start.
       const result = await runAttempt(deps, a, spec.handler, r.value, stop.signal, {
@@ -92,11 +103,38 @@ async function runChain(deps: ActivityDeps, then: TaskAttempt[]): Promise<RunTas
   }
 }
 
+/**
+ * A chained task that is not light, run as runBatch runs a dispatched one; its deadline counts from
+ * now. Undefined when it could not be recorded (a shutdown, Postgres unreachable): the orchestration
+ * dispatches it itself, and its start, if recorded, makes that attempt resume it.
+ */
+async function runChained(deps: ActivityDeps, p: Prepared): Promise<RunTaskOutput | undefined> {
+  const a = { ...p.a, deadline: Date.now() + p.a.timeoutSeconds * 1000 };
+  try {
+    return (await runPrepared(deps, [{ ...p, a }], [a])).results[0];
+  } catch (err) {
+    deps.log.warn('a chained task could not be recorded; the orchestration dispatches it again', {
+      job_id: a.jobId,
+      node_id: a.key,
+      task_id: a.taskId,
+      error: err instanceof Error ? err.message : String(err),
+    });
+    return undefined;
+  }
+}
+
 async function runBatch(deps: ActivityDeps, attempts: TaskAttempt[]): Promise<RunTasksOutput> {
-  const results: RunTaskOutput[] = new Array(attempts.length);
   const ready = await prepareAttempts(deps, attempts);
   if (!ready.ok) return { results: ready.results };
-  const { prepared } = ready;
+  return runPrepared(deps, ready.prepared, attempts);
+}
+
+async function runPrepared(
+  deps: ActivityDeps,
+  prepared: Prepared[],
+  attempts: TaskAttempt[],
+): Promise<RunTasksOutput> {
+  const results: RunTaskOutput[] = new Array(attempts.length);
   const jobId = attempts[0]!.jobId;
   // Light tasks run first and are recorded (start and result) by one statement; what that statement
   // did not apply goes the normal way below with the rest.

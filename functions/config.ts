@@ -48,6 +48,11 @@ export const ConfigSchema = z.object({
    */
   DAG_SCHEDULER_VERSION: intSetting(SCHEDULER_VERSION, 1, SCHEDULER_VERSION),
   /**
+   * How long one runner call may go on starting the activity tasks that follow its attempt in a
+   * straight chain when they are not light (each recorded as it starts and ends); 0: light ones only.
+   */
+  DAG_CHAIN_BUDGET_MS: intSetting(1000, 0, 60_000),
+  /**
    * Local only: apply the migrations before the first submission (the app's login must be the Postgres
    * administrator). Off on Azure, where the app checks the schema version instead.
    */

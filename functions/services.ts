@@ -172,6 +172,7 @@ function createServices(env: NodeJS.ProcessEnv = process.env): Services {
         chunkSize: config.DAG_FANOUT_CHUNK_SIZE,
         activityBatchSize: config.DAG_ACTIVITY_BATCH_SIZE,
         schedulerVersion: config.DAG_SCHEDULER_VERSION,
+        chainBudgetMs: config.DAG_CHAIN_BUDGET_MS,
         resultQueue: config.DAG_RESULT_QUEUE,
         sendToQueue: (q, m) => s.sendToQueue(q, m),
         probeQueueMessage: (q, m) => s.probeQueueMessage(q, m),

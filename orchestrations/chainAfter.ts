@@ -1,5 +1,5 @@
-// Chains of light task nodes the activity runner may run in one call, after the attempt it was given.
-import type { TaskAttempt } from '../activities/contracts';
+// Chains of task nodes the activity runner may run in one call, after the attempt it was given.
+import type { RunTasksInput, TaskAttempt } from '../activities/contracts';
 import type { Plan } from '../dag/compilePlan';
 import { taskIdOf, type JobState } from '../dag/jobState';
 import type { SchedulerIO } from './runScheduler';
@@ -10,14 +10,15 @@ const CHAIN_MAX = 32;
 /**
  * The task nodes after `first` in a straight line that the runner may run in the same call: each is
  * the only dependent of the one before, waits on it alone, is pending, and runs on the activity
- * runner with a handler that may be light (others would only make the call's input bigger).
+ * runner with a handler that may be light — or any handler there when the job has a chain budget
+ * (without one, others would only make the call's input bigger).
  * Derived from the plan, the placement loadJob answered and the replayed state (replay-safe).
  */
 export function chainAfter(
   first: TaskAttempt,
   plan: Plan,
   state: JobState,
-  io: Pick<SchedulerIO, 'jobId' | 'placement'>,
+  io: Pick<SchedulerIO, 'jobId' | 'placement' | 'chainBudgetMs'>,
   instanceId: string,
   now: number,
 ): TaskAttempt[] {
@@ -40,8 +41,8 @@ export function chainAfter(
       deps.gates.length ||
       run?.status !== 'pending' ||
       run.retryAt !== undefined ||
-      (place.runner === 'container' && !!place.queue) ||
-      !place.light
+      place.runner !== 'activity' ||
+      (!place.light && !io.chainBudgetMs)
     )
       break;
     out.push({
@@ -57,4 +58,14 @@ export function chainAfter(
     cur = next;
   }
   return out;
+}
+
+/** A runner call's input: its attempts, and the chain after them with the job's budget, if any. */
+export function runTasksInput(
+  attempts: TaskAttempt[],
+  then: TaskAttempt[],
+  budgetMs?: number,
+): RunTasksInput {
+  if (!then.length) return { attempts };
+  return { attempts, then, ...(budgetMs ? { budgetMs } : {}) };
 }

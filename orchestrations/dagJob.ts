@@ -52,6 +52,7 @@ export function* dagJob(context: df.OrchestrationContext): Generator<df.Task, Jo
     activityBatchSize: loaded.activityBatchSize,
     ...(loaded.callsPerWindow ? { callsPerWindow: loaded.callsPerWindow } : {}),
     coalesceTransitions: (loaded.scheduler ?? 1) >= 2,
+    ...(loaded.chainBudgetMs ? { chainBudgetMs: loaded.chainBudgetMs } : {}),
   });
   return { jobId: input.jobId, status: final.status, ...(final.error ? { error: final.error } : {}) };
 }

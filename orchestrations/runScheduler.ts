@@ -27,7 +27,6 @@ import {
   type FanOutInput,
   type Placement,
   type RecordTransitionsInput,
-  type RunTasksInput,
   type RunTasksOutput,
   type SettleAttemptsInput,
   type TaskAttempt,
@@ -44,7 +43,7 @@ import {
 } from '../activities/contracts';
 import { isTerminalJob, taskIdOf, type Decision, type JobEvent, type JobState } from '../dag/jobState';
 import type { FanOutNode } from '../dag/workflowModel';
-import { chainAfter } from './chainAfter';
+import { chainAfter, runTasksInput } from './chainAfter';
 import { attemptRef, type AttemptRef, type InFlight } from './inFlight';
 import { progress } from './progress';
 import { retryOptions } from './retryOptions';
@@ -67,6 +66,8 @@ export interface SchedulerIO {
   callsPerWindow?: number;
   /** Structural rounds record with the next round (SCHEDULER_VERSION 2); a chunk does not. */
   coalesceTransitions?: boolean;
+  /** A runner call may chain tasks that are not light for this long (LoadJobOutput.chainBudgetMs). */
+  chainBudgetMs?: number;
 }
 
 /** Decisions that neither run, read nor end anything: their transitions can wait for the next round's. */
@@ -261,7 +262,7 @@ export function* runScheduler(
           b.attempts.length === 1 && b.attempts[0]!.index === undefined
             ? chainAfter(b.attempts[0]!, plan, state, io, d.instanceId, d.currentUtcDateTime.getTime())
             : [];
-        const input: RunTasksInput = { attempts: b.attempts, ...(then.length ? { then } : {}) };
+        const input = runTasksInput(b.attempts, then, io.chainBudgetMs);
         inFlight.set(refs[0]!.taskId, {
           kind: 'run',
           task: d.callActivity(ACTIVITY.runTasks, input),

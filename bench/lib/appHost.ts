@@ -33,6 +33,8 @@ export async function startBenchApp(o: {
   /** Task hub name (its queues and instances stay apart from other runs). */
   taskHub: string;
   inMemoryAzurite?: boolean;
+  /** More app settings (applied while the host runs). */
+  env?: Record<string, string>;
 }): Promise<{ host: DevHost; azurite: AzuriteInstance; stop(): Promise<void> }> {
   const azurite = await launchAzurite(o.inMemoryAzurite ? { inMemory: true } : {});
   const host = await startDevHost({
@@ -52,6 +54,7 @@ export async function startBenchApp(o: {
       DAG_TASK_HUB: o.taskHub,
       DAG_DB_POOL_MAX: '16',
       LOG_LEVEL: 'error',
+      ...o.env,
     },
     loadLocalSettings: false,
     logLevel: 'error',
