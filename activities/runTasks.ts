@@ -29,7 +29,19 @@ export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<R
   const { attempts, then, budgetMs } = RunTasksInputSchema.parse(rawInput);
   const out = await runBatch(deps, attempts);
   if (!then?.length || out.results.length !== 1 || !out.results[0]!.ok) return out;
-  const chained = await runChain(deps, then, budgetMs ? calledAt + budgetMs : undefined);
+  const chained: RunTaskOutput[] = [];
+  try {
+    await runChain(deps, then, chained, budgetMs ? calledAt + budgetMs : undefined);
+  } catch (err) {
+    // The attempt and the chain so far are recorded: report them, and leave the rest to the
+    // orchestration (failing the call would fail the attempt that succeeded).
+    deps.log.error('running the chain after an attempt failed; the orchestration dispatches the rest', {
+      job_id: attempts[0]!.jobId,
+      node_id: attempts[0]!.key,
+      chained: chained.length,
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
   return chained.length ? { ...out, chained } : out;
 }
 
@@ -41,12 +53,17 @@ export async function runTasks(deps: ActivityDeps, rawInput: unknown): Promise<R
  * first. One that is not light runs only before `until` (the call's chain budget), as a dispatched
  * attempt would: its start recorded first, the job's cancel watched, its result recorded after.
  * Stops at the first node that cannot run here, cannot render, or after a failure; what was not
- * recorded is not reported (the orchestration then dispatches it itself).
+ * recorded is not reported (the orchestration then dispatches it itself). Outcomes go to `out` as
+ * they are recorded, so that what was recorded is reported even if the chain then throws.
  */
-async function runChain(deps: ActivityDeps, then: TaskAttempt[], until?: number): Promise<RunTaskOutput[]> {
-  const out: RunTaskOutput[] = [];
+async function runChain(
+  deps: ActivityDeps,
+  then: TaskAttempt[],
+  out: RunTaskOutput[],
+  until?: number,
+): Promise<void> {
   const data = await loadJobData(deps, then[0]!.jobId);
-  if (!data) return out;
+  if (!data) return;
   let ran: Array<{ node: string; input: LightAttemptInput; result: AttemptResult }> = [];
   /** Records what ran; false when not all of it applied (the chain stops). */
   const flush = async (): Promise<boolean> => {
@@ -69,21 +86,21 @@ async function runChain(deps: ActivityDeps, then: TaskAttempt[], until?: number)
   deps.shutdown?.addEventListener('abort', onShutdown, { once: true });
   try {
     for (const a of then) {
-      if (deps.shutdown?.aborted) return out; // what ran and was not recorded is dropped
+      if (deps.shutdown?.aborted) return; // what ran and was not recorded is dropped
       const spec = a.jobId === data.job.job_id && a.index === undefined ? taskSpec(data, a.node) : undefined;
       if (!spec || data.workflow.nodes[a.node]?.type !== 'task') break;
       const values = [(spec as TaskNode).params];
       const reads = referencedNodeIds(data, a.node, values);
-      if (ran.some((r) => reads.includes(r.node)) && !(await flush())) return out;
+      if (ran.some((r) => reads.includes(r.node)) && !(await flush())) return;
       const ctx = await templateContextFor(deps, data, a.node, values);
       const r = await renderNodeTemplates(data.plan, 'task_params', a.node, ctx);
       if (!r.ok) break;
       if (!isLight(deps, spec.handler, r.value)) {
         if (until === undefined || Date.now() >= until || !(await flush())) break;
         const result = await runChained(deps, { a, spec, params: r.value, renderError: undefined });
-        if (!result) return out;
+        if (!result) return;
         out.push(result);
-        if (!result.ok) return out;
+        if (!result.ok) return;
         continue;
       }
       const startedAt = new Date();
@@ -92,12 +109,11 @@ async function runChain(deps: ActivityDeps, then: TaskAttempt[], until?: number)
         timeoutMs: a.timeoutSeconds * 1000,
         mayHaveCheckpoint: false,
       });
-      if (stop.signal.aborted) return out;
+      if (stop.signal.aborted) return;
       ran.push({ node: a.node, input: lightInput(a, spec, r.value, startedAt, result, new Date()), result });
       if (!result.ok) break;
     }
     await flush();
-    return out;
   } finally {
     deps.shutdown?.removeEventListener('abort', onShutdown);
   }
@@ -105,21 +121,16 @@ async function runChain(deps: ActivityDeps, then: TaskAttempt[], until?: number)
 
 /**
  * A chained task that is not light, run as runBatch runs a dispatched one; its deadline counts from
- * now. Undefined when it could not be recorded (a shutdown, Postgres unreachable): the orchestration
- * dispatches it itself, and its start, if recorded, makes that attempt resume it.
+ * its first start. Undefined when a shutdown stopped it: the orchestration dispatches it itself, and
+ * its recorded start makes that attempt resume it.
  */
 async function runChained(deps: ActivityDeps, p: Prepared): Promise<RunTaskOutput | undefined> {
   const a = { ...p.a, deadline: Date.now() + p.a.timeoutSeconds * 1000 };
   try {
     return (await runPrepared(deps, [{ ...p, a }], [a])).results[0];
   } catch (err) {
-    deps.log.warn('a chained task could not be recorded; the orchestration dispatches it again', {
-      job_id: a.jobId,
-      node_id: a.key,
-      task_id: a.taskId,
-      error: err instanceof Error ? err.message : String(err),
-    });
-    return undefined;
+    if (deps.shutdown?.aborted) return undefined;
+    throw err;
   }
 }
 
@@ -240,7 +251,11 @@ async function runPrepared(
           a.index === undefined ? params : (node.input_params ?? {}),
           cancel.signal,
           {
-            timeoutMs: untilDeadline(a),
+            // A redelivered attempt has what is left of the deadline its first start recorded.
+            timeoutMs:
+              start.kind === 'already_started' && node.deadline_at
+                ? Math.min(untilDeadline(a), Math.max(0, node.deadline_at.getTime() - Date.now()))
+                : untilDeadline(a),
             mayHaveCheckpoint: a.attempt > 0 || start.kind === 'already_started',
           },
         ).then(record, reject);

@@ -52,6 +52,7 @@ export function chainAfter(
       attempt: run.attempts,
       taskId: taskIdOf(io.jobId, next, run.attempts),
       timeoutSeconds: def.timeout_seconds,
+      // The orchestration's view only: the runner counts a chained node's timeout from its own start.
       deadline: now + def.timeout_seconds * 1000,
       instanceId,
     });

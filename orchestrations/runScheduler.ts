@@ -50,8 +50,7 @@ import { retryOptions } from './retryOptions';
 
 /** How often units in flight are checked while a retry waits (they cannot be raced against its timer). */
 const POLL_MS = 5000;
-/** Timed-out attempts per settle activity call (its input allows 1000). */
-const SETTLE_BATCH = 1000;
+const SETTLE_BATCH = 1000; // timed-out attempts per settle activity call (its input allows 1000)
 
 export interface SchedulerIO {
   plan: Plan;
@@ -66,8 +65,7 @@ export interface SchedulerIO {
   callsPerWindow?: number;
   /** Structural rounds record with the next round (SCHEDULER_VERSION 2); a chunk does not. */
   coalesceTransitions?: boolean;
-  /** A runner call may chain tasks that are not light for this long (LoadJobOutput.chainBudgetMs). */
-  chainBudgetMs?: number;
+  chainBudgetMs?: number; // a runner call may chain tasks that are not light this long
 }
 
 /** Decisions that neither run, read nor end anything: their transitions can wait for the next round's. */
@@ -263,6 +261,8 @@ export function* runScheduler(
             ? chainAfter(b.attempts[0]!, plan, state, io, d.instanceId, d.currentUtcDateTime.getTime())
             : [];
         const input = runTasksInput(b.attempts, then, io.chainBudgetMs);
+        // A budgeted chain may outlive the attempt's deadline: no settle (and second dispatch) meanwhile.
+        if (input.budgetMs) settling.add(refs[0]!.taskId);
         inFlight.set(refs[0]!.taskId, {
           kind: 'run',
           task: d.callActivity(ACTIVITY.runTasks, input),
@@ -392,6 +392,7 @@ export function* runScheduler(
       case 'enqueue': {
         // One result per attempt of the call; a call that faulted (an infrastructure fault) or
         // answered nonsense fails every attempt it carried, and the retry policy applies.
+        if (f.kind === 'run' && f.then && io.chainBudgetMs) settling.delete(f.attempts[0]!.taskId);
         const schema = f.kind === 'run' ? RunTasksOutputSchema : EnqueueTasksOutputSchema;
         const out = f.task.isFaulted ? undefined : schema.safeParse(f.task.result);
         const results =

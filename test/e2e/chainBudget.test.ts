@@ -4,7 +4,7 @@
 // cancel stops it, and past the budget the orchestration dispatches the rest itself. With the budget
 // at 0 (or for a job pinned to scheduler version 2) every node is its own runner call, as before.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACTIVITY } from '../../activities/contracts';
+import { ACTIVITY, jobInstanceId } from '../../activities/contracts';
 import { startStack, type Stack } from './stack';
 
 /** A chain n0 → … of sleep tasks (not light: each would otherwise cost its own runner call). */
@@ -30,7 +30,7 @@ async function runCounted(stack: Stack, workflowId: string) {
   const jobId = await stack.submit(workflowId);
   const d = await stack.waitForJob(jobId, 60_000);
   const ev = await stack.schema.pool.query<{ node_id: string; event_type: string }>(
-    `SELECT node_id, event_type FROM "${stack.schema.schema}".dag_job_events WHERE job_id = $1 AND node_id LIKE 'n%' ORDER BY event_id`,
+    `SELECT node_id, event_type FROM "${stack.schema.schema}".dag_job_events WHERE job_id = $1 AND node_id NOT IN ('start', 'end') ORDER BY event_id`,
     [jobId],
   );
   const events: Record<string, string[]> = {};
@@ -46,10 +46,22 @@ describe('with the default chain budget (1 s)', () => {
   beforeAll(async () => {
     stack = await startStack({ shippedWorkflows: false });
     sleepChain(stack, 'sleep8', EIGHT);
-    // Past a 0.5 s budget after each 0.3 s node: at most two nodes per call (set on the second stack).
     // n1 would time out if its 1 s ran from when the orchestration dispatched n0.
     sleepChain(stack, 'own_clock', [0.5, 0.7], [5, 1]);
-    sleepChain(stack, 'long_second', [0, 30]);
+    sleepChain(stack, 'long_second', [0, 60]);
+    // b rides along after a and outlives a's 2 s timeout; p ends meanwhile and wakes the orchestration,
+    // which must not take a for timed out (and dispatch b a second time) while the call runs.
+    stack.writeWorkflow({
+      workflow_id: 'outlive',
+      name: 'outlive',
+      nodes: {
+        start: { type: 'start', next: ['a', 'p'] },
+        a: { type: 'task', handler: 'sleep', params: { duration_seconds: 0 }, timeout_seconds: 2, next: 'b' },
+        b: { type: 'task', handler: 'sleep', params: { duration_seconds: 5 }, next: 'end' },
+        p: { type: 'task', handler: 'sleep', params: { duration_seconds: 3.5 }, next: 'end' },
+        end: { type: 'end' },
+      },
+    });
   }, 120_000);
   afterAll(async () => {
     await stack?.stop(failed);
@@ -111,10 +123,25 @@ describe('with the default chain budget (1 s)', () => {
         await new Promise((res) => setTimeout(res, 50));
       }
       expect((await stack.api('POST', `/api/jobs/${jobId}/cancel`)).status).toBe(202);
-      // Well before the 30 s sleep would end.
       const d = await stack.waitForJob(jobId, 20_000);
       expect(d.job.status).toBe('cancelled');
       expect(d.nodes.find((n) => n.node_id === 'n1')?.status).not.toBe('completed');
+      // The orchestration completes once the runner call returns: the cancel watch stopped n1's 60 s
+      // sleep (without it this would wait for the sleep).
+      const status = await stack.host.waitForCompletion(jobInstanceId(jobId, 1), 30_000);
+      expect(status.runtimeStatus).toBe('Completed');
+    }),
+    120_000,
+  );
+
+  it(
+    "does not dispatch a chained task again when its call outlives the first attempt's timeout",
+    guard(async () => {
+      const r = await runCounted(stack, 'outlive');
+      expect(r.d.job.status).toBe('completed');
+      expect(r.events.b?.filter((e) => e === 'node_started')).toEqual(['node_started']);
+      // a with b, and p.
+      expect(r.calls).toBe(2);
     }),
     120_000,
   );
