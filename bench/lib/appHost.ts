@@ -37,6 +37,7 @@ export async function startBenchApp(o: {
   env?: Record<string, string>;
 }): Promise<{ host: DevHost; azurite: AzuriteInstance; stop(): Promise<void> }> {
   const azurite = await launchAzurite(o.inMemoryAzurite ? { inMemory: true } : {});
+  // A host that cannot start (e.g. a store schema of another task hub) must not leave Azurite running.
   const host = await startDevHost({
     appEntry: path.join(__dirname, '..', '..', 'functions', 'index.ts'),
     store: 'postgres',
@@ -58,6 +59,9 @@ export async function startBenchApp(o: {
     },
     loadLocalSettings: false,
     logLevel: 'error',
+  }).catch(async (err: unknown) => {
+    await azurite.stop();
+    throw err;
   });
   return {
     host,
