@@ -127,7 +127,7 @@ async function runChain(
 async function runChained(deps: ActivityDeps, p: Prepared): Promise<RunTaskOutput | undefined> {
   const a = { ...p.a, deadline: Date.now() + p.a.timeoutSeconds * 1000 };
   try {
-    return (await runPrepared(deps, [{ ...p, a }], [a])).results[0];
+    return (await runPrepared(deps, [{ ...p, a }])).results[0];
   } catch (err) {
     if (deps.shutdown?.aborted) return undefined;
     throw err;
@@ -137,16 +137,12 @@ async function runChained(deps: ActivityDeps, p: Prepared): Promise<RunTaskOutpu
 async function runBatch(deps: ActivityDeps, attempts: TaskAttempt[]): Promise<RunTasksOutput> {
   const ready = await prepareAttempts(deps, attempts);
   if (!ready.ok) return { results: ready.results };
-  return runPrepared(deps, ready.prepared, attempts);
+  return runPrepared(deps, ready.prepared);
 }
 
-async function runPrepared(
-  deps: ActivityDeps,
-  prepared: Prepared[],
-  attempts: TaskAttempt[],
-): Promise<RunTasksOutput> {
-  const results: RunTaskOutput[] = new Array(attempts.length);
-  const jobId = attempts[0]!.jobId;
+async function runPrepared(deps: ActivityDeps, prepared: Prepared[]): Promise<RunTasksOutput> {
+  const results: RunTaskOutput[] = new Array(prepared.length);
+  const jobId = prepared[0]!.a.jobId;
   // Light tasks run first and are recorded (start and result) by one statement; what that statement
   // did not apply goes the normal way below with the rest.
   const done = await runLightAttempts(deps, prepared, results);
@@ -157,8 +153,8 @@ async function runPrepared(
   // A batch of fan-out children records its starts and results in a few set-based statements: with
   // Application Insights on they are not dependencies of their own (thousands per fan-out, as costly as
   // the work); the batch's activity span stands for them, as it does for the children themselves.
-  const childBatch = attempts.every((a) => a.index !== undefined);
-  if (childBatch) setSpanAttributes({ 'dag.fan_out_children': attempts.length });
+  const childBatch = prepared.every((p) => p.a.index !== undefined);
+  if (childBatch) setSpanAttributes({ 'dag.fan_out_children': prepared.length });
   const bookkeeping = <T>(fn: () => Promise<T>) => (childBatch ? untraced(fn) : fn());
   const starts = await bookkeeping(() =>
     startAttempts(

@@ -91,7 +91,7 @@ export function* runScheduler(
   const inFlight = new Map<string, InFlight>();
   const cancelWaiters: df.Task[] = [];
   let cancelSeen = false;
-  /** Task ids of attempts in a settle call: decide keeps reporting them overdue meanwhile. */
+  /** Task ids of attempts not to settle: in a settle call, or a budgeted chain's call still runs. */
   const settling = new Set<string>();
   const applyAll = (events: readonly JobEvent[]) => {
     for (const e of events) applyInPlace(plan, state, e);
