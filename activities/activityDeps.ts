@@ -33,6 +33,12 @@ export interface ActivityDeps {
    * pinned per job by loadJob); 0 or absent: only light ones are chained.
    */
   chainBudgetMs?: number;
+  /**
+   * Tasks one queue message may carry (DAG_TASKS_PER_MESSAGE), on `batchQueues` only (the product's
+   * workers read batches: DAG_WORKER_QUEUES); default 1.
+   */
+  tasksPerMessage?: number;
+  batchQueues?: readonly string[];
   /** The queue container workers send results to (DAG_RESULT_QUEUE). */
   resultQueue: string;
   /** Sends one message (JSON) to a Storage Queue, creating the queue if needed. */

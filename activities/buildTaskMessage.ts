@@ -16,6 +16,8 @@ export interface TaskMessageSpec {
   replyTo: string;
   resultQueue: string;
   workflowId?: string;
+  /** The key its result may be raised under together with others (ContainerTaskMessage.results_event). */
+  resultsEvent?: string;
   /** The sending span (telemetry on): the worker's span joins the job's trace. */
   traceparent?: string;
 }
@@ -37,6 +39,7 @@ export function buildTaskMessage(s: TaskMessageSpec): ContainerTaskMessage {
     reply_to: s.replyTo,
     result_queue: s.resultQueue,
     ...(s.workflowId ? { workflow_id: s.workflowId } : {}),
+    ...(s.resultsEvent ? { results_event: s.resultsEvent } : {}),
     ...(s.traceparent ? { traceparent: s.traceparent } : {}),
   };
   // Params travel in the message when the whole encoded message fits the queue's 64 KiB, else the

@@ -67,9 +67,12 @@ export type Placement = z.infer<typeof PlacementSchema>;
  *    nothing themselves: their transitions go with the next round that runs, reads or ends something;
  *    and a fan-out's max_parallel window is split into several runner calls (callsPerWindow);
  * 3. a runner call may also take the activity tasks that are not light along in a chain, within the
- *    job's chain budget (chainBudgetMs): an older build would dispatch them again itself.
+ *    job's chain budget (chainBudgetMs): an older build would dispatch them again itself;
+ * 4. the container results of a batch of a fan-out's children may come several per external event
+ *    (the enqueue call's resultsEvent), each such event waited for with a new deadline timer: an older
+ *    build would not wait for them (nor replay those timers).
  */
-export const SCHEDULER_VERSION = 3;
+export const SCHEDULER_VERSION = 4;
 
 export const LoadJobOutputSchema = z.discriminatedUnion('ok', [
   z.object({
@@ -161,12 +164,24 @@ export type RunTasksOutput = z.infer<typeof RunTasksOutputSchema>;
 export const EnqueueInputSchema = TaskAttemptSchema.extend({ queue: z.string().min(3).max(63) });
 export type EnqueueInput = z.infer<typeof EnqueueInputSchema>;
 /** One container attempt, or a batch of a fan-out's children (same job). */
-export const EnqueueTasksInputSchema = z.object({ attempts: z.array(EnqueueInputSchema).min(1).max(1000) });
+export const EnqueueTasksInputSchema = z.object({
+  attempts: z.array(EnqueueInputSchema).min(1).max(1000),
+  /**
+   * Asks for these attempts' results to come several per external event (scheduler version 4,
+   * several attempts): the key the trigger groups them by (ContainerTaskMessage.results_event). Only
+   * the product's workers copy it into their results: the output says whether it was written.
+   */
+  resultsEvent: z.string().min(1).max(200).optional(),
+});
 export type EnqueueTasksInput = z.infer<typeof EnqueueTasksInputSchema>;
 /** An enqueue reports like an attempt: a message that cannot be sent is a failed attempt (retryable or not). */
 export const EnqueueOutputSchema = AttemptOutcomeSchema;
 export type EnqueueOutput = z.infer<typeof EnqueueOutputSchema>;
-export const EnqueueTasksOutputSchema = z.object({ results: z.array(EnqueueOutputSchema) });
+export const EnqueueTasksOutputSchema = z.object({
+  results: z.array(EnqueueOutputSchema),
+  /** The messages asked for the results to come several per event (resultsEvent was given and honoured). */
+  together: z.literal(true).optional(),
+});
 export type EnqueueTasksOutput = z.infer<typeof EnqueueTasksOutputSchema>;
 
 /**
@@ -204,6 +219,8 @@ export const FanOutInputSchema = z.object({
   activityBatchSize: z.int().min(1).max(1000),
   /** As in LoadJobOutput. */
   callsPerWindow: z.int().min(1).max(1000).optional(),
+  /** Container results may come several per event (scheduler version 4: SchedulerIO.batchedResults). */
+  batchedResults: z.boolean().optional(),
 });
 export type FanOutInput = z.infer<typeof FanOutInputSchema>;
 

@@ -1,6 +1,7 @@
 // Activity: hands attempts to the container workers — one (a task node) or a batch of a fan-out's
-// children: marks the nodes dispatched (resolved params, deadlines) in one statement and sends each
-// task message to its Storage Queue. The results come back on the result queue and are raised to the
+// children: marks the nodes dispatched (resolved params, deadlines) in one statement and sends the
+// task messages to their Storage Queues, several tasks per message on the queues of the product's
+// own workers (DAG_TASKS_PER_MESSAGE, DAG_WORKER_QUEUES). The results come back on the result queue and are raised to the
 // orchestration as events named after the task ids. Idempotent: a redelivered enqueue of a started
 // attempt sends its message again, and the worker acknowledges a task that already has a result
 // without running it twice.
@@ -14,9 +15,11 @@ import {
   type TaskResultInput,
 } from '../db';
 import { errorMessage } from '../handlers/executeHandler';
+import type { ContainerTaskMessage } from '../lib/containerMessages';
 import { currentTraceparent, withSpan } from '../handlers/telemetry';
 import type { ActivityDeps } from './activityDeps';
 import { buildTaskMessage } from './buildTaskMessage';
+import { packTaskMessages } from './packTaskMessages';
 import { EnqueueTasksInputSchema, type EnqueueOutput, type EnqueueTasksOutput } from './contracts';
 import { prepareAttempts } from './prepareAttempts';
 import { notStarted } from './runTasks';
@@ -25,7 +28,8 @@ export async function enqueueContainerTasks(
   deps: ActivityDeps,
   rawInput: unknown,
 ): Promise<EnqueueTasksOutput> {
-  const { attempts } = EnqueueTasksInputSchema.parse(rawInput);
+  const { attempts, resultsEvent } = EnqueueTasksInputSchema.parse(rawInput);
+  const batchQueues = new Set(deps.batchQueues ?? []);
   const ready = await prepareAttempts(deps, attempts);
   if (!ready.ok) return { results: ready.results };
   const { data, prepared } = ready;
@@ -50,6 +54,7 @@ export async function enqueueContainerTasks(
   const results: EnqueueOutput[] = new Array(attempts.length);
   // Attempts claimed in Postgres that could not be sent fail there too, so the next attempt can start.
   const failures: TaskResultInput[] = [];
+  const fails: Array<(error: string, retryable: boolean) => void> = [];
   // What was sent, so that a message the queue loses can be found missing (strandedAttempts.ts).
   const sentMessages: TaskMessageInput[] = [];
   // One producer span per call (a fan-out batch is one): every message carries its traceparent, so the
@@ -79,57 +84,76 @@ export async function enqueueContainerTasks(
   );
   async function sendAll() {
     const traceparent = currentTraceparent();
-    await Promise.all(
-      prepared.map(async ({ a, spec, params, renderError }, i) => {
-        const start = starts[i]!;
-        const early = notStarted(start, a);
-        if (early) {
-          results[i] = early;
-          return;
-        }
-        const node = (start as Extract<StartAttemptOutcome, { kind: 'started' | 'already_started' }>).node;
-        const fail = (error: string, retryable: boolean) => {
-          results[i] = { ok: false, error, retryable };
-          failures.push({
-            taskId: a.taskId,
-            jobId: a.jobId,
-            nodeId: a.key,
-            attempt: a.attempt,
-            status: 'failed',
-            errorMessage: error,
-            retryable,
-            retryDelayMs: retryDelaySeconds(spec?.retry, a.attempt - node.first_attempt) * 1000,
-          });
-        };
-        if (renderError !== undefined || !spec) return fail(renderError ?? 'unknown node', false);
-        const message = buildTaskMessage({
+    const ready: Array<{ i: number; a: (typeof attempts)[number]; message: ContainerTaskMessage }> = [];
+    prepared.forEach(({ a, spec, params, renderError }, i) => {
+      const start = starts[i]!;
+      const early = notStarted(start, a);
+      if (early) {
+        results[i] = early;
+        return;
+      }
+      const node = (start as Extract<StartAttemptOutcome, { kind: 'started' | 'already_started' }>).node;
+      fails[i] = (error: string, retryable: boolean) => {
+        results[i] = { ok: false, error, retryable };
+        failures.push({
           taskId: a.taskId,
           jobId: a.jobId,
           nodeId: a.key,
           attempt: a.attempt,
-          handler: spec.handler,
-          params: a.index === undefined ? params : node.input_params,
-          timeoutSeconds: a.timeoutSeconds,
-          deadline: new Date(a.deadline),
-          correlationId: job.correlation_id,
-          replyTo: a.instanceId,
-          resultQueue: deps.resultQueue,
-          workflowId: job.workflow_id,
-          ...(traceparent ? { traceparent } : {}),
+          status: 'failed',
+          errorMessage: error,
+          retryable,
+          retryDelayMs: retryDelaySeconds(spec?.retry, a.attempt - node.first_attempt) * 1000,
         });
+      };
+      if (renderError !== undefined || !spec) return fails[i](renderError ?? 'unknown node', false);
+      const message = buildTaskMessage({
+        taskId: a.taskId,
+        jobId: a.jobId,
+        nodeId: a.key,
+        attempt: a.attempt,
+        handler: spec.handler,
+        params: a.index === undefined ? params : node.input_params,
+        timeoutSeconds: a.timeoutSeconds,
+        deadline: new Date(a.deadline),
+        correlationId: job.correlation_id,
+        replyTo: a.instanceId,
+        resultQueue: deps.resultQueue,
+        workflowId: job.workflow_id,
+        // The product's workers copy it into the result, which the trigger then raises with others.
+        ...(resultsEvent && batchQueues.has(a.queue) ? { resultsEvent } : {}),
+        ...(traceparent ? { traceparent } : {}),
+      });
+      ready.push({ i, a, message });
+    });
+    const packs = packTaskMessages(
+      ready,
+      (r) => r.a.queue,
+      (r) => r.message,
+      (q) => (batchQueues.has(q) ? (deps.tasksPerMessage ?? 1) : 1),
+    );
+    await Promise.all(
+      packs.map(async (pack) => {
+        const queue = pack[0]!.a.queue;
         try {
-          const sent = await deps.sendToQueue(a.queue, message);
-          sentMessages.push({
-            ...sent,
-            taskId: a.taskId,
-            queue: a.queue,
-            jobId: a.jobId,
-            nodeId: a.key,
-            replyTo: a.instanceId,
-          });
-          results[i] = { ok: true };
+          const sent = await deps.sendToQueue(
+            queue,
+            pack.length === 1 ? pack[0]!.message : { v: 1, tasks: pack.map((r) => r.message) },
+          );
+          for (const { i, a } of pack) {
+            sentMessages.push({
+              ...sent,
+              taskId: a.taskId,
+              queue,
+              jobId: a.jobId,
+              nodeId: a.key,
+              replyTo: a.instanceId,
+            });
+            results[i] = { ok: true };
+          }
         } catch (err) {
-          fail(`Could not send the task to queue "${a.queue}": ${errorMessage(err)}`, true);
+          for (const { i } of pack)
+            fails[i]!(`Could not send the task to queue "${queue}": ${errorMessage(err)}`, true);
         }
       }),
     );
@@ -143,5 +167,8 @@ export async function enqueueContainerTasks(
       error: errorMessage(err),
     }),
   );
-  return { results };
+  // The results come several per event when the messages asked for it (the product's workers copy
+  // results_event; a call's attempts share one queue).
+  const together = !!resultsEvent && batchQueues.has(attempts[0]!.queue);
+  return { results, ...(together ? { together: true as const } : {}) };
 }

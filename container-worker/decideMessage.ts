@@ -1,7 +1,7 @@
 // What to do with a received task message: the worker's decision table, pure as dag/decide is the
 // scheduler's (no I/O, no clock: time is an argument). Two steps, because the second needs a read:
-// * decideDelivery — before looking at Postgres: shutting down, unreadable, or a copy of a task this
-//   worker already holds;
+// * decideDelivery — before looking at Postgres, for each task of a message: shutting down,
+//   unreadable, or a copy of a task this worker already holds;
 // * decideMessage — with the preflight row (job, node, recorded result, the holder's last sign of
 //   life): acknowledge, drop, record stale/ended, defer, poison, start, or take over.
 // startContainerWorker carries the decisions out; every one is safe to repeat on a redelivery.
@@ -9,13 +9,11 @@ import type { ContainerTaskMessage } from '../lib/containerMessages';
 import type { Preflight } from '../db';
 import type { AttemptIdentity, DecodedTask } from './taskMessageCodec';
 
-export type DeliveryDecision<T = unknown> =
+export type DeliveryDecision =
   /** Taken while shutting down: visible again at once, for another worker. */
   | { kind: 'release' }
   /** Unreadable: to `<queue>-poison`, failing the attempt it names (if it names one). */
   | { kind: 'poison'; reason: string; attempt?: AttemptIdentity }
-  /** This worker's own running message, received again after its lease lapsed: hold it again. */
-  | { kind: 'hold-again'; message: ContainerTaskMessage; task: T }
   /** Another copy of a task this worker is looking at or running: deferred, deleted once it finished. */
   | { kind: 'defer-copy'; message: ContainerTaskMessage; why: string }
   /** Look at Postgres, then decideMessage. */
@@ -27,19 +25,23 @@ export interface Delivery {
   dequeueCount: number;
 }
 
-export interface LocalTasks<T extends { messageId: string }> {
-  /** Tasks running here: task id → the task (messageId: the message that started it). */
-  running: ReadonlyMap<string, T>;
+export interface LocalTasks {
+  /** Task ids running here. */
+  running: ReadonlyMap<string, unknown>;
   /** Task ids between decode and start. */
   claiming: ReadonlySet<string>;
 }
 
-export function decideDelivery<T extends { messageId: string }>(
+/**
+ * One task of a received message (a message this worker already holds, received again after its
+ * lease lapsed, is kept by messageLease before it gets here).
+ */
+export function decideDelivery(
   stopping: boolean,
   decoded: DecodedTask,
   delivery: Delivery,
-  local: LocalTasks<T>,
-): DeliveryDecision<T> {
+  local: LocalTasks,
+): DeliveryDecision {
   if (stopping) return { kind: 'release' };
   if (!decoded.ok)
     return {
@@ -48,10 +50,7 @@ export function decideDelivery<T extends { messageId: string }>(
       ...(decoded.identity ? { attempt: decoded.identity } : {}),
     };
   const message = decoded.message;
-  const running = local.running.get(message.task_id);
-  if (running && running.messageId === delivery.messageId)
-    return { kind: 'hold-again', message, task: running };
-  if (running || local.claiming.has(message.task_id))
+  if (local.running.has(message.task_id) || local.claiming.has(message.task_id))
     return { kind: 'defer-copy', message, why: 'this worker is running the attempt' };
   return { kind: 'look', message };
 }

@@ -1,7 +1,8 @@
-// One received task message, carried through the worker's decision table (decideMessage.ts): decode
-// → (copies of a task held here are deferred) → preflight read → acknowledge / drop / record stale /
-// defer / poison, or start (take over) the attempt and run it while the supervisor keeps its lease
-// and heartbeat → record and send the result → delete the message.
+// One task of a received message (a message carries one, or a batch), carried through the worker's
+// decision table (decideMessage.ts): (copies of a task held here are deferred) → preflight read →
+// acknowledge / drop / record stale / defer / poison, or start (take over) the attempt and run it
+// while the supervisor keeps its message's lease and its heartbeat → record and send the result →
+// the part is done (the message is deleted once all its parts are: messageLease).
 import type { ContainerTaskMessage } from '../lib/containerMessages';
 import {
   claimRunningTask,
@@ -15,7 +16,7 @@ import { executeHandler, type AttemptResult, type ExecuteDeps } from '../handler
 import { metrics, trackException, withSpan } from '../handlers/telemetry';
 import { GroupCommit } from '../lib/groupCommit';
 import { decideDelivery, decideMessage } from './decideMessage';
-import type { ActiveTask, Held, MessageLease } from './messageLease';
+import type { ActiveTask, MessageLease, Part } from './messageLease';
 import {
   attemptResultInput,
   resultFromRow,
@@ -23,7 +24,7 @@ import {
   type ResultReporter,
 } from './resultReporter';
 import { attemptIds, type Supervisor } from './supervisor';
-import { decodeTaskMessage } from './taskMessageCodec';
+import { encodeQueueMessage } from './taskMessageCodec';
 import type { WorkerContext } from './workerContext';
 
 /** Messages looked at per statement (a receive brings at most 32). */
@@ -45,7 +46,7 @@ export class MessageHandler {
   /** Task ids between decode and start: a second copy received meanwhile is deferred. */
   private readonly claiming = new Set<string>();
   /** Other copies of a task received while it was claimed or running: deleted once it finished. */
-  private readonly copies = new Map<string, Held[]>();
+  private readonly copies = new Map<string, Part[]>();
 
   /** The messages of one receive are looked at (and started) together: one statement, not one each. */
   private readonly preflights: GroupCommit<PreflightInput, Preflight>;
@@ -57,25 +58,25 @@ export class MessageHandler {
     );
   }
 
-  async handle(h: Held): Promise<void> {
+  async handle(p: Part): Promise<void> {
     const { ctx, lease, supervisor } = this.d;
+    const h = p.held;
     ctx.counters.received++;
-    const d = decideDelivery(this.d.stopping.aborted, decodeTaskMessage(h.text), h, {
+    const d = decideDelivery(this.d.stopping.aborted, p.decoded, h, {
       running: supervisor.active,
       claiming: this.claiming,
     });
     if (d.kind === 'release') {
       // Taken while shutting down: back to the queue at once for another worker.
-      await lease.setVisibility(h, 0).catch(() => undefined);
+      await lease.again(p, 0).catch(() => undefined);
       return;
     }
-    if (d.kind === 'poison') return this.poison(h, d.reason, d.attempt);
+    if (d.kind === 'poison') return this.poison(p, d.reason, d.attempt);
     const m = d.message;
     const log = ctx.log.child({ job_id: m.job_id, node_id: m.node_id, task_id: m.task_id, queue: h.queue });
-    if (d.kind === 'hold-again') return lease.holdAgain(d.task, h, log);
     if (d.kind === 'defer-copy') {
-      await lease.defer(h, log, d.why);
-      this.copies.get(m.task_id)?.push(h);
+      await lease.defer(p, log, d.why);
+      this.copies.get(m.task_id)?.push(p);
       return;
     }
     this.claiming.add(m.task_id);
@@ -106,7 +107,7 @@ export class MessageHandler {
             'worker.id': ctx.workerId,
           },
         },
-        () => this.process(h, m, log),
+        () => this.process(p, m, log),
       );
     } finally {
       this.claiming.delete(m.task_id);
@@ -114,8 +115,9 @@ export class MessageHandler {
     }
   }
 
-  private async process(h: Held, m: ContainerTaskMessage, log: Logger): Promise<void> {
+  private async process(p: Part, m: ContainerTaskMessage, log: Logger): Promise<void> {
     const { ctx, lease, reporter } = this.d;
+    const h = p.held;
     let t0 = Date.now();
     const [pre] = await this.preflights.run([
       {
@@ -148,7 +150,7 @@ export class MessageHandler {
       case 'drop':
         ctx.counters.dropped++;
         log.warn('task message for a job or node that does not exist: dropped', { job: d.job, node: d.node });
-        return lease.delete(h);
+        return lease.done(p);
       case 'acknowledge':
         ctx.counters.duplicates++;
         log.info('task already has a result: acknowledged without running', {
@@ -156,19 +158,19 @@ export class MessageHandler {
           disposition: d.result.disposition,
         });
         if (d.resend && !(await reporter.send(m, resultFromRow(m, d.result, d.node, ctx.workerId))))
-          return lease.comeBackLater(h);
-        return lease.delete(h);
+          return lease.comeBackLater(p);
+        return lease.done(p);
       case 'record': {
         ctx.counters[d.counter]++;
         log.info(d.note);
         const failed = { status: 'failed', errorMessage: d.why, retryable: false } as const;
-        if (!(await reporter.recordAndReport(m, failed, d.firstAttempt, log))) return lease.comeBackLater(h);
-        return lease.delete(h);
+        if (!(await reporter.recordAndReport(m, failed, d.firstAttempt, log))) return lease.comeBackLater(p);
+        return lease.done(p);
       }
       case 'defer':
-        return lease.defer(h, log, d.why);
+        return lease.defer(p, log, d.why);
       case 'poison':
-        return this.poison(h, d.reason, m);
+        return this.poison(p, d.reason, m);
     }
     const takeover = d.kind === 'take-over';
     t0 = Date.now();
@@ -180,7 +182,7 @@ export class MessageHandler {
         previous: d.previousWorker,
         staleAfterMs: this.d.staleAfterMs,
       });
-      if (!claimed) return lease.defer(h, log, 'another worker took the attempt over just now');
+      if (!claimed) return lease.defer(p, log, 'another worker took the attempt over just now');
       ctx.counters.resumed++;
       log.info('resuming an attempt whose worker stopped', { previous_worker: d.previousWorker });
     } else if (!pre.started) {
@@ -192,22 +194,22 @@ export class MessageHandler {
         { sourceApp: ctx.sourceApp },
       );
       if (s.kind === 'already_running')
-        return lease.defer(h, log, 'another worker started the attempt just now');
+        return lease.defer(p, log, 'another worker started the attempt just now');
       if (s.kind !== 'applied') {
         // Moved on between the look and the start: the next delivery sorts it out.
         log.info('the attempt could not be started (it moved on meanwhile); the message comes back', {
           outcome: s.kind,
         });
-        await lease.setVisibility(h, Math.min(5, ctx.visibilitySec)).catch(() => undefined);
+        await lease.again(p, Math.min(5, ctx.visibilitySec)).catch(() => undefined);
         return;
       }
     }
     ctx.phase('start', Date.now() - t0);
-    await this.run(h, m, d.node, takeover, log);
+    await this.run(p, m, d.node, takeover, log);
   }
 
   private async run(
-    h: Held,
+    p: Part,
     m: ContainerTaskMessage,
     node: NonNullable<Preflight['node']>,
     takeover: boolean,
@@ -217,16 +219,11 @@ export class MessageHandler {
     const now = Date.now();
     const t: ActiveTask = {
       msg: m,
-      queue: h.queue,
-      messageId: h.messageId,
-      popReceipt: h.popReceipt,
+      part: p,
       controller: new AbortController(),
       finishing: false,
       startedAt: now,
-      lastRenewAt: now,
       lastBeatAt: now,
-      leaseLost: false,
-      leaseOp: Promise.resolve(),
     };
     supervisor.active.set(m.task_id, t);
     ctx.counters.started++;
@@ -236,7 +233,7 @@ export class MessageHandler {
         ...(m.workflow_id ? { workflow_id: m.workflow_id } : {}),
         node_id: m.node_id,
         handler: m.handler,
-        queue: h.queue,
+        queue: p.held.queue,
       });
     try {
       const t0 = Date.now();
@@ -279,12 +276,12 @@ export class MessageHandler {
       if (!ok) {
         // The result could not be recorded or sent: the message comes back and the next delivery
         // acknowledges it (or runs the attempt again from its checkpoint).
-        await lease.comeBackLater(t);
+        await lease.comeBackLater(p);
         return;
       }
-      await lease.delete(t);
+      await lease.done(p);
       // Copies deferred meanwhile would only come back to be acknowledged: delete them now.
-      for (const c of this.copies.get(m.task_id) ?? []) await lease.delete(c).catch(() => undefined);
+      for (const c of this.copies.get(m.task_id) ?? []) await lease.deleteCopy(c).catch(() => undefined);
     } finally {
       supervisor.finished(m.task_id);
     }
@@ -299,8 +296,9 @@ export class MessageHandler {
     else c.failed++;
   }
 
-  private async poison(h: Held, reason: string, attempt?: ReportedAttempt): Promise<void> {
+  private async poison(p: Part, reason: string, attempt?: ReportedAttempt): Promise<void> {
     const { ctx, lease, reporter } = this.d;
+    const h = p.held;
     if (attempt) {
       // Recorded first: if Postgres is down the message stays and comes back, so the node cannot be
       // left waiting for its deadline.
@@ -310,8 +308,9 @@ export class MessageHandler {
     }
     const poisonQueue = `${h.queue}-poison`;
     const q = await ctx.queues.ensure(poisonQueue);
-    await q.sendMessage(h.text);
-    await lease.delete(h);
+    // The task alone from a batch (the others go on); a message unreadable as a whole, as it came.
+    await q.sendMessage(h.batch ? encodeQueueMessage(p.raw) : h.text);
+    await lease.done(p);
     ctx.counters.poisoned++;
     const ids = attempt
       ? {

@@ -200,7 +200,14 @@ export function attemptResultInput(r: AttemptResult): AttemptOutcome {
 }
 
 function resultMessage(
-  m: { task_id: string; job_id: string; node_id: string; attempt: number; reply_to?: string },
+  m: {
+    task_id: string;
+    job_id: string;
+    node_id: string;
+    attempt: number;
+    reply_to?: string;
+    results_event?: string;
+  },
   workerId: string,
   r: {
     status: 'completed' | 'failed';
@@ -223,6 +230,7 @@ function resultMessage(
     execution_duration_ms: r.durationMs === null ? null : Math.max(0, Math.round(r.durationMs)),
     reported_at: new Date().toISOString(),
     reply_to: m.reply_to,
+    ...(m.results_event ? { results_event: m.results_event } : {}),
     // The span that sends it (the task's consumer span): the result trigger's span joins the trace.
     ...withTraceparent(),
   };

@@ -1,5 +1,5 @@
 // Counts the tasks a worker has in hand (DAG_WORKER_MAX_CONCURRENT): a queue loop reserves free
-// slots before it receives, so that no message is leased that nobody will work on.
+// slots before it receives, so that no task is leased that nobody will work on.
 export class SlotPool {
   private used = 0;
   private readonly waiters: Array<() => void> = [];
@@ -10,20 +10,20 @@ export class SlotPool {
     return this.used;
   }
 
-  /** Waits for at least one free slot and reserves up to `max` of them (0 once `cancelled` fires). */
-  async acquireUpTo(max: number, cancelled: AbortSignal): Promise<number> {
-    while (this.used >= this.size) {
+  /**
+   * Waits for `want` free slots (at most the pool's size) — or for one, once `patienceMs` have passed
+   * — and reserves up to `max` of them; 0 once `cancelled` fires.
+   */
+  async acquireUpTo(max: number, cancelled: AbortSignal, want = 1, patienceMs = 0): Promise<number> {
+    const since = Date.now();
+    const enough = Math.max(1, Math.min(want, this.size));
+    for (;;) {
       if (cancelled.aborted) return 0;
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          cancelled.removeEventListener('abort', wake);
-          resolve();
-        };
-        this.waiters.push(wake);
-        cancelled.addEventListener('abort', wake, { once: true });
-      });
+      const free = this.size - this.used;
+      const waited = Date.now() - since;
+      if (free >= enough || (free >= 1 && waited >= patienceMs)) break;
+      await this.wait(cancelled, free >= 1 && Number.isFinite(patienceMs) ? patienceMs - waited : undefined);
     }
-    if (cancelled.aborted) return 0;
     const n = Math.min(max, this.size - this.used);
     this.used += n;
     return n;
@@ -32,6 +32,22 @@ export class SlotPool {
   release(n = 1): void {
     if (n <= 0) return;
     this.used = Math.max(0, this.used - n);
-    for (let i = 0; i < n && this.waiters.length; i++) this.waiters.shift()!();
+    // Every waiter looks again: one may want more slots than were released.
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  private wait(cancelled: AbortSignal, ms: number | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = ms === undefined ? undefined : setTimeout(() => wake(), Math.max(0, ms));
+      const wake = () => {
+        if (timer) clearTimeout(timer);
+        cancelled.removeEventListener('abort', wake);
+        const i = this.waiters.indexOf(wake);
+        if (i >= 0) this.waiters.splice(i, 1);
+        resolve();
+      };
+      this.waiters.push(wake);
+      cancelled.addEventListener('abort', wake, { once: true });
+    });
   }
 }

@@ -94,6 +94,7 @@ export interface ContainerWorker {
 
 const MIN_IDLE_MS = 50;
 const BATCH_MAX = 32;
+const BATCH_PATIENCE_MS = 5000;
 
 export async function startContainerWorker(options: ContainerWorkerOptions): Promise<ContainerWorker> {
   const w = new Worker(options);
@@ -296,15 +297,30 @@ class Worker {
   private async receiveLoop(queue: string): Promise<void> {
     const client = this.queues.client(queue);
     let idle = MIN_IDLE_MS;
+    // The most tasks a message of this queue has carried lately (the largest of the last receive that
+    // brought any, or one less than before: up at once, down slowly, so that a queue whose messages
+    // vary in size is not over-fetched). A loop waits for that many free slots before it receives and
+    // asks for as many messages as its free slots can take, so the tasks of a batch rarely exceed them
+    // (those that do go back to the queue: MessageLease.spill). With several queues, a loop that has
+    // waited BATCH_PATIENCE_MS takes what is free, so that another queue's loop cannot starve it.
+    // Unknown at first: one message is asked for.
+    let tasksPerMessage: number | undefined;
+    const patience = this.o.queues.length > 1 ? BATCH_PATIENCE_MS : Infinity;
     while (!this.stopping.signal.aborted) {
       if (this.outage.current) await this.outage.current;
-      const n = await this.slots.acquireUpTo(BATCH_MAX, this.stopping.signal);
-      if (n === 0) break;
+      const free = await this.slots.acquireUpTo(
+        BATCH_MAX,
+        this.stopping.signal,
+        tasksPerMessage ?? 1,
+        patience,
+      );
+      if (free === 0) break;
       let items: DequeuedMessageItem[] = [];
       const t0 = Date.now();
       try {
         this.counters.receiveCalls++;
-        items = (await client.receiveMessages({ numberOfMessages: n, visibilityTimeout: this.visibilitySec }))
+        const numberOfMessages = tasksPerMessage ? Math.max(1, Math.floor(free / tasksPerMessage)) : 1;
+        items = (await client.receiveMessages({ numberOfMessages, visibilityTimeout: this.visibilitySec }))
           .receivedMessageItems;
         this.queueState.set(queue, { ok: true, at: Date.now() });
         if (items.length) this.ctx.phase('receive', Date.now() - t0, items.length);
@@ -312,18 +328,19 @@ class Worker {
         this.queueState.set(queue, { ok: false, error: errorMessage(err), at: Date.now() });
         this.log.warn(`receiving from queue "${queue}" failed; retrying`, { error: errorMessage(err) });
       }
-      this.slots.release(n - items.length);
-      for (const item of items) {
-        const held: Held = {
-          queue,
-          messageId: item.messageId,
-          popReceipt: item.popReceipt,
-          dequeueCount: item.dequeueCount,
-          text: item.messageText,
-        };
+      this.counters.messages += items.length;
+      const held = items.flatMap((item) => this.lease.take(queue, item) ?? []);
+      if (held.length)
+        tasksPerMessage = Math.max(...held.map((h) => h.parts.length), (tasksPerMessage ?? 1) - 1);
+      const parts = held.flatMap((h) => h.parts);
+      // A slot per task: those beyond the free slots go back to the queue for another worker (or this
+      // one, once a slot is free) rather than wait here.
+      if (parts.length > free) void this.lease.spill(parts.slice(free));
+      this.slots.release(free - Math.min(free, parts.length));
+      for (const part of parts.slice(0, free)) {
         const p: Promise<void> = this.handler
-          .handle(held)
-          .catch((err: unknown) => this.onHandleError(held, err))
+          .handle(part)
+          .catch((err: unknown) => this.onHandleError(part.held, err))
           .finally(() => {
             this.handling.delete(p);
             this.slots.release(1);

@@ -108,7 +108,7 @@ export class Supervisor {
         },
       );
     }
-    await this.lease.setVisibility(t, 0).catch((err: unknown) =>
+    await this.lease.again(t.part, 0).catch((err: unknown) =>
       log.warn('could not make the message visible again (it reappears when its lease ends)', {
         error: errorMessage(err),
       }),

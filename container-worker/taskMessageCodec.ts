@@ -1,7 +1,11 @@
 // The wire format of the container queues: base64-encoded JSON (what Functions queue triggers read
 // and write with host.json messageEncoding "base64"), validated by the shared zod schemas.
 import { z } from 'zod';
-import { ContainerTaskMessageSchema, type ContainerTaskMessage } from '../lib/containerMessages';
+import {
+  ContainerTaskBatchSchema,
+  ContainerTaskMessageSchema,
+  type ContainerTaskMessage,
+} from '../lib/containerMessages';
 
 /** The identity of an attempt, read leniently from a message that failed full validation. */
 const AttemptIdentitySchema = z.object({
@@ -41,16 +45,60 @@ export function decodeQueueJson(text: string): { ok: true; value: unknown } | { 
 export function decodeTaskMessage(text: string): DecodedTask {
   const json = decodeQueueJson(text);
   if (!json.ok) return { ok: false, error: json.error };
-  const parsed = ContainerTaskMessageSchema.safeParse(json.value);
+  return decodeTask(json.value);
+}
+
+/** One task of a received message: its JSON as sent (for a spill or the poison queue) and its reading. */
+export interface TaskPart {
+  raw: unknown;
+  decoded: DecodedTask;
+}
+
+export type DecodedMessage =
+  /** batch: the message was `{v: 1, tasks: […]}`; tasks: one per task, in order. */
+  { ok: true; batch: boolean; tasks: TaskPart[] } | { ok: false; error: string };
+
+/** A task message or a batch of them (lib/containerMessages ContainerTaskBatchSchema). */
+export function decodeTaskMessages(text: string): DecodedMessage {
+  const json = decodeQueueJson(text);
+  if (!json.ok) return json;
+  const value = json.value;
+  if (value !== null && typeof value === 'object' && 'tasks' in value) {
+    const batch = ContainerTaskBatchSchema.safeParse(value);
+    if (!batch.success)
+      return {
+        ok: false,
+        error: `the message is not a valid batch of container tasks (${problemsOf(batch.error)})`,
+      };
+    return {
+      ok: true,
+      batch: true,
+      tasks: batch.data.tasks.map((raw, i) => {
+        const decoded = decodeTask(raw);
+        return {
+          raw,
+          decoded: decoded.ok ? decoded : { ...decoded, error: `tasks[${i}]: ${decoded.error}` },
+        };
+      }),
+    };
+  }
+  return { ok: true, batch: false, tasks: [{ raw: value, decoded: decodeTask(value) }] };
+}
+
+function decodeTask(value: unknown): DecodedTask {
+  const parsed = ContainerTaskMessageSchema.safeParse(value);
   if (parsed.success) return { ok: true, message: parsed.data };
-  const problems = parsed.error.issues
+  const identity = AttemptIdentitySchema.safeParse(value);
+  return {
+    ok: false,
+    error: `the message is not a valid container task message (${problemsOf(parsed.error)})`,
+    ...(identity.success ? { identity: identity.data } : {}),
+  };
+}
+
+function problemsOf(error: z.ZodError): string {
+  return error.issues
     .slice(0, 5)
     .map((i) => `${i.path.join('.') || 'message'}: ${i.message}`)
     .join('; ');
-  const identity = AttemptIdentitySchema.safeParse(json.value);
-  return {
-    ok: false,
-    error: `the message is not a valid container task message (${problems})`,
-    ...(identity.success ? { identity: identity.data } : {}),
-  };
 }

@@ -6,8 +6,12 @@ export interface PhaseTiming {
 }
 
 export interface WorkerStats {
-  /** Messages received (every delivery, duplicates included). */
+  /** Tasks received (every delivery, duplicates included; a batch message counts its tasks). */
   received: number;
+  /** Queue messages received (one carries one task, or a batch of them). */
+  messages: number;
+  /** Tasks received beyond the free slots and put back on the queue in a new message. */
+  spilled: number;
   /** Receive requests made (each asks for up to 32 messages). */
   receiveCalls: number;
   /** Attempts whose handler was started here. */
@@ -42,7 +46,7 @@ export interface WorkerStats {
   pauses: number;
   /** Tasks running now. */
   running: number;
-  /** Messages in hand now (running, or being looked at). */
+  /** Tasks in hand now (running, or being looked at). */
   inHand: number;
   phaseMs: {
     receive: PhaseTiming;
@@ -59,6 +63,8 @@ export function emptyStats(): WorkerStats {
   const p = () => ({ total: 0, count: 0 });
   return {
     received: 0,
+    messages: 0,
+    spilled: 0,
     receiveCalls: 0,
     started: 0,
     completed: 0,

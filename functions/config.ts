@@ -2,6 +2,7 @@
 // locally), validated with zod. Every variable is documented in docs/configuration.md.
 import { z } from 'zod';
 import { SCHEDULER_VERSION } from '../activities/contracts';
+import { TASKS_PER_MESSAGE_MAX } from '../lib/containerMessages';
 import { withoutBlankSettings } from '../db/createPool';
 import { intSetting, parseSettings } from '../lib/loadSettings';
 import { STORAGE_NAME } from '../lib/storageNames';
@@ -52,6 +53,11 @@ export const ConfigSchema = z.object({
    * straight chain when they are not light (each recorded as it starts and ends); 0: light ones only.
    */
   DAG_CHAIN_BUDGET_MS: intSetting(1000, 0, 60_000),
+  /**
+   * Fan-out children one task message may carry on the queues of DAG_WORKER_QUEUES (the product's
+   * workers read batches; other queues get one task per message); 1: one task per message everywhere.
+   */
+  DAG_TASKS_PER_MESSAGE: intSetting(16, 1, TASKS_PER_MESSAGE_MAX),
   /**
    * Local only: apply the migrations before the first submission (the app's login must be the Postgres
    * administrator). Off on Azure, where the app checks the schema version instead.

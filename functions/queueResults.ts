@@ -1,5 +1,8 @@
 // Storage Queue trigger on the result queue: a container worker's result, or a batch of them, is
-// raised to the waiting orchestration as an external event named after the attempt's task id.
+// raised to the waiting orchestration as an external event named after the attempt's task id — or,
+// for results that name a results_event (the fan-out children of one enqueue call of a job from
+// scheduler version 4), together with the others of the message for the same call, as one event
+// named after the first of them (ResultsEventSchema).
 //
 // Trust: a result message is a doorbell, not evidence. The worker writes the result to Postgres
 // before it sends the message, so the outcome raised is read from Postgres (the recorded result and
@@ -11,7 +14,14 @@
 import type { InvocationContext } from '@azure/functions';
 import { durableClient } from './durableClient';
 import { canonicalOutcome } from '../activities/settleAttempts';
-import { ResultQueueMessageSchema, resultsOf, type ContainerResultMessage } from '../lib/containerMessages';
+import {
+  RESULTS_PER_EVENT_MAX,
+  ResultQueueMessageSchema,
+  resultsOf,
+  type AttemptOutcome,
+  type ContainerResultMessage,
+  type ResultsEvent,
+} from '../lib/containerMessages';
 import { readRecordedResults, type RecordedResult } from '../db';
 import { metrics, trackException, withSpan } from '../handlers/telemetry';
 import { services } from './services';
@@ -41,6 +51,10 @@ export async function onContainerResult(message: unknown, context: InvocationCon
     results.map((m) => m.task_id),
   );
   // Each result is a consumer span in its job's trace (the worker's span that sent it is the parent).
+  // Results that name a results_event are raised together with the others of the same enqueue call
+  // (one event for many, named after the first of their task ids: orchestrations/awaitResults.ts);
+  // the rest one by one, each as an event named after its task id.
+  const together = new Map<string, Array<{ m: ContainerResultMessage; outcome: AttemptOutcome }>>();
   const settled = await Promise.allSettled(
     results.map((m) =>
       withSpan(
@@ -56,7 +70,13 @@ export async function onContainerResult(message: unknown, context: InvocationCon
             'result.status': m.status,
           },
         },
-        () => raiseResult(m, recorded.get(m.task_id), context),
+        async () => {
+          const outcome = appliedOutcome(m, recorded.get(m.task_id));
+          if (!outcome) return;
+          if (!m.results_event) return raise(context, m.reply_to, m.task_id, outcome, m);
+          const key = `${m.reply_to}\n${m.results_event}`;
+          together.set(key, [...(together.get(key) ?? []), { m, outcome }]);
+        },
       ),
     ),
   );
@@ -65,38 +85,67 @@ export async function onContainerResult(message: unknown, context: InvocationCon
       ? [`${results[i]!.task_id}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`]
       : [],
   );
+  for (const group of together.values()) {
+    const { reply_to } = group[0]!.m;
+    for (let i = 0; i < group.length; i += RESULTS_PER_EVENT_MAX) {
+      const part = group.slice(i, i + RESULTS_PER_EVENT_MAX);
+      // Named after the first of its tasks (each task id names at most one event: awaitResults.ts).
+      const first = part[0]!;
+      const payload: AttemptOutcome | ResultsEvent =
+        part.length === 1
+          ? first.outcome
+          : { results: part.map(({ m, outcome }) => ({ task_id: m.task_id, outcome })) };
+      try {
+        await raise(context, reply_to, first.m.task_id, payload, first.m);
+      } catch (err) {
+        failures.push(
+          `${part.map(({ m }) => m.task_id).join(', ')}: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    }
+  }
   if (failures.length)
     throw new Error(
       `Could not deliver ${failures.length} container result(s); the message will be retried: ${failures.join('; ')}`,
     );
 }
 
-async function raiseResult(
+/** The outcome Postgres recorded for the result, when it was applied (else dropped, with why). */
+function appliedOutcome(
   m: ContainerResultMessage,
   recorded: RecordedResult | undefined,
-  context: InvocationContext,
-): Promise<void> {
+): AttemptOutcome | undefined {
   const log = services().log.child({ job_id: m.job_id, node_id: m.node_id, task_id: m.task_id });
   if (!recorded) {
     log.warn(
       'container result dropped: no result is recorded for its task (results are written before they are sent)',
     );
-    return;
+    return undefined;
   }
   const disposition = recorded.state.result?.disposition;
   if (disposition !== 'applied') {
     log.info('container result dropped', { disposition });
     metrics.staleResult({ node_id: m.node_id, disposition: disposition ?? 'none', runner: 'container' });
-    return;
+    return undefined;
   }
-  const outcome = canonicalOutcome(recorded.attempt, recorded.state, 'failed');
-  const instance = m.reply_to;
+  return canonicalOutcome(recorded.attempt, recorded.state, 'failed');
+}
+
+async function raise(
+  context: InvocationContext,
+  instance: string,
+  name: string,
+  payload: unknown,
+  m: ContainerResultMessage,
+): Promise<void> {
   try {
     // A finished instance (410) is accepted silently by the client; only an unknown one throws.
-    await durableClient(context).raiseEvent(instance, m.task_id, outcome);
+    await durableClient(context).raiseEvent(instance, name, payload);
   } catch (err) {
     if (!(err instanceof Error) || !/^No instance with ID/.test(err.message)) throw err;
-    log.warn('container result for an unknown orchestration instance dropped', { instance });
+    services()
+      .log.child({ job_id: m.job_id, node_id: m.node_id, task_id: m.task_id })
+      .warn('container result for an unknown orchestration instance dropped', { instance });
   }
 }
 

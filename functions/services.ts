@@ -173,6 +173,8 @@ function createServices(env: NodeJS.ProcessEnv = process.env): Services {
         activityBatchSize: config.DAG_ACTIVITY_BATCH_SIZE,
         schedulerVersion: config.DAG_SCHEDULER_VERSION,
         chainBudgetMs: config.DAG_CHAIN_BUDGET_MS,
+        tasksPerMessage: config.DAG_TASKS_PER_MESSAGE,
+        batchQueues: config.DAG_WORKER_QUEUES,
         resultQueue: config.DAG_RESULT_QUEUE,
         sendToQueue: (q, m) => s.sendToQueue(q, m),
         probeQueueMessage: (q, m) => s.probeQueueMessage(q, m),

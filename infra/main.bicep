@@ -364,6 +364,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           { name: 'DAG_RECONCILE_SCHEDULE', value: '0 */1 * * * *' }
           { name: 'DAG_WORKFLOWS_DIR', value: './workflows' }
           { name: 'DAG_WORKER_QUEUES', value: join(taskQueues, ',') }
+          // A task message carries as many fan-out children as one worker replica runs at once, so
+          // that KEDA's queue length (messages) counts replicas' worth of work (modules/containerApps.bicep).
+          { name: 'DAG_TASKS_PER_MESSAGE', value: string(min(workerMaxConcurrent, 64)) }
           // The platform API's pre-flight reads bronze (see funcBronzeRole in modules/storage.bicep).
           { name: 'DAG_STORAGE_BLOB_URL', value: storage.outputs.dataBlobEndpoint }
           // The host stops reading a request body at the API's own 1 MiB limit (docs/api.md).

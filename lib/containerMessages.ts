@@ -41,6 +41,13 @@ export const ContainerTaskMessageSchema = z.object({
   /** The job's workflow (a telemetry dimension). */
   workflow_id: z.string().max(64).optional(),
   /**
+   * Results with the same results_event (the fan-out children of one enqueue call of a job from
+   * scheduler version 4) may be raised together, as one event named after the first of their task
+   * ids carrying them all (ResultsEventSchema); absent, the result is raised alone as an event named
+   * task_id.
+   */
+  results_event: z.string().min(1).max(200).optional(),
+  /**
    * W3C trace context (docs/monitoring.md): the span that sent this message, so that the receiver's
    * span joins the job's trace (one operation id from the submit request to the worker and back).
    */
@@ -50,6 +57,25 @@ export const ContainerTaskMessageSchema = z.object({
     .optional(),
 });
 export type ContainerTaskMessage = z.infer<typeof ContainerTaskMessageSchema>;
+
+/** Most results one results event carries (an event's payload stays small: no large-message blobs). */
+export const RESULTS_PER_EVENT_MAX = 100;
+
+/** Most tasks one task message carries (DAG_TASKS_PER_MESSAGE is at most this). */
+export const TASKS_PER_MESSAGE_MAX = 64;
+
+/**
+ * Several tasks in one queue message: the enqueue activity packs the fan-out children of one call that
+ * go to the same queue, so that one Storage transaction (send, receive, delete) carries many tasks.
+ * Each element is a ContainerTaskMessage, validated one by one by the worker (an invalid one is
+ * poisoned alone). Only the product's own workers read it: queues outside DAG_WORKER_QUEUES get one
+ * task per message.
+ */
+export const ContainerTaskBatchSchema = z.object({
+  v: z.literal(1),
+  tasks: z.array(z.unknown()).min(1).max(TASKS_PER_MESSAGE_MAX),
+});
+export type ContainerTaskBatch = { v: 1; tasks: ContainerTaskMessage[] };
 
 export const ContainerResultMessageSchema = z.object({
   v: z.literal(1),
@@ -66,6 +92,8 @@ export const ContainerResultMessageSchema = z.object({
   execution_duration_ms: z.int().min(0).nullish(),
   reported_at: z.iso.datetime(),
   reply_to: z.string().min(1).max(300),
+  /** Copied from the task message: the trigger may raise it together with the others of that key. */
+  results_event: z.string().min(1).max(200).optional(),
   /**
    * W3C trace context (docs/monitoring.md): the span that sent this message, so that the receiver's
    * span joins the job's trace (one operation id from the submit request to the worker and back).
@@ -109,3 +137,15 @@ export const AttemptOutcomeSchema = z.discriminatedUnion('ok', [
   }),
 ]);
 export type AttemptOutcome = z.infer<typeof AttemptOutcomeSchema>;
+
+/**
+ * The external event that carries several results of one enqueue call's attempts at once (named after
+ * the first of their task ids): one history event, one episode, for many tasks.
+ */
+export const ResultsEventSchema = z.object({
+  results: z
+    .array(z.object({ task_id: z.string().min(1).max(200), outcome: AttemptOutcomeSchema }))
+    .min(1)
+    .max(RESULTS_PER_EVENT_MAX),
+});
+export type ResultsEvent = z.infer<typeof ResultsEventSchema>;

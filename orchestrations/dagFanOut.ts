@@ -38,6 +38,7 @@ export function* dagFanOut(context: df.OrchestrationContext): Generator<df.Task,
         placement: input.placement,
         activityBatchSize: input.activityBatchSize,
         ...(input.callsPerWindow ? { callsPerWindow: input.callsPerWindow } : {}),
+        ...(input.batchedResults ? { batchedResults: true } : {}),
         ...spec,
       });
       const task = context.df.callSubOrchestrator(

@@ -33,6 +33,7 @@ export function* dagFanOutChunk(
     chunkSize: 1,
     activityBatchSize: input.activityBatchSize,
     ...(input.callsPerWindow ? { callsPerWindow: input.callsPerWindow } : {}),
+    ...(input.batchedResults ? { batchedResults: true } : {}),
   });
   return chunkSummary(final, input.node);
 }

@@ -53,6 +53,7 @@ export function* dagJob(context: df.OrchestrationContext): Generator<df.Task, Jo
     ...(loaded.callsPerWindow ? { callsPerWindow: loaded.callsPerWindow } : {}),
     coalesceTransitions: (loaded.scheduler ?? 1) >= 2,
     ...(loaded.chainBudgetMs ? { chainBudgetMs: loaded.chainBudgetMs } : {}),
+    batchedResults: (loaded.scheduler ?? 1) >= 4,
   });
   return { jobId: input.jobId, status: final.status, ...(final.error ? { error: final.error } : {}) };
 }

@@ -24,6 +24,8 @@ export type InFlight = (
       task: df.Task;
       attempts: AttemptRef[];
       deadline: number;
+      /** Asked for their results to come several per event (scheduler version 4). */
+      resultsEvent?: string;
     }
   | {
       /** Queued container attempts: their result events, all raced against one deadline timer. */
@@ -31,6 +33,10 @@ export type InFlight = (
       task: df.Task;
       attempts: Array<AttemptRef & { event: df.Task }>;
       timer: df.TimerTask;
+      /** The timer's time (ms). */
+      deadline: number;
+      /** Several results may come in one event: wake on the first (scheduler version 4: awaitResults.ts). */
+      together?: boolean;
     }
   | {
       /** Timed-out attempts being settled against Postgres (a result may be recorded there). */

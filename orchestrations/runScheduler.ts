@@ -24,6 +24,7 @@ import {
   ORCHESTRATION,
   RecordTransitionsOutputSchema,
   type EnqueueInput,
+  type EnqueueTasksOutput,
   type FanOutInput,
   type Placement,
   type RecordTransitionsInput,
@@ -33,7 +34,8 @@ import {
 } from '../activities/contracts';
 import { applyInPlace, ownedState } from '../dag/applyEvent';
 import type { Plan } from '../dag/compilePlan';
-import { AttemptOutcomeSchema, type AttemptOutcome } from '../lib/containerMessages';
+import type { AttemptOutcome } from '../lib/containerMessages';
+import { awaitResults, collectResults } from './awaitResults';
 import { decide, decisionEvents, isAttemptInFlight } from '../dag/decide';
 import {
   EnqueueTasksOutputSchema,
@@ -66,6 +68,7 @@ export interface SchedulerIO {
   /** Structural rounds record with the next round (SCHEDULER_VERSION 2); a chunk does not. */
   coalesceTransitions?: boolean;
   chainBudgetMs?: number; // a runner call may chain tasks that are not light this long
+  batchedResults?: boolean; // container results may come several per event (version 4)
 }
 
 /** Decisions that neither run, read nor end anything: their transitions can wait for the next round's. */
@@ -247,11 +250,18 @@ export function* runScheduler(
       const refs = b.attempts.map(attemptRef);
       if (b.container) {
         const attempts: EnqueueInput[] = b.attempts.map((a) => ({ ...a, queue: b.queue! }));
+        // Several results may come in one event (version 4): keyed by the call's first task.
+        const resultsEvent =
+          io.batchedResults && refs.length > 1 ? `dag-results-${refs[0]!.taskId}` : undefined;
         inFlight.set(refs[0]!.taskId, {
           kind: 'enqueue',
-          task: d.callActivity(ACTIVITY.enqueueContainerTasks, { attempts }),
+          task: d.callActivity(ACTIVITY.enqueueContainerTasks, {
+            attempts,
+            ...(resultsEvent ? { resultsEvent } : {}),
+          }),
           attempts: refs,
           deadline: Math.max(...b.attempts.map((a) => a.deadline)),
+          ...(resultsEvent ? { resultsEvent } : {}),
           fresh: true,
         });
       } else {
@@ -309,6 +319,7 @@ export function* runScheduler(
           chunkSize: io.chunkSize,
           activityBatchSize: io.activityBatchSize,
           ...(io.callsPerWindow ? { callsPerWindow: io.callsPerWindow } : {}),
+          ...(io.batchedResults ? { batchedResults: true } : {}),
         };
         // Deterministic child id: a replay (or a restarted host) finds the same sub-orchestration.
         const id = `${d.instanceId}:${x.node}`;
@@ -417,40 +428,24 @@ export function* runScheduler(
             applyOutcome(a.key, a.attempt, chained[k]!, at);
           });
         }
-        if (queued.length && f.kind === 'enqueue') {
-          // Queued: each result comes back as an external event named after its task id; they are
-          // raced together against one timer at the attempts' deadline (a dead worker never answers).
-          const attempts = queued.map((a) => ({ ...a, event: d.waitForExternalEvent(a.taskId) }));
-          const timer = d.createTimer(new Date(Math.max(f.deadline, at)));
-          const all = attempts.length === 1 ? attempts[0]!.event : d.Task.all(attempts.map((a) => a.event));
-          inFlight.set(queued[0]!.taskId, {
-            kind: 'results',
-            task: d.Task.any([all, timer]),
-            attempts,
-            timer,
-            fresh: true,
-          });
-        }
+        // Queued: the results come back as external events (awaitResults.ts), raced against one
+        // timer at the attempts' deadline (a dead worker never answers).
+        if (!queued.length || f.kind !== 'enqueue') return;
+        const together = !!f.resultsEvent && (out?.data as EnqueueTasksOutput | undefined)?.together === true;
+        inFlight.set(queued[0]!.taskId, awaitResults(d, queued, Math.max(f.deadline, at), together));
         return;
       }
       case 'results': {
         if (!f.timer.isCompleted) f.timer.cancel();
-        const overdue: AttemptRef[] = [];
-        for (const a of f.attempts) {
-          if (!a.event.isCompleted) {
-            // The deadline passed without a result event: the worker died, the queue lost the task,
-            // or the result was recorded while this app could not hear it. Postgres says which.
-            overdue.push(a);
-            continue;
-          }
-          const o = AttemptOutcomeSchema.safeParse(a.event.result);
-          if (o.success) applyOutcome(a.key, a.attempt, o.data, at);
-          else {
-            const error = `invalid attempt result: ${o.error.issues[0]?.message ?? 'unknown'}`;
-            learn([{ type: 'attempt_failed', key: a.key, attempt: a.attempt, error, retryable: true, at }]);
-          }
+        const r = collectResults(f);
+        for (const x of r.outcomes) {
+          const { key, attempt } = x.ref;
+          if ('outcome' in x) applyOutcome(key, attempt, x.outcome, at);
+          else learn([{ type: 'attempt_failed', key, attempt, error: x.invalid, retryable: true, at }]);
         }
-        settle(overdue);
+        if (r.pending.length)
+          inFlight.set(r.pending[0]!.taskId, awaitResults(d, r.pending, f.deadline, f.together));
+        settle(r.overdue);
         return;
       }
       case 'settle': {

@@ -175,7 +175,10 @@ resource worker 'Microsoft.App/containerApps@2025-01-01' = {
             azureQueue: {
               accountName: hostStorage.name
               queueName: q
-              queueLength: workerMaxConcurrent
+              // One message per replica: a message carries up to workerMaxConcurrent fan-out children
+              // (DAG_TASKS_PER_MESSAGE in main.bicep), a task node alone (over-provisions those by at
+              // most workerMaxConcurrent×, rather than leave a fan-out under-served).
+              queueLength: 1
               identity: workerIdentity.id
             }
           }

@@ -776,6 +776,19 @@ describe('infra: Postgres', () => {
     expect(settingsOf('worker').get('DAG_DB_POOL_MAX')).toBe('string(workerDbPoolMax)');
     expect(settingsOf('worker').get('DAG_WORKER_MAX_CONCURRENT')).toBe('string(workerMaxConcurrent)');
   });
+
+  it("scales workers by messages that each hold one replica's worth of fan-out children", () => {
+    // A task message carries up to DAG_TASKS_PER_MESSAGE children: KEDA counts messages, so one
+    // message per replica holds workerMaxConcurrent tasks (config allows at most 64 per message).
+    expect(settingsOf('functionApp').get('DAG_TASKS_PER_MESSAGE')).toBe(
+      'string(min(workerMaxConcurrent,64))',
+    );
+    const apps = files.find((f) => f.file === 'infra/modules/containerApps.bicep')!;
+    const lengths = [...walk(apps.decls.find((d) => d.name === 'worker')!.value)].flatMap((v) =>
+      v.kind === 'object' ? v.props.filter((p) => p.key === 'queueLength').map((p) => text(p.value)) : [],
+    );
+    expect(lengths).toEqual(['1']);
+  });
 });
 
 describe('infra: private networking (optional, off by default)', () => {

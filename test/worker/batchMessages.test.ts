@@ -1,0 +1,149 @@
+// Task messages that carry several tasks ({v: 1, tasks: […]}, docs/messages.md "Batches of tasks"),
+// against real Azurite and Postgres: the tasks share the message's lease; the message goes when all
+// are done, or comes back holding only the tasks that need it; an invalid task is poisoned alone;
+// tasks beyond the free slots go back to the queue instead of waiting in a worker.
+import { describe, expect, it } from 'vitest';
+import { markTaskStarted } from '../../db';
+import {
+  approximateCount,
+  dispatchTask,
+  nodeRow,
+  peekAll,
+  runs,
+  send,
+  useWorkerSetup,
+  waitFor,
+  type DispatchedTask,
+} from './support';
+
+const setup = useWorkerSetup();
+
+type Setup = Awaited<ReturnType<typeof setup>>;
+
+async function dispatchMany(s: Setup, n: number, params: Record<string, unknown>, handler = 'test_slow') {
+  const tasks: DispatchedTask[] = [];
+  for (let i = 0; i < n; i++)
+    tasks.push(await dispatchTask(s.pool, s.schema, { handler, params, resultQueue: s.resultQueue }));
+  return tasks;
+}
+
+const allCompleted = (s: Setup, tasks: DispatchedTask[]) =>
+  waitFor('every task completed', async () => {
+    const rows = await Promise.all(tasks.map((t) => nodeRow(s.pool, s.schema, t.jobId, t.nodeId)));
+    return rows.every((r) => r.status === 'completed');
+  });
+
+describe('container worker: batches of tasks in one message', () => {
+  it('runs every task of a batch once, renews one lease for all of them, deletes the message when all are done', async () => {
+    const s = await setup();
+    // 2.5 s tasks under a 3 s lease: each must be renewed (every second) or it would reappear.
+    const tasks = await dispatchMany(s, 6, { ms: 2500 });
+    await send(s.tasks, { v: 1, tasks: tasks.map((t) => t.message) });
+    const w = await s.start({ maxConcurrent: 8 });
+    await allCompleted(s, tasks);
+    for (const t of tasks) expect(runs.get(t.taskId)).toBe(1);
+    await waitFor('message deleted', async () => (await approximateCount(s.tasks)) === 0);
+    const st = w.stats();
+    expect(st).toMatchObject({ messages: 1, received: 6, started: 6, completed: 6, spilled: 0, deferred: 0 });
+    // One renewal per message and period (about 2 here), not one per task (about 12).
+    expect(st.leaseRenewals).toBeGreaterThanOrEqual(1);
+    expect(st.leaseRenewals).toBeLessThanOrEqual(4);
+  });
+
+  it('poisons an invalid task of a batch alone (failing the attempt it names); the others run', async () => {
+    const s = await setup();
+    const [a, bad, b] = await dispatchMany(s, 3, { ms: 0 });
+    const invalid = { ...bad!.message, handler: 7 };
+    await send(s.tasks, { v: 1, tasks: [a!.message, invalid, b!.message] });
+    const w = await s.start();
+    await allCompleted(s, [a!, b!]);
+    const failed = await waitFor('the invalid task failed', async () => {
+      const r = await nodeRow(s.pool, s.schema, bad!.jobId, bad!.nodeId);
+      return r.status === 'failed' ? r : undefined;
+    });
+    expect(failed.error_message).toMatch(
+      /is unreadable: tasks\[1\]: the message is not a valid container task message \(handler/,
+    );
+    const poisoned = await waitFor('poison message', async () => {
+      const all = await peekAll(s.poison);
+      return all.length ? all : undefined;
+    });
+    // The task alone, as it was in the batch: the others are not in the poison queue.
+    expect(poisoned).toEqual([invalid]);
+    expect(runs.get(bad!.taskId)).toBeUndefined();
+    await waitFor('message deleted', async () => (await approximateCount(s.tasks)) === 0);
+    expect(w.stats()).toMatchObject({ messages: 1, poisoned: 1, completed: 2 });
+  });
+
+  it('a task another worker holds comes back alone: the message is rewritten to it once the others are done', async () => {
+    const s = await setup();
+    const [a, held, b] = await dispatchMany(s, 3, { ms: 0 });
+    // Held by a live worker elsewhere (a fresh start): this worker must defer it, not run it.
+    const st = await markTaskStarted(s.pool, s.schema, {
+      jobId: held!.jobId,
+      nodeId: held!.nodeId,
+      taskId: held!.taskId,
+      workerId: 'worker-elsewhere',
+    });
+    expect(st.kind).toBe('applied');
+    await send(s.tasks, { v: 1, tasks: [a!.message, held!.message, b!.message] });
+    const w = await s.start();
+    await allCompleted(s, [a!, b!]);
+    await waitFor('deferred', () => w.stats().deferred >= 1);
+    await w.stop();
+    // Invisible for one lease (3 s), then visible again holding the deferred task only.
+    const back = await waitFor(
+      'the message back',
+      async () => {
+        const all = await peekAll(s.tasks);
+        return all.length ? all : undefined;
+      },
+      15_000,
+    );
+    expect(back).toEqual([held!.message]);
+    expect(runs.get(held!.taskId)).toBeUndefined();
+  });
+
+  it('tasks beyond the free slots go back to the queue in a new message (recorded); each runs once, never more at once than the slots', async () => {
+    const s = await setup();
+    const tasks = await dispatchMany(s, 5, { ms: 400 });
+    await send(s.tasks, { v: 1, tasks: tasks.map((t) => t.message) });
+    const w = await s.start({ maxConcurrent: 2 });
+    let most = 0;
+    await waitFor('every task completed', async () => {
+      most = Math.max(most, w.stats().running);
+      const rows = await Promise.all(tasks.map((t) => nodeRow(s.pool, s.schema, t.jobId, t.nodeId)));
+      return rows.every((r) => r.status === 'completed');
+    });
+    expect(most).toBeLessThanOrEqual(2);
+    for (const t of tasks) expect(runs.get(t.taskId)).toBe(1);
+    const st = w.stats();
+    expect(st.spilled).toBeGreaterThanOrEqual(3);
+    // Put back with a fresh delivery count: being put back never makes a task poison.
+    expect(st.poisoned).toBe(0);
+    // The messages they went back in are recorded, so that a lost one is found (strandedAttempts).
+    const rows = await s.pool.query<{ task_id: string }>(
+      `SELECT DISTINCT task_id FROM "${s.schema}".dag_task_messages`,
+    );
+    expect(rows.rows.length).toBeGreaterThanOrEqual(3);
+    expect(tasks.map((t) => t.taskId)).toEqual(expect.arrayContaining(rows.rows.map((r) => r.task_id)));
+    await waitFor('queue empty', async () => (await approximateCount(s.tasks)) === 0);
+  });
+
+  it('reads a batch of one and a plain task message alike; an unreadable batch goes to poison whole', async () => {
+    const s = await setup();
+    const [a, b] = await dispatchMany(s, 2, { ms: 0 });
+    await send(s.tasks, { v: 1, tasks: [a!.message] });
+    await send(s.tasks, b!.message);
+    const notBatch = { v: 1, tasks: [] };
+    await send(s.tasks, notBatch);
+    const w = await s.start();
+    await allCompleted(s, [a!, b!]);
+    const poisoned = await waitFor('poison message', async () => {
+      const all = await peekAll(s.poison);
+      return all.length ? all : undefined;
+    });
+    expect(poisoned).toEqual([notBatch]);
+    expect(w.stats()).toMatchObject({ messages: 3, poisoned: 1, completed: 2 });
+  });
+});
