@@ -15,6 +15,7 @@ import { createLogger } from '../handlers/createLogger';
 import { dropBenchSchema, migrateBenchSchema, startBenchApp } from './lib/appHost';
 import { cpuSecondsBetween, cpuSecondsByPid, processCpuSeconds } from './lib/processCpu';
 import { record } from './lib/record';
+import { jobHistory } from '../test/support/jobHistory';
 import { installPgCounter, pgCounts } from '../test/support/pgCounter';
 
 const DB = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -127,14 +128,7 @@ async function main() {
       );
       // The job's orchestration histories (the dev host's Postgres store): what Azure Storage would
       // hold and deliver, per task — external events, timers, episodes, all events.
-      const hist = await admin.query<{ events: string }>(
-        `SELECT events FROM "${schema}_dh".history WHERE instance_id = $1 OR instance_id LIKE $1 || ':%'`,
-        [r.jobId],
-      );
-      const events = hist.rows.flatMap((row) => {
-        const t = row.events.trim();
-        return JSON.parse(t.startsWith('[') ? t : `[${t}]`) as Array<{ EventType: number }>;
-      });
+      const events = await jobHistory(admin, `${schema}_dh`, r.jobId);
       const per = (type?: number) =>
         Math.round(
           ((type === undefined ? events.length : events.filter((e) => e.EventType === type).length) / N) *

@@ -7,6 +7,7 @@
 import { expect, it, onTestFailed } from 'vitest';
 import { ACTIVITY } from '../../activities/contracts';
 import type { HostProcess } from '../devhost/devHostProcess';
+import { jobHistory } from '../support/jobHistory';
 import { api, killHard, useAppProcesses, waitForJobEnd } from './appProcess';
 import type { JobDetail } from './stack';
 
@@ -49,14 +50,7 @@ async function submit(host: HostProcess, workflowId = 'upg_nap'): Promise<string
 
 /** Calls of an activity in the histories of a job's orchestrations (the dev host's Postgres store). */
 async function calls(jobId: string, activity: string = ACTIVITY.recordTransitions): Promise<number> {
-  const rows = await apps.schema.adminPool.query<{ events: string }>(
-    `SELECT events FROM "${apps.schema.schema}_dh".history WHERE instance_id = $1 OR instance_id LIKE $1 || ':%'`,
-    [jobId],
-  );
-  const events = rows.rows.flatMap((r) => {
-    const t = r.events.trim();
-    return JSON.parse(t.startsWith('[') ? t : `[${t}]`) as Array<{ EventType: number; Name?: string }>;
-  });
+  const events = await jobHistory(apps.schema.adminPool, `${apps.schema.schema}_dh`, jobId);
   // EventType 4: TaskScheduled.
   return events.filter((e) => e.EventType === 4 && e.Name === activity).length;
 }

@@ -5,6 +5,7 @@
 // tasks sent again.
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { startContainerWorker, type ContainerWorker } from '../../container-worker';
+import { jobHistory } from '../support/jobHistory';
 import { queueClient, testLogger, waitFor } from '../worker/support';
 import { startStack, type Stack } from './stack';
 
@@ -62,21 +63,7 @@ const startWorker = async () => {
   return w;
 };
 
-/** History events of a job's orchestrations (the dev host's Postgres store), by EventType and Name. */
-async function historyOf(jobId: string) {
-  const rows = await stack.schema.adminPool.query<{ events: string }>(
-    `SELECT events FROM "${stack.schema.schema}_dh".history WHERE instance_id = $1 OR instance_id LIKE $1 || ':%'`,
-    [jobId],
-  );
-  return rows.rows.flatMap((r) => {
-    const t = r.events.trim();
-    return JSON.parse(t.startsWith('[') ? t : `[${t}]`) as Array<{
-      EventType: number;
-      Name?: string;
-      Input?: string;
-    }>;
-  });
-}
+const historyOf = (jobId: string) => jobHistory(stack.schema.adminPool, `${stack.schema.schema}_dh`, jobId);
 const EVENT_RAISED = 15;
 
 /** The task messages sent for a job: tasks per message, by queue. */
