@@ -30,7 +30,7 @@ import { handlerServices } from '../handlers/handlerServices';
 import { startHealthServer, type HealthServer } from './healthServer';
 import { createQueueService, QueueDirectory } from '../lib/io/queueDirectory';
 import { MessageHandler } from './messageHandler';
-import { MessageLease, type Held } from './messageLease';
+import { MessageLease, type Part } from './messageLease';
 import { OutagePause } from './outagePause';
 import { registerQueueGauges } from './registerQueueGauges';
 import { ResultReporter } from './resultReporter';
@@ -340,7 +340,7 @@ class Worker {
       for (const part of parts.slice(0, free)) {
         const p: Promise<void> = this.handler
           .handle(part)
-          .catch((err: unknown) => this.onHandleError(part.held, err))
+          .catch((err: unknown) => this.onHandleError(part, err))
           .finally(() => {
             this.handling.delete(p);
             this.slots.release(1);
@@ -354,12 +354,16 @@ class Worker {
     }
   }
 
-  private onHandleError(h: Held, err: unknown): void {
+  private async onHandleError(p: Part, err: unknown): Promise<void> {
+    const h = p.held;
     this.counters.errors++;
     this.log.error(`handling message ${h.messageId} from "${h.queue}" failed; it will be delivered again`, {
       error: errorMessage(err),
     });
     this.outage.pause();
+    // The task comes back with its message (once the message's other tasks are done): the message is
+    // no longer held here, so its next delivery is handled afresh (not taken for this worker's own).
+    await this.lease.comeBackLater(p);
   }
 
   // ---------------------------------------------------------------- health and shutdown

@@ -130,6 +130,38 @@ describe('container worker: batches of tasks in one message', () => {
     await waitFor('queue empty', async () => (await approximateCount(s.tasks)) === 0);
   });
 
+  it('tasks whose handling failed (Postgres refused the preflight) come back and the same worker runs them', async () => {
+    const s = await setup();
+    const tasks = await dispatchMany(s, 3, { ms: 0 });
+    // The first preflight statement fails, as when Postgres drops a connection.
+    let failures = 1;
+    const pool = new Proxy(s.pool, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (prop !== 'query' || typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          const q = args[0] as string | { text?: string };
+          const text = typeof q === 'string' ? q : (q?.text ?? '');
+          if (failures > 0 && text.includes('pre AS (')) {
+            failures--;
+            return Promise.reject(new Error('Connection terminated unexpectedly'));
+          }
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    await send(s.tasks, { v: 1, tasks: tasks.map((t) => t.message) });
+    const w = await s.start({ pool });
+    await allCompleted(s, tasks);
+    for (const t of tasks) expect(runs.get(t.taskId)).toBe(1);
+    // Received twice: the second delivery (holding the failed tasks only) is handled afresh, not
+    // taken for a message held here.
+    const st = w.stats();
+    expect(st).toMatchObject({ messages: 2, completed: 3, leaseRecovered: 0 });
+    expect(st.errors).toBeGreaterThanOrEqual(1);
+    expect(st.received).toBe(3 + st.errors);
+  });
+
   it('reads a batch of one and a plain task message alike; an unreadable batch goes to poison whole', async () => {
     const s = await setup();
     const [a, b] = await dispatchMany(s, 2, { ms: 0 });
