@@ -147,25 +147,30 @@ export class MessageLease {
     for (const p of parts) byMessage.set(p.held, [...(byMessage.get(p.held) ?? []), p]);
     await Promise.all(
       [...byMessage].map(async ([h, ps]) => {
+        let sent;
         try {
           const text = encodeQueueMessage(
             ps.length === 1 ? ps[0]!.raw : { v: 1, tasks: ps.map((p) => p.raw) },
           );
-          const sent = await this.ctx.queues.client(h.queue).sendMessage(text);
-          this.ctx.counters.spilled += ps.length;
-          await this.recordSpilled(h.queue, ps, { messageId: sent.messageId, popReceipt: sent.popReceipt });
-          await Promise.all(ps.map((p) => this.done(p)));
+          sent = await this.ctx.queues.client(h.queue).sendMessage(text);
         } catch (err) {
           this.ctx.log.warn(
             'could not put tasks received beyond the free slots back; they come back with their message',
-            {
-              queue: h.queue,
-              message_id: h.messageId,
-              error: errorMessage(err),
-            },
+            { queue: h.queue, message_id: h.messageId, error: errorMessage(err) },
           );
           await Promise.all(ps.map((p) => this.again(p, 0))).catch(() => undefined);
+          return;
         }
+        this.ctx.counters.spilled += ps.length;
+        await this.recordSpilled(h.queue, ps, { messageId: sent.messageId, popReceipt: sent.popReceipt });
+        // Settling may fail: the message then reappears when its lease ends, as any message would.
+        await Promise.all(ps.map((p) => this.done(p))).catch((err: unknown) =>
+          this.ctx.log.warn('could not settle a message after putting some of its tasks back', {
+            queue: h.queue,
+            message_id: h.messageId,
+            error: errorMessage(err),
+          }),
+        );
       }),
     );
   }
