@@ -110,9 +110,16 @@ export class MessageLease {
   }
 
   /** The part must come back after `seconds`: the message is made visible then (holding it). */
-  again(p: Part, seconds: number): Promise<void> {
+  async again(p: Part, seconds: number): Promise<void> {
+    const h = p.held;
+    // Its siblings may run for long: a task of a batch that must come back later goes back now,
+    // alone, in a new message visible after `seconds` (a 0 — a release or hand-back at shutdown —
+    // waits for its siblings, which are being released too).
+    const waiting = h.parts.some((q) => q !== p && q.outcome === undefined);
+    if (p.outcome === undefined && seconds > 0 && h.batch && waiting && (await this.putBack([p], seconds)))
+      return this.done(p);
     p.outcome ??= seconds;
-    return this.settleIfDone(p.held);
+    return this.settleIfDone(h);
   }
 
   /** Another copy of a task that is held elsewhere: look again after one lease period. */
@@ -147,22 +154,11 @@ export class MessageLease {
     for (const p of parts) byMessage.set(p.held, [...(byMessage.get(p.held) ?? []), p]);
     await Promise.all(
       [...byMessage].map(async ([h, ps]) => {
-        let sent;
-        try {
-          const text = encodeQueueMessage(
-            ps.length === 1 ? ps[0]!.raw : { v: 1, tasks: ps.map((p) => p.raw) },
-          );
-          sent = await this.ctx.queues.client(h.queue).sendMessage(text);
-        } catch (err) {
-          this.ctx.log.warn(
-            'could not put tasks received beyond the free slots back; they come back with their message',
-            { queue: h.queue, message_id: h.messageId, error: errorMessage(err) },
-          );
+        if (!(await this.putBack(ps, 0))) {
           await Promise.all(ps.map((p) => this.again(p, 0))).catch(() => undefined);
           return;
         }
         this.ctx.counters.spilled += ps.length;
-        await this.recordSpilled(h.queue, ps, { messageId: sent.messageId, popReceipt: sent.popReceipt });
         // Settling may fail: the message then reappears when its lease ends, as any message would.
         await Promise.all(ps.map((p) => this.done(p))).catch((err: unknown) =>
           this.ctx.log.warn('could not settle a message after putting some of its tasks back', {
@@ -173,6 +169,33 @@ export class MessageLease {
         );
       }),
     );
+  }
+
+  /**
+   * Sends tasks of one message back to its queue in a new message, visible after `seconds`, and
+   * records it for the detection of lost messages; false when it could not be sent.
+   */
+  private async putBack(parts: Part[], seconds: number): Promise<boolean> {
+    const h = parts[0]!.held;
+    let sent;
+    try {
+      const text = encodeQueueMessage(
+        parts.length === 1 ? parts[0]!.raw : { v: 1, tasks: parts.map((p) => p.raw) },
+      );
+      sent = await this.ctx.queues.client(h.queue).sendMessage(text, { visibilityTimeout: seconds });
+    } catch (err) {
+      this.ctx.log.warn(
+        'could not put tasks back on their queue in a message of their own; they come back with theirs',
+        {
+          queue: h.queue,
+          message_id: h.messageId,
+          error: errorMessage(err),
+        },
+      );
+      return false;
+    }
+    await this.recordSpilled(h.queue, parts, { messageId: sent.messageId, popReceipt: sent.popReceipt });
+    return true;
   }
 
   /** Renews the leases that are due (one per message, however many of its parts run). */

@@ -177,7 +177,10 @@ export function resultFromRow(
   node: NonNullable<Preflight['node']>,
   workerId: string,
 ): ContainerResultMessage | undefined {
-  return resultMessage(m, r.workerId ?? workerId, {
+  // Sent again: raised alone, never grouped with first-time results under a task id whose event may
+  // have been delivered already (docs/messages.md "Results events").
+  const { results_event: _again, ...alone } = m;
+  return resultMessage(alone, r.workerId ?? workerId, {
     status: r.status,
     errorMessage: r.errorMessage,
     // A retry was scheduled iff the node went on to a later attempt.

@@ -31,6 +31,7 @@ import { startHealthServer, type HealthServer } from './healthServer';
 import { createQueueService, QueueDirectory } from '../lib/io/queueDirectory';
 import { MessageHandler } from './messageHandler';
 import { MessageLease, type Part } from './messageLease';
+import { RecentMax } from './recentMax';
 import { OutagePause } from './outagePause';
 import { registerQueueGauges } from './registerQueueGauges';
 import { ResultReporter } from './resultReporter';
@@ -94,7 +95,8 @@ export interface ContainerWorker {
 
 const MIN_IDLE_MS = 50;
 const BATCH_MAX = 32;
-const BATCH_PATIENCE_MS = 5000;
+const BATCH_PATIENCE_MS = 2000;
+const SIZE_MEMORY_MS = 60_000;
 
 export async function startContainerWorker(options: ContainerWorkerOptions): Promise<ContainerWorker> {
   const w = new Worker(options);
@@ -297,29 +299,26 @@ class Worker {
   private async receiveLoop(queue: string): Promise<void> {
     const client = this.queues.client(queue);
     let idle = MIN_IDLE_MS;
-    // The most tasks a message of this queue has carried lately (the largest of the last receive that
-    // brought any, or one less than before: up at once, down slowly, so that a queue whose messages
-    // vary in size is not over-fetched). A loop waits for that many free slots before it receives and
-    // asks for as many messages as its free slots can take, so the tasks of a batch rarely exceed them
-    // (those that do go back to the queue: MessageLease.spill). With several queues, a loop that has
-    // waited BATCH_PATIENCE_MS takes what is free, so that another queue's loop cannot starve it.
-    // Unknown at first: one message is asked for.
-    let tasksPerMessage: number | undefined;
-    const patience = this.o.queues.length > 1 ? BATCH_PATIENCE_MS : Infinity;
+    // The most tasks a message of this queue carried in the last minute: a loop waits for that many
+    // free slots before it receives and asks for as many messages as its free slots take, so the
+    // tasks of a batch rarely exceed them (those that do go back to the queue: MessageLease.spill).
+    // A loop that waited BATCH_PATIENCE_MS takes what is free: a long task in one slot must not idle
+    // the others, nor another queue's loop starve this one. Unknown at first: one message is asked for.
+    const sizes = new RecentMax(SIZE_MEMORY_MS);
     while (!this.stopping.signal.aborted) {
       if (this.outage.current) await this.outage.current;
       const free = await this.slots.acquireUpTo(
         BATCH_MAX,
         this.stopping.signal,
-        tasksPerMessage ?? 1,
-        patience,
+        sizes.value ?? 1,
+        BATCH_PATIENCE_MS,
       );
       if (free === 0) break;
       let items: DequeuedMessageItem[] = [];
       const t0 = Date.now();
       try {
         this.counters.receiveCalls++;
-        const numberOfMessages = tasksPerMessage ? Math.max(1, Math.floor(free / tasksPerMessage)) : 1;
+        const numberOfMessages = sizes.value ? Math.max(1, Math.floor(free / sizes.value)) : 1;
         items = (await client.receiveMessages({ numberOfMessages, visibilityTimeout: this.visibilitySec }))
           .receivedMessageItems;
         this.queueState.set(queue, { ok: true, at: Date.now() });
@@ -330,12 +329,17 @@ class Worker {
       }
       this.counters.messages += items.length;
       const held = items.flatMap((item) => this.lease.take(queue, item) ?? []);
-      if (held.length)
-        tasksPerMessage = Math.max(...held.map((h) => h.parts.length), (tasksPerMessage ?? 1) - 1);
+      if (held.length) sizes.add(Math.max(...held.map((h) => h.parts.length)));
       const parts = held.flatMap((h) => h.parts);
       // A slot per task: those beyond the free slots go back to the queue for another worker (or this
       // one, once a slot is free) rather than wait here.
-      if (parts.length > free) void this.lease.spill(parts.slice(free));
+      if (parts.length > free) {
+        // Tracked like a task in hand: shutdown waits for it before it closes the pool.
+        const spill: Promise<void> = this.lease
+          .spill(parts.slice(free))
+          .finally(() => this.handling.delete(spill));
+        this.handling.add(spill);
+      }
       this.slots.release(free - Math.min(free, parts.length));
       for (const part of parts.slice(0, free)) {
         const p: Promise<void> = this.handler

@@ -7,26 +7,34 @@
 // Storage delivers about 50 external events a second to one instance).
 //
 // Such a unit wakes on the first of its events (Task.any), not when all have come (Task.all), and
-// arms a new wait for the attempts still waiting, with a new timer at the same deadline (a task
-// already yielded cannot join a new Task.any: runScheduler.ts). Every event name is still a task id
-// that receives one event: a waiter yielded twice (the loop waits on a unit in flight by yielding it
-// again, which the SDK tracks as a second waiter for the same name) can then never swallow an event
-// meant for a later wait.
+// waits again for the attempts still waiting, on their same waiters, with a new timer at the same
+// deadline. The same waiters: the SDK hands an event to the newest waiter tracked for its name, so a
+// new waiter not yet yielded (the loop may yield another call first) would let the old one take the
+// event, unseen. A waiter joins the new Task.any (which becomes its parent) while it is still
+// pending: both happen in the same step, so it cannot complete in between. Every event name is a
+// task id that receives one event, so the SDK tracking a waiter twice (the loop yields a unit in
+// flight again) changes nothing.
 import type * as df from 'durable-functions';
 import { AttemptOutcomeSchema, ResultsEventSchema, type AttemptOutcome } from '../lib/containerMessages';
 import { attemptRef, type AttemptRef, type InFlight } from './inFlight';
 
 export type ResultsUnit = Extract<InFlight, { kind: 'results' }>;
 
-/** The wait for the results of `attempts` until `deadline` (ms); `together`: several per event. */
+/**
+ * The wait for the results of `attempts` until `deadline` (ms); `together`: several per event. An
+ * attempt that brings its waiter (a wait again) keeps it.
+ */
 export function awaitResults(
   d: df.DurableOrchestrationContext,
-  attempts: AttemptRef[],
+  attempts: Array<AttemptRef & { event?: df.Task }>,
   deadline: number,
   together = false,
 ): ResultsUnit {
   // The order of these calls is part of the histories recorded before version 4: keep it.
-  const waiting = attempts.map((a) => ({ ...a, event: d.waitForExternalEvent(a.taskId) }));
+  const waiting = attempts.map((a) => ({
+    ...attemptRef(a),
+    event: a.event ?? d.waitForExternalEvent(a.taskId),
+  }));
   const timer = d.createTimer(new Date(deadline));
   const events = waiting.map((a) => a.event);
   const task = together
@@ -45,8 +53,8 @@ export function awaitResults(
 
 export interface CollectedResults {
   outcomes: Array<{ ref: AttemptRef; outcome: AttemptOutcome } | { ref: AttemptRef; invalid: string }>;
-  /** No result yet, the deadline not come: to wait for again (an event woke the unit). */
-  pending: AttemptRef[];
+  /** No result yet, the deadline not come: to wait for again, on the same waiters (an event woke the unit). */
+  pending: Array<AttemptRef & { event: df.Task }>;
   /** The deadline passed without a result: Postgres is asked (dagSettleAttempts). */
   overdue: AttemptRef[];
 }
@@ -77,7 +85,8 @@ export function collectResults(u: ResultsUnit): CollectedResults {
     if (o) out.outcomes.push('invalid' in o ? { ref, invalid: o.invalid } : { ref, outcome: o });
     // The deadline passed without a result event: the worker died, the queue lost the task, or the
     // result was recorded while this app could not hear it. Postgres says which.
-    else (u.timer.isCompleted ? out.overdue : out.pending).push(ref);
+    else if (u.timer.isCompleted) out.overdue.push(ref);
+    else out.pending.push({ ...ref, event: a.event });
   }
   return out;
 }

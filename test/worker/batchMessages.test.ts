@@ -162,6 +162,50 @@ describe('container worker: batches of tasks in one message', () => {
     expect(st.received).toBe(3 + st.errors);
   });
 
+  it('a task of a batch that must come back later goes back at once on its own, not after its long sibling', async () => {
+    const s = await setup();
+    const [long] = await dispatchMany(s, 1, { ms: 5000 });
+    const [held] = await dispatchMany(s, 1, { ms: 0 });
+    await markTaskStarted(s.pool, s.schema, {
+      jobId: held!.jobId,
+      nodeId: held!.nodeId,
+      taskId: held!.taskId,
+      workerId: 'worker-elsewhere',
+    });
+    await send(s.tasks, { v: 1, tasks: [long!.message, held!.message] });
+    const w = await s.start();
+    await waitFor('deferred', () => w.stats().deferred >= 1);
+    // Put back in a message of its own (recorded for lost-message detection) while its sibling runs.
+    const rows = await waitFor('its own message', async () => {
+      const r = await s.pool.query(
+        `SELECT message_id FROM "${s.schema}".dag_task_messages WHERE task_id = $1`,
+        [held!.taskId],
+      );
+      return r.rows.length ? r.rows : undefined;
+    });
+    expect(rows).toHaveLength(1);
+    expect((await nodeRow(s.pool, s.schema, long!.jobId, long!.nodeId)).status).toBe('running');
+  });
+
+  it('a long task in one slot does not idle the others: a later batch runs beside it', async () => {
+    const s = await setup();
+    const [long, short] = await dispatchMany(s, 2, { ms: 0 });
+    await s.pool.query(
+      `UPDATE "${s.schema}".dag_node_states SET input_params = '{"ms": 8000}' WHERE job_id = $1`,
+      [long!.jobId],
+    );
+    await send(s.tasks, { v: 1, tasks: [{ ...long!.message, params: { ms: 8000 } }, short!.message] });
+    const w = await s.start({ maxConcurrent: 2 });
+    await allCompleted(s, [short!]);
+    const later = await dispatchMany(s, 2, { ms: 0 });
+    await send(s.tasks, { v: 1, tasks: later.map((t) => t.message) });
+    // The worker waits for two free slots (its messages carry two tasks) only so long, then takes
+    // what is free (and puts the rest back): both finish while the long task still runs.
+    await allCompleted(s, later);
+    expect((await nodeRow(s.pool, s.schema, long!.jobId, long!.nodeId)).status).toBe('running');
+    expect(w.stats().running).toBe(1);
+  });
+
   it('reads a batch of one and a plain task message alike; an unreadable batch goes to poison whole', async () => {
     const s = await setup();
     const [a, b] = await dispatchMany(s, 2, { ms: 0 });
