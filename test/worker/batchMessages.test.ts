@@ -45,9 +45,9 @@ describe('container worker: batches of tasks in one message', () => {
     await waitFor('message deleted', async () => (await approximateCount(s.tasks)) === 0);
     const st = w.stats();
     expect(st).toMatchObject({ messages: 1, received: 6, started: 6, completed: 6, spilled: 0, deferred: 0 });
-    // One renewal per message and period (about 2 here), not one per task (about 12).
+    // One renewal per message and period (2–3 here), not one per task (12–18).
     expect(st.leaseRenewals).toBeGreaterThanOrEqual(1);
-    expect(st.leaseRenewals).toBeLessThanOrEqual(4);
+    expect(st.leaseRenewals).toBeLessThanOrEqual(6);
   });
 
   it('poisons an invalid task of a batch alone (failing the attempt it names); the others run', async () => {
@@ -203,7 +203,9 @@ describe('container worker: batches of tasks in one message', () => {
     // what is free (and puts the rest back): both finish while the long task still runs.
     await allCompleted(s, later);
     expect((await nodeRow(s.pool, s.schema, long!.jobId, long!.nodeId)).status).toBe('running');
-    expect(w.stats().running).toBe(1);
+    // Their slots come free once their results are sent: the long task runs on alone.
+    await waitFor('the long task alone', () => w.stats().running === 1);
+    expect((await nodeRow(s.pool, s.schema, long!.jobId, long!.nodeId)).status).toBe('running');
   });
 
   it('reads a batch of one and a plain task message alike; an unreadable batch goes to poison whole', async () => {
