@@ -30,6 +30,9 @@ export async function enqueueContainerTasks(
 ): Promise<EnqueueTasksOutput> {
   const { attempts, resultsEvent } = EnqueueTasksInputSchema.parse(rawInput);
   const batchQueues = new Set(deps.batchQueues ?? []);
+  // The results come several per event when the messages ask for it: only the product's workers copy
+  // results_event (a call's attempts share one queue).
+  const together = !!resultsEvent && batchQueues.has(attempts[0]!.queue);
   const ready = await prepareAttempts(deps, attempts);
   if (!ready.ok) return { results: ready.results };
   const { data, prepared } = ready;
@@ -121,7 +124,7 @@ export async function enqueueContainerTasks(
         resultQueue: deps.resultQueue,
         workflowId: job.workflow_id,
         // The product's workers copy it into the result, which the trigger then raises with others.
-        ...(resultsEvent && batchQueues.has(a.queue) ? { resultsEvent } : {}),
+        ...(together ? { resultsEvent } : {}),
         ...(traceparent ? { traceparent } : {}),
       });
       ready.push({ i, a, message });
@@ -167,8 +170,5 @@ export async function enqueueContainerTasks(
       error: errorMessage(err),
     }),
   );
-  // The results come several per event when the messages asked for it (the product's workers copy
-  // results_event; a call's attempts share one queue).
-  const together = !!resultsEvent && batchQueues.has(attempts[0]!.queue);
   return { results, ...(together ? { together: true as const } : {}) };
 }
