@@ -58,7 +58,11 @@ export class MessageHandler {
     );
   }
 
-  async handle(p: Part): Promise<void> {
+  /**
+   * Handles one task. `recorded`: called once its result is recorded, before the result is sent and
+   * the message settled — the worker may then give its slot to the next task (startContainerWorker).
+   */
+  async handle(p: Part, recorded?: () => void): Promise<void> {
     const { ctx, lease, supervisor } = this.d;
     const h = p.held;
     ctx.counters.received++;
@@ -107,7 +111,7 @@ export class MessageHandler {
             'worker.id': ctx.workerId,
           },
         },
-        () => this.process(p, m, log),
+        () => this.process(p, m, log, recorded),
       );
     } finally {
       this.claiming.delete(m.task_id);
@@ -115,7 +119,7 @@ export class MessageHandler {
     }
   }
 
-  private async process(p: Part, m: ContainerTaskMessage, log: Logger): Promise<void> {
+  private async process(p: Part, m: ContainerTaskMessage, log: Logger, recorded?: () => void): Promise<void> {
     const { ctx, lease, reporter } = this.d;
     const h = p.held;
     let t0 = Date.now();
@@ -205,7 +209,7 @@ export class MessageHandler {
       }
     }
     ctx.phase('start', Date.now() - t0);
-    await this.run(p, m, d.node, takeover, log);
+    await this.run(p, m, d.node, takeover, log, recorded);
   }
 
   private async run(
@@ -214,6 +218,7 @@ export class MessageHandler {
     node: NonNullable<Preflight['node']>,
     takeover: boolean,
     log: Logger,
+    recorded?: () => void,
   ): Promise<void> {
     const { ctx, lease, reporter, supervisor } = this.d;
     const now = Date.now();
@@ -272,7 +277,13 @@ export class MessageHandler {
           ? {}
           : { error: result.error, retryable: result.retryable, timed_out: result.timedOut }),
       });
-      const ok = await reporter.recordAndReport(m, attemptResultInput(result), node.firstAttempt, log);
+      const ok = await reporter.recordAndReport(
+        m,
+        attemptResultInput(result),
+        node.firstAttempt,
+        log,
+        recorded,
+      );
       if (!ok) {
         // The result could not be recorded or sent: the message comes back and the next delivery
         // acknowledges it (or runs the attempt again from its checkpoint).

@@ -71,6 +71,8 @@ export class ResultReporter {
     r: AttemptOutcome,
     firstAttempt: number,
     log: Logger = this.ctx.log,
+    /** Called once the result is recorded, before it is sent. */
+    onRecorded?: () => void,
   ): Promise<boolean> {
     const { ctx } = this;
     const retryable = r.status === 'failed' && r.retryable !== false;
@@ -101,6 +103,7 @@ export class ResultReporter {
       return false;
     }
     ctx.phase('record', Date.now() - t0);
+    onRecorded?.();
     reportResultRecorded(
       outcome,
       { job_id: m.job_id, node_id: m.node_id, task_id: m.task_id, attempt: m.attempt, runner: 'container' },

@@ -131,6 +131,8 @@ class Worker {
   private readonly handler: MessageHandler;
   private readonly etl: EtlSweeper | undefined;
   private readonly handling = new Set<Promise<void>>();
+  /** Tasks whose result is recorded and being sent, their slot given back (at most one per slot). */
+  private reporting = 0;
   private loops: Promise<void>[] = [];
   private ticker: NodeJS.Timeout | undefined;
   private unregisterGauges: (() => void) | undefined;
@@ -287,8 +289,9 @@ class Worker {
   stats(): WorkerStats {
     return {
       ...this.counters,
-      running: this.supervisor.active.size,
-      inHand: this.slots.inUse,
+      // Handlers running: a task whose result is being sent has given its slot back.
+      running: [...this.supervisor.active.values()].filter((t) => !t.finishing).length,
+      inHand: this.slots.inUse + this.reporting,
       // A snapshot: callers compare two of them.
       phaseMs: Object.fromEntries(
         Object.entries(this.counters.phaseMs).map(([k, v]) => [k, { ...v }]),
@@ -342,12 +345,28 @@ class Worker {
       }
       this.slots.release(free - Math.min(free, parts.length));
       for (const part of parts.slice(0, free)) {
+        // A slot is for running a task: once its result is recorded, sending it and settling the
+        // message (group commits, ~20 ms of waiting) need not keep the next task waiting. At most one
+        // such task per slot, so that a slow result queue cannot gather an unbounded number.
+        let slotHeld = true;
+        let reporting = false;
+        const giveBack = () => {
+          if (!slotHeld) return;
+          slotHeld = false;
+          this.slots.release(1);
+        };
         const p: Promise<void> = this.handler
-          .handle(part)
+          .handle(part, () => {
+            if (this.reporting >= this.slots.size) return;
+            this.reporting++;
+            reporting = true;
+            giveBack();
+          })
           .catch((err: unknown) => this.onHandleError(part, err))
           .finally(() => {
             this.handling.delete(p);
-            this.slots.release(1);
+            if (reporting) this.reporting--;
+            giveBack();
           });
         this.handling.add(p);
       }

@@ -152,9 +152,13 @@ export async function preflightTasks(
             AND (r.status IS NULL OR r.status::text NOT IN ('completed', 'failed')) AS start_ok,
           q.may_start
         FROM q
-        LEFT JOIN ${nodes} n ON n.job_id = q.job_id AND n.node_id = q.node_id
-        LEFT JOIN ${sql.table(schema, 'dag_jobs')} j ON j.job_id = q.job_id
-        LEFT JOIN ${sql.table(schema, 'dag_task_results')} r ON r.task_id = q.task_id
+        -- One index lookup per message (LIMIT 1 keeps each a lookup): joined, a young schema's tables
+        -- (small, or with no statistics yet) are read whole and hashed at every preflight.
+        LEFT JOIN LATERAL (SELECT * FROM ${nodes} n
+          WHERE n.job_id = q.job_id AND n.node_id = q.node_id LIMIT 1) n ON true
+        LEFT JOIN LATERAL (SELECT * FROM ${sql.table(schema, 'dag_jobs')} j WHERE j.job_id = q.job_id LIMIT 1) j ON true
+        LEFT JOIN LATERAL (SELECT * FROM ${sql.table(schema, 'dag_task_results')} r
+          WHERE r.task_id = q.task_id LIMIT 1) r ON true
       )`;
   const statement = starts.length
     ? sql`WITH ${pre}, ${nodeTransitionCtes(

@@ -203,9 +203,37 @@ describe('container worker: batches of tasks in one message', () => {
     // what is free (and puts the rest back): both finish while the long task still runs.
     await allCompleted(s, later);
     expect((await nodeRow(s.pool, s.schema, long!.jobId, long!.nodeId)).status).toBe('running');
-    // Their slots come free once their results are sent: the long task runs on alone.
+    // Their slots come free once their results are recorded: the long task runs on alone.
     await waitFor('the long task alone', () => w.stats().running === 1);
     expect((await nodeRow(s.pool, s.schema, long!.jobId, long!.nodeId)).status).toBe('running');
+  });
+
+  it('a slot is given back once its result is recorded: the next task runs while that result is still being sent', async () => {
+    const s = await setup();
+    const w = await s.start({ maxConcurrent: 1 });
+    const [first] = await dispatchMany(s, 1, { ms: 0 });
+    await send(s.tasks, first!.message);
+    await waitFor('the first result sent', () => w.stats().resultsSent === 1);
+    // The result queue goes away: a send is tried again after 250 ms, 1 s and 3 s before it gives up
+    // (and its task comes back later, to be acknowledged as a duplicate).
+    await s.results.delete();
+    const [a, b] = await dispatchMany(s, 2, { ms: 0 });
+    await send(s.tasks, a!.message);
+    await send(s.tasks, b!.message);
+    // One slot: b runs only once a's slot is free — while a's result is still being tried.
+    await allCompleted(s, [a!, b!]);
+    expect(w.stats()).toMatchObject({ resultsSent: 1, running: 0 });
+    await s.results.create();
+    await waitFor('both results sent', () => w.stats().resultsSent === 3);
+    await waitFor('the task messages deleted', async () => (await approximateCount(s.tasks)) === 0);
+    // a's send succeeded on a retry: nothing came back to be acknowledged.
+    expect(w.stats()).toMatchObject({ duplicates: 0, completed: 3, inHand: 0 });
+    // Each result once on the new queue.
+    const sent = (await peekAll(s.results)).flatMap((m) => {
+      const r = m as { task_id?: string; results?: Array<{ task_id: string }> };
+      return r.results ? r.results.map((x) => x.task_id) : [r.task_id];
+    });
+    expect(sent.sort()).toEqual([a!.taskId, b!.taskId].sort());
   });
 
   it('reads a batch of one and a plain task message alike; an unreadable batch goes to poison whole', async () => {
