@@ -30,11 +30,14 @@ export function awaitResults(
   deadline: number,
   together = false,
 ): ResultsUnit {
-  // The order of these calls is part of the histories recorded before version 4: keep it.
-  const waiting = attempts.map((a) => ({
-    ...attemptRef(a),
-    event: a.event ?? d.waitForExternalEvent(a.taskId),
-  }));
+  // The order of these calls is part of the histories recorded before version 4: keep it. A wait
+  // again passes its pending attempts as collectResults returned them (waiter included): reused as
+  // they are, since every replay re-arms each unit once per event.
+  const waiting = attempts.map((a) =>
+    a.event
+      ? (a as AttemptRef & { event: df.Task })
+      : { ...attemptRef(a), event: d.waitForExternalEvent(a.taskId) },
+  );
   const timer = d.createTimer(new Date(deadline));
   const events = waiting.map((a) => a.event);
   const task = together
@@ -66,27 +69,37 @@ export function collectResults(u: ResultsUnit): CollectedResults {
   const own = new Map<string, AttemptOutcome | { invalid: string }>();
   for (const a of u.attempts) {
     if (!a.event.isCompleted) continue;
-    const single = AttemptOutcomeSchema.safeParse(a.event.result);
-    if (single.success) {
-      own.set(a.taskId, single.data);
+    const result: unknown = a.event.result;
+    // Several results (together) or one; the shape says which, so a wait does not pay for a failed
+    // parse per event.
+    const many =
+      u.together && typeof result === 'object' && result !== null && 'results' in result
+        ? ResultsEventSchema.safeParse(result)
+        : undefined;
+    if (many?.success) {
+      for (const r of many.data.results) carried.set(r.task_id, r.outcome);
       continue;
     }
-    const many = u.together ? ResultsEventSchema.safeParse(a.event.result) : undefined;
-    if (many?.success) for (const r of many.data.results) carried.set(r.task_id, r.outcome);
-    else
-      own.set(a.taskId, {
-        invalid: `invalid attempt result: ${single.error.issues[0]?.message ?? 'unknown'}`,
-      });
+    const single = AttemptOutcomeSchema.safeParse(result);
+    own.set(
+      a.taskId,
+      single.success
+        ? single.data
+        : { invalid: `invalid attempt result: ${single.error.issues[0]?.message ?? 'unknown'}` },
+    );
   }
   const out: CollectedResults = { outcomes: [], pending: [], overdue: [] };
   for (const a of u.attempts) {
-    const ref = attemptRef(a);
     const o = own.get(a.taskId) ?? carried.get(a.taskId);
-    if (o) out.outcomes.push('invalid' in o ? { ref, invalid: o.invalid } : { ref, outcome: o });
+    if (o) {
+      const ref = attemptRef(a);
+      out.outcomes.push('invalid' in o ? { ref, invalid: o.invalid } : { ref, outcome: o });
+    }
     // The deadline passed without a result event: the worker died, the queue lost the task, or the
     // result was recorded while this app could not hear it. Postgres says which.
-    else if (u.timer.isCompleted) out.overdue.push(ref);
-    else out.pending.push({ ...ref, event: a.event });
+    else if (u.timer.isCompleted) out.overdue.push(attemptRef(a));
+    // Still waiting: the same attempt, with its waiter (awaitResults reuses it as it is).
+    else out.pending.push(a);
   }
   return out;
 }
