@@ -44,9 +44,9 @@ export interface WorkerStats {
   errors: number;
   /** Times receiving paused because Postgres or the queues did not answer. */
   pauses: number;
-  /** Tasks running now. */
+  /** Handlers running now. */
   running: number;
-  /** Tasks in hand now (running, or being looked at). */
+  /** Tasks in hand now: holding a slot (being looked at, running, recording) or sending their result. */
   inHand: number;
   phaseMs: {
     receive: PhaseTiming;
