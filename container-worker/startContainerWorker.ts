@@ -58,7 +58,10 @@ export interface ContainerWorkerOptions {
   schema: string;
   /** Handlers (default: every handler shipped in this build). */
   registry?: HandlerRegistry;
-  /** Tasks in hand at once (default 4). */
+  /**
+   * Handlers running at once (default 4): a slot per task from its receive until its result is
+   * recorded; as many more may be sending their results meanwhile.
+   */
   maxConcurrent?: number;
   /** The lease: a received message stays invisible this long, renewed every third of it (default 60). */
   visibilityTimeoutSeconds?: number;
@@ -289,7 +292,7 @@ class Worker {
   stats(): WorkerStats {
     return {
       ...this.counters,
-      // Handlers running: a task whose result is being sent has given its slot back.
+      // Handlers running (a task whose handler has returned is recording or sending its result).
       running: [...this.supervisor.active.values()].filter((t) => !t.finishing).length,
       inHand: this.slots.inUse + this.reporting,
       // A snapshot: callers compare two of them.
@@ -357,7 +360,7 @@ class Worker {
         };
         const p: Promise<void> = this.handler
           .handle(part, () => {
-            if (this.reporting >= this.slots.size) return;
+            if (reporting || this.reporting >= this.slots.size) return;
             this.reporting++;
             reporting = true;
             giveBack();
@@ -410,7 +413,7 @@ class Worker {
       startedAt: this.startedAt,
       readiness: () => this.readiness(),
       stats: () => this.stats(),
-      running: () => this.supervisor.active.values(),
+      running: () => [...this.supervisor.active.values()].filter((t) => !t.finishing),
       config: {
         queues: this.o.queues,
         max_concurrent: this.slots.size,
