@@ -174,7 +174,11 @@ export async function startAttempts(
       (SELECT status::text FROM j WHERE j.job_id = x.job_id) AS job_status,
       (SELECT cancel_requested_at IS NOT NULL FROM j WHERE j.job_id = x.job_id) AS cancel_requested,
       tr.status::text AS result_status, tr.error_message AS result_error
-    FROM x LEFT JOIN upd u ON u._ord = x.ord LEFT JOIN ${t.results} tr ON tr.task_id = x.task_id
+    FROM x LEFT JOIN upd u ON u._ord = x.ord
+    -- An index lookup per attempt (LIMIT 1 keeps it one): joined, a young schema's results table
+    -- (small, or not analysed yet) was read whole and hashed at every start.
+    LEFT JOIN LATERAL (SELECT status, error_message FROM ${t.results} tr WHERE tr.task_id = x.task_id LIMIT 1) tr
+      ON true
     ORDER BY x.ord`,
     { prepare: rows.length === 1 },
   );
