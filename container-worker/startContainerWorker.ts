@@ -292,8 +292,7 @@ class Worker {
   stats(): WorkerStats {
     return {
       ...this.counters,
-      // Handlers running (a task whose handler has returned is recording or sending its result).
-      running: [...this.supervisor.active.values()].filter((t) => !t.finishing).length,
+      running: this.supervisor.handlersRunning().length,
       inHand: this.slots.inUse + this.reporting,
       // A snapshot: callers compare two of them.
       phaseMs: Object.fromEntries(
@@ -413,7 +412,7 @@ class Worker {
       startedAt: this.startedAt,
       readiness: () => this.readiness(),
       stats: () => this.stats(),
-      running: () => [...this.supervisor.active.values()].filter((t) => !t.finishing),
+      running: () => this.supervisor.handlersRunning(),
       config: {
         queues: this.o.queues,
         max_concurrent: this.slots.size,

@@ -44,6 +44,11 @@ export class Supervisor {
     return r;
   }
 
+  /** Tasks whose handler still runs (the others are recording or sending their result). */
+  handlersRunning(): ActiveTask[] {
+    return [...this.active.values()].filter((t) => !t.finishing);
+  }
+
   /** The task's run is over (whatever its end). */
   finished(taskId: string): void {
     this.active.delete(taskId);
