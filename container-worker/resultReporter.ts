@@ -1,12 +1,20 @@
 // The result of an attempt: recorded in Postgres (idempotent by task id), then sent as a result
 // message to the orchestration waiting for it (batched; see ResultBatcher). A redelivered task whose
 // result a worker recorded sends it again: the first sender may have died before sending.
-import type { ContainerResultMessage, ContainerTaskMessage } from '../lib/containerMessages';
+import type {
+  AttemptOutcome as AttemptEventOutcome,
+  ContainerResultMessage,
+  ContainerTaskMessage,
+} from '../lib/containerMessages';
+import { signResult } from '../lib/io/resultSignature';
 import { retryDelaySeconds } from '../dag/retryDelay';
 import type { RetryPolicy } from '../dag/workflowModel';
 import {
+  LIMITS,
   recordTaskResults,
+  ResultKeys,
   retryPolicyOf,
+  truncate,
   type Preflight,
   type TaskResultInput,
   type TaskResultOutcome,
@@ -43,7 +51,15 @@ export class ResultReporter {
   private readonly recording: GroupCommit<TaskResultInput, TaskResultOutcome>;
   private readonly policyCache = new Map<string, RetryPolicy | undefined>();
 
+  /** The keys that sign results (read from Postgres once). */
+  private readonly keys: ResultKeys;
+
   constructor(private readonly ctx: WorkerContext) {
+    this.keys = new ResultKeys(ctx.pool, ctx.schema, (err) =>
+      ctx.log.warn('could not read the result signing key: results go unsigned (the trigger reads them)', {
+        error: errorMessage(err),
+      }),
+    );
     this.recording = new GroupCommit(
       (inputs) => recordTaskResults(ctx.pool, ctx.schema, inputs, { sourceApp: ctx.sourceApp }),
       RESULTS_PER_STATEMENT,
@@ -111,12 +127,15 @@ export class ResultReporter {
     );
     let message: ContainerResultMessage | undefined;
     if (outcome.kind === 'applied') {
-      message = resultMessage(m, ctx.workerId, {
-        status: r.status,
-        errorMessage: r.errorMessage ?? null,
-        retryable,
-        durationMs: r.durationMs ?? null,
-      });
+      message = await this.signed(
+        resultMessage(m, ctx.workerId, {
+          status: r.status,
+          errorMessage: r.errorMessage ?? null,
+          retryable,
+          durationMs: r.durationMs ?? null,
+        }),
+        appliedOutcome(outcome.outcome, input.errorMessage),
+      );
     } else if (
       outcome.kind === 'duplicate' &&
       outcome.existing?.disposition === 'applied' &&
@@ -156,6 +175,19 @@ export class ResultReporter {
     }
   }
 
+  /**
+   * The message with the outcome its record applied, signed (lib/io/resultSignature.ts) so that the
+   * trigger need not read it back; unsigned (read back) when this worker holds no key.
+   */
+  private async signed(
+    message: ContainerResultMessage | undefined,
+    outcome: AttemptEventOutcome,
+  ): Promise<ContainerResultMessage | undefined> {
+    const key = message && (await this.keys.signing());
+    if (!message || !key) return message;
+    return { ...message, outcome, signature: signResult(key, { ...message, outcome }) };
+  }
+
   private async retryDelayMs(m: AttemptIdentity, firstAttempt: number): Promise<number> {
     const key = `${m.job_id}/${m.node_id.split('__')[0]}`;
     let policy: RetryPolicy | undefined;
@@ -171,6 +203,23 @@ export class ResultReporter {
     }
     return retryDelaySeconds(policy, Math.max(0, m.attempt - firstAttempt)) * 1000;
   }
+}
+
+/**
+ * The event the trigger raises for a result its record applied — what canonicalOutcome
+ * (activities/settleAttempts.ts) reads back from Postgres: the stored error, and a retry iff the
+ * record scheduled one.
+ */
+function appliedOutcome(
+  applied: 'completed' | 'retry_scheduled' | 'failed',
+  errorMessage: string | null | undefined,
+): AttemptEventOutcome {
+  if (applied === 'completed') return { ok: true };
+  return {
+    ok: false,
+    error: truncate(errorMessage ?? 'failed', LIMITS.errorMessage),
+    retryable: applied === 'retry_scheduled',
+  };
 }
 
 /** The result message of a recorded result (for an acknowledged redelivery). */

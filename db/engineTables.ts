@@ -317,3 +317,26 @@ export const taskMessagesTable = defineTable({
   indexes: [{ name: 'dag_task_messages_job_idx', columns: ['job_id'] }],
 });
 export type TaskMessageRow = Row<typeof taskMessagesTable>;
+
+/**
+ * The keys with which container workers sign the results they send (lib/io/resultSignature.ts): the
+ * result queue trigger raises a result whose signature it can check without reading Postgres. Created
+ * at first use by whichever app needs one; only the apps' role may read it, and nothing returns it.
+ */
+export const resultKeysTable = defineTable({
+  name: 'dag_result_keys',
+  columns: z.object({
+    key_id: col.int(),
+    /** 32 random bytes, lowercase hex. */
+    secret: col.varchar(64),
+    created_at: col.timestamptz(),
+  }),
+  primaryKey: ['key_id'],
+  sqlDefaults: { created_at: 'now()' },
+  // A signature names its key in at most 9 digits; a secret is 32 bytes.
+  checks: [
+    { name: 'dag_result_keys_key_id_check', expr: 'key_id BETWEEN 0 AND 999999999' },
+    { name: 'dag_result_keys_secret_check', expr: "secret ~ '^[0-9a-f]{64}$'" },
+  ],
+});
+export type ResultKeyRow = Row<typeof resultKeysTable>;

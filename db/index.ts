@@ -31,6 +31,7 @@ export * from './attemptRepository';
 export * from './lightAttemptRepository';
 export * from './attemptStates';
 export * from './taskMessageRepository';
+export * from './resultKeyRepository';
 export * from './workerRepository';
 // The platform layer (geospatial assets, versions, review, clearance; docs/domain.md).
 export * from './assetStatuses';

@@ -5,6 +5,7 @@ import {
   jobEventsTable,
   jobsTable,
   nodeStatesTable,
+  resultKeysTable,
   taskMessagesTable,
   taskResultsTable,
 } from './engineTables';
@@ -27,6 +28,7 @@ export const ALL_TABLES = [
   jobEventsTable,
   checkpointsTable,
   taskMessagesTable,
+  resultKeysTable,
   platformsTable,
   assetsTable,
   assetVersionsTable,

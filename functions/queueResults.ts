@@ -9,8 +9,10 @@
 // the node's state), whatever the message claims; a message whose task has no recorded result, or
 // whose recorded result was not applied (a stale attempt, a finished job), is dropped. (The event
 // goes to the message's reply_to: only the instance that dispatched a task id waits for it, so
-// naming another instance changes nothing.) Forging a result therefore needs write access to Postgres, not just to the queue
-// (docs/messages.md). Delivered at least once: a repeat is harmless (the orchestration ignores it).
+// naming another instance changes nothing.) The one exception spares that read: a result signed with
+// a key of dag_result_keys carries the outcome its record applied, which is raised as signed
+// (lib/io/resultSignature.ts). Forging a result therefore needs access to Postgres, not just to the
+// queue (docs/messages.md). Delivered at least once: a repeat is harmless (the orchestration ignores it).
 import type { InvocationContext } from '@azure/functions';
 import { durableClient } from './durableClient';
 import { canonicalOutcome } from '../activities/settleAttempts';
@@ -23,6 +25,7 @@ import {
   type ResultsEvent,
 } from '../lib/containerMessages';
 import { readRecordedResults, type RecordedResult } from '../db';
+import { resultSignatureMatches, signatureKeyId } from '../lib/io/resultSignature';
 import { metrics, trackException, withSpan } from '../handlers/telemetry';
 import { services } from './services';
 
@@ -42,13 +45,14 @@ export async function onContainerResult(message: unknown, context: InvocationCon
   // A batch: every result is handled even when one fails; the message is retried if any failed
   // (the ones raised already are raised again, which the orchestration ignores).
   const results = resultsOf(parsed.data);
-  // What Postgres recorded for every result of the message, in one statement (a failure throws: the
-  // message is retried).
+  // A result signed with a key of dag_result_keys carries the outcome its record applied; the others
+  // are read from Postgres, all in one statement (a failure throws: the message is retried).
   const s = services();
+  const signed = await signedOutcomes(results);
   const recorded = await readRecordedResults(
     s.pool,
     s.schema,
-    results.map((m) => m.task_id),
+    results.filter((m) => !signed.has(m)).map((m) => m.task_id),
   );
   // Each result is a consumer span in its job's trace (the worker's span that sent it is the parent).
   // Results that name a results_event are raised together with the others of the same enqueue call
@@ -71,7 +75,7 @@ export async function onContainerResult(message: unknown, context: InvocationCon
           },
         },
         async () => {
-          const outcome = appliedOutcome(m, recorded.get(m.task_id));
+          const outcome = signed.get(m) ?? appliedOutcome(m, recorded.get(m.task_id));
           if (!outcome) return;
           if (!m.results_event) return raise(context, m.reply_to, m.task_id, outcome, m);
           const key = `${m.reply_to}\n${m.results_event}`;
@@ -108,6 +112,33 @@ export async function onContainerResult(message: unknown, context: InvocationCon
     throw new Error(
       `Could not deliver ${failures.length} container result(s); the message will be retried: ${failures.join('; ')}`,
     );
+}
+
+/**
+ * The outcomes of the results whose signature checks out (lib/io/resultSignature.ts). A signature
+ * that does not is logged: the result is read from Postgres like an unsigned one, so a forged
+ * message still raises only what Postgres recorded.
+ */
+async function signedOutcomes(
+  results: readonly ContainerResultMessage[],
+): Promise<Map<ContainerResultMessage, AttemptOutcome>> {
+  const out = new Map<ContainerResultMessage, AttemptOutcome>();
+  for (const m of results) {
+    if (!m.signature || !m.outcome) continue;
+    const keyId = signatureKeyId(m.signature);
+    const key = keyId === undefined ? undefined : await services().resultKeys.byId(keyId);
+    const outcome = m.outcome;
+    if (key && resultSignatureMatches(key, { ...m, outcome }, m.signature)) out.set(m, outcome);
+    else
+      services()
+        .log.child({ job_id: m.job_id, node_id: m.node_id, task_id: m.task_id })
+        .warn(
+          key
+            ? 'container result signature does not match: its outcome is read from Postgres'
+            : `container result signed with key ${keyId}, which this app does not hold: its outcome is read from Postgres`,
+        );
+  }
+  return out;
 }
 
 /** The outcome Postgres recorded for the result, when it was applied (else dropped, with why). */

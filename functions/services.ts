@@ -9,7 +9,14 @@ import type { ActivityDeps, SentMessage } from '../activities/activityDeps';
 import { closeTemplateWorkers } from '../activities/renderNodeTemplates';
 import type { QueueConfig } from '../dag/runners';
 import { AppError } from './appError';
-import { checkSchemaReadiness, createPool, defaultAppRole, loadDbConfig, runMigrations } from '../db';
+import {
+  checkSchemaReadiness,
+  createPool,
+  defaultAppRole,
+  loadDbConfig,
+  ResultKeys,
+  runMigrations,
+} from '../db';
 import { createLogger, type Logger } from '../handlers/createLogger';
 import { registerPoolGauges } from '../handlers/telemetry';
 import { jsonToBase64 } from '../lib/base64';
@@ -40,6 +47,8 @@ export interface Services {
    * to run `dagmaster db migrate`). With DAG_ENABLE_AUTO_BOOTSTRAP (local only) it applies the migrations.
    */
   ready(): Promise<void>;
+  /** The keys that check container results' signatures (read from Postgres once). */
+  resultKeys: ResultKeys;
   /** The migration target of this app (schema, STAC schema, app role). */
   migrationTarget: { schema: string; stacSchema: string; appRole: string };
   close(): Promise<void>;
@@ -121,6 +130,11 @@ function createServices(env: NodeJS.ProcessEnv = process.env): Services {
     registry,
     queueConfig,
     log,
+    resultKeys: new ResultKeys(pool, schema, (err) =>
+      log.warn('could not read the result signing keys: container results are read from Postgres', {
+        error: err instanceof Error ? err.message : String(err),
+      }),
+    ),
     catalog(fresh = false) {
       const now = Date.now();
       if (!catalog || fresh || now - checkedAt > 1000) {

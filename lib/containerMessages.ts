@@ -77,6 +77,18 @@ export const ContainerTaskBatchSchema = z.object({
 });
 export type ContainerTaskBatch = { v: 1; tasks: ContainerTaskMessage[] };
 
+/** The external event raised to the orchestration for a container attempt (named after its task id). */
+export const AttemptOutcomeSchema = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true) }),
+  z.object({
+    ok: z.literal(false),
+    error: z.string(),
+    retryable: z.boolean(),
+    cancelled: z.boolean().optional(),
+  }),
+]);
+export type AttemptOutcome = z.infer<typeof AttemptOutcomeSchema>;
+
 export const ContainerResultMessageSchema = z.object({
   v: z.literal(1),
   task_id: z.string().min(1).max(200),
@@ -102,6 +114,16 @@ export const ContainerResultMessageSchema = z.object({
     .string()
     .regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/)
     .optional(),
+  /**
+   * The outcome as the worker's record statement applied it (the event's payload), with `signature`
+   * (lib/io/resultSignature.ts): a trigger that can check the signature raises it without reading
+   * Postgres; without both, or with a signature it cannot check, it reads the recorded result.
+   */
+  outcome: AttemptOutcomeSchema.optional(),
+  signature: z
+    .string()
+    .regex(/^\d{1,9}\.[A-Za-z0-9_-]{43}$/)
+    .optional(),
 });
 export type ContainerResultMessage = z.infer<typeof ContainerResultMessageSchema>;
 
@@ -125,18 +147,6 @@ export const resultsOf = (m: z.infer<typeof ResultQueueMessageSchema>): Containe
 
 /** JSON bytes of a batch message at most (a queue message is ≤ 64 KiB once base64-encoded). */
 export const RESULT_BATCH_MAX_BYTES = 45 * 1024;
-
-/** The external event raised to the orchestration for a container attempt (named after its task id). */
-export const AttemptOutcomeSchema = z.discriminatedUnion('ok', [
-  z.object({ ok: z.literal(true) }),
-  z.object({
-    ok: z.literal(false),
-    error: z.string(),
-    retryable: z.boolean(),
-    cancelled: z.boolean().optional(),
-  }),
-]);
-export type AttemptOutcome = z.infer<typeof AttemptOutcomeSchema>;
 
 /**
  * The external event that carries several results of one enqueue call's attempts at once (named after

@@ -1,14 +1,22 @@
 // The result queue is a doorbell, not evidence (docs/messages.md, "Trust"): a result message whose
 // task has no result recorded in Postgres — one the worker did not write — changes nothing, and a
-// message that lies about a recorded result raises what Postgres holds.
+// message that lies about a recorded result raises what Postgres holds. A result signed with a key
+// of dag_result_keys is raised as signed, without reading Postgres; one whose signature does not
+// check out is read like any other.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { startContainerWorker, type ContainerWorker } from '../../container-worker';
+import { loadResultKeys } from '../../db';
+import { signResult } from '../../lib/io/resultSignature';
+import { countStatements } from '../support/pgCounter';
 import { approximateCount, queueClient, send, testLogger, waitFor } from '../worker/support';
 import { nodeOf, startStack, type Stack } from './stack';
 
 const QUEUE = 'trust-tasks';
+const SIGNED_QUEUE = 'trust-signed-tasks';
 let stack: Stack;
 let worker: ContainerWorker | undefined;
+let signedWorker: ContainerWorker | undefined;
 let failed = false;
 
 beforeAll(async () => {
@@ -29,9 +37,22 @@ beforeAll(async () => {
       end: { type: 'end' },
     },
   });
+  stack.writeWorkflow(
+    {
+      workflow_id: 'trust_signed',
+      name: 'a container task that succeeds',
+      nodes: {
+        start: { type: 'start', next: 'work' },
+        work: { type: 'task', handler: 'echo', queue: SIGNED_QUEUE, params: { n: 1 }, next: 'end' },
+        end: { type: 'end' },
+      },
+    },
+    'trust_signed.yaml',
+  );
 }, 120_000);
 
 afterAll(async () => {
+  await signedWorker?.stop();
   await worker?.stop();
   await stack?.stop(failed);
 });
@@ -101,5 +122,79 @@ describe('result messages are checked against Postgres', () => {
     const d = await stack.waitForJob(jobId, 30_000);
     expect(d.job.status).toBe('failed');
     expect(nodeOf(d, 'work')).toMatchObject({ status: 'failed', error_message: 'the real outcome' });
+  }, 90_000);
+
+  it('a signed result is raised without reading Postgres; a signature that does not check out is read (and a forgery dropped)', async () => {
+    onTestFailed(() => {
+      failed = true;
+    });
+    const jobId = await stack.submit('trust_signed');
+    const taskId = `${jobId}_work_0`;
+    const nodeStatus = async () =>
+      (
+        await stack.schema.pool.query<{ status: string }>(
+          `SELECT status::text AS status FROM "${stack.schema.schema}".dag_node_states WHERE job_id = $1 AND node_id = 'work'`,
+          [jobId],
+        )
+      ).rows[0]!.status;
+    await waitFor('dispatched', async () => (await nodeStatus()) === 'dispatched');
+    const results = queueClient(stack.azurite.connectionString, stack.env.DAG_RESULT_QUEUE!);
+    // The trigger's read of recorded results (db/attemptStates.ts readRecordedResults).
+    const reads = countStatements((q) => q.text.includes('WHERE tr.task_id = ANY('));
+    try {
+      const outcome = { ok: false as const, error: 'forged failure', retryable: false };
+      const forged = {
+        v: 1,
+        task_id: taskId,
+        job_id: jobId,
+        node_id: 'work',
+        attempt: 0,
+        status: 'failed',
+        error_message: 'forged failure',
+        retryable: false,
+        worker_id: 'mallory',
+        execution_duration_ms: 1,
+        reported_at: new Date().toISOString(),
+        reply_to: jobId,
+        outcome,
+      };
+      // Signed with a key that is not the schema's (under the id the schema's first key has), and with
+      // a key id nobody holds.
+      const guess = { keyId: 1, secret: randomBytes(32) };
+      await send(results, { ...forged, signature: signResult(guess, forged) });
+      await send(results, { ...forged, signature: signResult({ ...guess, keyId: 7 }, forged) });
+      // A real signature over another outcome does not cover this one.
+      const [real] = await loadResultKeys(stack.schema.pool, stack.schema.schema);
+      await send(results, {
+        ...forged,
+        signature: signResult(real!, { ...forged, outcome: { ok: true } }),
+      });
+      await waitFor('the forged results consumed', async () => (await approximateCount(results)) === 0);
+      await new Promise((r) => setTimeout(r, 1500));
+      // Each was read from Postgres (which has no result for it) and dropped.
+      expect(reads.count()).toBeGreaterThanOrEqual(3);
+      expect(await nodeStatus()).toBe('dispatched');
+    } finally {
+      reads.stop();
+    }
+
+    // The worker's own result is signed: the trigger raises it without a read.
+    const after = countStatements((q) => q.text.includes('WHERE tr.task_id = ANY('));
+    try {
+      signedWorker = await startContainerWorker({
+        queues: [SIGNED_QUEUE],
+        storageConnectionString: stack.azurite.connectionString,
+        databaseUrl: stack.schema.url,
+        schema: stack.schema.schema,
+        pollIntervalMs: 100,
+        logger: testLogger(),
+      });
+      const d = await stack.waitForJob(jobId, 30_000);
+      expect(d.job.status).toBe('completed');
+      expect(nodeOf(d, 'work')).toMatchObject({ status: 'completed' });
+      expect(after.count()).toBe(0);
+    } finally {
+      after.stop();
+    }
   }, 90_000);
 });

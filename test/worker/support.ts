@@ -8,8 +8,11 @@ import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { z } from 'zod';
-import type { ContainerTaskMessage } from '../../lib/containerMessages';
-import { createJob, startAttempt } from '../../db';
+import { expect } from 'vitest';
+import { canonicalOutcome } from '../../activities/settleAttempts';
+import type { ContainerResultMessage, ContainerTaskMessage } from '../../lib/containerMessages';
+import { resultSignatureMatches } from '../../lib/io/resultSignature';
+import { createJob, loadResultKeys, readRecordedResults, startAttempt } from '../../db';
 import { TEST_DATABASE_URL, useTestSchema } from '../support/pg';
 import { launchAzurite, type AzuriteInstance } from '../../devhost';
 import { abortableSleep } from '../../handlers/abortableSleep';
@@ -362,4 +365,21 @@ export function spawnWorkerProcess(
     },
     stdio: o.quiet ? 'ignore' : ['ignore', 'inherit', 'inherit'],
   });
+}
+
+/**
+ * A result message a worker sent is signed with the schema's newest result key, over the outcome the
+ * trigger would otherwise read back from Postgres (functions/queueResults.ts).
+ */
+export async function expectSignedAsRecorded(
+  pool: pg.Pool,
+  schema: string,
+  m: ContainerResultMessage,
+): Promise<void> {
+  const [key] = await loadResultKeys(pool, schema);
+  expect(m.signature).toMatch(new RegExp(`^${key!.keyId}\\.`));
+  expect(m.outcome).toBeDefined();
+  expect(resultSignatureMatches(key!, { ...m, outcome: m.outcome! }, m.signature!)).toBe(true);
+  const recorded = (await readRecordedResults(pool, schema, [m.task_id])).get(m.task_id)!;
+  expect(m.outcome).toEqual(canonicalOutcome(m.attempt, recorded.state, 'failed'));
 }

@@ -16,6 +16,7 @@ import {
   dispatchAttempt,
   dispatchTask,
   events,
+  expectSignedAsRecorded,
   nodeRow,
   peekAll,
   runs,
@@ -59,7 +60,9 @@ describe('container worker: one attempt', () => {
       status: 'completed',
       reply_to: t.message.reply_to,
       worker_id: 'worker-a',
+      outcome: { ok: true },
     });
+    await expectSignedAsRecorded(s.pool, s.schema, msg);
     const row = await s.pool.query(
       `SELECT disposition::text AS d FROM "${s.schema}".dag_task_results WHERE task_id = $1`,
       [t.taskId],
@@ -118,11 +121,14 @@ describe('container worker: one attempt', () => {
       const all = await peekAll(s.results);
       return all.length ? all : undefined;
     });
-    expect(ContainerResultMessageSchema.parse(msg)).toMatchObject({
+    const parsed = ContainerResultMessageSchema.parse(msg);
+    expect(parsed).toMatchObject({
       status: 'failed',
       error_message: 'boom',
       retryable: true,
+      outcome: { ok: false, error: 'boom', retryable: true },
     });
+    await expectSignedAsRecorded(s.pool, s.schema, parsed);
   });
 
   it('an unknown handler fails the node without retrying', async () => {
@@ -138,6 +144,18 @@ describe('container worker: one attempt', () => {
       return r.status === 'failed' ? r : undefined;
     });
     expect(n.error_message).toBe('Handler not found: no_such_handler');
+    const [msg] = await waitFor('result', async () => {
+      const all = await peekAll(s.results);
+      return all.length ? all : undefined;
+    });
+    const parsed = ContainerResultMessageSchema.parse(msg);
+    // No retry follows: the outcome the trigger raises says so.
+    expect(parsed.outcome).toEqual({
+      ok: false,
+      error: 'Handler not found: no_such_handler',
+      retryable: false,
+    });
+    await expectSignedAsRecorded(s.pool, s.schema, parsed);
   });
 });
 
