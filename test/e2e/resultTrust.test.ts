@@ -57,6 +57,29 @@ afterAll(async () => {
   await stack?.stop(failed);
 });
 
+/** The status of a job's node `work`. */
+const workStatus = async (jobId: string) =>
+  (
+    await stack.schema.pool.query<{ status: string }>(
+      `SELECT status::text AS status FROM "${stack.schema.schema}".dag_node_states WHERE job_id = $1 AND node_id = 'work'`,
+      [jobId],
+    )
+  ).rows[0]!.status;
+
+/** A result message for the job's node `work`, attempt 0, as someone with queue access could send it. */
+const forgedResult = <T extends Record<string, unknown>>(jobId: string, over: T) => ({
+  v: 1 as const,
+  task_id: `${jobId}_work_0`,
+  job_id: jobId,
+  node_id: 'work',
+  attempt: 0,
+  worker_id: 'mallory',
+  execution_duration_ms: 1,
+  reported_at: new Date().toISOString(),
+  reply_to: jobId,
+  ...over,
+});
+
 describe('result messages are checked against Postgres', () => {
   it('a forged completion is dropped; a lie about a recorded failure raises the failure', async () => {
     onTestFailed(() => {
@@ -64,29 +87,10 @@ describe('result messages are checked against Postgres', () => {
     });
     const jobId = await stack.submit('trust');
     const taskId = `${jobId}_work_0`;
-    const nodeStatus = async () =>
-      (
-        await stack.schema.pool.query<{ status: string }>(
-          `SELECT status::text AS status FROM "${stack.schema.schema}".dag_node_states WHERE job_id = $1 AND node_id = 'work'`,
-          [jobId],
-        )
-      ).rows[0]!.status;
+    const nodeStatus = () => workStatus(jobId);
     await waitFor('dispatched', async () => (await nodeStatus()) === 'dispatched');
     const results = queueClient(stack.azurite.connectionString, stack.env.DAG_RESULT_QUEUE!);
-    const forged = {
-      v: 1,
-      task_id: taskId,
-      job_id: jobId,
-      node_id: 'work',
-      attempt: 0,
-      status: 'completed',
-      error_message: null,
-      retryable: true,
-      worker_id: 'mallory',
-      execution_duration_ms: 1,
-      reported_at: new Date().toISOString(),
-      reply_to: jobId,
-    };
+    const forged = forgedResult(jobId, { status: 'completed', error_message: null, retryable: true });
     await send(results, forged);
     await waitFor('the forged result consumed', async () => (await approximateCount(results)) === 0);
     await new Promise((r) => setTimeout(r, 1500));
@@ -129,35 +133,19 @@ describe('result messages are checked against Postgres', () => {
       failed = true;
     });
     const jobId = await stack.submit('trust_signed');
-    const taskId = `${jobId}_work_0`;
-    const nodeStatus = async () =>
-      (
-        await stack.schema.pool.query<{ status: string }>(
-          `SELECT status::text AS status FROM "${stack.schema.schema}".dag_node_states WHERE job_id = $1 AND node_id = 'work'`,
-          [jobId],
-        )
-      ).rows[0]!.status;
+    const nodeStatus = () => workStatus(jobId);
     await waitFor('dispatched', async () => (await nodeStatus()) === 'dispatched');
     const results = queueClient(stack.azurite.connectionString, stack.env.DAG_RESULT_QUEUE!);
     // The trigger's read of recorded results (db/attemptStates.ts readRecordedResults).
     const reads = countStatements((q) => q.text.includes('WHERE tr.task_id = ANY('));
     try {
       const outcome = { ok: false as const, error: 'forged failure', retryable: false };
-      const forged = {
-        v: 1,
-        task_id: taskId,
-        job_id: jobId,
-        node_id: 'work',
-        attempt: 0,
+      const forged = forgedResult(jobId, {
         status: 'failed',
         error_message: 'forged failure',
         retryable: false,
-        worker_id: 'mallory',
-        execution_duration_ms: 1,
-        reported_at: new Date().toISOString(),
-        reply_to: jobId,
         outcome,
-      };
+      });
       // Signed with a key that is not the schema's (under the id the schema's first key has), and with
       // a key id nobody holds.
       const guess = { keyId: 1, secret: randomBytes(32) };
