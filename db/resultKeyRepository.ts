@@ -1,7 +1,8 @@
-// The keys that sign container results (dag_result_keys; lib/resultSignature.ts says what is signed).
-// The first app that needs a key creates one: 32 random bytes made here, inserted only while the table
-// is empty, so concurrent first calls agree on the same key.
-import { randomBytes } from 'node:crypto';
+// The keys that sign container results (dag_result_keys; lib/io/resultSignature.ts says what is
+// signed). The first app that needs a key creates one, inserted only while the table is empty, so
+// concurrent first calls agree on it; its 32 random bytes are made by Postgres (gen_random_uuid is
+// a cryptographic generator), so that the secret never travels as a statement parameter (which
+// server logs may show).
 import { z } from 'zod';
 import { query, type Queryable } from './queryable';
 import { sql } from './sql';
@@ -11,7 +12,7 @@ export interface ResultKey {
   secret: Buffer;
 }
 
-const KeyRow = z.object({ key_id: z.number().int(), secret: z.string().regex(/^[0-9a-f]{64,128}$/) });
+const KeyRow = z.object({ key_id: z.number().int(), secret: z.string().regex(/^[0-9a-f]{64}$/) });
 
 /**
  * Every result key, newest (highest key_id) first — one is created when there is none. Workers sign
@@ -26,7 +27,7 @@ export async function loadResultKeys(db: Queryable, schema: string): Promise<Res
       db,
       sql`WITH made AS (
             INSERT INTO ${table} (key_id, secret)
-            SELECT 1, ${randomBytes(32).toString('hex')}
+            SELECT 1, encode(sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8')), 'hex')
             WHERE NOT EXISTS (SELECT 1 FROM ${table})
             ON CONFLICT (key_id) DO NOTHING
             RETURNING key_id, secret)
@@ -44,48 +45,63 @@ export async function loadResultKeys(db: Queryable, schema: string): Promise<Res
   throw new Error(`No result key could be read or created in ${schema}.dag_result_keys`);
 }
 
-/** Errors and unknown key ids reload at most this often. */
-const RELOAD_AFTER_MS = 60_000;
+/** How long a process keeps the keys it read before it reads them again. */
+export const RESULT_KEYS_REFRESH_MS = 5 * 60_000;
+/** A key id it does not hold, a signature that does not match, or an error: read again this soon at most. */
+export const RESULT_KEYS_RECHECK_MS = 60_000;
 
 /**
- * The result keys of one process, read once: the worker signs with `signing()`, the trigger checks
- * with `byId()`. Neither throws: without a key (the table not migrated yet, Postgres down) results
- * go unsigned and are read from Postgres, as before signing existed. A key id this process does not
- * hold (a key added since) makes it read the table again, at most once a minute.
+ * The result keys of one process: the worker signs with `signing()`, the trigger checks with `byId()`.
+ * Read at first use and again every RESULT_KEYS_REFRESH_MS (a key added or deleted since reaches
+ * every process within that time); `recheck()` reads them sooner, at most once per
+ * RESULT_KEYS_RECHECK_MS, when a signature names a key this process does not hold or does not match
+ * it (the table was rebuilt with a new key 1). Nothing here throws: without keys (the table not
+ * migrated yet, Postgres down) results go unsigned and are read from Postgres, as before signing;
+ * a failed read keeps the keys read before.
  */
 export class ResultKeys {
-  private keys: Promise<ResultKey[] | undefined> | undefined;
-  private loadedAt = 0;
+  private keys: ResultKey[] | undefined;
+  private readAt = Number.NEGATIVE_INFINITY;
+  private reading: Promise<void> | undefined;
 
   constructor(
     private readonly db: Queryable,
     private readonly schema: string,
     private readonly onError: (err: unknown) => void = () => {},
+    private readonly timing = { refreshMs: RESULT_KEYS_REFRESH_MS, recheckMs: RESULT_KEYS_RECHECK_MS },
   ) {}
 
+  /** The newest key (undefined: none could be read). */
   async signing(): Promise<ResultKey | undefined> {
-    return (await this.load())?.[0];
+    return (await this.read(this.timing.refreshMs))?.[0];
   }
 
+  /** The key of that id this process holds. */
   async byId(keyId: number): Promise<ResultKey | undefined> {
-    const found = (await this.load())?.find((k) => k.keyId === keyId);
-    if (found || Date.now() - this.loadedAt < RELOAD_AFTER_MS) return found;
-    this.keys = undefined;
-    return (await this.load())?.find((k) => k.keyId === keyId);
+    return (await this.read(this.timing.refreshMs))?.find((k) => k.keyId === keyId);
   }
 
-  private load(): Promise<ResultKey[] | undefined> {
-    if (this.keys) return this.keys;
-    this.loadedAt = Date.now();
-    const loading = loadResultKeys(this.db, this.schema).catch((err: unknown) => {
-      this.onError(err);
-      // Asked again once RELOAD_AFTER_MS has passed; meanwhile nothing is signed or checked.
-      setTimeout(() => {
-        if (this.keys === loading) this.keys = undefined;
-      }, RELOAD_AFTER_MS).unref();
-      return undefined;
-    });
-    this.keys = loading;
-    return loading;
+  /** The key of that id, read again first unless the keys were read less than recheckMs ago. */
+  async recheck(keyId: number): Promise<ResultKey | undefined> {
+    return (await this.read(this.timing.recheckMs))?.find((k) => k.keyId === keyId);
+  }
+
+  private async read(maxAgeMs: number): Promise<ResultKey[] | undefined> {
+    // At most one read per recheckMs whatever asks; without keys (the last read failed) one then.
+    // A caller that comes while a read is under way waits for it.
+    if (!this.reading && Date.now() - this.readAt >= (this.keys ? maxAgeMs : this.timing.recheckMs)) {
+      this.readAt = Date.now();
+      this.reading = loadResultKeys(this.db, this.schema).then(
+        (keys) => {
+          this.keys = keys;
+        },
+        (err: unknown) => this.onError(err),
+      );
+      void this.reading.finally(() => {
+        this.reading = undefined;
+      });
+    }
+    await this.reading;
+    return this.keys;
   }
 }

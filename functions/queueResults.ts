@@ -123,12 +123,17 @@ async function signedOutcomes(
   results: readonly ContainerResultMessage[],
 ): Promise<Map<ContainerResultMessage, AttemptOutcome>> {
   const out = new Map<ContainerResultMessage, AttemptOutcome>();
+  const keys = services().resultKeys;
   for (const m of results) {
     if (!m.signature || !m.outcome) continue;
     const keyId = signatureKeyId(m.signature);
-    const key = keyId === undefined ? undefined : await services().resultKeys.byId(keyId);
-    const outcome = m.outcome;
-    if (key && resultSignatureMatches(key, { ...m, outcome }, m.signature)) out.set(m, outcome);
+    if (keyId === undefined) continue;
+    const signed = { ...m, outcome: m.outcome };
+    let key = await keys.byId(keyId);
+    // A key this process does not hold yet, or one replaced since it read them: read them again
+    // (at most once a minute).
+    if (!key || !resultSignatureMatches(key, signed, m.signature)) key = await keys.recheck(keyId);
+    if (key && resultSignatureMatches(key, signed, m.signature)) out.set(m, m.outcome);
     else
       services()
         .log.child({ job_id: m.job_id, node_id: m.node_id, task_id: m.task_id })

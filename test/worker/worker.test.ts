@@ -131,6 +131,26 @@ describe('container worker: one attempt', () => {
     await expectSignedAsRecorded(s.pool, s.schema, parsed);
   });
 
+  it('a long error is signed as Postgres stores it (cut at 2,000 characters, never inside a character)', async () => {
+    const s = await setup();
+    // A surrogate pair straddles the cut: the stored error drops it whole.
+    const long = `${'e'.repeat(1999)}😀${'x'.repeat(500)}`;
+    const t = await dispatchTask(s.pool, s.schema, {
+      handler: 'fail',
+      params: { error_message: long },
+      resultQueue: s.resultQueue,
+    });
+    await send(s.tasks, t.message);
+    await s.start();
+    const [msg] = await waitFor('result', async () => {
+      const all = await peekAll(s.results);
+      return all.length ? all : undefined;
+    });
+    const parsed = ContainerResultMessageSchema.parse(msg);
+    expect(parsed.outcome).toMatchObject({ ok: false, error: 'e'.repeat(1999) });
+    await expectSignedAsRecorded(s.pool, s.schema, parsed);
+  });
+
   it('an unknown handler fails the node without retrying', async () => {
     const s = await setup();
     const t = await dispatchTask(s.pool, s.schema, {
