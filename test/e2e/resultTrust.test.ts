@@ -57,6 +57,17 @@ afterAll(async () => {
   await stack?.stop(failed);
 });
 
+/** A container worker of the product on the stack's schema and storage. */
+const workerOn = (queue: string) =>
+  startContainerWorker({
+    queues: [queue],
+    storageConnectionString: stack.azurite.connectionString,
+    databaseUrl: stack.schema.url,
+    schema: stack.schema.schema,
+    pollIntervalMs: 100,
+    logger: testLogger(),
+  });
+
 /** The status of a job's node `work`. */
 const workStatus = async (jobId: string) =>
   (
@@ -115,14 +126,7 @@ describe('result messages are checked against Postgres', () => {
         { ...forged, task_id: `${jobId}_nothing_0`, node_id: 'nothing', worker_id: 'mallory-again' },
       ],
     });
-    worker = await startContainerWorker({
-      queues: [QUEUE],
-      storageConnectionString: stack.azurite.connectionString,
-      databaseUrl: stack.schema.url,
-      schema: stack.schema.schema,
-      pollIntervalMs: 100,
-      logger: testLogger(),
-    });
+    worker = await workerOn(QUEUE);
     const d = await stack.waitForJob(jobId, 30_000);
     expect(d.job.status).toBe('failed');
     expect(nodeOf(d, 'work')).toMatchObject({ status: 'failed', error_message: 'the real outcome' });
@@ -169,14 +173,7 @@ describe('result messages are checked against Postgres', () => {
     // The worker's own result is signed: the trigger raises it without a read.
     const after = countStatements((q) => q.text.includes('WHERE tr.task_id = ANY('));
     try {
-      signedWorker = await startContainerWorker({
-        queues: [SIGNED_QUEUE],
-        storageConnectionString: stack.azurite.connectionString,
-        databaseUrl: stack.schema.url,
-        schema: stack.schema.schema,
-        pollIntervalMs: 100,
-        logger: testLogger(),
-      });
+      signedWorker = await workerOn(SIGNED_QUEUE);
       const d = await stack.waitForJob(jobId, 30_000);
       expect(d.job.status).toBe('completed');
       expect(nodeOf(d, 'work')).toMatchObject({ status: 'completed' });
