@@ -133,15 +133,18 @@ async function signedOutcomes(
     // A key this process does not hold yet, or one replaced since it read them: read them again
     // (at most once a minute).
     if (!key || !resultSignatureMatches(key, signed, m.signature)) key = await keys.recheck(keyId);
-    if (key && resultSignatureMatches(key, signed, m.signature)) out.set(m, m.outcome);
-    else
-      services()
-        .log.child({ job_id: m.job_id, node_id: m.node_id, task_id: m.task_id })
-        .warn(
-          key
-            ? 'container result signature does not match: its outcome is read from Postgres'
-            : `container result signed with key ${keyId}, which this app does not hold: its outcome is read from Postgres`,
-        );
+    if (key && resultSignatureMatches(key, signed, m.signature)) {
+      out.set(m, m.outcome);
+      continue;
+    }
+    metrics.unverifiedResult(key ? 'mismatch' : 'unknown_key');
+    services()
+      .log.child({ job_id: m.job_id, node_id: m.node_id, task_id: m.task_id })
+      .warn(
+        key
+          ? 'container result signature does not match: its outcome is read from Postgres'
+          : `container result signed with key ${keyId}, which this app does not hold: its outcome is read from Postgres`,
+      );
   }
   return out;
 }

@@ -21,6 +21,7 @@ interface Instruments {
   retries: Counter;
   timeouts: Counter;
   staleResults: Counter;
+  unverifiedResults: Counter;
   containerWait: Histogram;
   fanOutWidth: Histogram;
   poisonMessages: Counter;
@@ -55,6 +56,10 @@ function inst(): Instruments | undefined {
     }),
     staleResults: m.createCounter('dag.results.stale', {
       description: 'Results of attempts no longer current (late, duplicate or for an ended job)',
+    }),
+    unverifiedResults: m.createCounter('dag.results.unverified', {
+      description:
+        'Signed container results whose signature this app could not check (a key it does not hold, or a mismatch): read from Postgres instead',
     }),
     containerWait: m.createHistogram('dag.container.wait', {
       description: 'Container task wait: enqueued → started on a worker',
@@ -137,6 +142,10 @@ export const metrics = {
   },
   staleResult(d: MetricDims): void {
     inst()?.staleResults.add(1, metricAttributes(d));
+  },
+  /** A result's signature could not be checked: a forgery, or keys rotated or rebuilt under a worker. */
+  unverifiedResult(reason: 'unknown_key' | 'mismatch'): void {
+    inst()?.unverifiedResults.add(1, { reason });
   },
   containerWait(ms: number, d: MetricDims): void {
     inst()?.containerWait.record(Math.max(0, ms), metricAttributes(d));

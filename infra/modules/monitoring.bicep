@@ -1,6 +1,6 @@
 // Portal assets for the product's Application Insights (docs/monitoring.md): a workbook (jobs, failure
 // rate, slowest handlers, queue backlog, failures) and log alert rules on the metrics and exceptions
-// both apps send: poison messages, failure rate, backlog age, reconciler repairs.
+// both apps send: poison messages, failure rate, backlog age, reconciler repairs, unverified results.
 param prefix string
 param location string
 param tags object
@@ -52,6 +52,16 @@ var alerts = [
     description: 'The reconciler repaired jobs (orchestration gone or failed outside the product) or sent lost task messages again.'
     severity: 3
     query: 'customMetrics | where name == "dag.reconciler.repairs" | summarize value = sum(valueSum) by kind = tostring(customDimensions.kind)'
+    aggregation: 'Total'
+    column: 'value'
+    threshold: 0
+  }
+  {
+    name: 'unverified-results'
+    displayName: 'rmhdagmaster: result signatures not verified'
+    description: 'Signed container results arrived whose signature the result trigger could not check (read from Postgres instead, so no wrong outcome was raised): someone with access to the result queue sending results, or result keys rotated or rebuilt under running workers (they sign with the new key within 5 minutes).'
+    severity: 2
+    query: 'customMetrics | where name == "dag.results.unverified" | summarize value = sum(valueSum) by reason = tostring(customDimensions.reason)'
     aggregation: 'Total'
     column: 'value'
     threshold: 0

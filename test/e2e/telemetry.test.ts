@@ -6,7 +6,9 @@
 // logs and metrics; the product's metrics arrive; a failed node is an exception; secrets planted in
 // the configuration and in a failing node's error never appear in what was sent.
 import { BlobServiceClient } from '@azure/storage-blob';
+import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
@@ -17,6 +19,16 @@ import { createTestSchema, type TestSchema } from '../support/pg';
 import { gdalReady, makeRaster, SPECS, tempDir } from '../raster/support';
 import { api, dropSchemas, removeDir, startAppProcess, waitForJobEnd, workflowsDirWith } from './appProcess';
 import { ROOT } from './stack';
+import { jsonToBase64 } from '../../lib/base64';
+import { signResult } from '../../lib/io/resultSignature';
+
+async function waitForQueueEmpty(q: QueueClient, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while ((await q.getProperties()).approximateMessagesCount !== 0) {
+    if (Date.now() > until) throw new Error(`queue ${q.name} still holds messages after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 const PG_SECRET = 'PlantedPgPassw0rd77';
 const SAS_SECRET = 'PlantedSasSignature99';
@@ -189,6 +201,28 @@ beforeAll(async () => {
   expect(fan.job.status).toBe('completed');
   const raster = await waitForJobEnd(app.url, rasterJob, 150_000);
   expect(raster.job.status, JSON.stringify(raster.job.error_message)).toBe('completed');
+  // A result signed with a key nobody holds (a forgery, or keys rebuilt under a worker): read from
+  // Postgres, and counted.
+  const results = QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient(RESULTS);
+  const unverified = {
+    v: 1 as const,
+    // Of no job (the jobs above keep one operation id each): read, found unrecorded, dropped.
+    task_id: 'forged-job_work_0',
+    job_id: 'forged-job',
+    node_id: 'work',
+    attempt: 0,
+    status: 'completed' as const,
+    reported_at: new Date().toISOString(),
+    reply_to: 'forged-job',
+    outcome: { ok: true as const },
+  };
+  await results.sendMessage(
+    jsonToBase64({
+      ...unverified,
+      signature: signResult({ keyId: 999, secret: randomBytes(32) }, unverified),
+    }),
+  );
+  await waitForQueueEmpty(results, 20_000);
   // Metrics are exported every second; spans and logs in batches: let one more round go out, then
   // stop both processes gracefully (each flushes what it holds).
   await new Promise((r) => setTimeout(r, 2500));
@@ -373,6 +407,7 @@ describe('Application Insights telemetry of a job', () => {
     expect(durations.some((e) => props(e).handler === 'echo' && props(e).runner === 'container')).toBe(true);
     expect(durations.some((e) => props(e).handler === 'echo' && props(e).runner === 'activity')).toBe(true);
     expect(named('dag.container.wait').some((e) => props(e).queue === 'container-tasks')).toBe(true);
+    expect(named('dag.results.unverified').some((e) => props(e).reason === 'unknown_key')).toBe(true);
     const depth = named('dag.queue.depth');
     expect(depth.some((e) => props(e).queue === 'container-tasks' && props(e).poison === 'true')).toBe(true);
     // The pool's connections are observed at export, in both processes (not counted per statement).
