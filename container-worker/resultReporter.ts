@@ -51,7 +51,7 @@ export class ResultReporter {
   private readonly recording: GroupCommit<TaskResultInput, TaskResultOutcome>;
   private readonly policyCache = new Map<string, RetryPolicy | undefined>();
 
-  /** The keys that sign results (read from Postgres once). */
+  /** The keys that sign results (read from Postgres, kept a few minutes: db/resultKeyRepository.ts). */
   private readonly keys: ResultKeys;
 
   constructor(private readonly ctx: WorkerContext) {

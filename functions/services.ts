@@ -47,7 +47,7 @@ export interface Services {
    * to run `dagmaster db migrate`). With DAG_ENABLE_AUTO_BOOTSTRAP (local only) it applies the migrations.
    */
   ready(): Promise<void>;
-  /** The keys that check container results' signatures (read from Postgres once). */
+  /** The keys that check container results' signatures (read from Postgres, kept a few minutes). */
   resultKeys: ResultKeys;
   /** The migration target of this app (schema, STAC schema, app role). */
   migrationTarget: { schema: string; stacSchema: string; appRole: string };
