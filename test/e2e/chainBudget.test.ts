@@ -5,7 +5,7 @@
 // at 0 (or for a job pinned to scheduler version 2) every node is its own runner call, as before.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACTIVITY, jobInstanceId } from '../../activities/contracts';
-import { startStack, type Stack } from './stack';
+import { markingFailure, startStack, type Stack } from './stack';
 
 /** A chain n0 → … of sleep tasks (not light: each would otherwise cost its own runner call). */
 function sleepChain(stack: Stack, id: string, seconds: number[], timeouts: number[] = []): void {
@@ -66,14 +66,9 @@ describe('with the default chain budget (1 s)', () => {
   afterAll(async () => {
     await stack?.stop(failed);
   });
-  const guard = (fn: () => Promise<void>) => async () => {
-    try {
-      await fn();
-    } catch (e) {
-      failed = true;
-      throw e;
-    }
-  };
+  const guard = markingFailure(() => {
+    failed = true;
+  });
 
   it(
     'runs eight sleep tasks in one runner call, each recorded as a dispatched attempt',

@@ -9,7 +9,7 @@ import { ACTIVITY, jobInstanceId } from '../../activities/contracts';
 import { startContainerWorker, type ContainerWorker } from '../../container-worker';
 import { installPgCounter, pgCounts } from '../support/pgCounter';
 import { testLogger } from '../worker/support';
-import { startStack, type Stack } from './stack';
+import { markingFailure, startStack, type Stack } from './stack';
 
 /** The app's pool (DAG_DB_APPLICATION_NAME default); the dev host's own store says "devhost". */
 const APP = 'rmhdagmaster';
@@ -23,29 +23,20 @@ let failed = false;
 beforeAll(async () => {
   installPgCounter();
   stack = await startStack({ shippedWorkflows: false });
-  // Chains of container echo tasks (each node's message goes to the worker and back).
-  for (const n of [3, 8]) {
-    const nodes: Record<string, unknown> = { start: { type: 'start', next: 'c0' }, end: { type: 'end' } };
+  // Chains of echo tasks: light ones (n0, n1, …), and container ones (c0, …: each node's message goes
+  // to the worker and back).
+  const chain = (id: string, n: number, prefix: string, task: Record<string, unknown>) => {
+    const nodes: Record<string, unknown> = {
+      start: { type: 'start', next: `${prefix}0` },
+      end: { type: 'end' },
+    };
     for (let i = 0; i < n; i++)
-      nodes[`c${i}`] = {
-        type: 'task',
-        handler: 'echo',
-        queue: CONTAINER_QUEUE,
-        params: { i },
-        next: i < n - 1 ? `c${i + 1}` : 'end',
-      };
-    stack.writeWorkflow({ workflow_id: `cp_container${n}`, name: `container chain of ${n}`, nodes });
-  }
+      nodes[`${prefix}${i}`] = { ...task, params: { i }, next: i < n - 1 ? `${prefix}${i + 1}` : 'end' };
+    stack.writeWorkflow({ workflow_id: id, name: `${id}: a chain of ${n}`, nodes });
+  };
   for (const n of [3, 8]) {
-    const nodes: Record<string, unknown> = { start: { type: 'start', next: 'n0' }, end: { type: 'end' } };
-    for (let i = 0; i < n; i++)
-      nodes[`n${i}`] = {
-        type: 'task',
-        handler: 'echo',
-        params: { i },
-        next: i < n - 1 ? `n${i + 1}` : 'end',
-      };
-    stack.writeWorkflow({ workflow_id: `cp_chain${n}`, name: `chain of ${n}`, nodes });
+    chain(`cp_chain${n}`, n, 'n', { type: 'task', handler: 'echo' });
+    chain(`cp_container${n}`, n, 'c', { type: 'task', handler: 'echo', queue: CONTAINER_QUEUE });
   }
   // Parallel light nodes: none can ride along with another, so each costs its own runner call.
   for (const n of [3, 8]) {
@@ -159,8 +150,9 @@ async function cost(workflowId: string, n: number, prefix = 'n'): Promise<Cost> 
 }
 
 describe('a chain run by the runner in one call', () => {
-  it('renders from the node before, takes a node that is not light along, stops after a failure, and retries as usual', async () => {
-    try {
+  it(
+    'renders from the node before, takes a node that is not light along, stops after a failure, and retries as usual',
+    tracked(async () => {
       const before = stack.host.stats().activities.byFunction[ACTIVITY.runTasks] ?? 0;
       const jobId = await stack.submit('cp_mixed');
       const d = await stack.waitForJob(jobId, 60_000);
@@ -188,38 +180,50 @@ describe('a chain run by the runner in one call', () => {
         'node_started',
         'node_failed',
       ]);
-    } catch (e) {
-      failed = true;
-      throw e;
-    }
-  }, 120_000);
+    }),
+    120_000,
+  );
 });
 
+const tracked = markingFailure(() => {
+  failed = true;
+});
+
+/**
+ * The marginal cost of a node: after a warm-up run of the small job (the workflow compiled and
+ * cached, the result keys read), (cost of the 8-node job − cost of the 3-node job) / 5.
+ */
+async function perNodeCost(
+  small: string,
+  large: string,
+  prefix = 'n',
+): Promise<(f: (c: Cost) => number) => number> {
+  await cost(small, 3, prefix);
+  const s = await cost(small, 3, prefix);
+  const l = await cost(large, 8, prefix);
+  return (f) => (f(l) - f(s)) / 5;
+}
+
+const invocations = (c: Cost) => Object.values(c.activities).reduce((a, b) => a + b, 0);
+
 describe('the critical path of a light task node', () => {
-  it('alone (not in a chain): one runner call and one Postgres round trip', async () => {
-    try {
-      await cost('cp_par3', 3, 'p');
-      const small = await cost('cp_par3', 3, 'p');
-      const large = await cost('cp_par8', 8, 'p');
-      const perNode = (f: (c: Cost) => number) => (f(large) - f(small)) / 5;
+  it(
+    'alone (not in a chain): one runner call and one Postgres round trip',
+    tracked(async () => {
+      const perNode = await perNodeCost('cp_par3', 'cp_par8', 'p');
       expect(perNode((c) => c.activities[ACTIVITY.runTasks] ?? 0)).toBe(1);
-      expect(perNode((c) => Object.values(c.activities).reduce((a, b) => a + b, 0))).toBe(1);
+      expect(perNode(invocations)).toBe(1);
       expect(perNode((c) => c.appRoundTrips)).toBeLessThanOrEqual(1);
       // TaskScheduled and TaskCompleted; parallel results may share episodes.
       expect(perNode((c) => c.historyEvents)).toBeLessThanOrEqual(4);
-    } catch (e) {
-      failed = true;
-      throw e;
-    }
-  }, 120_000);
+    }),
+    120_000,
+  );
 
-  it('costs at most one activity invocation, one episode, four history events and one Postgres round trip', async () => {
-    try {
-      await cost('cp_chain3', 3); // warm-up: the job's workflow is compiled and cached per process
-      const small = await cost('cp_chain3', 3);
-      const large = await cost('cp_chain8', 8);
-      const perNode = (f: (c: Cost) => number) => (f(large) - f(small)) / 5;
-      const invocations = (c: Cost) => Object.values(c.activities).reduce((a, b) => a + b, 0);
+  it(
+    'costs at most one activity invocation, one episode, four history events and one Postgres round trip',
+    tracked(async () => {
+      const perNode = await perNodeCost('cp_chain3', 'cp_chain8');
       // At most one runner call per node (a straight chain of light nodes shares calls), and
       // nothing else is called per node.
       expect(perNode(invocations)).toBeLessThanOrEqual(1);
@@ -228,16 +232,15 @@ describe('the critical path of a light task node', () => {
       // TaskScheduled, TaskCompleted and the episode's OrchestratorStarted/OrchestratorCompleted.
       expect(perNode((c) => c.historyEvents)).toBeLessThanOrEqual(4);
       expect(perNode((c) => c.appRoundTrips)).toBeLessThanOrEqual(1);
-    } catch (e) {
-      failed = true;
-      throw e;
-    }
-  }, 120_000);
+    }),
+    120_000,
+  );
 });
 
 describe('a container task node', () => {
-  it('costs one enqueue, two orchestration episodes and at most two app Postgres round trips (the worker two of its own)', async () => {
-    try {
+  it(
+    'costs one enqueue, two orchestration episodes and at most two app Postgres round trips (the worker two of its own)',
+    tracked(async () => {
       worker = await startContainerWorker({
         queues: [CONTAINER_QUEUE],
         storageConnectionString: stack.azurite.connectionString,
@@ -246,12 +249,9 @@ describe('a container task node', () => {
         pollIntervalMs: 50,
         logger: testLogger(),
       });
-      await cost('cp_container3', 3, 'c'); // warm-up (the keys that sign results are read once)
-      const small = await cost('cp_container3', 3, 'c');
-      const large = await cost('cp_container8', 8, 'c');
-      const perNode = (f: (c: Cost) => number) => (f(large) - f(small)) / 5;
+      const perNode = await perNodeCost('cp_container3', 'cp_container8', 'c');
       expect(perNode((c) => c.activities[ACTIVITY.enqueueContainerTasks] ?? 0)).toBe(1);
-      expect(perNode((c) => Object.values(c.activities).reduce((a, b) => a + b, 0))).toBe(1);
+      expect(perNode(invocations)).toBe(1);
       expect(perNode((c) => c.episodes)).toBeLessThanOrEqual(2);
       // The dispatch and the sent message's receipt; the result trigger reads nothing for a signed
       // result (measured 2; 3 when it reads). Background work that happens to fall in the longer
@@ -260,16 +260,15 @@ describe('a container task node', () => {
       expect(perNode((c) => c.appRoundTrips)).toBeLessThanOrEqual(2.5);
       // The claim with the start, and the result record (measured 2–2.2).
       expect(perNode((c) => c.workerRoundTrips)).toBeLessThanOrEqual(2.5);
-    } catch (e) {
-      failed = true;
-      throw e;
-    }
-  }, 120_000);
+    }),
+    120_000,
+  );
 });
 
 describe("a job's fixed calls", () => {
-  it('the structural steps share recording calls: job start with the start node, the end node with the job end', async () => {
-    try {
+  it(
+    'the structural steps share recording calls: job start with the start node, the end node with the job end',
+    tracked(async () => {
       const c = await cost('cp_chain3', 3);
       // Load; record (job started, start passed) before the runner call that takes the whole chain;
       // record (end passed, job completed). One recording call per step made it 6 calls, 7 episodes.
@@ -279,11 +278,9 @@ describe("a job's fixed calls", () => {
         [ACTIVITY.runTasks]: 1,
       });
       expect(c.episodes).toBe(5);
-    } catch (e) {
-      failed = true;
-      throw e;
-    }
-  }, 120_000);
+    }),
+    120_000,
+  );
 });
 
 describe("a fan-out's children per runner call", () => {
@@ -306,14 +303,10 @@ describe("a fan-out's children per runner call", () => {
     ],
   ] as const)(
     '%s',
-    async (_what, workflowId, calls) => {
-      try {
+    (_what, workflowId, calls) =>
+      tracked(async () => {
         expect(await runnerCalls(workflowId)).toBe(calls);
-      } catch (e) {
-        failed = true;
-        throw e;
-      }
-    },
+      })(),
     120_000,
   );
 });

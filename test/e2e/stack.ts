@@ -229,3 +229,17 @@ export const nodeOf = (d: JobDetail, id: string) => {
     throw new Error(`node ${id} not in job ${d.job.job_id}: ${d.nodes.map((x) => x.node_id).join(', ')}`);
   return n;
 };
+
+/**
+ * Wraps test bodies so that one that throws calls `onFail` first (a file then stops its stack with
+ * `failed`, which keeps the schema for inspection).
+ */
+export const markingFailure =
+  (onFail: () => void) => (body: () => Promise<void>) => async (): Promise<void> => {
+    try {
+      await body();
+    } catch (e) {
+      onFail();
+      throw e;
+    }
+  };
