@@ -11,6 +11,7 @@ import { readAttemptStates, recordTaskResults, type AttemptState, type TaskResul
 import type { ActivityDeps } from './activityDeps';
 import { SettleAttemptsInputSchema, type SettleAttemptsOutput } from './contracts';
 import type { RunTaskOutput } from './contracts';
+import { appliedResultOutcome } from '../lib/containerMessages';
 import { loadJobData } from './jobData';
 import { taskSpec } from './prepareAttempts';
 
@@ -69,11 +70,8 @@ export function canonicalOutcome(attempt: number, s: AttemptState, timedOut: str
   if (!node) return { ok: false, error: 'The node does not exist', retryable: false };
   // A retry follows iff the node went on to a later attempt.
   const retried = node.attempt > attempt;
-  if (s.result?.disposition === 'applied') {
-    return s.result.status === 'completed'
-      ? { ok: true }
-      : { ok: false, error: s.result.errorMessage ?? timedOut, retryable: retried };
-  }
+  if (s.result?.disposition === 'applied')
+    return appliedResultOutcome(s.result.status, s.result.errorMessage, retried, timedOut);
   // The node moved on without this attempt's result (another attempt, or a transition of its own).
   if (node.status === 'completed') return { ok: true };
   if (node.status === 'failed' || node.status === 'skipped')

@@ -1,10 +1,11 @@
 // The result of an attempt: recorded in Postgres (idempotent by task id), then sent as a result
 // message to the orchestration waiting for it (batched; see ResultBatcher). A redelivered task whose
 // result a worker recorded sends it again: the first sender may have died before sending.
-import type {
-  AttemptOutcome as AttemptEventOutcome,
-  ContainerResultMessage,
-  ContainerTaskMessage,
+import {
+  appliedResultOutcome,
+  type AttemptOutcome as AttemptEventOutcome,
+  type ContainerResultMessage,
+  type ContainerTaskMessage,
 } from '../lib/containerMessages';
 import { signResult } from '../lib/io/resultSignature';
 import { retryDelaySeconds } from '../dag/retryDelay';
@@ -134,7 +135,12 @@ export class ResultReporter {
           retryable,
           durationMs: r.durationMs ?? null,
         }),
-        appliedOutcome(outcome.outcome, input.errorMessage),
+        // The outcome the trigger would read back: the error as stored, a retry iff one was scheduled.
+        appliedResultOutcome(
+          r.status,
+          truncate(input.errorMessage ?? 'failed', LIMITS.errorMessage),
+          outcome.outcome === 'retry_scheduled',
+        ),
       );
     } else if (
       outcome.kind === 'duplicate' &&
@@ -203,23 +209,6 @@ export class ResultReporter {
     }
     return retryDelaySeconds(policy, Math.max(0, m.attempt - firstAttempt)) * 1000;
   }
-}
-
-/**
- * The event the trigger raises for a result its record applied — what canonicalOutcome
- * (activities/settleAttempts.ts) reads back from Postgres: the stored error, and a retry iff the
- * record scheduled one.
- */
-function appliedOutcome(
-  applied: 'completed' | 'retry_scheduled' | 'failed',
-  errorMessage: string | null | undefined,
-): AttemptEventOutcome {
-  if (applied === 'completed') return { ok: true };
-  return {
-    ok: false,
-    error: truncate(errorMessage ?? 'failed', LIMITS.errorMessage),
-    retryable: applied === 'retry_scheduled',
-  };
 }
 
 /** The result message of a recorded result (for an acknowledged redelivery). */

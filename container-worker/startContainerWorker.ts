@@ -350,25 +350,20 @@ class Worker {
         // A slot is for running a task: once its result is recorded, sending it and settling the
         // message (group commits, ~20 ms of waiting) need not keep the next task waiting. At most one
         // such task per slot, so that a slow result queue cannot gather an unbounded number.
-        let slotHeld = true;
+        // Reporting: its slot was given back when its result was recorded.
         let reporting = false;
-        const giveBack = () => {
-          if (!slotHeld) return;
-          slotHeld = false;
-          this.slots.release(1);
-        };
         const p: Promise<void> = this.handler
           .handle(part, () => {
             if (reporting || this.reporting >= this.slots.size) return;
             this.reporting++;
             reporting = true;
-            giveBack();
+            this.slots.release(1);
           })
           .catch((err: unknown) => this.onHandleError(part, err))
           .finally(() => {
             this.handling.delete(p);
             if (reporting) this.reporting--;
-            giveBack();
+            else this.slots.release(1);
           });
         this.handling.add(p);
       }

@@ -89,6 +89,24 @@ export const AttemptOutcomeSchema = z.discriminatedUnion('ok', [
 ]);
 export type AttemptOutcome = z.infer<typeof AttemptOutcomeSchema>;
 
+/**
+ * The event of a result its record applied: what the trigger reads back from Postgres
+ * (canonicalOutcome) and what a worker signs — one mapping, so the two cannot drift apart.
+ */
+export function appliedResultOutcome(
+  status: 'completed' | 'failed',
+  storedError: string | null | undefined,
+  retryFollows: boolean,
+  noError = 'failed',
+): AttemptOutcome {
+  return status === 'completed'
+    ? { ok: true }
+    : { ok: false, error: storedError ?? noError, retryable: retryFollows };
+}
+
+/** A result's signature: `<key id, ≤ 9 digits>.<base64url HMAC-SHA256>` (lib/io/resultSignature.ts). */
+export const RESULT_SIGNATURE = /^(\d{1,9})\.[A-Za-z0-9_-]{43}$/;
+
 export const ContainerResultMessageSchema = z.object({
   v: z.literal(1),
   task_id: z.string().min(1).max(200),
@@ -120,10 +138,7 @@ export const ContainerResultMessageSchema = z.object({
    * Postgres; without both, or with a signature it cannot check, it reads the recorded result.
    */
   outcome: AttemptOutcomeSchema.optional(),
-  signature: z
-    .string()
-    .regex(/^\d{1,9}\.[A-Za-z0-9_-]{43}$/)
-    .optional(),
+  signature: z.string().regex(RESULT_SIGNATURE).optional(),
 });
 export type ContainerResultMessage = z.infer<typeof ContainerResultMessageSchema>;
 

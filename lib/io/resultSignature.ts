@@ -5,7 +5,7 @@
 // (docs/messages.md "Trust"). So forging a result still needs the apps' access to Postgres: the key
 // is read from there. Pure but for node:crypto, hence lib/io/.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { AttemptOutcome, ContainerResultMessage } from '../containerMessages';
+import { RESULT_SIGNATURE, type AttemptOutcome, type ContainerResultMessage } from '../containerMessages';
 
 export interface SigningKey {
   keyId: number;
@@ -25,7 +25,7 @@ export function signResult(key: SigningKey, m: SignedResult): string {
 
 /** The key id a signature names (undefined: malformed). */
 export function signatureKeyId(signature: string): number | undefined {
-  const m = /^(\d{1,9})\.[A-Za-z0-9_-]{43}$/.exec(signature);
+  const m = RESULT_SIGNATURE.exec(signature);
   return m ? Number(m[1]) : undefined;
 }
 

@@ -6,7 +6,6 @@
 // logs and metrics; the product's metrics arrive; a failed node is an exception; secrets planted in
 // the configuration and in a failing node's error never appear in what was sent.
 import { BlobServiceClient } from '@azure/storage-blob';
-import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -21,14 +20,7 @@ import { api, dropSchemas, removeDir, startAppProcess, waitForJobEnd, workflowsD
 import { ROOT } from './stack';
 import { jsonToBase64 } from '../../lib/base64';
 import { signResult } from '../../lib/io/resultSignature';
-
-async function waitForQueueEmpty(q: QueueClient, ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  while ((await q.getProperties()).approximateMessagesCount !== 0) {
-    if (Date.now() > until) throw new Error(`queue ${q.name} still holds messages after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { approximateCount, queueClient, waitFor } from '../worker/support';
 
 const PG_SECRET = 'PlantedPgPassw0rd77';
 const SAS_SECRET = 'PlantedSasSignature99';
@@ -203,7 +195,7 @@ beforeAll(async () => {
   expect(raster.job.status, JSON.stringify(raster.job.error_message)).toBe('completed');
   // A result signed with a key nobody holds (a forgery, or keys rebuilt under a worker): read from
   // Postgres, and counted.
-  const results = QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient(RESULTS);
+  const results = queueClient(azurite.connectionString, RESULTS);
   const unverified = {
     v: 1 as const,
     // Of no job (the jobs above keep one operation id each): read, found unrecorded, dropped.
@@ -222,7 +214,7 @@ beforeAll(async () => {
       signature: signResult({ keyId: 999, secret: randomBytes(32) }, unverified),
     }),
   );
-  await waitForQueueEmpty(results, 20_000);
+  await waitFor('the unverified result consumed', async () => (await approximateCount(results)) === 0);
   // Metrics are exported every second; spans and logs in batches: let one more round go out, then
   // stop both processes gracefully (each flushes what it holds).
   await new Promise((r) => setTimeout(r, 2500));
